@@ -1,0 +1,47 @@
+# The two commands of the README: `make run` and `make test`. Both set everything up first.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Development defaults; production sets its own environment (see README, "Settings").
+DEV_ENV := DEBUG=$${DEBUG:-true}
+
+.PHONY: run test install lint migrate demo worker clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+migrate: install
+	$(DEV_ENV) $(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(DEV_ENV) $(PY) manage.py seed_demo
+
+# Serves the app with a Celery worker and beat (embedded file-system broker, no Redis needed).
+# Ctrl-C stops the server and the worker.
+run: demo
+	$(DEV_ENV) $(PY) manage.py collectstatic --noinput --verbosity 0
+	@echo "Starting the Celery worker with beat, then the web server on http://$(HOST):$(PORT)/"
+	@$(DEV_ENV) $(BIN)/celery -A allora worker --beat --scheduler django --concurrency 1 \
+		--loglevel warning & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	$(DEV_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(DEV_ENV) $(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) var

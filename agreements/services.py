@@ -1,0 +1,79 @@
+"""Workflows on customers and contacts."""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from allora.emails import send_after_commit
+from allora.models import Role
+
+from .models import Contact
+
+
+def set_password_url(user):
+    """The absolute link where a user chooses a password (Django's reset-confirm view)."""
+    path = reverse(
+        "password_reset_confirm",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    return settings.SITE_URL + path
+
+
+@transaction.atomic
+def invite_contact(contact: Contact, *, invited_by):
+    """Give a contact a portal account (or re-send the invitation) and email a set-password link."""
+    User = get_user_model()
+    contact = Contact.objects.select_for_update().select_related("customer").get(pk=contact.pk)
+    user = contact.user
+    if user is None:
+        email = contact.email.lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise ValidationError(
+                "The email %(email)s already belongs to another user; "
+                "change the contact's email or ask an admin.",
+                params={"email": email},
+            )
+        first, _, last = contact.name.partition(" ")
+        user = User.objects.create_user(
+            email,
+            password=None,
+            first_name=first[:150],
+            last_name=last[:150],
+            role=Role.CUSTOMER,
+            customer=contact.customer,
+        )
+        contact.user = user
+    elif not user.is_active:
+        user.is_active = True
+        user.save(update_fields=["is_active"])
+    contact.has_portal_access = True
+    contact.save(update_fields=["user", "has_portal_access"])
+    send_after_commit(
+        "portal_invite",
+        to=[user.email],
+        context={
+            "contact": contact,
+            "customer": contact.customer,
+            "invited_by": invited_by,
+            "link": set_password_url(user),
+        },
+    )
+    return user
+
+
+@transaction.atomic
+def revoke_portal_access(contact: Contact):
+    """Stop a contact from signing in to the portal; their history stays."""
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    contact.has_portal_access = False
+    contact.save(update_fields=["has_portal_access"])
+    if contact.user_id:
+        type(contact.user).objects.filter(pk=contact.user_id).update(is_active=False)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AlloraConfig(AppConfig):
+    name = "allora"
+    verbose_name = "Allora"

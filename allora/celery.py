@@ -1,0 +1,18 @@
+"""The Celery app and the whole beat schedule, declared in one place."""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "allora.settings")
+
+app = Celery("allora")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# django-celery-beat copies these entries into its tables at start, where admins can see and
+# pause them. Every business job runs once a day and is safe to run again (see README, "Jobs").
+app.conf.beat_schedule = {
+    "heartbeat": {"task": "allora.tasks.heartbeat", "schedule": crontab(minute="*")},
+}

@@ -1,0 +1,31 @@
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from agreements import demo as agreements_demo
+from allora import demo as people_demo
+from allora.management.dates import today_argument, today_from
+from billing import demo as billing_demo
+
+
+class Command(BaseCommand):
+    help = "Load the demo business (idempotent: a second run changes nothing)."
+
+    def add_arguments(self, parser):
+        today_argument(parser)
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        today = today_from(options)
+        people = people_demo.seed(today=today)
+        admin = people["admin@allora.example"]
+        customers = agreements_demo.seed(today=today)
+        billing_demo.seed(today=today, admin=admin)
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready ({len(customers)} customers)."))
+        self.stdout.write(
+            f"Sign in at http://127.0.0.1:8000/ with password {people_demo.DEMO_PASSWORD}"
+        )
+        self.stdout.write("  admin:    admin@allora.example")
+        self.stdout.write("  staff:    marcus@allora.example, priya@allora.example")
+        for customer in customers.values():
+            for user in customer.users.all():
+                self.stdout.write(f"  customer: {user.email} ({customer})")

@@ -1,0 +1,25 @@
+"""The ``--today YYYY-MM-DD`` option every job's command twin takes."""
+
+import argparse
+import datetime as dt
+
+from allora.timeutils import local_today
+
+
+def parse_date(value):
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a date; use YYYY-MM-DD.") from None
+
+
+def today_argument(parser):
+    parser.add_argument(
+        "--today",
+        type=parse_date,
+        help="Act as if today were this date (YYYY-MM-DD); default: today in New York.",
+    )
+
+
+def today_from(options) -> dt.date:
+    return options.get("today") or local_today()

@@ -1,0 +1,16 @@
+from celery import shared_task
+from django.utils import timezone
+
+from .models import Heartbeat
+
+
+@shared_task
+def ping():
+    """Answer "pong": proves a worker takes tasks from the broker."""
+    return "pong"
+
+
+@shared_task
+def heartbeat():
+    """Record that beat and a worker are alive; the staff home shows the time."""
+    Heartbeat.objects.update_or_create(name="worker", defaults={"last_seen": timezone.now()})

@@ -1,0 +1,140 @@
+"""Every URL of the project, for every kind of visitor.
+
+A URL added without a row here fails ``test_every_url_has_a_row``. Rows give the URL's
+arguments (built from the fixtures; objects belong to customer A) and the status code that
+anonymous, bob (customer B, the outsider), alice (customer A), staff and admin get for a GET.
+302 for anonymous means "sent to sign in".
+"""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from agreements.tests.factories import ContactFactory
+from billing.tests.factories import RateCardFactory, published_card
+
+ROLES = ("anonymous", "bob", "alice", "staff", "admin")
+
+STAFF = (302, 403, 403, 200, 200)
+STAFF_POST = (302, 403, 403, 405, 405)
+ADMIN = (302, 403, 403, 403, 200)
+ADMIN_POST = (302, 403, 403, 403, 405)
+PORTAL = (302, 200, 200, 403, 403)
+PUBLIC = (200, 200, 200, 200, 200)
+SIGNED_IN = (302, 302, 302, 302, 302)
+LOGIN = (200, 302, 302, 302, 302)  # signed-in people are sent home
+POST_ONLY_PUBLIC = (405, 405, 405, 405, 405)
+
+
+def _customer(objs):
+    return {"pk": objs["customer"].pk}
+
+
+def _contact(objs):
+    return {"pk": objs["contact"].pk}
+
+
+def _card(objs):
+    return {"pk": objs["card"].pk}
+
+
+def _draft(objs):
+    return {"pk": objs["draft"].pk}
+
+
+MATRIX = {
+    "home": (None, SIGNED_IN),
+    "healthz": (None, PUBLIC),
+    "staff_home": (None, STAFF),
+    "login": (None, LOGIN),
+    "logout": (None, POST_ONLY_PUBLIC),
+    "password_reset": (None, PUBLIC),
+    "password_reset_done": (None, PUBLIC),
+    "password_reset_confirm": (lambda objs: {"uidb64": "MQ", "token": "bad-token"}, PUBLIC),
+    "password_reset_complete": (None, PUBLIC),
+    "agreements:customer_list": (None, STAFF),
+    "agreements:customer_create": (None, STAFF),
+    "agreements:customer_detail": (_customer, STAFF),
+    "agreements:customer_edit": (_customer, STAFF),
+    "agreements:contact_create": (lambda objs: {"customer_pk": objs["customer"].pk}, STAFF),
+    "agreements:contact_edit": (_contact, STAFF),
+    "agreements:contact_invite": (_contact, STAFF_POST),
+    "agreements:contact_revoke": (_contact, STAFF),
+    "agreements:portal_home": (None, PORTAL),
+    # bob asks for a contact of customer A: not there for him.
+    "agreements:portal_contact": (_contact, (302, 404, 200, 403, 403)),
+    "billing:ratecard_list": (None, STAFF),
+    "billing:ratecard_create": (None, ADMIN),
+    "billing:ratecard_detail": (_card, STAFF),
+    "billing:ratecard_edit": (_draft, ADMIN),
+    "billing:ratecard_publish": (_draft, ADMIN),
+    "billing:ratecard_new_version": (_card, ADMIN_POST),
+}
+
+
+def _names(patterns, namespace=None):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace == "admin":
+                continue  # Django's admin site: checked in test_admin_site_is_for_admins_only
+            inner = pattern.namespace or namespace
+            yield from _names(pattern.url_patterns, inner)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield f"{namespace}:{pattern.name}" if namespace else pattern.name
+
+
+def test_every_url_has_a_row():
+    names = set(_names(get_resolver().url_patterns))
+    assert names - set(MATRIX) == set(), "add these URLs to the authorization matrix"
+    assert set(MATRIX) - names == set(), "these matrix rows name no URL"
+
+
+def test_every_view_declares_its_audience():
+    for name in MATRIX:
+        match = get_resolver().resolve(reverse(name, kwargs=_kwargs(name, _fake_objects())))
+        assert hasattr(match.func, "audience"), f"{name} does not declare who may see it"
+
+
+class _Fake:
+    pk = 1
+
+
+def _fake_objects():
+    return {"customer": _Fake, "contact": _Fake, "card": _Fake, "draft": _Fake}
+
+
+def _kwargs(name, objs):
+    build = MATRIX[name][0]
+    return build(objs) if build else {}
+
+
+@pytest.fixture
+def objects(customer_a, admin):
+    return {
+        "customer": customer_a,
+        "contact": ContactFactory(customer=customer_a),
+        "card": published_card(),
+        "draft": RateCardFactory(),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_authorization_matrix(name, objects, client_for, alice, bob, staff, admin):
+    people = {"anonymous": None, "bob": bob, "alice": alice, "staff": staff, "admin": admin}
+    url = reverse(name, kwargs=_kwargs(name, objects))
+    expected = dict(zip(ROLES, MATRIX[name][1], strict=True))
+    actual = {role: client_for(people[role]).get(url).status_code for role in ROLES}
+    assert actual == expected, url
+
+
+def test_anonymous_is_sent_to_sign_in(client):
+    response = client.get(reverse("agreements:customer_list"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_admin_site_is_for_admins_only(client_for, alice, staff, admin):
+    url = reverse("admin:index")
+    assert client_for(None).get(url).status_code == 302
+    assert client_for(alice).get(url).status_code == 302
+    assert client_for(staff).get(url).status_code == 302
+    assert client_for(admin).get(url).status_code == 200

@@ -1,0 +1,85 @@
+"""Settings come from the environment, strictly: production passes `check --deploy` cleanly,
+and bad or missing values stop the start with a clear message."""
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.core.management import call_command
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "a-long-random-production-secret-" + "x7Gq2LmP9vR4tW8zB1nC5dF3hJ6kM0sY",
+    "ALLOWED_HOSTS": "agreements.allora.example",
+    "DATABASE_URL": "sqlite:////tmp/allora-deploy-check.sqlite3",
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    "EMAIL_URL": "smtp+tls://mailer:secret@smtp.allora.example:587",
+}
+
+
+def manage(*args, **env):
+    # Only what a production host would have: no test-only switches such as the async override.
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in PRODUCTION and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+    }
+    base["DJANGO_SETTINGS_MODULE"] = "allora.settings"
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_settings_pass_check_deploy_without_warnings():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_without_secret_key_refuses_to_start():
+    env = {k: v for k, v in PRODUCTION.items() if k != "SECRET_KEY"}
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert "Set the SECRET_KEY environment variable" in result.stderr
+
+
+def test_a_bad_boolean_is_refused():
+    result = manage("check", **{**PRODUCTION, "DEBUG": "maybe"})
+    assert result.returncode != 0
+    assert "DEBUG='maybe' is not a boolean" in result.stderr
+
+
+def test_seed_demo_is_idempotent(db):
+    from agreements.models import Contact, Customer
+    from allora.models import User
+    from billing.models import RateCard, RateCardLine
+
+    def counts():
+        return [m.objects.count() for m in (User, Customer, Contact, RateCard, RateCardLine)]
+
+    call_command("seed_demo", "--today", "2026-11-28", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    first = counts()
+    call_command("seed_demo", "--today", "2026-11-28", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert counts() == first
+    assert first[0] >= 5 and first[1] == 3
+    assert RateCard.objects.current(on=dt.date(2026, 11, 28)) is not None
+
+
+def test_heartbeat_task_records_the_worker(db):
+    from allora.models import Heartbeat
+    from allora.tasks import heartbeat
+
+    heartbeat.delay()
+    assert Heartbeat.objects.get(name="worker").last_seen is not None
+
+
+def test_healthz_answers(client, db):
+    assert client.get("/healthz").json() == {"status": "ok"}

@@ -1,0 +1,69 @@
+"""The shared fixture set: an admin, a staff member, alice (a user of customer A) and bob
+(a user of customer B, the outsider who must never see A's data)."""
+
+import pytest
+
+
+@pytest.fixture
+def customer_a(db):
+    from agreements.tests.factories import CustomerFactory
+
+    return CustomerFactory(legal_name="Oak City Dental, PLLC")
+
+
+@pytest.fixture
+def customer_b(db):
+    from agreements.tests.factories import CustomerFactory
+
+    return CustomerFactory(legal_name="Triangle Legal Group, LLP")
+
+
+@pytest.fixture
+def admin(db):
+    from allora.tests.factories import UserFactory
+
+    return UserFactory(role="admin", email="dana@allora.example", is_staff=True)
+
+
+@pytest.fixture
+def staff(db):
+    from allora.tests.factories import UserFactory
+
+    return UserFactory(role="staff", email="marcus@allora.example")
+
+
+@pytest.fixture
+def alice(customer_a):
+    from agreements.tests.factories import ContactFactory
+    from allora.tests.factories import UserFactory
+
+    user = UserFactory(role="customer", customer=customer_a, email="alice@oakcity.example")
+    ContactFactory(
+        customer=customer_a,
+        user=user,
+        email=user.email,
+        name="Alice Moore",
+        is_authorized_signer=True,
+        has_portal_access=True,
+    )
+    return user
+
+
+@pytest.fixture
+def bob(customer_b):
+    from allora.tests.factories import UserFactory
+
+    return UserFactory(role="customer", customer=customer_b, email="bob@triangle.example")
+
+
+@pytest.fixture
+def client_for(client):
+    """A test client signed in as the given user (None: anonymous)."""
+
+    def sign_in(user):
+        client.logout()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return sign_in

@@ -1,0 +1,1 @@
+"""Visits, technicians, holidays and calendar feeds (built on agreements)."""
