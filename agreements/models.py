@@ -8,7 +8,10 @@ import zoneinfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
+
+from . import rules
 
 
 def validate_time_zone(value):
@@ -127,3 +130,394 @@ class Contact(models.Model):
             (self.has_portal_access, "Portal"),
         ]
         return [label for flag, label in flags if flag]
+
+
+class FrozenContentError(ValidationError):
+    """Raised on any attempt to change the content of an agreement version once it was sent."""
+
+    def __init__(self):
+        super().__init__(
+            "This agreement version was sent for signature and can no longer change; "
+            "start an amendment instead."
+        )
+
+
+class TermsTemplate(models.Model):
+    """Versioned terms and conditions (part 1 of an agreement). Published versions are immutable.
+
+    The body is plain text: a line starting with "## " is a section heading, blank lines
+    separate paragraphs.
+    """
+
+    version = models.PositiveIntegerField(unique=True)
+    title = models.CharField(max_length=200, default="Customer Agreement")
+    body = models.TextField()
+    published_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+
+    def __str__(self):
+        return f"{self.title} (terms v{self.version})"
+
+    def save(self, *args, **kwargs):
+        if (
+            self.pk
+            and TermsTemplate.objects.filter(pk=self.pk, published_at__isnull=False).exists()
+        ):
+            raise ValidationError("Published terms cannot change; create a new version.")
+        super().save(*args, **kwargs)
+
+    def sections(self):
+        """[(heading, [paragraph, ...]), ...] for rendering."""
+        sections, heading, paragraphs, current = [], "", [], []
+        for line in [*self.body.splitlines(), ""]:
+            if line.startswith("## "):
+                if current:
+                    paragraphs.append(" ".join(current))
+                    current = []
+                if heading or paragraphs:
+                    sections.append((heading, paragraphs))
+                heading, paragraphs = line[3:].strip(), []
+            elif line.strip():
+                current.append(line.strip())
+            elif current:
+                paragraphs.append(" ".join(current))
+                current = []
+        if heading or paragraphs:
+            sections.append((heading, paragraphs))
+        return sections
+
+
+class ResponseTier(models.Model):
+    """An Emergency Support guarantee, e.g. "1 hour, 24×7" or "4 business hours"."""
+
+    name = models.CharField(max_length=100, unique=True)
+    response_minutes = models.PositiveIntegerField()
+    business_hours_only = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["response_minutes"]
+
+    def __str__(self):
+        return self.name
+
+
+class AgreementQuerySet(models.QuerySet):
+    def for_user(self, user):
+        """Agreements this user may see: all for staff, their customer's for a customer user."""
+        if user.is_allora_staff:
+            return self
+        if user.is_customer_user:
+            return self.filter(customer_id=user.customer_id)
+        return self.none()
+
+
+class Agreement(models.Model):
+    """A Customer Agreement: one number, its versions (the original and amendments) and terms."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SENT = "sent", "Sent for signature"
+        CUSTOMER_SIGNED = "customer_signed", "Signed by customer"
+        ACTIVE = "active", "Active"
+        ENDING = "ending", "Ending"
+        ENDED = "ended", "Ended"
+        TERMINATED = "terminated", "Terminated early"
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="agreements")
+    number = models.CharField(max_length=20, unique=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    time_zone = models.CharField(
+        max_length=64, default=settings.DEFAULT_CUSTOMER_TIME_ZONE, validators=[validate_time_zone]
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AgreementQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.number} – {self.customer}"
+
+    @property
+    def tz(self):
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    def latest_version(self):
+        return self.versions.order_by("-number").first()
+
+    def signed_version(self):
+        """The version in force: the latest one signed by both parties."""
+        return (
+            self.versions.filter(status=AgreementVersion.Status.SIGNED).order_by("-number").first()
+        )
+
+    def current_term(self, *, today):
+        return self.terms.filter(start__lte=today, end__gt=today).first()
+
+    def log(self, kind, message, *, actor=None):
+        return AgreementEvent.objects.create(
+            agreement=self, kind=kind, message=message, actor=actor
+        )
+
+
+class AgreementVersion(models.Model):
+    """The content of an agreement as drafted, sent and signed. Version 1 is the original; each
+    amendment is a new version, signed again. Content is frozen once the version is sent."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SENT = "sent", "Sent for signature"
+        CUSTOMER_SIGNED = "customer_signed", "Signed by customer"
+        SIGNED = "signed", "Signed by both parties"
+        SUPERSEDED = "superseded", "Superseded"
+
+    CONTENT_FIELDS = (
+        "terms_template_id",
+        "billing_day",
+        "payment_terms_days",
+        "start_date",
+        "rates_snapshot",
+    )
+
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    terms_template = models.ForeignKey(TermsTemplate, on_delete=models.PROTECT, related_name="+")
+    billing_day = models.PositiveSmallIntegerField(
+        default=1, help_text="Day of the month invoices are issued (1–28)."
+    )
+    payment_terms_days = models.PositiveSmallIntegerField(
+        "payment terms (days)", default=30, help_text="Net days: 30 means Net 30."
+    )
+    start_date = models.DateField(
+        null=True, blank=True, help_text="Optional: a start later than the last signature."
+    )
+    # Exhibit A as sent: the rate card lines and discounts in effect when the version was sent.
+    rates_snapshot = models.JSONField(null=True, blank=True)
+    signer = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    content_sha256 = models.CharField(max_length=64, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    signed_pdf = models.FileField(upload_to="agreements/signed/", blank=True)
+    signed_pdf_sha256 = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["agreement", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["agreement", "number"], name="unique_version_number"),
+            models.CheckConstraint(
+                name="billing_day_1_to_28",
+                condition=models.Q(billing_day__gte=1, billing_day__lte=28),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.agreement.number} v{self.number}"
+
+    def save(self, *args, **kwargs):
+        if self.pk:
+            stored = (
+                AgreementVersion.objects.filter(pk=self.pk)
+                .values("status", *[f.removesuffix("_id") for f in self.CONTENT_FIELDS])
+                .first()
+            )
+            if stored and stored["status"] != self.Status.DRAFT:
+                for field in self.CONTENT_FIELDS:
+                    if stored[field.removesuffix("_id")] != getattr(self, field):
+                        raise FrozenContentError()
+        super().save(*args, **kwargs)
+
+    @property
+    def is_draft(self):
+        return self.status == self.Status.DRAFT
+
+    @property
+    def is_amendment(self):
+        return self.number > 1
+
+
+class ServiceLine(models.Model):
+    """An Exhibit B line: what is sold, on which schedule, at which rate."""
+
+    class LaborRate(models.TextChoices):
+        ONSITE = "onsite_hourly", "On-site"
+        REMOTE = "remote_hourly", "Remote"
+
+    version = models.ForeignKey(AgreementVersion, on_delete=models.CASCADE, related_name="lines")
+    kind = models.CharField(max_length=20, choices=ServiceKind.choices)
+    position = models.PositiveSmallIntegerField(default=0)
+    notes = models.CharField(max_length=300, blank=True)
+    # Monthly Maintenance and Prescheduled Services
+    labor_rate = models.CharField(
+        max_length=20, choices=LaborRate.choices, default=LaborRate.ONSITE, blank=True
+    )
+    hours_per_visit = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    hours_per_month = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    checklist = models.JSONField(default=list, blank=True)
+    rrule = models.CharField(max_length=200, blank=True)
+    start_time = models.TimeField(null=True, blank=True)
+    duration_minutes = models.PositiveIntegerField(null=True, blank=True)
+    schedule_text = models.CharField(max_length=200, blank=True)
+    # Emergency Support
+    response_tier = models.ForeignKey(
+        ResponseTier, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Hosting
+    package_name = models.CharField(max_length=120, blank=True)
+    quantity = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                name="service_hours_positive",
+                condition=(models.Q(hours_per_visit__isnull=True) | models.Q(hours_per_visit__gt=0))
+                & (models.Q(hours_per_month__isnull=True) | models.Q(hours_per_month__gt=0)),
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.summary}"
+
+    def save(self, *args, **kwargs):
+        self._check_draft()
+        super().save(*args, **kwargs)
+
+    @property
+    def is_scheduled(self):
+        return self.kind in (ServiceKind.MAINTENANCE, ServiceKind.PRESCHEDULED)
+
+    @property
+    def summary(self):
+        if self.kind == ServiceKind.MAINTENANCE:
+            return f"{self.hours_per_visit:g} h per visit, {self.schedule_text}"
+        if self.kind == ServiceKind.PRESCHEDULED:
+            return f"{self.hours_per_month:g} h per month, {self.schedule_text}"
+        if self.kind == ServiceKind.EMERGENCY:
+            return f"response within {self.response_tier}"
+        return f"{self.quantity} × {self.package_name}"
+
+    def _check_draft(self):
+        if not AgreementVersion.objects.filter(
+            pk=self.version_id, status=AgreementVersion.Status.DRAFT
+        ).exists():
+            raise FrozenContentError()
+
+    def delete(self, *args, **kwargs):
+        self._check_draft()
+        return super().delete(*args, **kwargs)
+
+
+class Signature(models.Model):
+    """One party's electronic signature of one version, with its evidence."""
+
+    class Party(models.TextChoices):
+        CUSTOMER = "customer", "Customer"
+        ALLORA = "allora", "Allora"
+
+    version = models.ForeignKey(
+        AgreementVersion, on_delete=models.PROTECT, related_name="signatures"
+    )
+    party = models.CharField(max_length=10, choices=Party.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    typed_name = models.CharField(max_length=200)
+    title = models.CharField(max_length=100, blank=True)
+    drawing = models.TextField(help_text="The drawn signature as a PNG data URL.")
+    consent = models.BooleanField()
+    signed_at = models.DateTimeField()
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+    content_sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["signed_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "party"], name="one_signature_per_party"),
+            models.CheckConstraint(
+                name="signature_needs_consent", condition=models.Q(consent=True)
+            ),
+        ]
+
+    def __str__(self):
+        return (
+            f"{self.typed_name} for {self.get_party_display()} at {self.signed_at:%Y-%m-%d %H:%M}"
+        )
+
+
+class Term(models.Model):
+    """A one-year term [start, end) with its locked rates (a snapshot of Exhibit A)."""
+
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="terms")
+    number = models.PositiveIntegerField()
+    start = models.DateField()
+    end = models.DateField(help_text="Exclusive: the first day after the term.")
+    locked_rates = models.JSONField()
+    version = models.ForeignKey(AgreementVersion, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["agreement", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["agreement", "number"], name="unique_term_number"),
+            models.CheckConstraint(
+                name="term_end_after_start", condition=models.Q(end__gt=models.F("start"))
+            ),
+        ]
+
+    def __str__(self):
+        return f"Term {self.number}: {self.start} – {self.last_day}"
+
+    def save(self, *args, **kwargs):
+        # Rates never change inside a term: a stored term's rates and dates are fixed.
+        if self.pk:
+            stored = Term.objects.filter(pk=self.pk).values("locked_rates", "start", "end").first()
+            if stored and (
+                stored["locked_rates"] != self.locked_rates
+                or stored["start"] != self.start
+                or stored["end"] != self.end
+            ):
+                raise ValidationError("A term's dates and locked rates never change.")
+        super().save(*args, **kwargs)
+
+    @property
+    def last_day(self):
+        return rules.last_covered_day(self.end)
+
+    @property
+    def notice_deadline(self):
+        return rules.notice_deadline(self.end)
+
+
+class AgreementEvent(models.Model):
+    """One line of an agreement's history: who did what, when."""
+
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=40)
+    message = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.kind}: {self.message}"

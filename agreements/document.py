@@ -1,0 +1,105 @@
+"""What an agreement document shows: the Agreement, Exhibit A, Exhibit B and signatures.
+
+One context feeds the browser page and the PDF, so both always say the same thing.
+"""
+
+import datetime as dt
+import hashlib
+import json
+from decimal import Decimal
+
+from billing.pricing import agreement_rates, line_amount, money
+from billing.services import rates_snapshot
+from scheduling import recurrence
+
+from . import rules
+from .models import AgreementVersion, ServiceKind, Signature
+
+
+def visits_per_year(line, *, start: dt.date, tz: str) -> int:
+    """How many visits a scheduled line has in the year from ``start``."""
+    return len(
+        recurrence.occurrences(
+            line.rrule,
+            start_time=line.start_time,
+            duration_minutes=line.duration_minutes,
+            tz=tz,
+            start=start,
+            end=rules.term_end(start),
+        )
+    )
+
+
+def exhibit_b(version, snapshot, *, anchor: dt.date):
+    """[(line, Amount or None)] and the monthly total, for the version's service lines."""
+    rows, total = [], Decimal("0.00")
+    tz = version.agreement.time_zone
+    for line in version.lines.select_related("response_tier"):
+        per_month = None
+        if line.kind == ServiceKind.MAINTENANCE and line.rrule:
+            per_month = Decimal(visits_per_year(line, start=anchor, tz=tz)) / 12
+        amount = line_amount(line, snapshot, visits_per_month=per_month)
+        if amount is not None:
+            total += amount.net_amount
+        rows.append((line, amount))
+    return rows, money(total)
+
+
+def document_context(version: AgreementVersion, *, today: dt.date):
+    """Everything the agreement templates render, for a draft (live rates) or a sent version."""
+    agreement = version.agreement
+    snapshot = version.rates_snapshot or rates_snapshot(on=today)
+    anchor = version.start_date or today
+    lines, monthly_total = exhibit_b(version, snapshot, anchor=anchor)
+    signatures = {s.party: s for s in version.signatures.select_related("user", "contact")}
+    first_term = agreement.terms.order_by("number").first()
+    return {
+        "version": version,
+        "agreement": agreement,
+        "customer": agreement.customer,
+        "terms": version.terms_template,
+        "sections": version.terms_template.sections(),
+        "rate_card": snapshot["rate_card"],
+        "standard_rates": [{**rate, "price": Decimal(rate["price"])} for rate in snapshot["rates"]],
+        "agreement_rates": agreement_rates(snapshot),
+        "lines": lines,
+        "monthly_total": monthly_total,
+        "customer_signature": signatures.get(Signature.Party.CUSTOMER),
+        "allora_signature": signatures.get(Signature.Party.ALLORA),
+        "term": first_term,
+        "is_live_rates": version.rates_snapshot is None,
+    }
+
+
+def content_digest(version: AgreementVersion) -> str:
+    """SHA-256 of the canonical content of a version: what the parties sign."""
+    customer = version.agreement.customer
+    content = {
+        "agreement": version.agreement.number,
+        "version": version.number,
+        "customer": {"legal_name": customer.legal_name, "address": customer.address},
+        "terms": {"version": version.terms_template.version, "body": version.terms_template.body},
+        "billing_day": version.billing_day,
+        "payment_terms_days": version.payment_terms_days,
+        "start_date": version.start_date.isoformat() if version.start_date else None,
+        "rates": version.rates_snapshot,
+        "lines": [
+            {
+                "kind": line.kind,
+                "notes": line.notes,
+                "labor_rate": line.labor_rate,
+                "hours_per_visit": str(line.hours_per_visit) if line.hours_per_visit else None,
+                "hours_per_month": str(line.hours_per_month) if line.hours_per_month else None,
+                "checklist": line.checklist,
+                "rrule": line.rrule,
+                "start_time": line.start_time.isoformat() if line.start_time else None,
+                "duration_minutes": line.duration_minutes,
+                "response_tier": line.response_tier.name if line.response_tier else None,
+                "package_name": line.package_name,
+                "quantity": line.quantity,
+            }
+            for line in version.lines.select_related("response_tier").order_by("position", "id")
+        ],
+    }
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()

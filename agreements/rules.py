@@ -1,0 +1,30 @@
+"""The date rules of terms and notice, as pure functions (DESIGN.md, "Terms, renewal and
+termination"). A term is the half-open range [start, end)."""
+
+import datetime as dt
+
+from dateutil.relativedelta import relativedelta
+
+NOTICE_DAYS = 30
+
+
+def term_end(start: dt.date) -> dt.date:
+    """The exclusive end of a one-year term (dateutil: 2028-02-29 + 1 year = 2029-02-28)."""
+    return start + relativedelta(years=1)
+
+
+def last_covered_day(end: dt.date) -> dt.date:
+    """The last day a term covers (its exclusive end minus one day)."""
+    return end - dt.timedelta(days=1)
+
+
+def notice_deadline(end: dt.date) -> dt.date:
+    """The last local date a termination request is timely: last covered day minus 30 days."""
+    return last_covered_day(end) - dt.timedelta(days=NOTICE_DAYS)
+
+
+def first_term_start(*, signed_on: dt.date, requested_start: dt.date | None) -> dt.date:
+    """The first term starts on the day of the last signature, or a later start set in the draft."""
+    if requested_start and requested_start > signed_on:
+        return requested_start
+    return signed_on

@@ -1,0 +1,107 @@
+"""Money rules as pure functions: Decimal, USD, cents rounded half-up per line.
+
+A *rates snapshot* is Exhibit A frozen as JSON (amounts as strings), taken from the rate card
+and discount policies in effect when an agreement version is sent; a term locks it:
+
+    {"rate_card": {"version": 1, "title": "Standard rates", "effective_date": "2026-01-01"},
+     "discounts": {"maintenance": "25.00", "prescheduled": "25.00"},
+     "rates": [{"kind": "onsite_hourly", "name": "On-site support", "unit": "hour",
+                "price": "150.00"}, ...]}
+"""
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from agreements.models import ServiceKind
+
+CENT = Decimal("0.01")
+HUNDRED = Decimal("100")
+DISCOUNTED_KINDS = (ServiceKind.MAINTENANCE, ServiceKind.PRESCHEDULED)
+
+
+def money(amount) -> Decimal:
+    """Round to cents, half up (never float)."""
+    return Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def discounted(price: Decimal, percent: Decimal) -> Decimal:
+    """The price after a percent discount, rounded to cents."""
+    return money(Decimal(price) * (HUNDRED - Decimal(percent)) / HUNDRED)
+
+
+def snapshot_rate(snapshot, kind) -> Decimal:
+    """The list price of an hourly rate kind in a snapshot."""
+    for rate in snapshot["rates"]:
+        if rate["kind"] == kind:
+            return Decimal(rate["price"])
+    raise KeyError(f"The rates have no {kind}")
+
+
+def hosting_price(snapshot, package_name) -> Decimal:
+    for rate in snapshot["rates"]:
+        if rate["kind"] == "hosting_monthly" and rate["name"] == package_name:
+            return Decimal(rate["price"])
+    raise KeyError(f"The rates have no hosting package {package_name!r}")
+
+
+def discount_percent(snapshot, service_kind) -> Decimal:
+    return Decimal(snapshot["discounts"].get(service_kind, "0"))
+
+
+@dataclass(frozen=True)
+class Amount:
+    """One priced line: list price, the discount, and the net after the discount."""
+
+    label: str
+    quantity: Decimal
+    unit: str
+    list_rate: Decimal
+    discount_percent: Decimal
+    net_rate: Decimal
+
+    @property
+    def list_amount(self) -> Decimal:
+        return money(self.quantity * self.list_rate)
+
+    @property
+    def net_amount(self) -> Decimal:
+        return money(self.quantity * self.net_rate)
+
+    @property
+    def discount_amount(self) -> Decimal:
+        return self.list_amount - self.net_amount
+
+
+def agreement_rates(snapshot):
+    """Exhibit A's second table: the hourly rates each service is billed at, after discounts."""
+    rows = []
+    for service_kind, labor_kind, label in (
+        (ServiceKind.MAINTENANCE, "onsite_hourly", "Monthly Maintenance, on-site"),
+        (ServiceKind.MAINTENANCE, "remote_hourly", "Monthly Maintenance, remote"),
+        (ServiceKind.PRESCHEDULED, "onsite_hourly", "Prescheduled Services, on-site"),
+        (ServiceKind.PRESCHEDULED, "remote_hourly", "Prescheduled Services, remote"),
+        (ServiceKind.EMERGENCY, "emergency_hourly", "Emergency Support"),
+    ):
+        price = snapshot_rate(snapshot, labor_kind)
+        percent = discount_percent(snapshot, service_kind)
+        rows.append(Amount(label, Decimal(1), "hour", price, percent, discounted(price, percent)))
+    return rows
+
+
+def line_amount(line, snapshot, *, visits_per_month: Decimal | None = None) -> Amount | None:
+    """The monthly charge of an Exhibit B line (None for Emergency Support: billed as used)."""
+    kind = line.kind
+    if kind == ServiceKind.EMERGENCY:
+        return None
+    if kind == ServiceKind.HOSTING:
+        price = hosting_price(snapshot, line.package_name)
+        return Amount(line.package_name, Decimal(line.quantity), "month", price, Decimal(0), price)
+    price = snapshot_rate(snapshot, line.labor_rate)
+    percent = discount_percent(snapshot, kind)
+    if kind == ServiceKind.MAINTENANCE:
+        hours = Decimal(line.hours_per_visit) * (visits_per_month or Decimal(1))
+        label = "Monthly Maintenance"
+    else:
+        hours = Decimal(line.hours_per_month)
+        label = "Prescheduled Services"
+    return Amount(label, hours, "hour", price, percent, discounted(price, percent))
