@@ -74,3 +74,115 @@ def seed(*, today):
                 contact.has_portal_access = True
                 contact.save(update_fields=["user", "has_portal_access"])
     return customers
+
+
+def _draft(customer, *, by, today, lines):
+    from .models import ResponseTier, ServiceLine, TermsTemplate
+    from .services import create_agreement
+
+    version = create_agreement(
+        customer,
+        by=by,
+        today=today,
+        terms_template=TermsTemplate.objects.get(version=1),
+        billing_day=1,
+        payment_terms_days=30,
+    )
+    tier = ResponseTier.objects.order_by("response_minutes").first()
+    for position, fields in enumerate(lines):
+        fields = dict(fields)
+        if fields.get("kind") == "emergency":
+            fields["response_tier"] = tier
+        ServiceLine.objects.create(version=version, position=position, **fields)
+    return version
+
+
+MAINTENANCE = {
+    "kind": "maintenance",
+    "labor_rate": "onsite_hourly",
+    "hours_per_visit": "3.00",
+    "rrule": "FREQ=MONTHLY;BYDAY=+3WE",
+    "start_time": "10:00",
+    "duration_minutes": 180,
+    "schedule_text": "The third Wednesday of every month at 10:00 for 3 hours",
+    "checklist": ["Inspections", "Updates", "Backups", "Scans", "Workplace optimization"],
+}
+PRESCHEDULED = {
+    "kind": "prescheduled",
+    "labor_rate": "remote_hourly",
+    "hours_per_month": "8.00",
+    "rrule": "FREQ=WEEKLY;BYDAY=TU",
+    "start_time": "09:00",
+    "duration_minutes": 120,
+    "schedule_text": "Every Tuesday at 09:00 for 2 hours",
+}
+EMERGENCY = {"kind": "emergency"}
+
+
+def _hosting(name, quantity=1):
+    return {"kind": "hosting", "package_name": name, "quantity": quantity}
+
+
+def seed_agreements(*, today, admin, staff, customers):
+    """An active agreement per active customer (signed, with its PDF), one sent, one draft."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from . import lifecycle
+    from .models import Agreement
+
+    if Agreement.objects.exists():
+        return
+    oak = customers["Oak City Dental, PLLC"]
+    legal = customers["Triangle Legal Group, LLP"]
+    crabtree = customers["Crabtree Valley Architects, Inc."]
+    rates_from = dt.date(today.year, 1, 1)
+    plans = [
+        (
+            oak,
+            max(rates_from, today - dt.timedelta(days=300)),
+            [MAINTENANCE, PRESCHEDULED, EMERGENCY, _hosting("Website + email – Business")],
+        ),
+        (
+            legal,
+            max(rates_from, today - dt.timedelta(days=60)),
+            [MAINTENANCE, EMERGENCY, _hosting("Email hosting – per mailbox", 12)],
+        ),
+    ]
+    for customer, signed_on, lines in plans:
+        version = _draft(customer, by=staff, today=signed_on, lines=lines)
+        signer = customer.contacts.filter(is_authorized_signer=True, user__isnull=False).first()
+        lifecycle.send_for_signature(version, signer=signer, by=staff, today=signed_on)
+        when = timezone.make_aware(dt.datetime.combine(signed_on, dt.time(15, 0)), customer.tz)
+        evidence = {
+            "consent": True,
+            "typed_name": signer.name,
+            "title": signer.title,
+            "drawing": DEMO_SIGNATURE,
+            "ip": "198.51.100.20",
+            "user_agent": "Demo data",
+        }
+        lifecycle.sign_as_customer(version, user=signer.user, evidence=evidence, now=when)
+        lifecycle.countersign(
+            version,
+            user=admin,
+            evidence={
+                **evidence,
+                "typed_name": admin.get_full_name(),
+                "title": "Managing Director",
+            },
+            now=when,
+        )
+        lifecycle.store_signed_pdf(version.pk, today=signed_on)
+
+    sent = _draft(crabtree, by=staff, today=today, lines=[MAINTENANCE, EMERGENCY])
+    signer = crabtree.contacts.filter(is_authorized_signer=True).first()
+    lifecycle.send_for_signature(sent, signer=signer, by=staff, today=today)
+    _draft(legal, by=staff, today=today, lines=[PRESCHEDULED])
+
+
+DEMO_SIGNATURE = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAgAAAAECAYAAACzzX7wAAAAFklEQVR4nGP4//8/Az4MAv"
+    "/xYopNAAB/Aj/BSILWkwAAAABJRU5ErkJggg=="
+)

@@ -4,7 +4,15 @@ from crispy_forms.helper import FormHelper
 from django import forms
 from django.contrib.auth import get_user_model
 
-from .models import Contact, Customer
+from .models import (
+    AgreementVersion,
+    Contact,
+    Customer,
+    ResponseTier,
+    ServiceKind,
+    ServiceLine,
+    TermsTemplate,
+)
 
 US_ZONES_FIRST = [
     "America/New_York",
@@ -100,3 +108,161 @@ class ContactForm(CrispyForm, forms.ModelForm):
                 contact.user.email = contact.email
                 contact.user.save(update_fields=["email"])
         return contact
+
+
+PAYMENT_TERMS = [(15, "Net 15"), (30, "Net 30"), (45, "Net 45"), (60, "Net 60")]
+
+
+class VersionForm(CrispyForm, forms.ModelForm):
+    """The settings of a draft version: terms template, billing day, payment terms, start."""
+
+    payment_terms_days = forms.TypedChoiceField(
+        choices=PAYMENT_TERMS, coerce=int, initial=30, label="Payment terms"
+    )
+    billing_day = forms.IntegerField(
+        min_value=1,
+        max_value=28,
+        initial=1,
+        help_text="Day of the month invoices are issued (1–28, so every month has it).",
+    )
+
+    class Meta:
+        model = AgreementVersion
+        fields = ["terms_template", "billing_day", "payment_terms_days", "start_date"]
+        widgets = {"start_date": forms.DateInput(attrs={"type": "date"})}
+
+    def __init__(self, *args, today, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today
+        self.fields["terms_template"].queryset = TermsTemplate.objects.filter(
+            published_at__isnull=False
+        )
+        self.fields["terms_template"].empty_label = None
+        self.fields["terms_template"].label = "Terms and conditions"
+
+    def clean_start_date(self):
+        start = self.cleaned_data.get("start_date")
+        if start and start < self.today:
+            raise forms.ValidationError("The start date cannot be in the past.")
+        return start
+
+
+class AgreementCreateForm(VersionForm):
+    customer = forms.ModelChoiceField(queryset=Customer.objects.exclude(status="inactive"))
+
+    class Meta(VersionForm.Meta):
+        fields = ["customer", *VersionForm.Meta.fields]
+
+
+HOURS_ERRORS = {
+    "min_value": "Hours must be more than zero.",
+    "invalid": "Enter a number of hours, such as 2 or 1.5.",
+    "max_decimal_places": "Use at most two decimals.",
+}
+
+
+class ServiceLineForm(CrispyForm, forms.ModelForm):
+    """One Exhibit B line; which fields show depends on the kind of service."""
+
+    FIELDS_BY_KIND = {
+        ServiceKind.MAINTENANCE: ["labor_rate", "hours_per_visit", "checklist", "notes"],
+        ServiceKind.PRESCHEDULED: ["labor_rate", "hours_per_month", "notes"],
+        ServiceKind.EMERGENCY: ["response_tier", "notes"],
+        ServiceKind.HOSTING: ["package_name", "quantity", "notes"],
+    }
+    DEFAULT_CHECKLIST = [
+        "Inspections",
+        "Updates",
+        "Backups",
+        "Scans",
+        "Workplace optimization",
+    ]
+
+    hours_per_visit = forms.DecimalField(
+        max_digits=5, decimal_places=2, min_value=0.01, error_messages=HOURS_ERRORS
+    )
+    hours_per_month = forms.DecimalField(
+        max_digits=6, decimal_places=2, min_value=0.01, error_messages=HOURS_ERRORS
+    )
+    checklist = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="One task per line; technicians tick them at each visit.",
+    )
+    package_name = forms.ChoiceField(label="Hosting package")
+    quantity = forms.IntegerField(min_value=1, initial=1)
+
+    class Meta:
+        model = ServiceLine
+        fields = [
+            "labor_rate",
+            "hours_per_visit",
+            "hours_per_month",
+            "checklist",
+            "response_tier",
+            "package_name",
+            "quantity",
+            "notes",
+        ]
+
+    def __init__(self, *args, kind, hosting_packages=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kind = kind
+        keep = self.FIELDS_BY_KIND[kind]
+        for name in list(self.fields):
+            if name not in keep:
+                del self.fields[name]
+        if "checklist" in self.fields:
+            items = self.instance.checklist if self.instance.pk else self.DEFAULT_CHECKLIST
+            self.initial["checklist"] = "\n".join(items)
+        if "package_name" in self.fields:
+            self.fields["package_name"].choices = [(name, name) for name in hosting_packages]
+        if "response_tier" in self.fields:
+            self.fields["response_tier"].queryset = ResponseTier.objects.filter(is_active=True)
+            self.fields["response_tier"].required = True
+            self.fields["response_tier"].empty_label = None
+            self.fields["response_tier"].label = "Response guarantee"
+        if "labor_rate" in self.fields:
+            self.fields["labor_rate"].label = "Billed at the"
+            self.fields["labor_rate"].choices = ServiceLine.LaborRate.choices
+
+    def clean_checklist(self):
+        items = [line.strip() for line in self.cleaned_data["checklist"].splitlines()]
+        items = [item for item in items if item]
+        if not items:
+            raise forms.ValidationError("List at least one task.")
+        return items
+
+
+class SendForm(CrispyForm, forms.Form):
+    signer = forms.ModelChoiceField(
+        queryset=Contact.objects.none(),
+        empty_label=None,
+        help_text="Only the customer's authorized signers are listed.",
+    )
+
+    def __init__(self, *args, customer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["signer"].queryset = customer.contacts.filter(is_authorized_signer=True)
+
+
+class SignForm(forms.Form):
+    """The evidence of an electronic signature: consent, typed name, drawn signature."""
+
+    consent = forms.BooleanField(
+        label="I agree to sign this agreement electronically; my electronic signature has the "
+        "same effect as a handwritten one.",
+        error_messages={"required": "Tick the consent to sign electronically."},
+    )
+    typed_name = forms.CharField(label="Type your full name", max_length=200)
+    title = forms.CharField(label="Your title", max_length=100, required=False)
+    drawing = forms.CharField(
+        widget=forms.HiddenInput,
+        error_messages={"required": "Draw your signature in the box."},
+    )
+
+    def evidence(self, request):
+        return {
+            **self.cleaned_data,
+            "ip": request.META.get("REMOTE_ADDR"),
+            "user_agent": request.headers.get("user-agent", ""),
+        }

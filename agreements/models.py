@@ -259,6 +259,12 @@ class Agreement(models.Model):
             self.versions.filter(status=AgreementVersion.Status.SIGNED).order_by("-number").first()
         )
 
+    @property
+    def latest_term(self):
+        """The newest term (uses prefetched terms when the list page prefetched them)."""
+        terms = list(self.terms.all())
+        return max(terms, key=lambda term: term.number) if terms else None
+
     def current_term(self, *, today):
         return self.terms.filter(start__lte=today, end__gt=today).first()
 

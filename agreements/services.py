@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -12,7 +12,7 @@ from django.utils.http import urlsafe_base64_encode
 from allora.emails import send_after_commit
 from allora.models import Role
 
-from .models import Contact
+from .models import Agreement, AgreementVersion, Contact, Customer
 
 
 def set_password_url(user):
@@ -27,11 +27,9 @@ def set_password_url(user):
     return settings.SITE_URL + path
 
 
-@transaction.atomic
-def invite_contact(contact: Contact, *, invited_by):
-    """Give a contact a portal account (or re-send the invitation) and email a set-password link."""
+def ensure_portal_user(contact: Contact):
+    """The contact's portal account: created (with no password yet) when they have none."""
     User = get_user_model()
-    contact = Contact.objects.select_for_update().select_related("customer").get(pk=contact.pk)
     user = contact.user
     if user is None:
         email = contact.email.lower()
@@ -56,6 +54,14 @@ def invite_contact(contact: Contact, *, invited_by):
         user.save(update_fields=["is_active"])
     contact.has_portal_access = True
     contact.save(update_fields=["user", "has_portal_access"])
+    return user
+
+
+@transaction.atomic
+def invite_contact(contact: Contact, *, invited_by):
+    """Give a contact a portal account (or re-send the invitation) and email a set-password link."""
+    contact = Contact.objects.select_for_update().select_related("customer").get(pk=contact.pk)
+    user = ensure_portal_user(contact)
     send_after_commit(
         "portal_invite",
         to=[user.email],
@@ -77,3 +83,37 @@ def revoke_portal_access(contact: Contact):
     contact.save(update_fields=["has_portal_access"])
     if contact.user_id:
         type(contact.user).objects.filter(pk=contact.user_id).update(is_active=False)
+
+
+def next_agreement_number(year: int) -> str:
+    """CA-<year>-<sequence>: sequential within a year, never reused."""
+    prefix = f"CA-{year}-"
+    last = (
+        Agreement.objects.filter(number__startswith=prefix)
+        .order_by("-number")
+        .values_list("number", flat=True)
+        .first()
+    )
+    sequence = int(last.rsplit("-", 1)[1]) + 1 if last else 1
+    return f"{prefix}{sequence:04d}"
+
+
+def create_agreement(customer: Customer, *, by, today, **version_fields):
+    """A new agreement with its first draft version."""
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                agreement = Agreement.objects.create(
+                    customer=customer,
+                    number=next_agreement_number(today.year),
+                    time_zone=customer.time_zone,
+                    created_by=by,
+                )
+                version = AgreementVersion.objects.create(
+                    agreement=agreement, created_by=by, **version_fields
+                )
+                agreement.log("drafted", "Agreement drafted", actor=by)
+                return version
+        except IntegrityError:
+            continue  # another agreement took the number at the same moment: take the next
+    raise ValidationError("Could not number the agreement; please try again.")

@@ -17,6 +17,38 @@ urlpatterns = [
     path("contacts/<int:pk>/edit/", views.contact_edit, name="contact_edit"),
     path("contacts/<int:pk>/invite/", views.contact_invite, name="contact_invite"),
     path("contacts/<int:pk>/revoke/", views.contact_revoke, name="contact_revoke"),
+    # Agreements (staff)
+    path("agreements/", views.agreement_list, name="agreement_list"),
+    path("agreements/new/", views.agreement_create, name="agreement_create"),
+    path("agreements/<int:pk>/", views.agreement_detail, name="agreement_detail"),
+    path("agreements/<int:pk>/edit/", views.version_edit, name="version_edit"),
+    path("agreements/<int:pk>/lines/new/<str:kind>/", views.line_create, name="line_create"),
+    path("lines/<int:pk>/edit/", views.line_edit, name="line_edit"),
+    path("lines/<int:pk>/delete/", views.line_delete, name="line_delete"),
+    path("agreements/<int:pk>/preview.pdf", views.agreement_pdf, name="agreement_pdf"),
+    path("agreements/<int:pk>/send/", views.agreement_send, name="agreement_send"),
+    path("agreements/<int:pk>/recall/", views.agreement_recall, name="agreement_recall"),
+    path(
+        "agreements/<int:pk>/countersign/",
+        views.agreement_countersign,
+        name="agreement_countersign",
+    ),
+    path("agreements/<int:pk>/amend/", views.agreement_amend, name="agreement_amend"),
+    path("versions/<int:pk>/signed.pdf", views.signed_pdf, name="signed_pdf"),
+    path("versions/<int:pk>/verify/", views.version_verify, name="version_verify"),
+    # Portal
     path("portal/", views.portal_home, name="portal_home"),
     path("portal/contacts/<int:pk>/", views.portal_contact, name="portal_contact"),
+    path("portal/agreements/", views.portal_agreement_list, name="portal_agreement_list"),
+    path(
+        "portal/agreements/<int:pk>/",
+        views.portal_agreement_detail,
+        name="portal_agreement_detail",
+    ),
+    path(
+        "portal/agreements/<int:pk>/sign/",
+        views.portal_agreement_sign,
+        name="portal_agreement_sign",
+    ),
+    path("portal/versions/<int:pk>/signed.pdf", views.portal_signed_pdf, name="portal_signed_pdf"),
 ]

@@ -37,5 +37,6 @@ urlpatterns = [
     ),
     path("", include("agreements.urls")),
     path("", include("billing.urls")),
+    path("", include("scheduling.urls")),
     path("admin/", admin.site.urls),
 ]

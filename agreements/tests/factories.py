@@ -123,3 +123,68 @@ def draft_with_all_services(customer=None, **kwargs):
         quantity=1,
     )
     return version
+
+
+SIGNATURE_PNG = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAgAAAAECAYAAACzzX7wAAAAFklEQVR4nGP4//8/Az4MAv"
+    "/xYopNAAB/Aj/BSILWkwAAAABJRU5ErkJggg=="
+)
+
+
+def evidence(name="Alice Moore", **extra):
+    """What a signing form hands to the lifecycle: consent, typed name, drawing, IP, browser."""
+    return {
+        "consent": True,
+        "typed_name": name,
+        "title": "Owner",
+        "drawing": SIGNATURE_PNG,
+        "ip": "203.0.113.7",
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Test",
+        **extra,
+    }
+
+
+def signer_contact(customer, customer_user):
+    contact = Contact.objects.filter(user=customer_user).first()
+    if contact is None:
+        contact = ContactFactory(
+            customer=customer,
+            user=customer_user,
+            email=customer_user.email,
+            name=customer_user.get_full_name() or "Signer",
+            has_portal_access=True,
+        )
+    Contact.objects.filter(pk=contact.pk).update(is_authorized_signer=True)
+    contact.refresh_from_db()
+    return contact
+
+
+def sent_agreement(*, customer, customer_user, sender, today=dt.date(2026, 11, 28), **kwargs):
+    """A version with all four services, sent to the customer's signer on ``today``."""
+    from agreements import lifecycle
+
+    version = draft_with_all_services(customer=customer, **kwargs)
+    contact = signer_contact(customer, customer_user)
+    return lifecycle.send_for_signature(version, signer=contact, by=sender, today=today)
+
+
+def signed_agreement(*, customer, customer_user, admin, signed_at=None, pdf=True, **kwargs):
+    """A version signed by both parties (active agreement, first term, stored signed PDF).
+
+    ``pdf=False`` stores a stand-in file instead of rendering, for tests about access only."""
+    from django.utils import timezone
+
+    from agreements import lifecycle
+
+    signed_at = signed_at or timezone.now()
+    version = sent_agreement(customer=customer, customer_user=customer_user, sender=admin, **kwargs)
+    lifecycle.sign_as_customer(version, user=customer_user, evidence=evidence(), now=signed_at)
+    lifecycle.countersign(version, user=admin, evidence=evidence("Dana Whitfield"), now=signed_at)
+    if not pdf:
+        from django.core.files.base import ContentFile
+
+        version.refresh_from_db()
+        version.signed_pdf.save("stand-in.pdf", ContentFile(b"%PDF-1.7 stand-in"), save=False)
+        version.save(update_fields=["signed_pdf"])
+        return version
+    return lifecycle.store_signed_pdf(version.pk, today=signed_at.date())

@@ -9,7 +9,14 @@ anonymous, bob (customer B, the outsider), alice (customer A), staff and admin g
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from agreements.tests.factories import ContactFactory
+from agreements import lifecycle
+from agreements.tests.factories import (
+    ContactFactory,
+    draft_with_all_services,
+    evidence,
+    sent_agreement,
+    signed_agreement,
+)
 from billing.tests.factories import RateCardFactory, published_card
 
 ROLES = ("anonymous", "bob", "alice", "staff", "admin")
@@ -41,6 +48,30 @@ def _draft(objs):
     return {"pk": objs["draft"].pk}
 
 
+def _agreement(objs):
+    return {"pk": objs["agreement"].pk}
+
+
+def _draft_agreement(objs):
+    return {"pk": objs["draft_agreement"].pk}
+
+
+def _awaiting_agreement(objs):
+    return {"pk": objs["awaiting"].agreement_id}
+
+
+def _sent_agreement(objs):
+    return {"pk": objs["sent"].agreement_id}
+
+
+def _line(objs):
+    return {"pk": objs["line"].pk}
+
+
+def _signed_version(objs):
+    return {"pk": objs["signed_version"].pk}
+
+
 MATRIX = {
     "home": (None, SIGNED_IN),
     "healthz": (None, PUBLIC),
@@ -62,6 +93,29 @@ MATRIX = {
     "agreements:portal_home": (None, PORTAL),
     # bob asks for a contact of customer A: not there for him.
     "agreements:portal_contact": (_contact, (302, 404, 200, 403, 403)),
+    "agreements:agreement_list": (None, STAFF),
+    "agreements:agreement_create": (None, STAFF),
+    "agreements:agreement_detail": (_agreement, STAFF),
+    "agreements:version_edit": (_draft_agreement, STAFF),
+    "agreements:line_create": (
+        lambda objs: {"pk": objs["draft_agreement"].pk, "kind": "maintenance"},
+        STAFF,
+    ),
+    "agreements:line_edit": (_line, STAFF),
+    "agreements:line_delete": (_line, STAFF),
+    "agreements:agreement_pdf": (_agreement, STAFF),
+    "agreements:agreement_send": (_draft_agreement, STAFF),
+    "agreements:agreement_recall": (_agreement, STAFF_POST),
+    "agreements:agreement_countersign": (_awaiting_agreement, ADMIN),
+    "agreements:agreement_amend": (_agreement, STAFF_POST),
+    "agreements:signed_pdf": (_signed_version, STAFF),
+    "agreements:version_verify": (_signed_version, STAFF_POST),
+    "agreements:portal_agreement_list": (None, PORTAL),
+    # bob (customer B) asks for customer A's agreement: 404, never a hint it exists.
+    "agreements:portal_agreement_detail": (_agreement, (302, 404, 200, 403, 403)),
+    "agreements:portal_agreement_sign": (_sent_agreement, (302, 404, 200, 403, 403)),
+    "agreements:portal_signed_pdf": (_signed_version, (302, 404, 200, 403, 403)),
+    "scheduling:schedule_preview": (None, STAFF),
     "billing:ratecard_list": (None, STAFF),
     "billing:ratecard_create": (None, ADMIN),
     "billing:ratecard_detail": (_card, STAFF),
@@ -95,11 +149,12 @@ def test_every_view_declares_its_audience():
 
 
 class _Fake:
-    pk = 1
+    pk = agreement_id = 1
 
 
 def _fake_objects():
-    return {"customer": _Fake, "contact": _Fake, "card": _Fake, "draft": _Fake}
+    names = ["customer", "contact", "card", "draft", "agreement", "draft_agreement", "line"]
+    return dict.fromkeys([*names, "signed_version", "awaiting", "sent"], _Fake)
 
 
 def _kwargs(name, objs):
@@ -108,12 +163,24 @@ def _kwargs(name, objs):
 
 
 @pytest.fixture
-def objects(customer_a, admin):
+def objects(customer_a, admin, alice):
+    card = published_card()
+    draft = draft_with_all_services(customer=customer_a)
+    signed = signed_agreement(customer=customer_a, customer_user=alice, admin=admin, pdf=False)
+    sent = sent_agreement(customer=customer_a, customer_user=alice, sender=admin)
+    awaiting = sent_agreement(customer=customer_a, customer_user=alice, sender=admin)
+    lifecycle.sign_as_customer(awaiting, user=alice, evidence=evidence())
     return {
         "customer": customer_a,
         "contact": ContactFactory(customer=customer_a),
-        "card": published_card(),
+        "card": card,
         "draft": RateCardFactory(),
+        "agreement": signed.agreement,
+        "draft_agreement": draft.agreement,
+        "line": draft.lines.first(),
+        "signed_version": signed,
+        "sent": sent,
+        "awaiting": awaiting,
     }
 
 

@@ -20,6 +20,9 @@ class Command(BaseCommand):
         admin = people["admin@allora.example"]
         customers = agreements_demo.seed(today=today)
         billing_demo.seed(today=today, admin=admin)
+        agreements_demo.seed_agreements(
+            today=today, admin=admin, staff=people["marcus@allora.example"], customers=customers
+        )
         self.stdout.write(self.style.SUCCESS(f"Demo data ready ({len(customers)} customers)."))
         self.stdout.write(
             f"Sign in at http://127.0.0.1:8000/ with password {people_demo.DEMO_PASSWORD}"
@@ -28,4 +31,5 @@ class Command(BaseCommand):
         self.stdout.write("  staff:    marcus@allora.example, priya@allora.example")
         for customer in customers.values():
             for user in customer.users.all():
-                self.stdout.write(f"  customer: {user.email} ({customer})")
+                if user.has_usable_password():  # invited signers choose their own password
+                    self.stdout.write(f"  customer: {user.email} ({customer})")

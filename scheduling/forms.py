@@ -1,0 +1,228 @@
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+
+from django import forms
+
+from . import recurrence
+from .recurrence import ORDINALS, WEEKDAY_NAMES, RecurrenceError, RuleParts
+
+WEEKDAY_CHOICES = list(WEEKDAY_NAMES.items())
+ONE_TO_THIRTY_ONE = "The day of the month must be between 1 and 31."
+HOURS = Decimal(60)
+
+
+class ScheduleForm(forms.Form):
+    """A visit schedule as a friendly sentence, cleaned into an RRULE, a start time and minutes.
+
+    ``cleaned_data`` gains "rrule", "duration_minutes" and "schedule_text". Exhibit B's line form
+    embeds it with prefix="schedule", which the preview view expects too.
+    """
+
+    frequency = forms.ChoiceField(
+        label="Repeat",
+        choices=[("monthly", "Monthly"), ("weekly", "Weekly")],
+        initial="monthly",
+        widget=forms.Select(attrs={"class": "form-select"}),
+        error_messages={
+            "required": "Choose how often the visit repeats: weekly or monthly.",
+            "invalid_choice": "Choose how often the visit repeats: weekly or monthly.",
+        },
+    )
+    interval = forms.IntegerField(
+        label="Every",
+        min_value=1,
+        max_value=12,
+        initial=1,
+        widget=forms.NumberInput(attrs={"class": "form-control", "style": "width: 5rem"}),
+        error_messages={
+            "required": "Enter how often it repeats, e.g. 1 for every month.",
+            "invalid": "Enter how often it repeats as a whole number, e.g. 1 or 2.",
+            "min_value": "It can repeat every 1 to 12 weeks or months.",
+            "max_value": "It can repeat every 1 to 12 weeks or months.",
+        },
+    )
+    monthly_mode = forms.ChoiceField(
+        choices=[
+            ("weekday", "On a weekday, e.g. the third Wednesday"),
+            ("date", "On a date, e.g. day 15"),
+        ],
+        required=False,
+        initial="weekday",
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+        error_messages={"invalid_choice": "Choose on a weekday or on a date."},
+    )
+    ordinal = forms.TypedChoiceField(
+        label="Which",
+        choices=list(ORDINALS.items()),
+        coerce=int,
+        empty_value=None,
+        required=False,
+        initial=3,
+        widget=forms.Select(attrs={"class": "form-select"}),
+        error_messages={"invalid_choice": "Pick first, second, third, fourth or last."},
+    )
+    weekday = forms.ChoiceField(
+        label="Weekday",
+        choices=WEEKDAY_CHOICES,
+        required=False,
+        initial="WE",
+        widget=forms.Select(attrs={"class": "form-select"}),
+        error_messages={"invalid_choice": "Pick a day of the week from the list."},
+    )
+    weekdays = forms.MultipleChoiceField(
+        label="Weekdays",
+        choices=WEEKDAY_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
+        error_messages={"invalid_choice": "Pick days of the week from the list."},
+    )
+    month_day = forms.IntegerField(
+        label="Day of month",
+        min_value=1,
+        max_value=31,
+        required=False,
+        widget=forms.NumberInput(attrs={"class": "form-control", "style": "width: 5rem"}),
+        error_messages={
+            "invalid": ONE_TO_THIRTY_ONE,
+            "min_value": ONE_TO_THIRTY_ONE,
+            "max_value": ONE_TO_THIRTY_ONE,
+        },
+    )
+    start_time = forms.TimeField(
+        label="At",
+        initial=dt.time(10, 0),
+        widget=forms.TimeInput(attrs={"type": "time", "class": "form-control"}, format="%H:%M"),
+        error_messages={
+            "required": "Enter the start time, e.g. 09:00.",
+            "invalid": "Enter the start time as hours and minutes, e.g. 09:00 or 14:30.",
+        },
+    )
+    duration_hours = forms.DecimalField(
+        label="For (hours)",
+        max_digits=4,
+        decimal_places=2,
+        min_value=Decimal("0.25"),
+        max_value=12,
+        initial=2,
+        widget=forms.NumberInput(attrs={"class": "form-control", "style": "width: 6rem"}),
+        error_messages={
+            "required": "Enter how many hours the visit lasts, e.g. 2 or 1.5.",
+            "invalid": "Enter the hours as a number, e.g. 2 or 1.5.",
+            "min_value": "The visit must last at least 15 minutes (0.25 hours).",
+            "max_value": "A visit can last at most 12 hours.",
+            "max_whole_digits": "A visit can last at most 12 hours.",
+            "max_digits": "A visit can last at most 12 hours.",
+            "max_decimal_places": "Use at most two decimals for the hours, e.g. 1.25.",
+        },
+    )
+
+    def __init__(self, *args, tz: str, anchor: dt.date, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tz = tz
+        self.anchor = anchor
+
+    def full_clean(self):
+        super().full_clean()
+        # Bootstrap draws a field in red through its class, not through aria-invalid.
+        for name in self.errors:
+            if name in self.fields:
+                widget = self.fields[name].widget
+                widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
+
+    def clean(self):
+        data = super().clean()
+        frequency, mode = data.get("frequency"), data.get("monthly_mode")
+        # The template hides and disables the other mode's inputs, but a stale value there
+        # must not block a schedule that does not use it.
+        for name in _unused_fields(frequency, mode):
+            self.errors.pop(name, None)
+        if frequency == "weekly" and not data.get("weekdays"):
+            self.add_error("weekdays", "Pick at least one weekday.")
+        elif frequency == "monthly" and mode == "weekday":
+            if data.get("ordinal") is None and "ordinal" not in self.errors:
+                self.add_error("ordinal", "Pick first, second, third, fourth or last.")
+            if not data.get("weekday") and "weekday" not in self.errors:
+                self.add_error("weekday", "Pick the weekday.")
+        elif frequency == "monthly" and mode == "date":
+            if data.get("month_day") is None and "month_day" not in self.errors:
+                self.add_error("month_day", "Enter the day of the month, from 1 to 31.")
+        elif frequency == "monthly" and "monthly_mode" not in self.errors:
+            self.add_error("monthly_mode", "Choose on a weekday or on a date.")
+        if self.errors:
+            return data
+
+        parts = _rule_parts(data)
+        minutes = int((data["duration_hours"] * HOURS).quantize(Decimal(1), ROUND_HALF_UP))
+        start_time = data["start_time"]
+        try:
+            rule = recurrence.build_rrule(parts)
+            recurrence.validate_rule(
+                rule, start_time=start_time, duration_minutes=minutes, tz=self.tz, start=self.anchor
+            )
+            text = recurrence.describe(rule, start_time=start_time, duration_minutes=minutes)
+        except RecurrenceError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        data.update(rrule=rule, duration_minutes=minutes, schedule_text=text)
+        return data
+
+    @classmethod
+    def initial_for(cls, *, rrule: str, start_time: dt.time, duration_minutes: int) -> dict:
+        """Initial data to edit a stored schedule; raises RecurrenceError for other rules."""
+        parts = recurrence.parse_rrule(rrule)
+        initial = {name: field.initial for name, field in cls.base_fields.items()}
+        initial.update(
+            frequency=parts.frequency,
+            interval=parts.interval,
+            start_time=start_time,
+            duration_hours=_hours(duration_minutes),
+        )
+        if parts.frequency == "weekly":
+            initial["weekdays"] = list(parts.weekdays)
+        elif parts.month_day is not None:
+            initial.update(monthly_mode="date", month_day=parts.month_day)
+        else:
+            initial.update(monthly_mode="weekday", ordinal=parts.ordinal, weekday=parts.weekdays[0])
+        return initial
+
+    def occurrences_preview(self, count: int = 6) -> list[tuple[dt.datetime, dt.datetime]]:
+        """The next `count` (start, end) visits from the anchor date, in the form's time zone."""
+        if not self.is_valid():
+            raise ValueError("The schedule is not valid; check form.errors first.")
+        data = self.cleaned_data
+        found = recurrence.next_occurrences(
+            data["rrule"],
+            start_time=data["start_time"],
+            duration_minutes=data["duration_minutes"],
+            tz=self.tz,
+            after=self.anchor,
+            count=count,
+        )
+        return [
+            (recurrence.to_local(s, self.tz), recurrence.to_local(e, self.tz)) for s, e in found
+        ]
+
+
+def _unused_fields(frequency: str | None, mode: str | None) -> set[str]:
+    if frequency == "weekly":
+        return {"monthly_mode", "ordinal", "weekday", "month_day"}
+    if frequency == "monthly" and mode == "date":
+        return {"weekdays", "ordinal", "weekday"}
+    if frequency == "monthly" and mode == "weekday":
+        return {"weekdays", "month_day"}
+    return set()
+
+
+def _rule_parts(data: dict) -> RuleParts:
+    if data["frequency"] == "weekly":
+        return RuleParts("weekly", data["interval"], weekdays=tuple(data["weekdays"]))
+    if data["monthly_mode"] == "date":
+        return RuleParts("monthly", data["interval"], month_day=data["month_day"])
+    return RuleParts(
+        "monthly", data["interval"], weekdays=(data["weekday"],), ordinal=data["ordinal"]
+    )
+
+
+def _hours(minutes: int) -> Decimal:
+    """Minutes as hours for the form: 120 -> 2, 90 -> 1.5, 50 -> 0.83."""
+    hours = (Decimal(minutes) / HOURS).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    return hours.quantize(Decimal(1)) if hours == hours.to_integral_value() else hours.normalize()
