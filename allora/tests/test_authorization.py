@@ -17,19 +17,20 @@ from agreements.tests.factories import (
     sent_agreement,
     signed_agreement,
 )
+from allora.tests.authz import (
+    ADMIN,
+    ADMIN_POST,
+    LOGIN,
+    PORTAL,
+    POST_ONLY_PUBLIC,
+    PUBLIC,
+    ROLES,
+    SIGNED_IN,
+    STAFF,
+    STAFF_POST,
+)
 from billing.tests.factories import RateCardFactory, published_card
-
-ROLES = ("anonymous", "bob", "alice", "staff", "admin")
-
-STAFF = (302, 403, 403, 200, 200)
-STAFF_POST = (302, 403, 403, 405, 405)
-ADMIN = (302, 403, 403, 403, 200)
-ADMIN_POST = (302, 403, 403, 403, 405)
-PORTAL = (302, 200, 200, 403, 403)
-PUBLIC = (200, 200, 200, 200, 200)
-SIGNED_IN = (302, 302, 302, 302, 302)
-LOGIN = (200, 302, 302, 302, 302)  # signed-in people are sent home
-POST_ONLY_PUBLIC = (405, 405, 405, 405, 405)
+from scheduling.tests.authz_rows import ROWS as SCHEDULING_ROWS
 
 
 def _customer(objs):
@@ -115,13 +116,13 @@ MATRIX = {
     "agreements:portal_agreement_detail": (_agreement, (302, 404, 200, 403, 403)),
     "agreements:portal_agreement_sign": (_sent_agreement, (302, 404, 200, 403, 403)),
     "agreements:portal_signed_pdf": (_signed_version, (302, 404, 200, 403, 403)),
-    "scheduling:schedule_preview": (None, STAFF),
     "billing:ratecard_list": (None, STAFF),
     "billing:ratecard_create": (None, ADMIN),
     "billing:ratecard_detail": (_card, STAFF),
     "billing:ratecard_edit": (_draft, ADMIN),
     "billing:ratecard_publish": (_draft, ADMIN),
     "billing:ratecard_new_version": (_card, ADMIN_POST),
+    **SCHEDULING_ROWS,
 }
 
 
@@ -142,19 +143,10 @@ def test_every_url_has_a_row():
     assert set(MATRIX) - names == set(), "these matrix rows name no URL"
 
 
-def test_every_view_declares_its_audience():
+def test_every_view_declares_its_audience(objects):
     for name in MATRIX:
-        match = get_resolver().resolve(reverse(name, kwargs=_kwargs(name, _fake_objects())))
+        match = get_resolver().resolve(reverse(name, kwargs=_kwargs(name, objects)))
         assert hasattr(match.func, "audience"), f"{name} does not declare who may see it"
-
-
-class _Fake:
-    pk = agreement_id = 1
-
-
-def _fake_objects():
-    names = ["customer", "contact", "card", "draft", "agreement", "draft_agreement", "line"]
-    return dict.fromkeys([*names, "signed_version", "awaiting", "sent"], _Fake)
 
 
 def _kwargs(name, objs):
@@ -163,7 +155,7 @@ def _kwargs(name, objs):
 
 
 @pytest.fixture
-def objects(customer_a, admin, alice):
+def objects(customer_a, admin, alice, bob, staff):
     card = published_card()
     draft = draft_with_all_services(customer=customer_a)
     signed = signed_agreement(customer=customer_a, customer_user=alice, admin=admin, pdf=False)
@@ -181,6 +173,10 @@ def objects(customer_a, admin, alice):
         "signed_version": signed,
         "sent": sent,
         "awaiting": awaiting,
+        "alice": alice,
+        "bob": bob,
+        "staff": staff,
+        "admin": admin,
     }
 
 
