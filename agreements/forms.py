@@ -243,6 +243,7 @@ class SendForm(CrispyForm, forms.Form):
     def __init__(self, *args, customer, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["signer"].queryset = customer.contacts.filter(is_authorized_signer=True)
+        self.fields["signer"].label_from_instance = lambda c: f"{c.name} ({c.email})"
 
 
 class SignForm(forms.Form):
