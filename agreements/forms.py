@@ -5,9 +5,11 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from .models import (
+    Agreement,
     AgreementVersion,
     Contact,
     Customer,
+    RateReview,
     ResponseTier,
     ServiceKind,
     ServiceLine,
@@ -267,3 +269,82 @@ class SignForm(forms.Form):
             "ip": request.META.get("REMOTE_ADDR"),
             "user_agent": request.headers.get("user-agent", ""),
         }
+
+
+class TerminationRequestForm(forms.Form):
+    """The customer's written request to end the agreement."""
+
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), label="Why do you want to end the agreement?"
+    )
+    typed_name = forms.CharField(label="Type your full name", max_length=200)
+    confirm = forms.BooleanField(
+        label="I confirm this written request to terminate the agreement.",
+        error_messages={"required": "Tick the confirmation to file the request."},
+    )
+
+
+class RecordTerminationForm(CrispyForm, forms.Form):
+    """Staff record a request that came by letter or email, with the time it was received."""
+
+    received_at = forms.DateTimeField(
+        label="Received at (customer's local time)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+    )
+    channel = forms.ChoiceField(choices=[("letter", "Letter"), ("email", "Email")])
+    typed_name = forms.CharField(label="Name of the person who wrote", max_length=200)
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, tz, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tz = tz
+
+    def clean_received_at(self):
+        # The form's naive time is the customer's wall clock, not the server's.
+        value = self.cleaned_data["received_at"]
+        return value.replace(tzinfo=None).replace(tzinfo=self.tz)
+
+
+UPLIFT_ERRORS = {
+    "invalid": "Enter the uplift as a number of percent, such as 5 or 3.5.",
+    "max_decimal_places": "Use at most two decimals.",
+    "min_value": "The uplift cannot be below −100%%.",
+    "max_digits": "That uplift is too large.",
+}
+
+
+class RateReviewForm(forms.Form):
+    method = forms.ChoiceField(
+        choices=RateReview.Method.choices, widget=forms.RadioSelect, initial="keep"
+    )
+    uplift_percent = forms.DecimalField(
+        label="Uplift (%)",
+        max_digits=6,
+        decimal_places=2,
+        min_value=-100,
+        required=False,
+        error_messages=UPLIFT_ERRORS,
+    )
+
+    def clean(self):
+        data = super().clean()
+        wants_uplift = data.get("method") == RateReview.Method.UPLIFT
+        if (
+            wants_uplift
+            and data.get("uplift_percent") is None
+            and "uplift_percent" not in self.errors
+        ):
+            self.add_error("uplift_percent", "Enter the uplift in percent.")
+        return data
+
+
+class BulkRateReviewForm(RateReviewForm):
+    agreements = forms.ModelMultipleChoiceField(
+        queryset=Agreement.objects.none(),
+        error_messages={"required": "Select at least one agreement."},
+    )
+
+    def __init__(self, *args, queryset, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["agreements"].queryset = queryset

@@ -6,20 +6,33 @@ Each step is one transaction that locks the version row; emails and the PDF run 
 
 import datetime as dt
 import hashlib
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from allora.emails import send_after_commit
 from allora.models import Role
+from billing.pricing import money
 from billing.services import rates_snapshot
+from scheduling.planning import cancel_future_visits, plan_term
 
 from . import rules
 from .document import content_digest
-from .models import Agreement, AgreementVersion, Contact, ServiceKind, Signature, Term
+from .models import (
+    Agreement,
+    AgreementVersion,
+    Contact,
+    RateReview,
+    Reminder,
+    ServiceKind,
+    Signature,
+    Term,
+    TerminationRequest,
+)
 from .services import ensure_portal_user, set_password_url
 
 Status = AgreementVersion.Status
@@ -232,6 +245,7 @@ def activate(agreement, *, version, signed_on: dt.date):
         locked_rates=version.rates_snapshot,
         version=version,
     )
+    plan_term(term)
     Agreement.objects.filter(pk=agreement.pk).update(status=Agreement.Status.ACTIVE)
     agreement.log(
         "activated", f"Active: term 1 from {term.start:%B %-d, %Y} to {term.last_day:%B %-d, %Y}"
@@ -311,3 +325,408 @@ def start_amendment(agreement, *, by):
         line.save()
     agreement.log("amendment", f"Amendment (version {draft.number}) drafted", actor=by)
     return draft
+
+
+# Termination requests -------------------------------------------------------------------
+
+LIVE_STATUSES = (Agreement.Status.ACTIVE, Agreement.Status.ENDING)
+
+
+def _customer_recipients(agreement, *extra):
+    """The customer's signers and billing contacts (and any extra address), once each."""
+    contacts = agreement.customer.contacts.filter(
+        models.Q(is_authorized_signer=True) | models.Q(is_billing_contact=True)
+    )
+    emails = [*contacts.values_list("email", flat=True), *extra]
+    return list(dict.fromkeys(email.lower() for email in emails if email))
+
+
+def termination_outcome(agreement, *, received_on: dt.date):
+    """What a request received on a local date means: (term number, deadline, timely,
+    effective end, renews on). The term is the one in force that day, or the first term if it
+    has not started; a day past the last term's end counts in the renewal that is due."""
+    terms = list(agreement.terms.order_by("number"))
+    if not terms:
+        raise ValidationError("This agreement was never signed, so there is nothing to terminate.")
+    term = next((t for t in reversed(terms) if t.start <= received_on), terms[0])
+    number, end = term.number, term.end
+    while received_on >= end:  # the renewal job has not run yet: the next term applies
+        number, end = number + 1, rules.term_end(end)
+    deadline = rules.notice_deadline(end)
+    timely = rules.is_timely(received_on, deadline=deadline)
+    effective_end = end if timely else rules.term_end(end)
+    return number, deadline, timely, effective_end, (None if timely else end)
+
+
+@transaction.atomic
+def file_termination_request(agreement, *, by, received_at, reason, typed_name, channel, now=None):
+    """Record a written termination request and tell the customer plainly what happens."""
+    now = now or timezone.now()
+    agreement = (
+        Agreement.objects.select_for_update().select_related("customer").get(pk=agreement.pk)
+    )
+    if agreement.status in (Agreement.Status.ENDED, Agreement.Status.TERMINATED):
+        raise ValidationError("This agreement has already ended.")
+    if agreement.status not in LIVE_STATUSES:
+        raise ValidationError("This agreement was never signed, so there is nothing to terminate.")
+    if agreement.termination_requests.filter(status=TerminationRequest.Status.STANDING).exists():
+        raise ValidationError(
+            "A termination request already stands for this agreement; withdraw it first to file "
+            "another."
+        )
+    if received_at > now + dt.timedelta(minutes=5):
+        raise ValidationError("The received time cannot be in the future.")
+    if not reason.strip() or len(typed_name.strip()) < 3:
+        raise ValidationError("Give the reason and type your full name.")
+    received_on = timezone.localdate(received_at, agreement.tz)
+    number, deadline, timely, effective_end, renews_on = termination_outcome(
+        agreement, received_on=received_on
+    )
+    request = TerminationRequest.objects.create(
+        agreement=agreement,
+        received_at=received_at,
+        channel=channel,
+        reason=reason.strip(),
+        typed_name=typed_name.strip(),
+        filed_by=by,
+        term_number=number,
+        notice_deadline=deadline,
+        timely=timely,
+        effective_end=effective_end,
+        renews_on=renews_on,
+    )
+    latest = agreement.latest_term
+    if latest and latest.end == effective_end:
+        Agreement.objects.filter(pk=agreement.pk).update(status=Agreement.Status.ENDING)
+    agreement.log("termination_request", termination_message(request), actor=by)
+    _remind(
+        agreement,
+        Reminder.Kind.REQUEST_RECEIVED,
+        key=request.pk,
+        today=received_on,
+        to=_customer_recipients(agreement, by.email),
+        context={"request": request},
+    )
+    return request
+
+
+def termination_message(request) -> str:
+    """The plain answer to a termination request, with its dates."""
+    if request.timely:
+        return f"Your agreement will end on {request.last_day:%B %-d, %Y} and will not renew."
+    return (
+        f"Your request arrived after the notice deadline of {request.notice_deadline:%B %-d, %Y}. "
+        f"The agreement renews on {request.renews_on:%B %-d, %Y} for one year and will end on "
+        f"{request.last_day:%B %-d, %Y}; no further notice is needed."
+    )
+
+
+@transaction.atomic
+def withdraw_termination_request(request, *, by, now=None):
+    """Withdraw a standing request before the agreement ends; it then renews as usual."""
+    now = now or timezone.now()
+    request = (
+        TerminationRequest.objects.select_for_update()
+        .select_related("agreement")
+        .get(pk=request.pk)
+    )
+    agreement = request.agreement
+    if request.status != TerminationRequest.Status.STANDING:
+        raise ValidationError("This request is no longer standing.")
+    if timezone.localdate(now, agreement.tz) >= request.effective_end:
+        raise ValidationError(
+            "The agreement has already ended; the request can no longer be withdrawn."
+        )
+    request.status = TerminationRequest.Status.WITHDRAWN
+    request.withdrawn_at = now
+    request.withdrawn_by = by
+    request.save(update_fields=["status", "withdrawn_at", "withdrawn_by"])
+    Agreement.objects.filter(pk=agreement.pk, status=Agreement.Status.ENDING).update(
+        status=Agreement.Status.ACTIVE
+    )
+    agreement.log(
+        "request_withdrawn",
+        "Termination request withdrawn: the agreement renews as usual",
+        actor=by,
+    )
+    return request
+
+
+# Renewal review ---------------------------------------------------------------------------
+
+
+def proposed_rates(agreement, *, method, uplift_percent=None, on: dt.date):
+    """The rates the next term would have, by method: keep, the current card, or an uplift."""
+    current = agreement.latest_term
+    if method == RateReview.Method.KEEP:
+        return current.locked_rates
+    if method == RateReview.Method.CARD:
+        return rates_snapshot(on=on)
+    if uplift_percent is None or uplift_percent < -100:
+        raise ValidationError("The uplift must be a percentage of −100 or more.")
+    return uplifted(current.locked_rates, uplift_percent)
+
+
+def uplifted(snapshot, percent):
+    """A snapshot with every price raised by ``percent`` (rounded to cents, half up)."""
+    factor = 1 + Decimal(percent) / 100
+    return {
+        **snapshot,
+        "rates": [
+            {**rate, "price": str(money(Decimal(rate["price"]) * factor))}
+            for rate in snapshot["rates"]
+        ],
+    }
+
+
+def _reviewable_term(agreement, *, today):
+    """The term a review is for (the next one), refusing one that has started or won't come."""
+    latest = agreement.latest_term
+    if latest is None or agreement.status not in LIVE_STATUSES:
+        raise ValidationError("Only an active agreement has a next term to review.")
+    if today >= latest.end:
+        raise ValidationError("The next term has already started; its rates can no longer change.")
+    return latest.number + 1
+
+
+@transaction.atomic
+def save_rate_review(agreement, *, method, uplift_percent=None, by, today):
+    """Set (or change) the draft rates of an agreement's next term."""
+    agreement = Agreement.objects.select_for_update().get(pk=agreement.pk)
+    number = _reviewable_term(agreement, today=today)
+    review = agreement.rate_reviews.filter(term_number=number).first()
+    if review and review.status == RateReview.Status.FINALIZED:
+        raise ValidationError("The rates for the next term are already finalized.")
+    next_start = agreement.latest_term.end
+    rates = proposed_rates(agreement, method=method, uplift_percent=uplift_percent, on=next_start)
+    review, _ = RateReview.objects.update_or_create(
+        agreement=agreement,
+        term_number=number,
+        defaults={
+            "method": method,
+            "uplift_percent": uplift_percent if method == RateReview.Method.UPLIFT else None,
+            "rates": rates,
+            "reviewed_by": by,
+        },
+    )
+    return review
+
+
+@transaction.atomic
+def finalize_rate_review(review, *, by, today):
+    """Fix the next term's rates and tell the customer; the running term keeps its rates."""
+    review = RateReview.objects.select_for_update().select_related("agreement").get(pk=review.pk)
+    agreement = review.agreement
+    if review.status == RateReview.Status.FINALIZED:
+        raise ValidationError("These rates are already finalized.")
+    if _reviewable_term(agreement, today=today) != review.term_number:
+        raise ValidationError("This review is for a term that has already started.")
+    review.status = RateReview.Status.FINALIZED
+    review.finalized_at = timezone.now()
+    review.reviewed_by = by
+    review.save(update_fields=["status", "finalized_at", "reviewed_by"])
+    agreement.log(
+        "rates_finalized",
+        f"Rates for term {review.term_number} finalized ({review.get_method_display().lower()})",
+        actor=by,
+    )
+    _remind(
+        agreement,
+        Reminder.Kind.RATES_FINALIZED,
+        key=review.term_number,
+        today=today,
+        to=_customer_recipients(agreement),
+        context={"review": review, "term": agreement.latest_term},
+    )
+    return review
+
+
+# Daily jobs -------------------------------------------------------------------------------
+
+
+def _remind(agreement, kind, *, key, today, to, context):
+    """Send one lifecycle email once: the Reminder row's unique key makes a rerun send nothing."""
+    with transaction.atomic():
+        reminder, created = Reminder.objects.get_or_create(
+            agreement=agreement,
+            kind=kind,
+            key=key,
+            defaults={"sent_on": today, "recipients": ", ".join(to)},
+        )
+    if created:
+        agreement.log("reminder", f"Email sent: {Reminder.Kind(kind).label}")
+        send_after_commit(
+            f"lifecycle_{kind}",
+            to=to,
+            context={"agreement": agreement, "customer": agreement.customer, **context},
+        )
+    return created
+
+
+def renew_due_agreements(*, today: dt.date):
+    """Renew every live agreement whose term has ended by ``today`` without a timely request."""
+    due = (
+        Agreement.objects.filter(status__in=LIVE_STATUSES)
+        .annotate(last_end=models.Max("terms__end"))
+        .filter(last_end__lte=today)
+        .values_list("pk", flat=True)
+    )
+    renewed = []
+    for pk in list(due):
+        try:
+            renewed += renew_agreement(pk, today=today)
+        except IntegrityError:
+            continue  # another worker renewed it at the same moment
+    return renewed
+
+
+def renew_agreement(pk, *, today: dt.date):
+    """Add the terms due by ``today`` (several after a long gap), each from the previous end."""
+    created = []
+    with transaction.atomic():
+        agreement = (
+            Agreement.objects.select_for_update(skip_locked=True)
+            .filter(pk=pk, status__in=LIVE_STATUSES)
+            .select_related("customer")
+            .first()
+        )
+        if agreement is None:
+            return created
+        request = agreement.termination_requests.filter(
+            status=TerminationRequest.Status.STANDING
+        ).first()
+        version = agreement.signed_version()
+        term = agreement.terms.order_by("-number").first()
+        while term.end <= today and not (request and request.effective_end <= term.end):
+            review = agreement.rate_reviews.filter(
+                term_number=term.number + 1, status=RateReview.Status.FINALIZED
+            ).first()
+            term = Term.objects.create(
+                agreement=agreement,
+                number=term.number + 1,
+                start=term.end,
+                end=rules.term_end(term.end),
+                locked_rates=review.rates if review else term.locked_rates,
+                version=version,
+            )
+            plan_term(term)  # the whole term, as if the job had run on the day it was due
+            how = "with the reviewed rates" if review else "as is"
+            agreement.log(
+                "renewed",
+                f"Renewed {how}: term {term.number} from {term.start:%B %-d, %Y} "
+                f"to {term.last_day:%B %-d, %Y}",
+            )
+            _remind(
+                agreement,
+                Reminder.Kind.RENEWED,
+                key=term.number,
+                today=today,
+                to=_customer_recipients(agreement),
+                context={"term": term, "review": review},
+            )
+            created.append(term)
+        if request and request.effective_end == term.end:
+            Agreement.objects.filter(pk=pk).update(status=Agreement.Status.ENDING)
+    return created
+
+
+def end_due_agreements(*, today: dt.date):
+    """End the agreements whose standing request takes effect by ``today``."""
+    due = TerminationRequest.objects.filter(
+        status=TerminationRequest.Status.STANDING,
+        effective_end__lte=today,
+        agreement__status__in=LIVE_STATUSES,
+    ).values_list("agreement_id", flat=True)
+    return [pk for pk in list(due) if end_agreement(pk, today=today)]
+
+
+def end_agreement(pk, *, today: dt.date) -> bool:
+    with transaction.atomic():
+        agreement = (
+            Agreement.objects.select_for_update(skip_locked=True)
+            .filter(pk=pk, status__in=LIVE_STATUSES)
+            .select_related("customer")
+            .first()
+        )
+        if agreement is None:
+            return False
+        request = agreement.termination_requests.filter(
+            status=TerminationRequest.Status.STANDING, effective_end__lte=today
+        ).first()
+        latest = agreement.latest_term
+        if request is None or latest.end != request.effective_end:
+            return False  # a late request whose following term has not been added yet
+        Agreement.objects.filter(pk=pk).update(status=Agreement.Status.ENDED)
+        TerminationRequest.objects.filter(pk=request.pk).update(
+            status=TerminationRequest.Status.FULFILLED
+        )
+        cancelled = cancel_future_visits(agreement, after=request.effective_end)
+        agreement.log(
+            "ended",
+            f"Ended on {request.last_day:%B %-d, %Y} as requested; "
+            f"{cancelled} future visits cancelled",
+        )
+        _remind(
+            agreement,
+            Reminder.Kind.ENDED,
+            key=latest.number,
+            today=today,
+            to=_customer_recipients(agreement),
+            context={"request": request},
+        )
+    return True
+
+
+REMINDER_WINDOWS = (
+    (Reminder.Kind.RENEWAL_90, 90),
+    (Reminder.Kind.RENEWAL_60, 60),
+)
+
+
+def due_reminders(term, *, request, today: dt.date):
+    """Which term reminders are due on ``today`` (a catch-up run gets all it missed)."""
+    if request is not None and request.effective_end <= term.end:
+        return []  # the agreement ends with this term: no renewal to announce
+    due = [kind for kind, days in REMINDER_WINDOWS if term.end - dt.timedelta(days=days) <= today]
+    if (
+        request is None
+        and term.notice_deadline - dt.timedelta(days=7) <= today <= term.notice_deadline
+    ):
+        due.append(Reminder.Kind.NOTICE_7)
+    return due
+
+
+def send_lifecycle_reminders(*, today: dt.date):
+    """Renewal (90 and 60 days) and notice-deadline (7 days) reminders, each sent once, and a
+    digest of what went out to the staff."""
+    agreements = (
+        Agreement.objects.filter(
+            status__in=LIVE_STATUSES, terms__start__lte=today, terms__end__gt=today
+        )
+        .select_related("customer")
+        .distinct()
+    )
+    sent = []
+    for agreement in agreements:
+        term = agreement.current_term(today=today)
+        request = agreement.termination_requests.filter(
+            status=TerminationRequest.Status.STANDING
+        ).first()
+        for kind in due_reminders(term, request=request, today=today):
+            if _remind(
+                agreement,
+                kind,
+                key=term.number,
+                today=today,
+                to=_customer_recipients(agreement),
+                context={"term": term},
+            ):
+                sent.append((agreement, Reminder.Kind(kind).label, term))
+    if sent:
+        staff = get_user_model().objects.filter(role__in=[Role.ADMIN, Role.STAFF], is_active=True)
+        send_after_commit(
+            "lifecycle_staff_digest",
+            to=list(staff.values_list("email", flat=True)),
+            context={"sent": sent, "today": today},
+        )
+    return sent

@@ -514,6 +514,21 @@ class Term(models.Model):
 class AgreementEvent(models.Model):
     """One line of an agreement's history: who did what, when."""
 
+    # What the customer sees of the history in the portal (drafting stays internal).
+    CUSTOMER_KINDS = (
+        "sent",
+        "signed",
+        "countersigned",
+        "activated",
+        "amended",
+        "termination_request",
+        "request_withdrawn",
+        "rates_finalized",
+        "reminder",
+        "renewed",
+        "ended",
+    )
+
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(
@@ -527,3 +542,129 @@ class AgreementEvent(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.kind}: {self.message}"
+
+
+class TerminationRequest(models.Model):
+    """A written request to end an agreement, with the exact time it was received.
+
+    Timely (received on or before the notice deadline, local date): the agreement ends at the end
+    of that term. Late: it renews once and ends at the end of the following term."""
+
+    class Channel(models.TextChoices):
+        PORTAL = "portal", "Customer portal"
+        LETTER = "letter", "Letter"
+        EMAIL = "email", "Email"
+
+    class Status(models.TextChoices):
+        STANDING = "standing", "Standing"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        FULFILLED = "fulfilled", "Fulfilled (agreement ended)"
+
+    agreement = models.ForeignKey(
+        Agreement, on_delete=models.CASCADE, related_name="termination_requests"
+    )
+    received_at = models.DateTimeField()
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    reason = models.TextField()
+    typed_name = models.CharField(max_length=200)
+    filed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    # The term the request was received in (or the first term, if it had not started yet),
+    # and the notice deadline that applied to it.
+    term_number = models.PositiveIntegerField()
+    notice_deadline = models.DateField()
+    timely = models.BooleanField()
+    effective_end = models.DateField(
+        help_text="Exclusive end of the last term: the first day not covered."
+    )
+    renews_on = models.DateField(
+        null=True, blank=True, help_text="Late requests: the renewal that still happens."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.STANDING)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agreement"],
+                condition=models.Q(status="standing"),
+                name="one_standing_termination_request",
+            )
+        ]
+
+    def __str__(self):
+        kind = "timely" if self.timely else "late"
+        return f"{kind} request of {self.received_at:%Y-%m-%d}, ends {self.last_day}"
+
+    @property
+    def last_day(self):
+        """The last day the agreement covers under this request."""
+        return rules.last_covered_day(self.effective_end)
+
+
+class RateReview(models.Model):
+    """An admin's decision on the rates of an agreement's next term (the renewal review)."""
+
+    class Method(models.TextChoices):
+        KEEP = "keep", "Keep the current rates"
+        CARD = "card", "Apply the current published rate card"
+        UPLIFT = "uplift", "Apply an uplift in percent"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        FINALIZED = "finalized", "Finalized"
+
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="rate_reviews")
+    term_number = models.PositiveIntegerField(help_text="The term these rates are for.")
+    method = models.CharField(max_length=10, choices=Method.choices)
+    uplift_percent = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    rates = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    finalized_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["agreement", "-term_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["agreement", "term_number"], name="one_review_per_term")
+        ]
+
+    def __str__(self):
+        return f"Rates for term {self.term_number} of {self.agreement.number} ({self.status})"
+
+
+class Reminder(models.Model):
+    """A lifecycle email that was sent: the unique key makes each one go out once."""
+
+    class Kind(models.TextChoices):
+        RENEWAL_90 = "renewal_90", "Renewal in 90 days"
+        RENEWAL_60 = "renewal_60", "Renewal in 60 days"
+        NOTICE_7 = "notice_7", "Notice deadline in 7 days"
+        REQUEST_RECEIVED = "request_received", "Termination request received"
+        RATES_FINALIZED = "rates_finalized", "Rates for the next term finalized"
+        RENEWED = "renewed", "Renewed"
+        ENDED = "ended", "Ended"
+
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # Which occurrence: the term number for term reminders, the request id for requests.
+    key = models.PositiveIntegerField()
+    sent_on = models.DateField()
+    recipients = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-sent_on", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["agreement", "kind", "key"], name="reminder_sent_once")
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} ({self.agreement.number}, {self.sent_on})"

@@ -28,3 +28,8 @@ def first_term_start(*, signed_on: dt.date, requested_start: dt.date | None) -> 
     if requested_start and requested_start > signed_on:
         return requested_start
     return signed_on
+
+
+def is_timely(received_on: dt.date, *, deadline: dt.date) -> bool:
+    """A request received on or before the deadline (a local date) is timely."""
+    return received_on <= deadline

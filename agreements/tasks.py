@@ -1,7 +1,10 @@
+import datetime as dt
+
 from celery import shared_task
 
 from allora.timeutils import local_today
 
+from . import lifecycle
 from .lifecycle import store_signed_pdf
 
 
@@ -9,3 +12,25 @@ from .lifecycle import store_signed_pdf
 def generate_signed_pdf(version_id):
     """Render and store a signed version's final PDF (idempotent: a stored PDF stays)."""
     store_signed_pdf(version_id, today=local_today())
+
+
+def _date(today):
+    return dt.date.fromisoformat(today) if today else local_today()
+
+
+@shared_task
+def renew_agreements(today=None):
+    """Daily: renew what is due (catch-up safe; ``today`` as YYYY-MM-DD for a given date)."""
+    return [str(term) for term in lifecycle.renew_due_agreements(today=_date(today))]
+
+
+@shared_task
+def end_agreements(today=None):
+    """Daily: end the agreements whose termination takes effect."""
+    return lifecycle.end_due_agreements(today=_date(today))
+
+
+@shared_task
+def send_lifecycle_reminders(today=None):
+    """Daily: renewal and notice-deadline reminders, each sent once."""
+    return len(lifecycle.send_lifecycle_reminders(today=_date(today)))

@@ -36,6 +36,25 @@ urlpatterns = [
     path("agreements/<int:pk>/amend/", views.agreement_amend, name="agreement_amend"),
     path("versions/<int:pk>/signed.pdf", views.signed_pdf, name="signed_pdf"),
     path("versions/<int:pk>/verify/", views.version_verify, name="version_verify"),
+    path(
+        "agreements/<int:pk>/termination/new/",
+        views.record_termination,
+        name="record_termination",
+    ),
+    path(
+        "termination-requests/<int:pk>/withdraw/",
+        views.withdraw_termination,
+        name="withdraw_termination",
+    ),
+    # Renewal review (admins)
+    path("renewals/", views.renewal_queue, name="renewal_queue"),
+    path("renewals/bulk/", views.renewal_bulk, name="renewal_bulk"),
+    path("renewals/<int:pk>/", views.renewal_review, name="renewal_review"),
+    path(
+        "renewals/reviews/<int:pk>/finalize/",
+        views.renewal_finalize,
+        name="renewal_finalize",
+    ),
     # Portal
     path("portal/", views.portal_home, name="portal_home"),
     path("portal/contacts/<int:pk>/", views.portal_contact, name="portal_contact"),
@@ -51,4 +70,14 @@ urlpatterns = [
         name="portal_agreement_sign",
     ),
     path("portal/versions/<int:pk>/signed.pdf", views.portal_signed_pdf, name="portal_signed_pdf"),
+    path(
+        "portal/agreements/<int:pk>/terminate/",
+        views.portal_terminate,
+        name="portal_terminate",
+    ),
+    path(
+        "portal/termination-requests/<int:pk>/withdraw/",
+        views.portal_withdraw_termination,
+        name="portal_withdraw_termination",
+    ),
 ]

@@ -1,38 +1,49 @@
+import datetime as dt
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Prefetch, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from allora.history import timeline
 from allora.tenancy import admin_required, portal_required, staff_required
 from allora.timeutils import local_today
+from billing.pricing import rate_changes
 from billing.services import hosting_packages
 from scheduling.forms import ScheduleForm
 
-from . import lifecycle, services
-from .document import document_context
+from . import lifecycle, rules, services
+from .document import document_context, exhibit_b
 from .forms import (
     AgreementCreateForm,
+    BulkRateReviewForm,
     ContactForm,
     CustomerForm,
+    RateReviewForm,
+    RecordTerminationForm,
     SendForm,
     ServiceLineForm,
     SignForm,
+    TerminationRequestForm,
     VersionForm,
 )
 from .lifecycle import check_ready_to_send
 from .models import (
     Agreement,
+    AgreementEvent,
     AgreementVersion,
     Contact,
     Customer,
     FrozenContentError,
+    RateReview,
     ServiceKind,
     ServiceLine,
+    TerminationRequest,
 )
 from .pdf import agreement_pdf as agreement_pdf_bytes
 
@@ -246,6 +257,8 @@ def agreement_detail(request, pk):
             "terms": agreement.terms.order_by("number"),
             "events": agreement.events.select_related("actor")[:50],
             "kinds": ServiceKind.choices,
+            "requests": agreement.termination_requests.select_related("filed_by"),
+            **_lifecycle_context(agreement, agreement.latest_term, finalized_only=False),
         },
     )
 
@@ -553,21 +566,42 @@ def portal_agreement_detail(request, pk):
     if version is None:
         raise Http404("This agreement has not been sent yet")
     today = local_today()
+    latest = agreement.latest_term
     return render(
         request,
         "portal/agreement_detail.html",
         {
             **document_context(version, today=today),
+            **_lifecycle_context(agreement, latest, finalized_only=True),
             "agreement": agreement,
             "version": version,
-            "term": agreement.current_term(today=today)
-            or agreement.terms.order_by("number").first(),
+            "term": agreement.current_term(today=today) or latest,
             "can_sign": _can_sign(request.user, version),
             "signed_versions": agreement.versions.filter(
                 status__in=[AgreementVersion.Status.SIGNED, AgreementVersion.Status.SUPERSEDED]
             ).order_by("-number"),
+            "events": agreement.events.filter(kind__in=AgreementEvent.CUSTOMER_KINDS)[:50],
         },
     )
+
+
+def _lifecycle_context(agreement, latest, *, finalized_only):
+    """The standing termination request and the next term's rates, for the agreement pages."""
+    standing = agreement.termination_requests.filter(
+        status=TerminationRequest.Status.STANDING
+    ).first()
+    review = None
+    if latest is not None:
+        reviews = agreement.rate_reviews.filter(term_number=latest.number + 1)
+        if finalized_only:
+            reviews = reviews.filter(status=RateReview.Status.FINALIZED)
+        review = reviews.first()
+    return {
+        "standing_request": standing,
+        "standing_message": lifecycle.termination_message(standing) if standing else "",
+        "next_review": review,
+        **(next_term_comparison(agreement, latest, review) if review else {}),
+    }
 
 
 def _can_sign(user, version):
@@ -612,3 +646,276 @@ def portal_signed_pdf(request, pk):
         pk=pk,
     )
     return _signed_pdf_response(version)
+
+
+# Renewal review (admins) -------------------------------------------------------------------
+
+
+def _renewal_window(today):
+    """Live agreements whose current term ends within 90 days, with what the queue shows."""
+    return (
+        Agreement.objects.filter(status__in=lifecycle.LIVE_STATUSES)
+        .annotate(last_end=Max("terms__end"))
+        .filter(last_end__gt=today, last_end__lte=today + dt.timedelta(days=90))
+        .select_related("customer")
+        .prefetch_related(
+            "terms",
+            Prefetch(
+                "termination_requests",
+                queryset=TerminationRequest.objects.filter(status="standing"),
+                to_attr="standing_requests",
+            ),
+            "rate_reviews",
+        )
+        .order_by("last_end", "number")
+    )
+
+
+@admin_required
+def renewal_queue(request):
+    today = local_today()
+    agreements = list(_renewal_window(today))
+    for agreement in agreements:
+        term = agreement.latest_term
+        agreement.queue_term = term
+        agreement.queue_request = next(iter(agreement.standing_requests), None)
+        agreement.queue_review = next(
+            (r for r in agreement.rate_reviews.all() if r.term_number == term.number + 1), None
+        )
+    form = BulkRateReviewForm(queryset=_renewal_window(today))
+    return render(
+        request,
+        "agreements/renewal_queue.html",
+        {"agreements": agreements, "form": form, "today": today},
+    )
+
+
+@admin_required
+@require_POST
+def renewal_bulk(request):
+    today = local_today()
+    form = BulkRateReviewForm(request.POST, queryset=_renewal_window(today))
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+        return redirect("agreements:renewal_queue")
+    done, problems = 0, []
+    for agreement in form.cleaned_data["agreements"]:
+        try:
+            lifecycle.save_rate_review(
+                agreement,
+                method=form.cleaned_data["method"],
+                uplift_percent=form.cleaned_data["uplift_percent"],
+                by=request.user,
+                today=today,
+            )
+            done += 1
+        except ValidationError as error:
+            problems.append(f"{agreement.number}: {' '.join(error.messages)}")
+    if done:
+        messages.success(request, f"Next-term rates drafted for {done} agreement(s).")
+    for problem in problems:
+        messages.error(request, problem)
+    return redirect("agreements:renewal_queue")
+
+
+@admin_required
+def renewal_review(request, pk):
+    agreement = _staff_agreement(pk)
+    today = local_today()
+    term = agreement.latest_term
+    if term is None or agreement.status not in lifecycle.LIVE_STATUSES:
+        raise Http404("This agreement has no term to renew")
+    review = agreement.rate_reviews.filter(term_number=term.number + 1).first()
+    initial = {"method": review.method, "uplift_percent": review.uplift_percent} if review else {}
+    form = RateReviewForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            lifecycle.save_rate_review(
+                agreement,
+                method=form.cleaned_data["method"],
+                uplift_percent=form.cleaned_data["uplift_percent"],
+                by=request.user,
+                today=today,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request, "Next-term rates saved as a draft. Finalize them to tell the customer."
+            )
+            return redirect("agreements:renewal_review", pk=agreement.pk)
+    return render(
+        request,
+        "agreements/renewal_review.html",
+        {
+            "agreement": agreement,
+            "term": term,
+            "review": review,
+            "form": form,
+            **next_term_comparison(agreement, term, review),
+        },
+    )
+
+
+def next_term_comparison(agreement, term, review):
+    """Old and new rates side by side, with the monthly total under each."""
+    if review is None:
+        return {"changes": None}
+    version = agreement.signed_version()
+    _, old_total = exhibit_b(version, term.locked_rates, anchor=term.end)
+    _, new_total = exhibit_b(version, review.rates, anchor=term.end)
+    return {
+        "changes": rate_changes(term.locked_rates, review.rates),
+        "old_total": old_total,
+        "new_total": new_total,
+        "monthly_difference": new_total - old_total,
+    }
+
+
+@admin_required
+def renewal_finalize(request, pk):
+    review = get_object_or_404(RateReview.objects.select_related("agreement"), pk=pk)
+    agreement = review.agreement
+    if request.method == "POST":
+        try:
+            lifecycle.finalize_rate_review(review, by=request.user, today=local_today())
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(
+                request, f"Rates for term {review.term_number} finalized; the customer was told."
+            )
+        return redirect("agreements:renewal_review", pk=agreement.pk)
+    return render(
+        request,
+        "allora/confirm.html",
+        {
+            "title": f"Finalize the rates of term {review.term_number} for {agreement.number}?",
+            "body": "The customer's signers and billing contacts get an email, and the portal "
+            "shows the new rates. The running term keeps its rates; the renewal uses these.",
+            "confirm_label": "Finalize and notify",
+            "cancel_url": reverse("agreements:renewal_review", args=[agreement.pk]),
+        },
+    )
+
+
+# Termination requests ---------------------------------------------------------------------
+
+
+@portal_required
+def portal_terminate(request, pk):
+    agreement = _portal_agreement(request, pk)
+    today = local_today()
+    try:
+        outcome = lifecycle.termination_outcome(agreement, received_on=today)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("agreements:portal_agreement_detail", pk=agreement.pk)
+    form = TerminationRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            filed = lifecycle.file_termination_request(
+                agreement,
+                by=request.user,
+                received_at=timezone.now(),
+                reason=form.cleaned_data["reason"],
+                typed_name=form.cleaned_data["typed_name"],
+                channel=TerminationRequest.Channel.PORTAL,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, lifecycle.termination_message(filed))
+            return redirect("agreements:portal_agreement_detail", pk=agreement.pk)
+    number, deadline, timely, effective_end, renews_on = outcome
+    return render(
+        request,
+        "portal/terminate.html",
+        {
+            "agreement": agreement,
+            "form": form,
+            "deadline": deadline,
+            "timely": timely,
+            "last_day": rules.last_covered_day(effective_end),
+            "renews_on": renews_on,
+        },
+    )
+
+
+@staff_required
+def record_termination(request, pk):
+    agreement = _staff_agreement(pk)
+    form = RecordTerminationForm(request.POST or None, tz=agreement.tz)
+    if request.method == "POST" and form.is_valid():
+        try:
+            filed = lifecycle.file_termination_request(
+                agreement,
+                by=request.user,
+                received_at=form.cleaned_data["received_at"],
+                reason=form.cleaned_data["reason"],
+                typed_name=form.cleaned_data["typed_name"],
+                channel=form.cleaned_data["channel"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request,
+                f"Request recorded ({'timely' if filed.timely else 'late'}). "
+                + lifecycle.termination_message(filed),
+            )
+            return redirect("agreements:agreement_detail", pk=agreement.pk)
+    return render(
+        request, "agreements/record_termination.html", {"agreement": agreement, "form": form}
+    )
+
+
+def _withdraw(request, termination, *, done_url):
+    if request.method == "POST":
+        try:
+            lifecycle.withdraw_termination_request(termination, by=request.user)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(
+                request, "The termination request is withdrawn; the agreement renews as usual."
+            )
+        return redirect(done_url)
+    return render(
+        request,
+        "allora/confirm.html",
+        {
+            "title": "Withdraw the termination request?",
+            "body": "The agreement would then renew as usual on "
+            f"{termination.agreement.latest_term.end:%B %-d, %Y} unless a new written request "
+            "is filed.",
+            "confirm_label": "Withdraw the request",
+            "cancel_url": done_url,
+        },
+    )
+
+
+@staff_required
+def withdraw_termination(request, pk):
+    termination = get_object_or_404(TerminationRequest.objects.select_related("agreement"), pk=pk)
+    return _withdraw(
+        request,
+        termination,
+        done_url=reverse("agreements:agreement_detail", args=[termination.agreement_id]),
+    )
+
+
+@portal_required
+def portal_withdraw_termination(request, pk):
+    termination = get_object_or_404(
+        TerminationRequest.objects.select_related("agreement").filter(
+            agreement__customer_id=request.user.customer_id
+        ),
+        pk=pk,
+    )
+    return _withdraw(
+        request,
+        termination,
+        done_url=reverse("agreements:portal_agreement_detail", args=[termination.agreement_id]),
+    )

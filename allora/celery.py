@@ -15,4 +15,17 @@ app.autodiscover_tasks()
 # pause them. Every business job runs once a day and is safe to run again (see README, "Jobs").
 app.conf.beat_schedule = {
     "heartbeat": {"task": "allora.tasks.heartbeat", "schedule": crontab(minute="*")},
+    # Lifecycle (agreements/lifecycle.py): renew first, then end, then remind.
+    "renew-agreements": {
+        "task": "agreements.tasks.renew_agreements",
+        "schedule": crontab(hour=0, minute=30),
+    },
+    "end-agreements": {
+        "task": "agreements.tasks.end_agreements",
+        "schedule": crontab(hour=0, minute=45),
+    },
+    "send-lifecycle-reminders": {
+        "task": "agreements.tasks.send_lifecycle_reminders",
+        "schedule": crontab(hour=7, minute=0),
+    },
 }

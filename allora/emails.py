@@ -1,8 +1,10 @@
-"""Emails from templates: ``templates/emails/<name>_subject.txt``, ``_body.txt``, ``_body.html``."""
+"""Emails from templates: ``templates/emails/<name>_subject.txt``, ``_body.txt`` and, where the
+text is not enough, ``_body.html`` (otherwise the text is sent as simple HTML too)."""
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 
 
@@ -16,10 +18,18 @@ def build_email(name, *, to, context, attachments=()):
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=list(to),
     )
-    message.attach_alternative(render_to_string(f"emails/{name}_body.html", context), "text/html")
+    message.attach_alternative(_html_body(name, context, text=message.body), "text/html")
     for filename, content, mimetype in attachments:
         message.attach(filename, content, mimetype)
     return message
+
+
+def _html_body(name, context, *, text):
+    """The HTML template when there is one, else the text body laid out as simple HTML."""
+    try:
+        return render_to_string(f"emails/{name}_body.html", context)
+    except TemplateDoesNotExist:
+        return render_to_string("emails/_text_as_html.html", {**context, "text": text})
 
 
 def send_after_commit(name, *, to, context, attachments=()):

@@ -105,3 +105,33 @@ def line_amount(line, snapshot, *, visits_per_month: Decimal | None = None) -> A
         hours = Decimal(line.hours_per_month)
         label = "Prescheduled Services"
     return Amount(label, hours, "hour", price, percent, discounted(price, percent))
+
+
+@dataclass(frozen=True)
+class RateChange:
+    name: str
+    unit: str
+    old: Decimal | None
+    new: Decimal | None
+
+    @property
+    def difference(self) -> Decimal | None:
+        if self.old is None or self.new is None:
+            return None
+        return self.new - self.old
+
+
+def rate_changes(old_snapshot, new_snapshot):
+    """Each rate of two snapshots side by side (by kind and name), in the old card's order."""
+    old = {(r["kind"], r["name"]): r for r in old_snapshot["rates"]}
+    new = {(r["kind"], r["name"]): r for r in new_snapshot["rates"]}
+    keys = list(old) + [key for key in new if key not in old]
+    return [
+        RateChange(
+            name=(old.get(key) or new[key])["name"],
+            unit=(old.get(key) or new[key])["unit"],
+            old=Decimal(old[key]["price"]) if key in old else None,
+            new=Decimal(new[key]["price"]) if key in new else None,
+        )
+        for key in keys
+    ]

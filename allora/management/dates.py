@@ -3,6 +3,8 @@
 import argparse
 import datetime as dt
 
+from django.core.management.base import BaseCommand
+
 from allora.timeutils import local_today
 
 
@@ -23,3 +25,19 @@ def today_argument(parser):
 
 def today_from(options) -> dt.date:
     return options.get("today") or local_today()
+
+
+class JobCommand(BaseCommand):
+    """A daily job's command twin: ``--today YYYY-MM-DD`` runs it as of that date."""
+
+    def add_arguments(self, parser):
+        today_argument(parser)
+
+    def handle(self, *args, **options):
+        today = today_from(options)
+        result = self.run(today)
+        count = len(result) if hasattr(result, "__len__") else result
+        self.stdout.write(self.style.SUCCESS(f"{self.done} as of {today}: {count}"))
+
+    def run(self, today):
+        raise NotImplementedError

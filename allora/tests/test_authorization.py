@@ -8,6 +8,7 @@ anonymous, bob (customer B, the outsider), alice (customer A), staff and admin g
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from agreements import lifecycle
 from agreements.tests.factories import (
@@ -65,6 +66,14 @@ def _sent_agreement(objs):
     return {"pk": objs["sent"].agreement_id}
 
 
+def _termination(objs):
+    return {"pk": objs["termination"].pk}
+
+
+def _review(objs):
+    return {"pk": objs["review"].pk}
+
+
 def _line(objs):
     return {"pk": objs["line"].pk}
 
@@ -111,6 +120,14 @@ MATRIX = {
     "agreements:agreement_amend": (_agreement, STAFF_POST),
     "agreements:signed_pdf": (_signed_version, STAFF),
     "agreements:version_verify": (_signed_version, STAFF_POST),
+    "agreements:record_termination": (_agreement, STAFF),
+    "agreements:withdraw_termination": (_termination, STAFF),
+    "agreements:renewal_queue": (None, ADMIN),
+    "agreements:renewal_bulk": (None, ADMIN_POST),
+    "agreements:renewal_review": (_agreement, ADMIN),
+    "agreements:renewal_finalize": (_review, ADMIN),
+    "agreements:portal_terminate": (_agreement, (302, 404, 200, 403, 403)),
+    "agreements:portal_withdraw_termination": (_termination, (302, 404, 200, 403, 403)),
     "agreements:portal_agreement_list": (None, PORTAL),
     # bob (customer B) asks for customer A's agreement: 404, never a hint it exists.
     "agreements:portal_agreement_detail": (_agreement, (302, 404, 200, 403, 403)),
@@ -162,6 +179,16 @@ def objects(customer_a, admin, alice, bob, staff):
     sent = sent_agreement(customer=customer_a, customer_user=alice, sender=admin)
     awaiting = sent_agreement(customer=customer_a, customer_user=alice, sender=admin)
     lifecycle.sign_as_customer(awaiting, user=alice, evidence=evidence())
+    today = timezone.localdate()
+    review = lifecycle.save_rate_review(signed.agreement, method="keep", by=admin, today=today)
+    termination = lifecycle.file_termination_request(
+        signed.agreement,
+        by=alice,
+        received_at=timezone.now(),
+        reason="Moving offices",
+        typed_name="Alice Moore",
+        channel="portal",
+    )
     return {
         "customer": customer_a,
         "contact": ContactFactory(customer=customer_a),
@@ -173,6 +200,8 @@ def objects(customer_a, admin, alice, bob, staff):
         "signed_version": signed,
         "sent": sent,
         "awaiting": awaiting,
+        "review": review,
+        "termination": termination,
         "alice": alice,
         "bob": bob,
         "staff": staff,

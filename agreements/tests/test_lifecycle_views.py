@@ -1,0 +1,198 @@
+"""The lifecycle pages: the renewals queue and review (admins), termination requests (portal and
+staff), and what the customer sees."""
+
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+import time_machine
+from django.core import mail
+from django.urls import reverse
+
+from agreements import lifecycle
+from agreements.models import Agreement, RateReview, TerminationRequest
+from agreements.tests.factories import signed_agreement
+from billing.tests.factories import published_card
+
+NOW = dt.datetime(2027, 11, 15, 16, 0, tzinfo=dt.UTC)  # 11:00 in Raleigh
+
+
+@pytest.fixture
+def agreement(customer_a, alice, admin):
+    """Term 1 [2027-01-01, 2028-01-01): ends in 47 days on NOW, deadline 2027-12-01."""
+    published_card(effective_date=dt.date(2026, 1, 1))
+    version = signed_agreement(
+        customer=customer_a,
+        customer_user=alice,
+        admin=admin,
+        signed_at=dt.datetime(2026, 12, 10, 15, tzinfo=dt.UTC),
+        start_date=dt.date(2027, 1, 1),
+        pdf=False,
+    )
+    return Agreement.objects.get(pk=version.agreement_id)
+
+
+@time_machine.travel(NOW)
+def test_queue_lists_agreements_ending_within_90_days_in_constant_queries(
+    client_for, admin, agreement, customer_b, bob, django_assert_num_queries
+):
+    for _ in range(3):
+        signed_agreement(
+            customer=customer_b,
+            customer_user=bob,
+            admin=admin,
+            signed_at=dt.datetime(2026, 12, 10, 15, tzinfo=dt.UTC),
+            start_date=dt.date(2027, 1, 1),
+            pdf=False,
+        )
+    client = client_for(admin)
+    # session, user, agreements in the window, their terms, standing requests, reviews
+    with django_assert_num_queries(6):
+        response = client.get(reverse("agreements:renewal_queue"))
+    assert len(response.context["agreements"]) == 4
+    assert agreement.number in response.content.decode()
+
+
+@time_machine.travel(NOW)
+def test_admin_applies_an_uplift_sees_both_rates_and_finalizes(
+    client_for, admin, agreement, django_capture_on_commit_callbacks
+):
+    client = client_for(admin)
+    url = reverse("agreements:renewal_review", args=[agreement.pk])
+    client.post(url, {"method": "uplift", "uplift_percent": "5"})
+    review = RateReview.objects.get()
+    page = client.get(url).content.decode()
+    assert "$150.00" in page and "$157.50" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("agreements:renewal_finalize", args=[review.pk]))
+    review.refresh_from_db()
+    assert review.status == RateReview.Status.FINALIZED
+    assert any("Rates for your next term" in m.subject for m in mail.outbox)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-150", "cannot be below −100%"),
+        ("lots", "Enter the uplift as a number"),
+        ("", "Enter the uplift"),
+    ],
+)
+@time_machine.travel(NOW)
+def test_bad_uplifts_are_form_errors(client_for, admin, agreement, value, message):
+    response = client_for(admin).post(
+        reverse("agreements:renewal_review", args=[agreement.pk]),
+        {"method": "uplift", "uplift_percent": value},
+    )
+    assert message in response.content.decode()
+    assert not RateReview.objects.exists()
+
+
+@time_machine.travel(NOW)
+def test_bulk_review_drafts_rates_for_the_selection(client_for, admin, agreement):
+    client_for(admin).post(
+        reverse("agreements:renewal_bulk"),
+        {"agreements": [agreement.pk], "method": "uplift", "uplift_percent": "3"},
+    )
+    assert RateReview.objects.get().uplift_percent == D("3.00")
+
+
+@time_machine.travel(NOW)
+def test_customer_sees_finalized_next_term_rates_in_the_portal(client_for, admin, alice, agreement):
+    review = lifecycle.save_rate_review(
+        agreement, method="uplift", uplift_percent=D("5"), by=admin, today=dt.date(2027, 11, 15)
+    )
+    url = reverse("agreements:portal_agreement_detail", args=[agreement.pk])
+    assert "Rates for your next term" not in client_for(alice).get(url).content.decode()
+    lifecycle.finalize_rate_review(review, by=admin, today=dt.date(2027, 11, 15))
+    page = client_for(alice).get(url).content.decode()
+    assert "Rates for your next term" in page and "$157.50" in page
+
+
+@time_machine.travel(dt.datetime(2027, 12, 10, 16, tzinfo=dt.UTC))
+def test_portal_late_request_shows_the_exact_dates(client_for, alice, agreement):
+    client = client_for(alice)
+    url = reverse("agreements:portal_terminate", args=[agreement.pk])
+    assert "The notice deadline of December 1, 2027 has passed" in client.get(url).content.decode()
+    response = client.post(
+        url,
+        {"reason": "Budget cuts", "typed_name": "Alice Moore", "confirm": "on"},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert (
+        "Your request arrived after the notice deadline of December 1, 2027. The agreement renews "
+        "on January 1, 2028 for one year and will end on December 31, 2028" in page
+    )
+    request = TerminationRequest.objects.get()
+    assert request.filed_by == alice and request.channel == "portal"
+
+
+@time_machine.travel(NOW)
+def test_portal_request_without_confirmation_is_a_form_error(client_for, alice, agreement):
+    response = client_for(alice).post(
+        reverse("agreements:portal_terminate", args=[agreement.pk]),
+        {"reason": "x", "typed_name": "Alice Moore"},
+    )
+    assert "Tick the confirmation" in response.content.decode()
+    assert not TerminationRequest.objects.exists()
+
+
+@time_machine.travel(dt.datetime(2027, 12, 5, 16, tzinfo=dt.UTC))
+def test_staff_record_a_letter_in_the_customers_local_time(client_for, staff, agreement):
+    # 23:59 on the deadline in Raleigh: timely, although it is already 2 December in UTC.
+    client_for(staff).post(
+        reverse("agreements:record_termination", args=[agreement.pk]),
+        {
+            "received_at": "2027-12-01T23:59",
+            "channel": "letter",
+            "typed_name": "Sam Ortiz",
+            "reason": "Letter of 28 November",
+        },
+    )
+    request = TerminationRequest.objects.get()
+    assert request.received_at == dt.datetime(2027, 12, 2, 4, 59, tzinfo=dt.UTC)
+    assert request.timely and request.filed_by == staff
+    assert agreement.events.filter(kind="termination_request", actor=staff).exists()
+
+
+@time_machine.travel(dt.datetime(2027, 11, 1, 16, tzinfo=dt.UTC))
+def test_a_future_received_time_is_refused(client_for, staff, agreement):
+    response = client_for(staff).post(
+        reverse("agreements:record_termination", args=[agreement.pk]),
+        {"received_at": "2027-12-01T10:00", "channel": "email", "typed_name": "Sam", "reason": "r"},
+    )
+    assert "cannot be in the future" in response.content.decode()
+
+
+@time_machine.travel(NOW)
+def test_customer_withdraws_after_confirming(client_for, alice, agreement):
+    request = lifecycle.file_termination_request(
+        agreement,
+        by=alice,
+        received_at=NOW,
+        reason="r",
+        typed_name="Alice Moore",
+        channel="portal",
+    )
+    url = reverse("agreements:portal_withdraw_termination", args=[request.pk])
+    assert "Withdraw the termination request?" in client_for(alice).get(url).content.decode()
+    client_for(alice).post(url)
+    request.refresh_from_db()
+    assert request.status == TerminationRequest.Status.WITHDRAWN
+
+
+@time_machine.travel(NOW)
+def test_portal_timeline_shows_the_customer_their_history(client_for, alice, agreement):
+    lifecycle.file_termination_request(
+        agreement, by=alice, received_at=NOW, reason="r", typed_name="Alice Moore", channel="portal"
+    )
+    page = (
+        client_for(alice)
+        .get(reverse("agreements:portal_agreement_detail", args=[agreement.pk]))
+        .content.decode()
+    )
+    assert "Timeline" in page
+    assert "Active: term 1 from January 1, 2027 to December 31, 2027" in page
+    assert "Your agreement will end on December 31, 2027 and will not renew." in page
+    assert "Agreement drafted" not in page  # internal history stays internal

@@ -1,0 +1,378 @@
+"""Planning: the visits of a term as rows, and the changes that touch a whole series.
+
+`plan_terms` is set-based: a handful of queries and one bulk insert whatever the number of
+terms, lines and visits. Each visit's key (line, term, series, occurrence_start) is unique in
+the database, so planning again — or twice at once — creates nothing twice, and completed or
+cancelled visits are never touched.
+"""
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from agreements.models import Agreement, ServiceKind, ServiceLine, Term
+from allora.models import User
+
+from . import recurrence
+from .business_days import holiday_dates, next_business_day
+from .conflicts import VisitConflict, find_clashes, split_clashes
+from .models import (
+    HolidayPolicy,
+    LineAssignment,
+    ScheduleChange,
+    SchedulingSettings,
+    Visit,
+)
+
+SCHEDULED_KINDS = (ServiceKind.MAINTENANCE, ServiceKind.PRESCHEDULED)
+# Holidays are looked up this far past the term's end, for a visit pushed over the edge.
+_HOLIDAY_MARGIN = dt.timedelta(days=31)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One rule of a line over [start, end): the line's own (series 0) or a schedule change."""
+
+    series: int
+    rrule: str
+    start_time: dt.time
+    duration_minutes: int
+    start: dt.date
+    end: dt.date
+
+
+def segments(line, changes, *, start: dt.date, end: dt.date) -> list[Segment]:
+    """The rules in force for `line` over [start, end), given its changes sorted by date."""
+    rules = [(start, 0, line.rrule, line.start_time, line.duration_minutes)]
+    for change in changes:
+        rules.append(
+            (
+                max(start, change.effective_from),
+                change.series,
+                change.rrule,
+                change.start_time,
+                change.duration_minutes,
+            )
+        )
+    found = []
+    for index, (since, series, rrule, start_time, minutes) in enumerate(rules):
+        until = rules[index + 1][0] if index + 1 < len(rules) else end
+        until = min(until, end)
+        if since < until:
+            found.append(Segment(series, rrule, start_time, minutes, since, until))
+    return found
+
+
+def plan_term(term, *, today: dt.date | None = None) -> int:
+    """Create the visits of every scheduled line of term.version for [term.start, term.end);
+    returns how many were created. Idempotent."""
+    return plan_terms([term], today=today)
+
+
+@transaction.atomic
+def plan_terms(terms, *, today: dt.date | None = None) -> int:
+    """Set-based planning for many terms at once; skips visits before local date `today`."""
+    term_ids = [term.pk for term in terms]
+    if not term_ids:
+        return 0
+    terms = list(Term.objects.filter(pk__in=term_ids).select_related("agreement"))
+    lines_by_version = defaultdict(list)
+    lines = ServiceLine.objects.filter(
+        version_id__in={term.version_id for term in terms}, kind__in=SCHEDULED_KINDS
+    ).exclude(rrule="")
+    for line in lines:
+        lines_by_version[line.version_id].append(line)
+    line_ids = [line.pk for lines in lines_by_version.values() for line in lines]
+    changes = defaultdict(list)
+    for change in ScheduleChange.objects.filter(line_id__in=line_ids).order_by(
+        "effective_from", "series"
+    ):
+        changes[change.line_id].append(change)
+    defaults = dict(
+        LineAssignment.objects.filter(line_id__in=line_ids).values_list("line_id", "technician_id")
+    )
+    existing = set(
+        Visit.objects.filter(term_id__in=term_ids).values_list(
+            "line_id", "term_id", "series", "occurrence_start"
+        )
+    )
+    holidays = holiday_dates(
+        min(term.start for term in terms), max(term.end for term in terms) + _HOLIDAY_MARGIN
+    )
+    policy = SchedulingSettings.load().holiday_policy
+    now = timezone.now()
+
+    new = []
+    for term in terms:
+        for line in lines_by_version[term.version_id]:
+            for segment in segments(line, changes[line.pk], start=term.start, end=term.end):
+                new += _visits(
+                    term, line, segment, existing, holidays, policy, today, defaults, now
+                )
+    _unassign_clashes(new)
+    Visit.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
+    return len(new)
+
+
+def _visits(term, line, segment, existing, holidays, policy, today, defaults, now):
+    tz_name = term.agreement.time_zone
+    zone = ZoneInfo(tz_name)
+    checklist = (
+        [{"item": item, "done": False} for item in line.checklist]
+        if line.kind == ServiceKind.MAINTENANCE
+        else []
+    )
+    found = []
+    for starts_at, ends_at in recurrence.occurrences(
+        segment.rrule,
+        start_time=segment.start_time,
+        duration_minutes=segment.duration_minutes,
+        tz=tz_name,
+        start=segment.start,
+        end=segment.end,
+    ):
+        if (line.pk, term.pk, segment.series, starts_at) in existing:
+            continue
+        local = starts_at.astimezone(zone)
+        if today is not None and local.date() < today:
+            continue
+        visit = Visit(
+            agreement_id=term.agreement_id,
+            term_id=term.pk,
+            line_id=line.pk,
+            series=segment.series,
+            occurrence_start=starts_at,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            technician_id=defaults.get(line.pk),
+            checklist=[dict(entry) for entry in checklist],
+            updated_at=now,
+        )
+        holiday = holidays.get(local.date())
+        if holiday and policy == HolidayPolicy.MOVE:
+            day = next_business_day(local.date(), set(holidays))
+            moved = dt.datetime.combine(day, local.time().replace(tzinfo=None)).replace(tzinfo=zone)
+            visit.starts_at = moved.astimezone(dt.UTC)
+            visit.ends_at = visit.starts_at + (ends_at - starts_at)
+            visit.note = f"Moved from {local:%a %b %-d} ({holiday})"
+        elif holiday:
+            visit.flag = Visit.Flag.HOLIDAY
+            visit.note = f"{holiday}: staff to decide"
+        found.append(visit)
+    return found
+
+
+def _unassign_clashes(new_visits):
+    """New visits whose default technician is busy stay unassigned and flagged for staff."""
+    by_technician = defaultdict(list)
+    for index, visit in enumerate(new_visits):
+        if visit.technician_id:
+            by_technician[visit.technician_id].append(index)
+    if not by_technician:
+        return
+    low = min(new_visits[i].starts_at for indexes in by_technician.values() for i in indexes)
+    high = max(new_visits[i].ends_at for indexes in by_technician.values() for i in indexes)
+    busy = defaultdict(list)
+    for technician_id, starts_at, ends_at in (
+        Visit.objects.active()
+        .filter(technician_id__in=list(by_technician))
+        .overlapping(low, high)
+        .values_list("technician_id", "starts_at", "ends_at")
+    ):
+        busy[technician_id].append((starts_at, ends_at))
+    for technician_id, indexes in by_technician.items():
+        candidates = [(i, new_visits[i].starts_at, new_visits[i].ends_at) for i in indexes]
+        for index in split_clashes(candidates, busy[technician_id]):
+            visit = new_visits[index]
+            visit.technician_id = None
+            visit.flag = Visit.Flag.CONFLICT
+            visit.note = "The line's technician is busy at this time: assign someone else"
+
+
+def _local_midnight(day: dt.date, tz_name: str) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min).replace(tzinfo=ZoneInfo(tz_name))
+
+
+def cancel_future_visits(agreement, *, after: dt.date) -> int:
+    """Cancel the agreement's open visits on or after local date `after`; completed ones stay."""
+    return (
+        Visit.objects.open()
+        .filter(agreement=agreement, starts_at__gte=_local_midnight(after, agreement.time_zone))
+        .update(
+            status=Visit.Status.CANCELLED,
+            note="The agreement ended",
+            sequence=F("sequence") + 1,
+            updated_at=timezone.now(),
+        )
+    )
+
+
+@dataclass
+class AssignResult:
+    assigned: int = 0
+    clashing: list = field(default_factory=list)  # [(visit, [visits in the way])]
+
+
+@transaction.atomic
+def assign_line(line, *, technician, by, today: dt.date) -> AssignResult:
+    """Make `technician` the line's default and give them its open visits from `today` on.
+
+    A visit that would double-book them keeps its current technician (or none, flagged) and
+    is reported with the visits in the way, for staff to resolve one by one."""
+    technician = User.objects.select_for_update().get(pk=technician.pk)  # one booking at a time
+    LineAssignment.objects.update_or_create(
+        line=line,
+        defaults={"technician": technician, "assigned_by": by, "assigned_at": timezone.now()},
+    )
+    tz_name = line.version.agreement.time_zone
+    visits = list(
+        Visit.objects.open()
+        .filter(line=line, starts_at__gte=_local_midnight(today, tz_name))
+        .exclude(technician=technician)
+        .for_display()
+    )
+    result = AssignResult()
+    if not visits:
+        return result
+    low, high = min(v.starts_at for v in visits), max(v.ends_at for v in visits)
+    busy = list(
+        Visit.objects.active()
+        .filter(technician=technician)
+        .overlapping(low, high)
+        .exclude(line=line)
+        .values_list("starts_at", "ends_at")
+    )
+    clashing = split_clashes([(v.pk, v.starts_at, v.ends_at) for v in visits], busy)
+    free = [v.pk for v in visits if v.pk not in clashing]
+    now = timezone.now()
+    result.assigned = Visit.objects.filter(pk__in=free).update(
+        technician=technician, sequence=F("sequence") + 1, updated_at=now
+    )
+    Visit.objects.filter(pk__in=free, flag=Visit.Flag.CONFLICT).update(flag="", note="")
+    Visit.objects.filter(pk__in=clashing, technician__isnull=True).update(
+        flag=Visit.Flag.CONFLICT, note=f"{technician} is busy at this time: assign someone else"
+    )
+    for visit in visits:
+        if visit.pk in clashing:
+            in_the_way = find_clashes(technician, visit.starts_at, visit.ends_at, exclude=visit)
+            result.clashing.append((visit, in_the_way))
+    return result
+
+
+@transaction.atomic
+def reschedule_visit(visit, *, starts_at, ends_at, technician, now) -> Visit:
+    """Move one visit and/or give it to another technician; the series stays as it is.
+
+    Raises ValidationError for a change that makes no sense and VisitConflict when the
+    technician is busy then."""
+    visit = Visit.objects.select_for_update().select_related("agreement__customer").get(pk=visit.pk)
+    if visit.status == Visit.Status.COMPLETED:
+        raise ValidationError("This visit is completed; it can no longer be changed.")
+    if visit.status == Visit.Status.CANCELLED:
+        raise ValidationError("This visit is cancelled; it can no longer be changed.")
+    if ends_at <= starts_at:
+        raise ValidationError("The end must be after the start.")
+    moves = (starts_at, ends_at) != (visit.starts_at, visit.ends_at)
+    if moves and starts_at < now:
+        raise ValidationError("A visit cannot be moved into the past; pick a later time.")
+    if technician is not None:
+        # Locking the technician's row serializes bookings: two staff cannot book the same
+        # slot for them at once.
+        technician = User.objects.select_for_update().get(pk=technician.pk)
+        clashes = find_clashes(technician, starts_at, ends_at, exclude=visit)
+        if clashes:
+            raise VisitConflict(technician, clashes)
+    changed = moves or technician != visit.technician
+    if not changed:
+        return visit
+    if moves:
+        visit.status = Visit.Status.MOVED
+        visit.note = f"Moved from {visit.local_label}"[:200]
+        if visit.flag == Visit.Flag.HOLIDAY:
+            visit.flag = Visit.Flag.NONE
+    if technician is not None and visit.flag == Visit.Flag.CONFLICT:
+        visit.flag = Visit.Flag.NONE
+    visit.starts_at, visit.ends_at, visit.technician = starts_at, ends_at, technician
+    visit.sequence += 1
+    visit.updated_at = now
+    visit.save(
+        update_fields=[
+            "starts_at",
+            "ends_at",
+            "technician",
+            "status",
+            "flag",
+            "note",
+            "sequence",
+            "updated_at",
+        ]
+    )
+    return visit
+
+
+@dataclass
+class ChangeResult:
+    replaced: int
+    created: int
+    needs_technician: list
+
+
+@transaction.atomic
+def change_schedule(
+    line, *, effective_from, rrule, start_time, duration_minutes, schedule_text, by, today
+) -> ChangeResult:
+    """A new rule for `line` from local date `effective_from` on: its open visits from that day
+    are cancelled and re-planned with the new rule; completed visits never change."""
+    agreement = Agreement.objects.select_for_update().get(pk=line.version.agreement_id)
+    if agreement.status not in (Agreement.Status.ACTIVE, Agreement.Status.ENDING):
+        raise ValidationError("Only the schedule of an active agreement can change.")
+    if effective_from < today:
+        raise ValidationError("The new schedule must start today or later, not in the past.")
+    terms = list(Term.objects.filter(version_id=line.version_id, end__gt=effective_from))
+    if not terms:
+        raise ValidationError("No term of this agreement covers that date.")
+    try:
+        recurrence.validate_rule(
+            rrule,
+            start_time=start_time,
+            duration_minutes=duration_minutes,
+            tz=agreement.time_zone,
+            start=effective_from,
+        )
+    except recurrence.RecurrenceError as error:
+        raise ValidationError(str(error)) from error
+    last = line.schedule_changes.order_by("-series").values_list("series", flat=True).first()
+    ScheduleChange.objects.create(
+        line=line,
+        series=(last or 0) + 1,
+        effective_from=effective_from,
+        rrule=rrule,
+        start_time=start_time,
+        duration_minutes=duration_minutes,
+        schedule_text=schedule_text,
+        created_by=by,
+    )
+    since = _local_midnight(effective_from, agreement.time_zone)
+    replaced = (
+        Visit.objects.open()
+        .filter(line=line, starts_at__gte=since)
+        .update(
+            status=Visit.Status.CANCELLED,
+            note=f"Replaced by the new schedule from {effective_from:%b %-d, %Y}",
+            sequence=F("sequence") + 1,
+            updated_at=timezone.now(),
+        )
+    )
+    created = plan_terms(terms, today=effective_from)
+    needs_technician = list(
+        Visit.objects.open()
+        .filter(line=line, starts_at__gte=since, flag=Visit.Flag.CONFLICT)
+        .for_display()
+    )
+    return ChangeResult(replaced=replaced, created=created, needs_technician=needs_technician)

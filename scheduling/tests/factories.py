@@ -1,0 +1,74 @@
+"""Terms with scheduled lines, and visits, built directly for planning tests (no signing)."""
+
+import datetime as dt
+from decimal import Decimal as D
+from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import relativedelta
+
+from agreements.models import Agreement, ServiceKind, Term
+from agreements.tests.factories import AgreementFactory, ServiceLineFactory, VersionFactory
+from scheduling.models import Visit
+
+NY = "America/New_York"
+UTC = dt.UTC
+
+THIRD_WEDNESDAY = {}  # the line factory's default: FREQ=MONTHLY;BYDAY=+3WE at 10:00 for 2 hours
+EVERY_TUESDAY = {
+    "kind": ServiceKind.PRESCHEDULED,
+    "hours_per_visit": None,
+    "hours_per_month": D("8.00"),
+    "rrule": "FREQ=WEEKLY;BYDAY=TU",
+    "start_time": dt.time(9, 0),
+    "duration_minutes": 120,
+    "schedule_text": "Every Tuesday at 09:00 for 2 hours",
+    "checklist": [],
+}
+HOSTING = {
+    "kind": ServiceKind.HOSTING,
+    "hours_per_visit": None,
+    "rrule": "",
+    "start_time": None,
+    "duration_minutes": None,
+    "schedule_text": "",
+    "checklist": [],
+    "package_name": "Website hosting",
+}
+
+
+def make_term(*, customer=None, start=dt.date(2027, 1, 1), lines=(THIRD_WEDNESDAY,), tz=NY):
+    """An active agreement whose term 1 [start, start + 1 year) applies the given lines."""
+    fields = {"customer": customer} if customer else {}
+    agreement = AgreementFactory(time_zone=tz, status=Agreement.Status.ACTIVE, **fields)
+    version = VersionFactory(agreement=agreement)
+    for position, line in enumerate(lines):
+        ServiceLineFactory(version=version, position=position, **line)
+    return Term.objects.create(
+        agreement=agreement,
+        number=1,
+        start=start,
+        end=start + relativedelta(years=1),
+        locked_rates={},
+        version=version,
+    )
+
+
+def local(day, hour, minute=0, tz=NY):
+    """An aware datetime at a wall-clock time in `tz`."""
+    return dt.datetime.combine(day, dt.time(hour, minute)).replace(tzinfo=ZoneInfo(tz))
+
+
+def make_visit(term, starts_at, ends_at, *, technician=None, **fields):
+    """A visit placed by hand (its own series, so it never collides with planned ones)."""
+    line = term.version.lines.filter(rrule__gt="").first()
+    return Visit.objects.create(
+        agreement=term.agreement,
+        term=term,
+        line=line,
+        series=99,
+        occurrence_start=starts_at,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        technician=technician,
+        **fields,
+    )
