@@ -36,6 +36,16 @@ CUSTOMERS = [
         ],
     },
     {
+        "legal_name": "Glenwood Family Practice, PA",
+        "address_line1": "3320 Wake Forest Road",
+        "postal_code": "27609",
+        "phone": "(919) 555-0164",
+        "status": Customer.Status.ACTIVE,
+        "contacts": [
+            ("Dr. Helen Park", "Medical Director", "helen@glenwoodfp.example", True, True, True),
+        ],
+    },
+    {
         "legal_name": "Crabtree Valley Architects, Inc.",
         "address_line1": "4325 Glenwood Avenue",
         "postal_code": "27612",
@@ -123,9 +133,43 @@ def _hosting(name, quantity=1):
     return {"kind": "hosting", "package_name": name, "quantity": quantity}
 
 
-def seed_agreements(*, today, admin, staff, customers):
-    """An active agreement per active customer (signed, with its PDF), one sent, one draft."""
+def _sign(version, *, admin, staff, signed_on):
+    """Send, sign and countersign a demo version on a past date, and store its signed PDF."""
     import datetime as dt
+
+    from django.utils import timezone
+
+    from . import lifecycle
+
+    customer = version.agreement.customer
+    signer = customer.contacts.filter(is_authorized_signer=True, user__isnull=False).first()
+    lifecycle.send_for_signature(version, signer=signer, by=staff, today=signed_on)
+    when = timezone.make_aware(dt.datetime.combine(signed_on, dt.time(15, 0)), customer.tz)
+    evidence = {
+        "consent": True,
+        "typed_name": signer.name,
+        "title": signer.title,
+        "drawing": DEMO_SIGNATURE,
+        "ip": "198.51.100.20",
+        "user_agent": "Demo data",
+    }
+    lifecycle.sign_as_customer(version, user=signer.user, evidence=evidence, now=when)
+    allora = {**evidence, "typed_name": admin.get_full_name(), "title": "Managing Director"}
+    lifecycle.countersign(version, user=admin, evidence=allora, now=when)
+    lifecycle.store_signed_pdf(version.pk, today=signed_on)
+    return version.agreement
+
+
+def seed_agreements(*, today, admin, staff, customers):
+    """Agreements in every state, placed around ``today`` so the daily jobs have work:
+
+    - Oak City Dental: active, its term ends in about 65 days, next-term rates finalized (+4%);
+    - Triangle Legal: active for two months, with a timely termination request; and a draft;
+    - Glenwood Family Practice: term ends in 15 days, with a late request (renews, then ends);
+    - Crabtree Valley Architects: sent for signature.
+    """
+    import datetime as dt
+    from decimal import Decimal
 
     from django.utils import timezone
 
@@ -136,45 +180,36 @@ def seed_agreements(*, today, admin, staff, customers):
         return
     oak = customers["Oak City Dental, PLLC"]
     legal = customers["Triangle Legal Group, LLP"]
+    glenwood = customers["Glenwood Family Practice, PA"]
     crabtree = customers["Crabtree Valley Architects, Inc."]
-    rates_from = dt.date(today.year, 1, 1)
-    plans = [
-        (
-            oak,
-            max(rates_from, today - dt.timedelta(days=300)),
-            [MAINTENANCE, PRESCHEDULED, EMERGENCY, _hosting("Website + email – Business")],
-        ),
-        (
-            legal,
-            max(rates_from, today - dt.timedelta(days=60)),
-            [MAINTENANCE, EMERGENCY, _hosting("Email hosting – per mailbox", 12)],
-        ),
-    ]
-    for customer, signed_on, lines in plans:
+    signed = {}
+    for customer, days_ago, lines in (
+        (oak, 300, [MAINTENANCE, PRESCHEDULED, EMERGENCY, _hosting("Website + email – Business")]),
+        (legal, 60, [MAINTENANCE, EMERGENCY, _hosting("Email hosting – per mailbox", 12)]),
+        (glenwood, 350, [MAINTENANCE, EMERGENCY]),
+    ):
+        signed_on = today - dt.timedelta(days=days_ago)
         version = _draft(customer, by=staff, today=signed_on, lines=lines)
+        signed[customer.pk] = _sign(version, admin=admin, staff=staff, signed_on=signed_on)
+
+    review = lifecycle.save_rate_review(
+        signed[oak.pk], method="uplift", uplift_percent=Decimal("4"), by=admin, today=today
+    )
+    lifecycle.finalize_rate_review(review, by=admin, today=today)
+    for customer, days_ago, reason in (
+        (legal, 5, "We are merging with another firm that has its own IT department."),
+        (glenwood, 10, "The practice is moving to a hospital network's IT services."),
+    ):
         signer = customer.contacts.filter(is_authorized_signer=True, user__isnull=False).first()
-        lifecycle.send_for_signature(version, signer=signer, by=staff, today=signed_on)
-        when = timezone.make_aware(dt.datetime.combine(signed_on, dt.time(15, 0)), customer.tz)
-        evidence = {
-            "consent": True,
-            "typed_name": signer.name,
-            "title": signer.title,
-            "drawing": DEMO_SIGNATURE,
-            "ip": "198.51.100.20",
-            "user_agent": "Demo data",
-        }
-        lifecycle.sign_as_customer(version, user=signer.user, evidence=evidence, now=when)
-        lifecycle.countersign(
-            version,
-            user=admin,
-            evidence={
-                **evidence,
-                "typed_name": admin.get_full_name(),
-                "title": "Managing Director",
-            },
-            now=when,
+        received = timezone.now() - dt.timedelta(days=days_ago)
+        lifecycle.file_termination_request(
+            signed[customer.pk],
+            by=signer.user,
+            received_at=received,
+            reason=reason,
+            typed_name=signer.name,
+            channel="portal",
         )
-        lifecycle.store_signed_pdf(version.pk, today=signed_on)
 
     sent = _draft(crabtree, by=staff, today=today, lines=[MAINTENANCE, EMERGENCY])
     signer = crabtree.contacts.filter(is_authorized_signer=True).first()

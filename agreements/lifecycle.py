@@ -40,7 +40,7 @@ Status = AgreementVersion.Status
 
 def _lock(version) -> AgreementVersion:
     return (
-        AgreementVersion.objects.select_for_update()
+        AgreementVersion.objects.select_for_update(of=("self",))
         .select_related("agreement__customer", "terms_template", "signer__user")
         .get(pk=version.pk)
     )
@@ -363,7 +363,9 @@ def file_termination_request(agreement, *, by, received_at, reason, typed_name, 
     """Record a written termination request and tell the customer plainly what happens."""
     now = now or timezone.now()
     agreement = (
-        Agreement.objects.select_for_update().select_related("customer").get(pk=agreement.pk)
+        Agreement.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=agreement.pk)
     )
     if agreement.status in (Agreement.Status.ENDED, Agreement.Status.TERMINATED):
         raise ValidationError("This agreement has already ended.")
@@ -426,7 +428,7 @@ def withdraw_termination_request(request, *, by, now=None):
     """Withdraw a standing request before the agreement ends; it then renews as usual."""
     now = now or timezone.now()
     request = (
-        TerminationRequest.objects.select_for_update()
+        TerminationRequest.objects.select_for_update(of=("self",))
         .select_related("agreement")
         .get(pk=request.pk)
     )
@@ -515,7 +517,11 @@ def save_rate_review(agreement, *, method, uplift_percent=None, by, today):
 @transaction.atomic
 def finalize_rate_review(review, *, by, today):
     """Fix the next term's rates and tell the customer; the running term keeps its rates."""
-    review = RateReview.objects.select_for_update().select_related("agreement").get(pk=review.pk)
+    review = (
+        RateReview.objects.select_for_update(of=("self",))
+        .select_related("agreement")
+        .get(pk=review.pk)
+    )
     agreement = review.agreement
     if review.status == RateReview.Status.FINALIZED:
         raise ValidationError("These rates are already finalized.")
@@ -585,7 +591,7 @@ def renew_agreement(pk, *, today: dt.date):
     created = []
     with transaction.atomic():
         agreement = (
-            Agreement.objects.select_for_update(skip_locked=True)
+            Agreement.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk=pk, status__in=LIVE_STATUSES)
             .select_related("customer")
             .first()
@@ -643,7 +649,7 @@ def end_due_agreements(*, today: dt.date):
 def end_agreement(pk, *, today: dt.date) -> bool:
     with transaction.atomic():
         agreement = (
-            Agreement.objects.select_for_update(skip_locked=True)
+            Agreement.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk=pk, status__in=LIVE_STATUSES)
             .select_related("customer")
             .first()

@@ -60,7 +60,11 @@ def ensure_portal_user(contact: Contact):
 @transaction.atomic
 def invite_contact(contact: Contact, *, invited_by):
     """Give a contact a portal account (or re-send the invitation) and email a set-password link."""
-    contact = Contact.objects.select_for_update().select_related("customer").get(pk=contact.pk)
+    contact = (
+        Contact.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=contact.pk)
+    )
     user = ensure_portal_user(contact)
     send_after_commit(
         "portal_invite",

@@ -19,7 +19,7 @@ LINES = [
 
 
 def seed(*, today, admin):
-    """Version 1 of the standard rates, published from the first of this year."""
+    """Version 1 of the standard rates, in effect since 1 January of last year."""
     card = RateCard.objects.filter(version=1).first()
     if card is None:
         card = RateCard.objects.create(version=1, created_by=admin)
@@ -28,7 +28,7 @@ def seed(*, today, admin):
             for i, (kind, name, unit, price) in enumerate(LINES)
         )
         card.status = RateCard.Status.PUBLISHED
-        card.effective_date = dt.date(today.year, 1, 1)
+        card.effective_date = dt.date(today.year - 1, 1, 1)
         card.published_by = admin
         card.published_at = timezone.now()
         card.save()

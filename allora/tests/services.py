@@ -22,3 +22,18 @@ def redis_url():
     except OSError as error:
         require("Redis", f"{url}: {error}")
     return url
+
+
+def shared_database_url():
+    """A DATABASE_URL for a subprocess to reach this test run's database (PostgreSQL only:
+    SQLite's test database lives in this process's memory)."""
+    from django.db import connection
+
+    settings = connection.settings_dict
+    if connection.vendor != "postgresql":
+        require("PostgreSQL", "other processes cannot share an in-memory SQLite test database")
+    user = settings.get("USER") or "postgres"
+    password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
+    host = settings.get("HOST") or "127.0.0.1"
+    port = settings.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{settings['NAME']}"

@@ -69,7 +69,7 @@ def test_seed_demo_is_idempotent(db):
     first = counts()
     call_command("seed_demo", "--today", "2026-11-28", stdout=open(os.devnull, "w"))  # noqa: SIM115
     assert counts() == first
-    assert first[0] >= 5 and first[1] == 3
+    assert first[0] >= 6 and first[1] == 4
     assert RateCard.objects.current(on=dt.date(2026, 11, 28)) is not None
 
 
