@@ -254,7 +254,7 @@ def agreement_detail(request, pk):
             "has_document": document is not None,
             "problems": check_ready_to_send(version) if version.is_draft else [],
             "versions": agreement.versions.order_by("-number"),
-            "terms": agreement.terms.order_by("number"),
+            "agreement_terms": agreement.terms.order_by("number"),
             "events": agreement.events.select_related("actor")[:50],
             "kinds": ServiceKind.choices,
             "requests": agreement.termination_requests.select_related("filed_by"),
@@ -600,6 +600,7 @@ def _lifecycle_context(agreement, latest, *, finalized_only):
         "standing_request": standing,
         "standing_message": lifecycle.termination_message(standing) if standing else "",
         "next_review": review,
+        "next_term_start": latest.end if latest else None,
         **(next_term_comparison(agreement, latest, review) if review else {}),
     }
 
