@@ -569,6 +569,17 @@ def _remind(agreement, kind, *, key, today, to, context):
     return created
 
 
+def _claim_live(pk):
+    """Lock a live agreement for this transaction; None when it is not live or another worker
+    holds it (that worker finishes the job for it)."""
+    return (
+        Agreement.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(pk=pk, status__in=LIVE_STATUSES)
+        .select_related("customer")
+        .first()
+    )
+
+
 def renew_due_agreements(*, today: dt.date):
     """Renew every live agreement whose term has ended by ``today`` without a timely request."""
     due = (
@@ -590,12 +601,7 @@ def renew_agreement(pk, *, today: dt.date):
     """Add the terms due by ``today`` (several after a long gap), each from the previous end."""
     created = []
     with transaction.atomic():
-        agreement = (
-            Agreement.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk=pk, status__in=LIVE_STATUSES)
-            .select_related("customer")
-            .first()
-        )
+        agreement = _claim_live(pk)
         if agreement is None:
             return created
         request = agreement.termination_requests.filter(
@@ -648,12 +654,7 @@ def end_due_agreements(*, today: dt.date):
 
 def end_agreement(pk, *, today: dt.date) -> bool:
     with transaction.atomic():
-        agreement = (
-            Agreement.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk=pk, status__in=LIVE_STATUSES)
-            .select_related("customer")
-            .first()
-        )
+        agreement = _claim_live(pk)
         if agreement is None:
             return False
         request = agreement.termination_requests.filter(
@@ -736,3 +737,32 @@ def send_lifecycle_reminders(*, today: dt.date):
             context={"sent": sent, "today": today},
         )
     return sent
+
+
+# Early termination ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def terminate_early(agreement, *, by, today: dt.date):
+    """End a live agreement today, before its term ends: a final invoice for the term's
+    remaining recurring charges at its locked rates (and usage not billed yet), its future
+    visits cancelled, status terminated. Returns the final invoice (None if nothing was owed)."""
+    from billing.invoicing import issue_final_invoice
+
+    agreement = (
+        Agreement.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=agreement.pk)
+    )
+    if agreement.status not in LIVE_STATUSES:
+        raise ValidationError("Only an active or ending agreement can be terminated early.")
+    invoice = issue_final_invoice(agreement, today=today)
+    cancelled = cancel_future_visits(agreement, after=today + dt.timedelta(days=1))
+    Agreement.objects.filter(pk=agreement.pk).update(status=Agreement.Status.TERMINATED)
+    owed = f"final invoice {invoice.number}, ${invoice.total:,.2f}" if invoice else "nothing owed"
+    agreement.log(
+        "terminated",
+        f"Terminated early on {today:%B %-d, %Y}: {owed}; {cancelled} future visits cancelled",
+        actor=by,
+    )
+    return invoice

@@ -31,14 +31,22 @@ class ServiceKind(models.TextChoices):
     HOSTING = "hosting", "Hosting"
 
 
-class CustomerQuerySet(models.QuerySet):
+class CustomerScopedQuerySet(models.QuerySet):
+    """The one scoping rule, for every model that belongs to a customer: Allora staff see all
+    rows, a customer user only their own customer's, anyone else nothing."""
+
+    customer_lookup = "customer_id"
+
     def for_user(self, user):
-        """Customers this user may see: all for Allora staff, their own for a customer user."""
         if user.is_allora_staff:
             return self
         if user.is_customer_user:
-            return self.filter(pk=user.customer_id)
+            return self.filter(**{self.customer_lookup: user.customer_id})
         return self.none()
+
+
+class CustomerQuerySet(CustomerScopedQuerySet):
+    customer_lookup = "pk"
 
 
 class Customer(models.Model):
@@ -58,6 +66,8 @@ class Customer(models.Model):
         max_length=64, default=settings.DEFAULT_CUSTOMER_TIME_ZONE, validators=[validate_time_zone]
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROSPECT)
+    # The customer's reference in the system it was imported from (import_agreements).
+    external_ref = models.CharField(max_length=100, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
@@ -82,15 +92,6 @@ class Customer(models.Model):
         return zoneinfo.ZoneInfo(self.time_zone)
 
 
-class ContactQuerySet(models.QuerySet):
-    def for_user(self, user):
-        if user.is_allora_staff:
-            return self
-        if user.is_customer_user:
-            return self.filter(customer_id=user.customer_id)
-        return self.none()
-
-
 class Contact(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
     name = models.CharField(max_length=200)
@@ -110,7 +111,7 @@ class Contact(models.Model):
     )
     history = HistoricalRecords()
 
-    objects = ContactQuerySet.as_manager()
+    objects = CustomerScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -205,16 +206,6 @@ class ResponseTier(models.Model):
         return self.name
 
 
-class AgreementQuerySet(models.QuerySet):
-    def for_user(self, user):
-        """Agreements this user may see: all for staff, their customer's for a customer user."""
-        if user.is_allora_staff:
-            return self
-        if user.is_customer_user:
-            return self.filter(customer_id=user.customer_id)
-        return self.none()
-
-
 class Agreement(models.Model):
     """A Customer Agreement: one number, its versions (the original and amendments) and terms."""
 
@@ -237,8 +228,10 @@ class Agreement(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # The agreement's reference in the system it was imported from: a re-import skips it.
+    external_ref = models.CharField(max_length=100, null=True, blank=True, unique=True)
 
-    objects = AgreementQuerySet.as_manager()
+    objects = CustomerScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

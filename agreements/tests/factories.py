@@ -2,6 +2,7 @@ import datetime as dt
 from decimal import Decimal as D
 
 import factory
+from django.utils import timezone
 
 from agreements.models import (
     Agreement,
@@ -37,6 +38,9 @@ class ContactFactory(factory.django.DjangoModelFactory):
 
 
 class TermsTemplateFactory(factory.django.DjangoModelFactory):
+    """Version 1 of the terms (a data migration creates it too; a transactional test's flush
+    may have removed that row, so factories never rely on it)."""
+
     class Meta:
         model = TermsTemplate
         django_get_or_create = ("version",)
@@ -44,6 +48,15 @@ class TermsTemplateFactory(factory.django.DjangoModelFactory):
     version = 1
     title = "Customer Agreement"
     body = "## 1. Term\nOne year, renewing.\n\n## 2. Rates\nGuaranteed for the term."
+    published_at = factory.LazyFunction(timezone.now)
+
+
+def response_tier(name="1 hour, 24×7", minutes=60, business_hours_only=False):
+    tier, _ = ResponseTier.objects.get_or_create(
+        name=name,
+        defaults={"response_minutes": minutes, "business_hours_only": business_hours_only},
+    )
+    return tier
 
 
 class AgreementFactory(factory.django.DjangoModelFactory):
@@ -59,7 +72,7 @@ class VersionFactory(factory.django.DjangoModelFactory):
         model = AgreementVersion
 
     agreement = factory.SubFactory(AgreementFactory)
-    terms_template = factory.LazyFunction(lambda: TermsTemplate.objects.order_by("version").first())
+    terms_template = factory.SubFactory(TermsTemplateFactory)
 
 
 class ServiceLineFactory(factory.django.DjangoModelFactory):
@@ -107,7 +120,7 @@ def draft_with_all_services(customer=None, **kwargs):
         duration_minutes=None,
         schedule_text="",
         checklist=[],
-        response_tier=ResponseTier.objects.get(name="1 hour, 24×7"),
+        response_tier=response_tier(),
     )
     ServiceLineFactory(
         version=version,
@@ -188,3 +201,17 @@ def signed_agreement(*, customer, customer_user, admin, signed_at=None, pdf=True
         version.save(update_fields=["signed_pdf"])
         return version
     return lifecycle.store_signed_pdf(version.pk, today=signed_at.date())
+
+
+def agreement_for_2027(*, customer, customer_user, admin):
+    """An active agreement signed on 2026-12-10 whose term 1 is [2027-01-01, 2028-01-01): last
+    covered day 2027-12-31, notice deadline 2027-12-01 (the example of DESIGN.md)."""
+    version = signed_agreement(
+        customer=customer,
+        customer_user=customer_user,
+        admin=admin,
+        signed_at=dt.datetime(2026, 12, 10, 15, tzinfo=dt.UTC),
+        start_date=dt.date(2027, 1, 1),
+        pdf=False,
+    )
+    return Agreement.objects.get(pk=version.agreement_id)

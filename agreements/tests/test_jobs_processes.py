@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agreements.models import Agreement, Reminder, Term
-from agreements.tests.factories import signed_agreement
+from agreements.tests.factories import agreement_for_2027
 from allora.tests.services import redis_url, shared_database_url
 from billing.tests.factories import published_card
 
@@ -27,15 +27,7 @@ TERM_END = dt.date(2028, 1, 1)
 def agreements(customer_a, alice, admin):
     published_card(effective_date=dt.date(2026, 1, 1))
     return [
-        signed_agreement(
-            customer=customer_a,
-            customer_user=alice,
-            admin=admin,
-            signed_at=dt.datetime(2026, 12, 10, 15, tzinfo=dt.UTC),
-            start_date=dt.date(2027, 1, 1),
-            pdf=False,
-        ).agreement
-        for _ in range(4)
+        agreement_for_2027(customer=customer_a, customer_user=alice, admin=admin) for _ in range(4)
     ]
 
 

@@ -11,7 +11,11 @@ from django.core.management import CommandError, call_command
 
 from agreements import lifecycle
 from agreements.models import Agreement, RateReview, Reminder, TerminationRequest
-from agreements.tests.factories import draft_with_all_services, signed_agreement
+from agreements.tests.factories import (
+    agreement_for_2027,
+    draft_with_all_services,
+    signed_agreement,
+)
 from billing.pricing import snapshot_rate
 from billing.tests.factories import published_card
 
@@ -30,15 +34,7 @@ def rates(db):
 @pytest.fixture
 def agreement(customer_a, alice, admin):
     """Active, term 1 = [2027-01-01, 2028-01-01): last day 2027-12-31, deadline 2027-12-01."""
-    version = signed_agreement(
-        customer=customer_a,
-        customer_user=alice,
-        admin=admin,
-        signed_at=at(2026, 12, 10),
-        start_date=dt.date(2027, 1, 1),
-        pdf=False,
-    )
-    return Agreement.objects.get(pk=version.agreement_id)
+    return agreement_for_2027(customer=customer_a, customer_user=alice, admin=admin)
 
 
 def file(agreement, user, received_at, **kwargs):

@@ -10,8 +10,8 @@ from django.core import mail
 from django.urls import reverse
 
 from agreements import lifecycle
-from agreements.models import Agreement, RateReview, TerminationRequest
-from agreements.tests.factories import signed_agreement
+from agreements.models import RateReview, TerminationRequest
+from agreements.tests.factories import agreement_for_2027
 from billing.tests.factories import published_card
 
 NOW = dt.datetime(2027, 11, 15, 16, 0, tzinfo=dt.UTC)  # 11:00 in Raleigh
@@ -21,15 +21,7 @@ NOW = dt.datetime(2027, 11, 15, 16, 0, tzinfo=dt.UTC)  # 11:00 in Raleigh
 def agreement(customer_a, alice, admin):
     """Term 1 [2027-01-01, 2028-01-01): ends in 47 days on NOW, deadline 2027-12-01."""
     published_card(effective_date=dt.date(2026, 1, 1))
-    version = signed_agreement(
-        customer=customer_a,
-        customer_user=alice,
-        admin=admin,
-        signed_at=dt.datetime(2026, 12, 10, 15, tzinfo=dt.UTC),
-        start_date=dt.date(2027, 1, 1),
-        pdf=False,
-    )
-    return Agreement.objects.get(pk=version.agreement_id)
+    return agreement_for_2027(customer=customer_a, customer_user=alice, admin=admin)
 
 
 @time_machine.travel(NOW)
@@ -37,14 +29,7 @@ def test_queue_lists_agreements_ending_within_90_days_in_constant_queries(
     client_for, admin, agreement, customer_b, bob, django_assert_num_queries
 ):
     for _ in range(3):
-        signed_agreement(
-            customer=customer_b,
-            customer_user=bob,
-            admin=admin,
-            signed_at=dt.datetime(2026, 12, 10, 15, tzinfo=dt.UTC),
-            start_date=dt.date(2027, 1, 1),
-            pdf=False,
-        )
+        agreement_for_2027(customer=customer_b, customer_user=bob, admin=admin)
     client = client_for(admin)
     # session, user, agreements in the window, their terms, standing requests, reviews
     with django_assert_num_queries(6):

@@ -15,6 +15,7 @@ from agreements import lifecycle
 from agreements.models import Agreement, AgreementVersion, ServiceKind, ServiceLine, Term
 from agreements.tests.factories import (
     ContactFactory,
+    TermsTemplateFactory,
     draft_with_all_services,
     evidence,
     sent_agreement,
@@ -264,9 +265,8 @@ def test_recall_returns_an_unsigned_version_to_draft(customer_a, alice, staff):
 
 def test_agreement_numbers_are_sequential(customer_a, staff):
     from agreements import services
-    from agreements.models import TermsTemplate
 
-    template = TermsTemplate.objects.get(version=1)
+    template = TermsTemplateFactory()
     first = services.create_agreement(customer_a, by=staff, today=TODAY, terms_template=template)
     second = services.create_agreement(customer_a, by=staff, today=TODAY, terms_template=template)
     assert (first.agreement.number, second.agreement.number) == ("CA-2026-0001", "CA-2026-0002")

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from agreements.models import Agreement
-from agreements.tests.factories import signed_agreement
+from agreements.tests.factories import agreement_for_2027
 from billing.tests.factories import published_card
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -25,14 +25,7 @@ def test_uplift_late_request_and_renewal(
     page, live_server, sign_in, sign_out, admin, alice, customer_a
 ):
     published_card(effective_date=dt.date(2026, 1, 1))
-    agreement = signed_agreement(
-        customer=customer_a,
-        customer_user=alice,
-        admin=admin,
-        signed_at=dt.datetime(2026, 12, 10, 15, tzinfo=dt.UTC),
-        start_date=dt.date(2027, 1, 1),
-        pdf=False,
-    ).agreement
+    agreement = agreement_for_2027(customer=customer_a, customer_user=alice, admin=admin)
 
     # The server's clock moves forward only, so the browser keeps its session cookies.
     with time_machine.travel(SIXTY_DAYS_BEFORE, tick=True):
