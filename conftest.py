@@ -67,3 +67,21 @@ def client_for(client):
         return client
 
     return sign_in
+
+
+@pytest.fixture(autouse=True)
+def reference_rows(request):
+    """Transactional tests (browser journeys, other processes) end with a flush that removes the
+    rows the data migrations create: terms v1, the response tiers, the 25% discounts. Recreate
+    them before each such test, as a fresh database would have them."""
+    marker = request.node.get_closest_marker("django_db")
+    if not (marker and marker.kwargs.get("transaction")):
+        return
+    request.getfixturevalue("transactional_db")
+    from agreements.tests.factories import TermsTemplateFactory, response_tier
+    from billing.tests.factories import agreement_discounts
+
+    TermsTemplateFactory()
+    response_tier("1 hour, 24×7", 60)
+    response_tier("4 business hours", 240, business_hours_only=True)
+    agreement_discounts()

@@ -15,9 +15,7 @@ from agreements.tests.factories import agreement_for_2027
 from allora.tests.services import redis_url, shared_database_url
 from billing.tests.factories import published_card
 
-# serialized_rollback: the flush after a transactional test would drop the data migrations'
-# rows (terms template, response tiers, discounts) that later tests rely on.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parents[2]
 TERM_END = dt.date(2028, 1, 1)

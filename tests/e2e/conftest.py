@@ -63,16 +63,3 @@ def sign_out(page):
 
     return sign_out_now
 
-
-@pytest.fixture(autouse=True)
-def reference_data(transactional_db):
-    """The rows the data migrations create (terms v1, response tiers, discounts). A browser test's
-    database connection lives in Playwright's greenlet, where Django's serialized rollback cannot
-    restore them after another transactional test flushed the tables, so make sure they exist."""
-    from agreements.tests.factories import TermsTemplateFactory, response_tier
-    from billing.tests.factories import agreement_discounts
-
-    TermsTemplateFactory()
-    response_tier("1 hour, 24×7", 60)
-    response_tier("4 business hours", 240, business_hours_only=True)
-    agreement_discounts()

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from agreements.models import Agreement, AgreementVersion
 from billing.tests.factories import published_card
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def draw_signature(page):

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from billing.models import RateCard
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_admin_publishes_a_rate_card_and_customer_sees_only_their_portal(

@@ -13,7 +13,7 @@ from agreements.models import Agreement
 from agreements.tests.factories import agreement_for_2027
 from billing.tests.factories import published_card
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 # Term 1 is [2027-01-01, 2028-01-01): the notice deadline is 2027-12-01.
 SIXTY_DAYS_BEFORE = dt.datetime(2027, 11, 2, 15, tzinfo=dt.UTC)
