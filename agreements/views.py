@@ -170,9 +170,14 @@ def contact_revoke(request, pk):
 
 @portal_required
 def portal_home(request):
-    customer = request.user.customer
-    contacts = Contact.objects.for_user(request.user)
-    return render(request, "portal/home.html", {"customer": customer, "contacts": contacts})
+    """The customer's home: next visits, open requests, projects awaiting approval, latest
+    invoices, term ends and notice deadlines (allora/dashboard.py)."""
+    from allora.dashboard import portal_dashboard  # the dashboard reads every app
+
+    context = portal_dashboard(request.user, today=local_today(), now=timezone.now())
+    context["customer"] = request.user.customer
+    context["contacts"] = Contact.objects.for_user(request.user)
+    return render(request, "portal/home.html", context)
 
 
 @portal_required

@@ -24,6 +24,20 @@ app.conf.beat_schedule = {
         "task": "agreements.tasks.end_agreements",
         "schedule": crontab(hour=0, minute=45),
     },
+    # Billing (billing/invoicing.py): after renewals and endings, so new terms are invoiced.
+    "issue-invoices": {
+        "task": "billing.tasks.issue_invoices",
+        "schedule": crontab(hour=1, minute=0),
+    },
+    "mark-overdue": {
+        "task": "billing.tasks.mark_overdue",
+        "schedule": crontab(hour=1, minute=15),
+    },
+    # Emergency Support (scheduling/emergencies.py): every minute, each alert once.
+    "alert-emergency-deadlines": {
+        "task": "scheduling.tasks.alert_emergency_deadlines",
+        "schedule": crontab(minute="*"),
+    },
     "send-lifecycle-reminders": {
         "task": "agreements.tasks.send_lifecycle_reminders",
         "schedule": crontab(hour=7, minute=0),

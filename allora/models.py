@@ -1,3 +1,6 @@
+import hashlib
+import secrets
+
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models import Q
@@ -80,3 +83,67 @@ class Heartbeat(models.Model):
 
     def __str__(self):
         return f"{self.name} at {self.last_seen:%Y-%m-%d %H:%M:%S}"
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True, user__is_active=True)
+
+
+class ApiToken(models.Model):
+    """A personal API token. Only its SHA-256 is stored: the token itself is shown once."""
+
+    PREFIX = "alr_"
+
+    user = models.ForeignKey("allora.User", on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What the token is for, e.g. “RMM sync”.")
+    # The first characters of the token, so its owner can tell tokens apart.
+    prefix = models.CharField(max_length=16)
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def digest(raw: str) -> str:
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, user, *, name: str, now=None):
+        """Create a token for ``user``; returns (token row, the secret, shown only now)."""
+        raw = cls.PREFIX + secrets.token_urlsafe(32)
+        token = cls.objects.create(
+            user=user,
+            name=name,
+            prefix=raw[:12],
+            token_sha256=cls.digest(raw),
+            created_at=now or timezone.now(),
+        )
+        return token, raw
+
+    @classmethod
+    def user_for(cls, raw: str, *, now):
+        """The active user a secret belongs to (None when unknown or revoked); notes the use."""
+        token = cls.objects.active().select_related("user").filter(token_sha256=cls.digest(raw))
+        token = token.first()
+        if token is None:
+            return None
+        cls.objects.filter(pk=token.pk).update(last_used_at=now)
+        return token.user
+
+    @property
+    def is_active(self):
+        return self.revoked_at is None
+
+    def revoke(self, *, now):
+        """Stop the token from working at once; the row stays for the record."""
+        ApiToken.objects.filter(pk=self.pk, revoked_at__isnull=True).update(revoked_at=now)
+        self.refresh_from_db(fields=["revoked_at"])

@@ -2,7 +2,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views
+from agreements import views_import
+
+from . import api, views
 from .tenancy import public
 
 urlpatterns = [
@@ -35,6 +37,15 @@ urlpatterns = [
         public(auth_views.PasswordResetCompleteView.as_view()),
         name="password_reset_complete",
     ),
+    path("accounts/profile/", views.profile, name="profile"),
+    path("accounts/tokens/<int:pk>/revoke/", views.api_token_revoke, name="api_token_revoke"),
+    path("agreements/import/", views_import.import_upload, name="agreement_import"),
+    path(
+        "agreements/import/<slug:token>/confirm/",
+        views_import.import_confirm,
+        name="agreement_import_confirm",
+    ),
+    path("api/v1/", api.urls()),
     path("", include("agreements.urls")),
     path("", include("billing.urls")),
     path("", include("scheduling.urls")),

@@ -1,13 +1,17 @@
+from django import forms
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
 
-from agreements.models import Contact, Customer
 from billing.models import RateCard
 
+from . import dashboard
 from .forms import PasswordResetForm
-from .models import Heartbeat
+from .models import ApiToken, Heartbeat
 from .tenancy import public, signed_in, staff_required
 from .timeutils import local_today
 
@@ -30,11 +34,14 @@ def healthz(request):
 
 @staff_required
 def staff_home(request):
+    """The staff dashboard: renewals, terminations, emergencies, SLA, revenue, utilization,
+    overdue invoices (allora/dashboard.py), and the rate card and worker status."""
+    today = local_today()
     context = {
-        "customer_count": Customer.objects.count(),
-        "contact_count": Contact.objects.count(),
-        "current_card": RateCard.objects.current(on=local_today()),
-        "draft_card": RateCard.objects.filter(status=RateCard.Status.DRAFT).first(),
+        **dashboard.staff_dashboard(
+            today=today, now=timezone.now(), tz=timezone.get_current_timezone()
+        ),
+        "current_card": RateCard.objects.current(on=today),
         "heartbeat": Heartbeat.objects.filter(name="worker").first(),
     }
     return render(request, "allora/staff_home.html", context)
@@ -45,3 +52,52 @@ class PasswordResetView(auth_views.PasswordResetView):
     email_template_name = "emails/password_reset_body.txt"
     html_email_template_name = "emails/password_reset_body.html"
     subject_template_name = "emails/password_reset_subject.txt"
+
+
+# Profile and personal API tokens ------------------------------------------------------------
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, label="Token name", help_text="What it is for, e.g. “RMM sync”."
+    )
+
+
+@signed_in
+def profile(request):
+    """The signed-in person's profile: their API tokens (create, see, revoke)."""
+    form = ApiTokenForm(request.POST or None)
+    new_secret = None
+    if request.method == "POST" and form.is_valid():
+        _token, new_secret = ApiToken.issue(request.user, name=form.cleaned_data["name"])
+        form = ApiTokenForm()
+    return render(
+        request,
+        "allora/profile.html",
+        {
+            "form": form,
+            "tokens": request.user.api_tokens.all(),
+            "new_secret": new_secret,
+            "api_docs_url": reverse("api:openapi-view"),
+        },
+    )
+
+
+@signed_in
+def api_token_revoke(request, pk):
+    token = get_object_or_404(request.user.api_tokens.filter(revoked_at__isnull=True), pk=pk)
+    if request.method == "POST":
+        token.revoke(now=timezone.now())
+        messages.success(request, f"The token “{token.name}” is revoked; it no longer works.")
+        return redirect("profile")
+    return render(
+        request,
+        "allora/confirm.html",
+        {
+            "title": f"Revoke the API token “{token.name}”?",
+            "body": f"Programs using {token.prefix}… get “401 Unauthorized” from now on. "
+            "This cannot be undone; create a new token if you need one.",
+            "confirm_label": "Revoke the token",
+            "cancel_url": reverse("profile"),
+        },
+    )

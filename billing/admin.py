@@ -1,7 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import DiscountPolicy, RateCard, RateCardLine
+from .models import DiscountPolicy, Invoice, InvoiceLine, Payment, RateCard, RateCardLine, TimeEntry
 
 
 class RateCardLineInline(admin.TabularInline):
@@ -29,3 +29,62 @@ class RateCardAdmin(SimpleHistoryAdmin):
 @admin.register(DiscountPolicy)
 class DiscountPolicyAdmin(SimpleHistoryAdmin):
     list_display = ["service_kind", "percent", "effective_date"]
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class InvoiceLineInline(ReadOnlyInline):
+    model = InvoiceLine
+    fields = ["description", "quantity", "list_rate", "discount_percent", "amount"]
+
+
+class PaymentInline(ReadOnlyInline):
+    model = Payment
+    fields = ["received_on", "amount", "method", "reference", "recorded_by"]
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(admin.ModelAdmin):
+    """To look things up: invoices change only through the app (payments, void), never here."""
+
+    list_display = ["number", "customer", "period", "issued_on", "due_on", "status", "total"]
+    list_filter = ["status", "kind"]
+    search_fields = ["number", "customer__legal_name", "agreement__number"]
+    list_select_related = ["customer"]
+    inlines = [InvoiceLineInline, PaymentInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TimeEntry)
+class TimeEntryAdmin(admin.ModelAdmin):
+    """Admins correct a wrong entry here until it is billed; a billed one stays as it was."""
+
+    list_display = ["work_date", "agreement", "line", "hours", "technician", "invoice"]
+    list_select_related = ["agreement", "line", "technician", "invoice"]
+    raw_id_fields = ["agreement", "line", "visit", "technician", "created_by"]
+    readonly_fields = ["invoice", "created_at"]
+
+    def has_add_permission(self, request):
+        return False  # time is logged in the app, which checks visits and dates
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None or obj.invoice_id is None
+
+    has_delete_permission = has_change_permission

@@ -1,4 +1,5 @@
-"""Rate cards (the source of Exhibit A) and the agreement discount policy."""
+"""Rate cards (the source of Exhibit A), the agreement discount policy, and invoicing: invoices,
+their lines, payments, time entries and the invoice number sequence."""
 
 import datetime as dt
 from decimal import Decimal
@@ -6,12 +7,12 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from agreements.models import ServiceKind
+from agreements.models import Agreement, Customer, ServiceKind, ServiceLine, Term
 
 ZERO = Decimal("0.00")
 
@@ -215,3 +216,344 @@ class DiscountPolicy(models.Model):
             .first()
         )
         return policy.percent if policy else ZERO
+
+
+# Invoicing ---------------------------------------------------------------------------------
+
+
+class InvoiceSequence(models.Model):
+    """The last invoice number taken. Its row is locked while a number is taken, so numbers are
+    sequential without gaps and never reused: an invoice rolled back gives its number back."""
+
+    name = models.CharField(max_length=20, unique=True, default="invoice")
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.name}: {self.last_number}"
+
+    @classmethod
+    def take(cls) -> int:
+        """The next number. Call it inside the transaction that stores the invoice: the UPDATE
+        locks the counter row until that transaction ends, so two workers never get the same
+        number and a rolled-back invoice gives its number back."""
+        table = connection.ops.quote_name(cls._meta.db_table)
+        sql = f"UPDATE {table} SET last_number = last_number + 1 WHERE name = %s RETURNING last_number"  # noqa: E501, S608 -- no user input
+        for _ in range(2):
+            with connection.cursor() as cursor:
+                cursor.execute(sql, ["invoice"])
+                row = cursor.fetchone()
+            if row is not None:
+                return row[0]
+            try:  # the very first invoice: create the counter, then take from it
+                with transaction.atomic():
+                    cls.objects.create(name="invoice")
+            except IntegrityError:
+                pass  # another worker created it first
+        raise RuntimeError("The invoice number sequence could not be read.")
+
+
+def invoice_number(sequence_number: int) -> str:
+    return f"INV-{sequence_number:06d}"
+
+
+class InvoiceQuerySet(models.QuerySet):
+    def for_user(self, user):
+        """Invoices this user may see: all for staff, their customer's for a customer user."""
+        if user.is_allora_staff:
+            return self
+        if user.is_customer_user:
+            return self.filter(customer_id=user.customer_id).exclude(status=Invoice.Status.VOID)
+        return self.none()
+
+    def not_void(self):
+        return self.exclude(status=Invoice.Status.VOID)
+
+
+class Invoice(models.Model):
+    """One invoice of one agreement: monthly (recurring charges of the month in advance, usage
+    in arrears) or final (the rest of the term's commitment when it is terminated early).
+
+    `covers_from`/`covers_until` is the stretch of recurring charges it billed ([from, until));
+    `usage_until` the first day whose usage it did not bill. The next invoice starts there."""
+
+    class Kind(models.TextChoices):
+        MONTHLY = "monthly", "Monthly"
+        FINAL = "final", "Final (early termination)"
+
+    class Status(models.TextChoices):
+        ISSUED = "issued", "Issued"
+        PAID = "paid", "Paid"
+        OVERDUE = "overdue", "Overdue"
+        VOID = "void", "Void"
+
+    number = models.CharField(max_length=20, unique=True)
+    agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="invoices")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.MONTHLY)
+    period = models.DateField(help_text="The first day of the month invoiced.")
+    issued_on = models.DateField()
+    due_on = models.DateField()
+    payment_terms_days = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ISSUED)
+    bill_to = models.TextField(help_text="The customer's name and address when issued.")
+    subtotal = models.DecimalField("list amount", max_digits=12, decimal_places=2)
+    discount_total = models.DecimalField(max_digits=12, decimal_places=2)
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    amount_paid = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
+    paid_on = models.DateField(null=True, blank=True)
+    covers_from = models.DateField()
+    covers_until = models.DateField()
+    usage_until = models.DateField()
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    void_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = InvoiceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-issued_on", "-number"]
+        constraints = [
+            # A re-run or a second worker can never issue a month twice.
+            models.UniqueConstraint(
+                fields=["agreement", "period"],
+                condition=Q(kind="monthly") & ~Q(status="void"),
+                name="one_monthly_invoice_per_agreement_and_month",
+            ),
+            models.UniqueConstraint(
+                fields=["agreement"],
+                condition=Q(kind="final") & ~Q(status="void"),
+                name="one_final_invoice_per_agreement",
+            ),
+            models.CheckConstraint(
+                name="invoice_paid_within_total",
+                condition=Q(amount_paid__gte=0, amount_paid__lte=models.F("total")),
+            ),
+            models.CheckConstraint(
+                name="invoice_due_after_issue", condition=Q(due_on__gte=models.F("issued_on"))
+            ),
+            models.CheckConstraint(
+                name="invoice_coverage_ordered",
+                condition=Q(covers_until__gte=models.F("covers_from")),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "due_on"], name="invoice_status_due"),
+            models.Index(fields=["issued_on"], name="invoice_issued_on"),
+            models.Index(fields=["customer", "issued_on"], name="invoice_customer_issued"),
+        ]
+
+    def __str__(self):
+        return f"{self.number} ({self.customer})"
+
+    @property
+    def balance(self) -> Decimal:
+        return self.total - self.amount_paid
+
+    @property
+    def is_open(self):
+        return self.status in (self.Status.ISSUED, self.Status.OVERDUE)
+
+    @property
+    def period_label(self):
+        if self.kind == self.Kind.FINAL:
+            return f"Final invoice, {self.issued_on:%B %-d, %Y}"
+        return f"{self.period:%B %Y}"
+
+    def _locked(self):
+        return Invoice.objects.select_for_update().get(pk=self.pk)
+
+    def record_payment(self, *, amount, received_on, method, reference="", by, today):
+        """Record a payment (full or partial). A payment larger than the balance is refused:
+        Allora keeps no customer credit, so staff record at most the balance."""
+        amount = Decimal(amount)
+        with transaction.atomic():
+            invoice = self._locked()
+            if invoice.status == self.Status.VOID:
+                raise ValidationError("This invoice is void: no payment can be recorded on it.")
+            if invoice.status == self.Status.PAID:
+                raise ValidationError("This invoice is already paid in full.")
+            if amount <= 0:
+                raise ValidationError("A payment must be more than $0.00.")
+            if amount != amount.quantize(Decimal("0.01")):
+                raise ValidationError("A payment is in dollars and cents, e.g. 1170.00.")
+            if amount > invoice.balance:
+                raise ValidationError(
+                    "The payment of $%(amount)s is more than the balance of $%(balance)s. "
+                    "Record at most $%(balance)s: overpayments are not kept as credit.",
+                    params={"amount": f"{amount:,.2f}", "balance": f"{invoice.balance:,.2f}"},
+                )
+            if received_on > today:
+                raise ValidationError("The payment date cannot be in the future.")
+            if received_on < invoice.issued_on:
+                raise ValidationError(
+                    "The payment date is before the invoice date (%(date)s).",
+                    params={"date": f"{invoice.issued_on:%B %-d, %Y}"},
+                )
+            payment = Payment.objects.create(
+                invoice=invoice,
+                amount=amount,
+                received_on=received_on,
+                method=method,
+                reference=reference.strip()[:100],
+                recorded_by=by,
+            )
+            invoice.amount_paid += amount
+            fields = ["amount_paid"]
+            if invoice.balance == 0:
+                invoice.status, invoice.paid_on = self.Status.PAID, received_on
+                fields += ["status", "paid_on"]
+            invoice.save(update_fields=fields)
+        self.refresh_from_db()
+        return payment
+
+    def void(self, *, by, reason, now):
+        """Cancel this invoice; it keeps its number. Its time entries become billable again and
+        the next run of the job issues its month anew."""
+        reason = reason.strip()
+        with transaction.atomic():
+            invoice = self._locked()
+            if invoice.status == self.Status.VOID:
+                raise ValidationError("This invoice is already void.")
+            if invoice.amount_paid > 0:
+                raise ValidationError("An invoice with payments cannot be voided.")
+            later = (
+                Invoice.objects.not_void()
+                .filter(agreement_id=invoice.agreement_id, pk__gt=invoice.pk)
+                .order_by("pk")
+                .first()
+            )
+            if later is not None:
+                raise ValidationError(
+                    "Only the latest invoice of an agreement can be voided: %(number)s came "
+                    "after this one.",
+                    params={"number": later.number},
+                )
+            if not reason:
+                raise ValidationError("Give the reason for voiding the invoice.")
+            invoice.status = self.Status.VOID
+            invoice.voided_at, invoice.voided_by, invoice.void_reason = now, by, reason[:300]
+            invoice.save(update_fields=["status", "voided_at", "voided_by", "void_reason"])
+            TimeEntry.objects.filter(invoice=invoice).update(invoice=None)
+        self.refresh_from_db()
+        return self
+
+
+class InvoiceLine(models.Model):
+    """One priced line: quantity, list rate, the discount and the net amount, each rounded to
+    cents half-up. Recurring lines record the stretch [service_start, service_end) they bill."""
+
+    class Kind(models.TextChoices):
+        MAINTENANCE = "maintenance", "Monthly Maintenance"
+        PRESCHEDULED = "prescheduled", "Prescheduled Services"
+        HOSTING = "hosting", "Hosting"
+        EMERGENCY = "emergency", "Emergency Support"
+        OVERAGE = "overage", "Prescheduled hours beyond the block"
+
+    RECURRING = (Kind.MAINTENANCE, Kind.PRESCHEDULED, Kind.HOSTING)
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField(default=0)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    description = models.CharField(max_length=300)
+    quantity = models.DecimalField(max_digits=10, decimal_places=2)
+    unit = models.CharField(max_length=20)
+    list_rate = models.DecimalField(max_digits=12, decimal_places=2)
+    discount_percent = models.DecimalField(max_digits=5, decimal_places=2, default=ZERO)
+    net_rate = models.DecimalField(max_digits=12, decimal_places=2)
+    list_amount = models.DecimalField(max_digits=12, decimal_places=2)
+    discount_amount = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
+    amount = models.DecimalField("net amount", max_digits=12, decimal_places=2)
+    term = models.ForeignKey(
+        Term, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    service_line = models.ForeignKey(
+        ServiceLine, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    service_start = models.DateField()
+    service_end = models.DateField()
+
+    class Meta:
+        ordering = ["invoice", "position", "id"]
+        indexes = [models.Index(fields=["term", "kind"], name="invoice_line_term_kind")]
+
+    def __str__(self):
+        return f"{self.description}: ${self.amount}"
+
+    @property
+    def is_discounted(self):
+        return self.discount_percent > 0
+
+
+class Payment(models.Model):
+    class Method(models.TextChoices):
+        CHECK = "check", "Check"
+        ACH = "ach", "ACH / bank transfer"
+        CARD = "card", "Card"
+        OTHER = "other", "Other"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    received_on = models.DateField()
+    method = models.CharField(max_length=10, choices=Method.choices, default=Method.ACH)
+    reference = models.CharField(max_length=100, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["received_on", "id"]
+        constraints = [
+            models.CheckConstraint(name="payment_amount_positive", condition=Q(amount__gt=0))
+        ]
+
+    def __str__(self):
+        return f"${self.amount} on {self.received_on} for {self.invoice.number}"
+
+
+class TimeEntry(models.Model):
+    """Hours a technician worked for an agreement: on a visit, on the Prescheduled Services block
+    or on Emergency Support. Billing reads the prescheduled and emergency ones; `invoice` is the
+    invoice that billed them (maintenance visits are billed by the visit, not by the hour)."""
+
+    agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="time_entries")
+    line = models.ForeignKey(ServiceLine, on_delete=models.PROTECT, related_name="+")
+    visit = models.ForeignKey(
+        "scheduling.Visit",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="time_entries",
+    )
+    work_date = models.DateField("date")
+    hours = models.DecimalField(max_digits=5, decimal_places=2)
+    technician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="time_entries"
+    )
+    note = models.CharField(max_length=300, blank=True)
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="time_entries"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-work_date", "-id"]
+        verbose_name_plural = "time entries"
+        constraints = [
+            models.CheckConstraint(
+                name="time_entry_hours_in_a_day", condition=Q(hours__gt=0, hours__lte=24)
+            )
+        ]
+        indexes = [
+            models.Index(fields=["agreement", "work_date"], name="time_entry_agreement_date")
+        ]
+
+    def __str__(self):
+        return f"{self.hours} h on {self.work_date} ({self.agreement.number})"

@@ -11,4 +11,26 @@ urlpatterns = [
     path("rates/<int:pk>/edit/", views.ratecard_edit, name="ratecard_edit"),
     path("rates/<int:pk>/publish/", views.ratecard_publish, name="ratecard_publish"),
     path("rates/<int:pk>/new-version/", views.ratecard_new_version, name="ratecard_new_version"),
+    # Invoices (staff)
+    path("invoices/", views.invoice_list, name="invoice_list"),
+    path("invoices/export/", views.invoice_export, name="invoice_export"),
+    path("invoices/<int:pk>/", views.invoice_detail, name="invoice_detail"),
+    path("invoices/<int:pk>/invoice.pdf", views.invoice_pdf_view, name="invoice_pdf"),
+    path("invoices/<int:pk>/payments/new/", views.payment_create, name="payment_create"),
+    path("invoices/<int:pk>/void/", views.invoice_void, name="invoice_void"),
+    path("time/", views.time_entry_list, name="time_entry_list"),
+    path("time/new/", views.time_entry_create, name="time_entry_create"),
+    path(
+        "agreements/<int:pk>/early-termination/",
+        views.early_termination,
+        name="early_termination",
+    ),
+    # Portal
+    path("portal/invoices/", views.portal_invoice_list, name="portal_invoice_list"),
+    path("portal/invoices/<int:pk>/", views.portal_invoice_detail, name="portal_invoice_detail"),
+    path(
+        "portal/invoices/<int:pk>/invoice.pdf",
+        views.portal_invoice_pdf,
+        name="portal_invoice_pdf",
+    ),
 ]

@@ -1,15 +1,36 @@
+import csv
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from agreements import lifecycle
+from agreements.models import Agreement, Customer
 from allora.history import timeline
-from allora.tenancy import admin_required, staff_required
+from allora.tenancy import admin_required, portal_required, staff_required
 from allora.timeutils import local_today
+from scheduling.models import Visit
 
-from .forms import PublishForm, RateCardForm, RateCardLineFormSet
-from .models import DiscountPolicy, RateCard, RateCardLine
+from . import invoicing
+from .documents import EXPORT_COLUMNS, export_rows, invoice_context, invoice_filename, invoice_pdf
+from .forms import (
+    ExportForm,
+    InvoiceFilterForm,
+    PaymentForm,
+    PublishForm,
+    RateCardForm,
+    RateCardLineFormSet,
+    TimeAgreementForm,
+    TimeEntryForm,
+    VoidForm,
+)
+from .models import DiscountPolicy, Invoice, RateCard, RateCardLine, TimeEntry
+from .timesheets import default_work_date, describe, log_time, loggable_lines
 
 DRAFT_EXISTS = "A draft rate card already exists: edit or publish it first."
 
@@ -119,3 +140,252 @@ def ratecard_new_version(request, pk):
         return redirect("billing:ratecard_detail", pk=card.pk)
     messages.success(request, f"Draft {draft} created from {card}.")
     return redirect("billing:ratecard_edit", pk=draft.pk)
+
+
+# Invoices (staff) --------------------------------------------------------------------------
+
+
+def get_invoice_for_user(request, pk):
+    """The invoice if the signed-in user may see it; another customer's invoice is a 404."""
+    invoices = Invoice.objects.for_user(request.user).select_related("customer", "agreement")
+    return get_object_or_404(invoices, pk=pk)
+
+
+@staff_required
+def invoice_list(request):
+    form = InvoiceFilterForm(request.GET or None)
+    invoices = form.filter(Invoice.objects.select_related("customer", "agreement"))
+    page = Paginator(invoices.order_by("-issued_on", "-number"), 25).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "billing/invoice_list.html",
+        {"form": form, "page": page, "customers": Customer.objects.only("id", "legal_name")},
+    )
+
+
+@staff_required
+def invoice_detail(request, pk):
+    invoice = get_invoice_for_user(request, pk)
+    return render(
+        request,
+        "billing/invoice_detail.html",
+        {
+            **invoice_context(invoice),
+            "payments": invoice.payments.select_related("recorded_by"),
+            "entries": invoice.time_entries.select_related("technician", "line", "visit"),
+        },
+    )
+
+
+def _pdf_response(invoice, *, download):
+    disposition = "attachment" if download else "inline"
+    return HttpResponse(
+        invoice_pdf(invoice),
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'{disposition}; filename="{invoice_filename(invoice)}"'},
+    )
+
+
+@staff_required
+def invoice_pdf_view(request, pk):
+    return _pdf_response(get_invoice_for_user(request, pk), download=False)
+
+
+@staff_required
+def payment_create(request, pk):
+    invoice = get_invoice_for_user(request, pk)
+    form = PaymentForm(
+        request.POST or None, initial={"amount": invoice.balance, "received_on": local_today()}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            invoice.record_payment(**form.cleaned_data, by=request.user, today=local_today())
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request,
+                f"Payment of ${form.cleaned_data['amount']:,.2f} recorded on {invoice.number}: "
+                f"{invoice.get_status_display().lower()}, balance ${invoice.balance:,.2f}.",
+            )
+            return redirect("billing:invoice_detail", pk=invoice.pk)
+    return render(request, "billing/payment_form.html", {"invoice": invoice, "form": form})
+
+
+@admin_required
+def invoice_void(request, pk):
+    invoice = get_invoice_for_user(request, pk)
+    form = VoidForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invoice.void(by=request.user, reason=form.cleaned_data["reason"], now=timezone.now())
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            again = " The next run of the invoicing job issues its month again with a new number."
+            monthly = invoice.kind == Invoice.Kind.MONTHLY
+            messages.success(request, f"{invoice.number} is void." + (again if monthly else ""))
+            return redirect("billing:invoice_detail", pk=invoice.pk)
+    return render(request, "billing/invoice_void.html", {"invoice": invoice, "form": form})
+
+
+@staff_required
+def invoice_export(request):
+    form = ExportForm(request.GET or None)
+    if form.is_valid():
+        start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="invoices-{start}-{end}.csv"'
+        writer = csv.writer(response)
+        writer.writerow(EXPORT_COLUMNS)
+        writer.writerows(export_rows(start=start, end=end))
+        return response
+    return render(request, "billing/invoice_export.html", {"form": form})
+
+
+# Time entries (staff) ----------------------------------------------------------------------
+
+
+@staff_required
+def time_entry_list(request):
+    entries = TimeEntry.objects.select_related(
+        "agreement__customer", "line", "visit", "technician", "invoice"
+    )
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    return render(request, "billing/time_entry_list.html", {"page": page})
+
+
+def _time_entry_agreement(request):
+    """The agreement the time is for: from ?visit= or ?agreement= (None: ask for it)."""
+    source = request.POST or request.GET
+    visit = source.get("visit", "")
+    if visit.isdigit():
+        found = Visit.objects.filter(pk=visit).select_related("agreement").first()
+        return found.agreement if found else None
+    form = TimeAgreementForm(source)
+    return form.cleaned_data["agreement"] if form.is_valid() else None
+
+
+@staff_required
+def time_entry_create(request):
+    agreement = _time_entry_agreement(request)
+    if agreement is None:
+        picker = TimeAgreementForm(request.GET if "agreement" in request.GET else None)
+        return render(request, "billing/time_entry_agreement.html", {"form": picker})
+    today = local_today()
+    visits = list(
+        Visit.objects.filter(agreement=agreement, starts_at__lt=timezone.now())
+        .select_related("line", "agreement")
+        .order_by("-starts_at")[:30]
+    )
+    chosen = request.GET.get("visit", "")
+    visit = (
+        Visit.objects.filter(pk=chosen, agreement=agreement).select_related("line", "agreement")
+        if chosen.isdigit()
+        else Visit.objects.none()
+    ).first()
+    initial = {"work_date": today, "technician": request.user.pk}
+    if visit is not None:
+        visits = [visit, *[v for v in visits if v.pk != visit.pk]]
+        initial.update(work=f"visit:{visit.pk}", work_date=default_work_date(visit, today=today))
+    form = TimeEntryForm(
+        request.POST or None,
+        initial=initial,
+        agreement=agreement,
+        visits=visits,
+        lines=loggable_lines(agreement),
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            entry = log_time(
+                agreement,
+                **data["work"],
+                work_date=data["work_date"],
+                hours=data["hours"],
+                technician=data["technician"],
+                note=data["note"],
+                by=request.user,
+                today=today,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request,
+                f"{entry.hours:g} h logged for {agreement.customer} on "
+                f"{entry.work_date:%B %-d, %Y} ({describe(entry)}).",
+            )
+            return redirect("billing:time_entry_list")
+    return render(request, "billing/time_entry_form.html", {"form": form, "agreement": agreement})
+
+
+# Early termination (staff) -----------------------------------------------------------------
+
+
+@staff_required
+def early_termination(request, pk):
+    agreement = get_object_or_404(Agreement.objects.select_related("customer"), pk=pk)
+    today = local_today()
+    try:
+        plan = invoicing.final_invoice_preview(agreement, today=today)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("agreements:agreement_detail", pk=agreement.pk)
+    if request.method == "POST":
+        if request.POST.get("expected_total") != str(plan.total):
+            messages.error(
+                request, "The amount changed since this page was opened; review it again."
+            )
+            return redirect("billing:early_termination", pk=agreement.pk)
+        try:
+            invoice = lifecycle.terminate_early(agreement, by=request.user, today=today)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return redirect("agreements:agreement_detail", pk=agreement.pk)
+        messages.success(
+            request,
+            f"{agreement.number} is terminated."
+            + (f" Final invoice {invoice.number}: ${invoice.total:,.2f}." if invoice else ""),
+        )
+        if invoice:
+            return redirect("billing:invoice_detail", pk=invoice.pk)
+        return redirect("agreements:agreement_detail", pk=agreement.pk)
+    return render(
+        request,
+        "billing/early_termination.html",
+        {
+            "agreement": agreement,
+            "plan": plan,
+            "commitment": invoicing.commitment(agreement, today=today),
+            "future_visits": Visit.objects.open()
+            .filter(agreement=agreement, starts_at__gte=timezone.now())
+            .count(),
+            "today": today,
+        },
+    )
+
+
+# Portal ------------------------------------------------------------------------------------
+
+
+@portal_required
+def portal_invoice_list(request):
+    invoices = Invoice.objects.for_user(request.user).select_related("agreement")
+    page = Paginator(invoices.order_by("-issued_on", "-number"), 25).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "portal/invoice_list.html", {"page": page})
+
+
+@portal_required
+def portal_invoice_detail(request, pk):
+    invoice = get_invoice_for_user(request, pk)
+    return render(request, "portal/invoice_detail.html", invoice_context(invoice))
+
+
+@portal_required
+def portal_invoice_pdf(request, pk):
+    return _pdf_response(get_invoice_for_user(request, pk), download=True)

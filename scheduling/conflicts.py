@@ -56,6 +56,15 @@ class Slot:
     def local_end(self):
         return self.ends_at.astimezone(ZoneInfo(self.tz))
 
+    def form_data(self) -> dict:
+        """What the move form takes to book this slot (local date and times, technician id)."""
+        return {
+            "date": self.local_start.date().isoformat(),
+            "start_time": f"{self.local_start:%H:%M}",
+            "end_time": f"{self.local_end:%H:%M}",
+            "technician": self.technician.pk if self.technician else "",
+        }
+
 
 def find_clashes(technician, starts_at, ends_at, *, exclude=None) -> list[Visit]:
     """The technician's non-cancelled visits overlapping [starts_at, ends_at) (one query)."""

@@ -226,3 +226,160 @@ def _hours(minutes: int) -> Decimal:
     """Minutes as hours for the form: 120 -> 2, 90 -> 1.5, 50 -> 0.83."""
     hours = (Decimal(minutes) / HOURS).quantize(Decimal("0.01"), ROUND_HALF_UP)
     return hours.quantize(Decimal(1)) if hours == hours.to_integral_value() else hours.normalize()
+
+
+# Visits -----------------------------------------------------------------------------------
+
+
+class TechnicianChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return obj.get_full_name() or obj.email
+
+
+def _technician_field(*, required=True, label="Technician"):
+    from .models import technicians
+
+    return TechnicianChoiceField(
+        queryset=technicians(),
+        required=required,
+        label=label,
+        widget=forms.Select(attrs={"class": "form-select"}),
+        error_messages={
+            "required": "Pick a technician.",
+            "invalid_choice": "Pick a technician from the list.",
+        },
+    )
+
+
+class VisitMoveForm(forms.Form):
+    """A new local date and times for one visit (in the customer's zone), optionally with
+    another technician (the alternatives of a conflict post both)."""
+
+    date = forms.DateField(
+        widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}, format="%Y-%m-%d"),
+        error_messages={"required": "Enter the date.", "invalid": "Enter a date as YYYY-MM-DD."},
+    )
+    start_time = forms.TimeField(
+        label="From",
+        widget=forms.TimeInput(attrs={"type": "time", "class": "form-control"}, format="%H:%M"),
+        error_messages={
+            "required": "Enter the start time.",
+            "invalid": "Enter a time, e.g. 10:00.",
+        },
+    )
+    end_time = forms.TimeField(
+        label="To",
+        widget=forms.TimeInput(attrs={"type": "time", "class": "form-control"}, format="%H:%M"),
+        error_messages={"required": "Enter the end time.", "invalid": "Enter a time, e.g. 12:00."},
+    )
+
+    def __init__(self, *args, visit, **kwargs):
+        local_start, local_end = visit.local_start, visit.local_end
+        kwargs.setdefault(
+            "initial",
+            {
+                "date": local_start.date(),
+                "start_time": local_start.time().replace(tzinfo=None),
+                "end_time": local_end.time().replace(tzinfo=None),
+                "technician": visit.technician_id,
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self.visit = visit
+        self.fields["technician"] = _technician_field(required=False, label="Technician")
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        if data["end_time"] <= data["start_time"]:
+            raise forms.ValidationError(
+                "The end time must be after the start time (a visit ends on the day it starts)."
+            )
+        zone = self.visit.tz
+        data["starts_at"] = _aware(data["date"], data["start_time"], zone)
+        data["ends_at"] = _aware(data["date"], data["end_time"], zone)
+        data["technician"] = data.get("technician") or self.visit.technician
+        return data
+
+
+def _aware(day, time, zone):
+    # fold=0, as in recurrence: a time skipped by DST moves forward, a repeated one is the first.
+    return dt.datetime.combine(day, time).replace(tzinfo=zone).astimezone(dt.UTC)
+
+
+class TechnicianForm(forms.Form):
+    """Pick a technician: the default one of a line, or another one for a single visit."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["technician"] = _technician_field()
+
+
+class VisitCompleteForm(forms.Form):
+    """The visit report: ticked checklist items, findings and the hours worked."""
+
+    done = forms.MultipleChoiceField(
+        label="Checklist",
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
+        error_messages={"invalid_choice": "Tick items of this visit's checklist only."},
+    )
+    findings = forms.CharField(
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 5, "class": "form-control"}),
+        help_text="What you found and did; the customer reads this in the portal.",
+    )
+    hours_worked = forms.DecimalField(
+        label="Hours worked",
+        max_digits=5,
+        decimal_places=2,
+        min_value=Decimal("0.25"),
+        max_value=24,
+        widget=forms.NumberInput(
+            attrs={"class": "form-control", "step": "0.25", "style": "width: 8rem"}
+        ),
+        error_messages={
+            "required": "Enter the hours worked, e.g. 2 or 1.5.",
+            "invalid": "Enter the hours as a number, e.g. 2 or 1.5.",
+            "min_value": "Enter at least 0.25 hours (15 minutes).",
+            "max_value": "A visit report covers at most 24 hours.",
+            "max_decimal_places": "Use at most two decimals, e.g. 1.25.",
+            "max_digits": "A visit report covers at most 24 hours.",
+            "max_whole_digits": "A visit report covers at most 24 hours.",
+        },
+    )
+
+    def __init__(self, *args, visit, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["done"].choices = [
+            (str(index), entry["item"]) for index, entry in enumerate(visit.checklist)
+        ]
+        if not visit.checklist:
+            del self.fields["done"]
+
+
+class ScheduleChangeForm(forms.Form):
+    """The date from which a line's new schedule applies (the schedule itself is a ScheduleForm)."""
+
+    effective_from = forms.DateField(
+        label="New schedule from",
+        widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}, format="%Y-%m-%d"),
+        error_messages={
+            "required": "Enter the first day of the new schedule.",
+            "invalid": "Enter a date as YYYY-MM-DD.",
+        },
+    )
+
+    def __init__(self, *args, today, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today
+
+    def clean_effective_from(self):
+        day = self.cleaned_data["effective_from"]
+        if day < self.today:
+            raise forms.ValidationError(
+                "The new schedule must start today or later, not in the past."
+            )
+        return day

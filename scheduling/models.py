@@ -16,7 +16,7 @@ from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from agreements.models import Agreement, ServiceLine, Term
+from agreements.models import Agreement, CustomerScopedQuerySet, ServiceLine, Term
 from allora.models import Role, User
 
 
@@ -221,6 +221,19 @@ class Visit(models.Model):
         return self.ends_at.astimezone(self.tz)
 
     @property
+    def local_day(self):
+        return self.local_start.date()
+
+    @property
+    def local_times(self):
+        """E.g. "10:00–12:00" (wall-clock in the customer's zone)."""
+        return f"{self.local_start:%H:%M}–{self.local_end:%H:%M}"
+
+    @property
+    def zone_abbr(self):
+        return f"{self.local_start:%Z}"
+
+    @property
     def local_label(self):
         """E.g. "Wed Mar 17, 2027 10:00–12:00 EDT", in the customer's zone."""
         start, end = self.local_start, self.local_end
@@ -236,12 +249,17 @@ class Visit(models.Model):
         return f"visit-{self.pk}@allora.example"
 
     @property
+    def completed_on(self):
+        """The local date the report was recorded (None while not completed)."""
+        return self.completed_at and self.completed_at.astimezone(self.tz).date()
+
+    @property
     def checklist_done(self):
         return sum(1 for entry in self.checklist if entry.get("done"))
 
     def _locked(self):
         return (
-            Visit.objects.select_for_update()
+            Visit.objects.select_for_update(of=("self",))
             .select_related("agreement", "completed_by")
             .get(pk=self.pk)
         )
@@ -255,7 +273,7 @@ class Visit(models.Model):
                 "This visit was already completed on %(day)s by %(who)s; "
                 "a report is recorded only once.",
                 params={
-                    "day": f"{timezone.localtime(visit.completed_at, visit.tz):%b %-d, %Y}",
+                    "day": f"{visit.completed_on:%b %-d, %Y}",
                     "who": visit.completed_by or "someone",
                 },
             )
@@ -278,9 +296,12 @@ class Visit(models.Model):
         visit.status = Visit.Status.COMPLETED
         visit.completed_at = now
         visit.completed_by = by
+        # A visit nobody was assigned to was done by whoever reports it: record that.
+        visit.technician = visit.technician or by
         visit.updated_at = now
         visit.save(
             update_fields=[
+                "technician",
                 "checklist",
                 "findings",
                 "hours_worked",
@@ -362,3 +383,149 @@ class CalendarFeed(models.Model):
         self.created_at = now
         self.save(update_fields=["token", "created_at"])
         return self
+
+
+# Emergency Support ------------------------------------------------------------------------
+
+
+class EmergencyRequest(models.Model):
+    """A customer's call for Emergency Support, with its guaranteed response clock.
+
+    The guarantee is copied from the agreement's Emergency Support line when the request is
+    received (tier name, minutes, business hours or 24×7), so later amendments never move a
+    deadline. A customer without an active Emergency Support line is still served: the request
+    has no guarantee (no deadline) and is billed at the standard emergency rate."""
+
+    class Channel(models.TextChoices):
+        PORTAL = "portal", "Customer portal"
+        PHONE = "phone", "Phone (entered by staff)"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Waiting for a technician"
+        ACKNOWLEDGED = "acknowledged", "A technician is on it"
+        CLOSED = "closed", "Resolved"
+
+    class Outcome(models.TextChoices):
+        PENDING = "", "Clock running"
+        MET = "met", "Response time met"
+        BREACHED = "breached", "Response time breached"
+        NO_GUARANTEE = "no_guarantee", "No guarantee"
+
+    customer = models.ForeignKey(
+        "agreements.Customer", on_delete=models.PROTECT, related_name="emergency_requests"
+    )
+    agreement = models.ForeignKey(
+        Agreement,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="emergency_requests",
+    )
+    line = models.ForeignKey(
+        ServiceLine, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    summary = models.TextField("what is wrong")
+    contact_name = models.CharField("who to call", max_length=200)
+    contact_phone = models.CharField("phone", max_length=30)
+    site = models.CharField("site", max_length=300)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    received_at = models.DateTimeField()
+    filed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    # The guarantee as it stood when the request was received (empty: no guarantee).
+    tier_name = models.CharField(max_length=100, blank=True)
+    response_minutes = models.PositiveIntegerField(null=True, blank=True)
+    business_hours_only = models.BooleanField(default=False)
+    alert_50_at = models.DateTimeField(null=True, blank=True)
+    alert_80_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    outcome = models.CharField(
+        max_length=12, choices=Outcome.choices, default=Outcome.PENDING, blank=True
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolution = models.TextField(blank=True)
+
+    objects = CustomerScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                name="emergency_guarantee_has_deadline",
+                condition=Q(response_minutes__isnull=True) | Q(due_at__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="emergency_ack_after_receipt",
+                condition=Q(acknowledged_at__isnull=True)
+                | Q(acknowledged_at__gte=F("received_at")),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="emergency_status_due"),
+            models.Index(fields=["customer", "received_at"], name="emergency_customer_received"),
+        ]
+
+    def __str__(self):
+        return f"Emergency #{self.pk} – {self.customer}"
+
+    @property
+    def is_guaranteed(self):
+        return self.response_minutes is not None
+
+    @property
+    def is_open(self):
+        return self.status == self.Status.OPEN
+
+    @property
+    def tz(self):
+        return self.customer.tz
+
+    @property
+    def local_received(self):
+        return self.received_at.astimezone(self.tz)
+
+    @property
+    def local_due(self):
+        return self.due_at and self.due_at.astimezone(self.tz)
+
+    @property
+    def local_acknowledged(self):
+        return self.acknowledged_at and self.acknowledged_at.astimezone(self.tz)
+
+    @property
+    def guarantee_label(self):
+        return self.tier_name or "No guarantee (no active Emergency Support line)"
+
+
+class EmergencyAlert(models.Model):
+    """An alert sent to the on-call staff: the unique key sends each threshold once."""
+
+    class Threshold(models.IntegerChoices):
+        HALF = 50, "50% of the window used"
+        MOST = 80, "80% of the window used"
+        BREACH = 100, "Deadline passed"
+
+    request = models.ForeignKey(EmergencyRequest, on_delete=models.CASCADE, related_name="alerts")
+    threshold = models.PositiveSmallIntegerField(choices=Threshold.choices)
+    sent_at = models.DateTimeField()
+    recipients = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["request", "threshold"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "threshold"], name="emergency_alert_sent_once"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_threshold_display()} (request {self.request_id})"

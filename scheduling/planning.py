@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from agreements.models import Agreement, ServiceKind, ServiceLine, Term
@@ -271,7 +271,11 @@ def reschedule_visit(visit, *, starts_at, ends_at, technician, now) -> Visit:
 
     Raises ValidationError for a change that makes no sense and VisitConflict when the
     technician is busy then."""
-    visit = Visit.objects.select_for_update().select_related("agreement__customer").get(pk=visit.pk)
+    visit = (
+        Visit.objects.select_for_update(of=("self",))
+        .select_related("agreement__customer", "technician")
+        .get(pk=visit.pk)
+    )
     if visit.status == Visit.Status.COMPLETED:
         raise ValidationError("This visit is completed; it can no longer be changed.")
     if visit.status == Visit.Status.CANCELLED:
@@ -376,3 +380,44 @@ def change_schedule(
         .for_display()
     )
     return ChangeResult(replaced=replaced, created=created, needs_technician=needs_technician)
+
+
+def apply_holidays(*, today: dt.date) -> int:
+    """Apply the holiday rule to open visits from `today` on that sit on a company holiday
+    added after they were planned (moved visits are left where staff put them)."""
+    holidays = holiday_dates(today, today + dt.timedelta(days=800))
+    if not holidays:
+        return 0
+    policy = SchedulingSettings.load().holiday_policy
+    near = Q()
+    for day in holidays:
+        # A wide UTC window around the date; the exact local date is checked below.
+        start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC) - dt.timedelta(days=1)
+        near |= Q(starts_at__gte=start, starts_at__lt=start + dt.timedelta(days=3))
+    changed = 0
+    candidates = Visit.objects.filter(near, status=Visit.Status.SCHEDULED, flag="")
+    for visit in candidates.select_related("agreement"):
+        local = visit.local_start
+        name = holidays.get(local.date())
+        if name is None or local.date() < today:
+            continue
+        if policy == HolidayPolicy.MOVE:
+            day = next_business_day(local.date(), set(holidays))
+            moved = dt.datetime.combine(day, local.time().replace(tzinfo=None), tzinfo=visit.tz)
+            duration = visit.ends_at - visit.starts_at
+            visit.starts_at = moved.astimezone(dt.UTC)
+            visit.ends_at = visit.starts_at + duration
+            visit.note = f"Moved from {local:%a %b %-d} ({name})"
+            if visit.technician_id and find_clashes(
+                visit.technician, visit.starts_at, visit.ends_at, exclude=visit
+            ):
+                visit.technician = None
+                visit.flag = Visit.Flag.CONFLICT
+        else:
+            visit.flag = Visit.Flag.HOLIDAY
+            visit.note = f"{name}: staff to decide"
+        visit.sequence += 1
+        visit.updated_at = timezone.now()
+        visit.save()
+        changed += 1
+    return changed

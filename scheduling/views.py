@@ -1,13 +1,36 @@
 import datetime as dt
 
 from django.conf import settings
-from django.shortcuts import render
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
-from allora.tenancy import staff_required
+from agreements.models import Agreement, Customer, ServiceLine
+from allora.tenancy import portal_required, public, staff_required
 from allora.timeutils import local_today
 
-from .forms import ScheduleForm
+from . import calendars, feeds, planning
+from .conflicts import VisitConflict, alternatives, find_clashes
+from .forms import (
+    ScheduleChangeForm,
+    ScheduleForm,
+    TechnicianForm,
+    VisitCompleteForm,
+    VisitMoveForm,
+)
+from .models import CalendarFeed, LineAssignment, Visit, technicians
+from .recurrence import RecurrenceError
+
+UPCOMING_PAGE = 50
+PORTAL_UPCOMING = 20
+RECENT_REPORTS = 10
 
 
 @staff_required
@@ -29,3 +52,546 @@ def _date_or_today(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         return local_today()
+
+
+def _int(text):
+    return int(text) if text and text.isdigit() else None
+
+
+def _month_visits(visits, first):
+    days = [day for week in calendars.month_days(first) for day in week]
+    start, end = calendars.utc_bounds(days)
+    return visits.active().filter(starts_at__gte=start, starts_at__lt=end).for_display()
+
+
+# Staff: calendars and lists -------------------------------------------------------------
+
+
+@staff_required
+def calendar(request):
+    """All technicians' visits in a month, filterable by technician and customer."""
+    today = local_today()
+    first = calendars.parse_month(request.GET.get("month", ""), today=today)
+    technician, customer = request.GET.get("technician", ""), _int(request.GET.get("customer"))
+    visits = Visit.objects.all()
+    if technician == "none":
+        visits = visits.filter(technician__isnull=True)
+    elif _int(technician):
+        visits = visits.filter(technician_id=_int(technician))
+    if customer:
+        visits = visits.filter(agreement__customer_id=customer)
+    return render(
+        request,
+        "scheduling/calendar.html",
+        {
+            "month": calendars.month_grid(first, _month_visits(visits, first), today=today),
+            "technicians": technicians(),
+            "customers": Customer.objects.only("id", "legal_name"),
+            "technician": technician,
+            "customer": customer,
+            "extra_query": "&" + urlencode({"technician": technician, "customer": customer or ""}),
+            "title": "Visit calendar",
+            "tab": "calendar",
+        },
+    )
+
+
+@staff_required
+def visit_list(request):
+    """The next visits (from a date, today by default), filterable, 50 a page."""
+    today = local_today()
+    since = calendars.parse_day(request.GET.get("from", ""), today=today)
+    technician, customer = request.GET.get("technician", ""), _int(request.GET.get("customer"))
+    attention = request.GET.get("attention") == "1"
+    # From midnight in Allora's zone (where staff work) on the chosen day.
+    start = timezone.make_aware(dt.datetime.combine(since, dt.time.min))
+    visits = Visit.objects.open().filter(ends_at__gt=start)
+    if technician == "none":
+        visits = visits.filter(technician__isnull=True)
+    elif _int(technician):
+        visits = visits.filter(technician_id=_int(technician))
+    if customer:
+        visits = visits.filter(agreement__customer_id=customer)
+    if attention:
+        visits = visits.exclude(flag="")
+    page = Paginator(visits.for_display().order_by("starts_at", "id"), UPCOMING_PAGE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "scheduling/visit_list.html",
+        {
+            "page": page,
+            "technicians": technicians(),
+            "customers": Customer.objects.only("id", "legal_name"),
+            "technician": technician,
+            "customer": customer,
+            "attention": attention,
+            "since": since,
+            "tab": "list",
+        },
+    )
+
+
+@staff_required
+def line_list(request):
+    """Scheduled Exhibit B lines of agreements in force, with their default technician."""
+    lines = (
+        ServiceLine.objects.filter(
+            kind__in=planning.SCHEDULED_KINDS,
+            version__agreement__status__in=[Agreement.Status.ACTIVE, Agreement.Status.ENDING],
+            version__status="signed",
+        )
+        .select_related("version__agreement__customer", "assignment__technician")
+        .order_by(
+            "version__agreement__customer__legal_name", "version__agreement__number", "position"
+        )
+    )
+    page = Paginator(lines, UPCOMING_PAGE).get_page(request.GET.get("page"))
+    return render(request, "scheduling/line_list.html", {"page": page, "tab": "lines"})
+
+
+def _staff_line(pk):
+    return get_object_or_404(
+        ServiceLine.objects.select_related(
+            "version__agreement__customer", "assignment__technician"
+        ),
+        pk=pk,
+        kind__in=planning.SCHEDULED_KINDS,
+    )
+
+
+@staff_required
+def line_assign(request, pk):
+    """Make a technician the default of a line; its open visits from today go to them."""
+    line = _staff_line(pk)
+    current = getattr(line, "assignment", None)
+    form = TechnicianForm(
+        request.POST or None, initial={"technician": current.technician_id if current else None}
+    )
+    if request.method == "POST" and form.is_valid():
+        technician = form.cleaned_data["technician"]
+        result = planning.assign_line(
+            line, technician=technician, by=request.user, today=local_today()
+        )
+        messages.success(
+            request,
+            f"{technician} is now the technician for {line.get_kind_display()} at "
+            f"{line.version.agreement.customer} ({result.assigned} upcoming visits assigned).",
+        )
+        if not result.clashing:
+            return redirect("scheduling:line_list")
+        messages.warning(
+            request,
+            f"{len(result.clashing)} visits clash with other visits of {technician}; "
+            "resolve each one below.",
+        )
+        return render(
+            request,
+            "scheduling/line_result.html",
+            {"line": line, "technician": technician, "clashing": result.clashing},
+        )
+    return render(
+        request,
+        "scheduling/form.html",
+        {
+            "form": form,
+            "title": f"Technician for {line.get_kind_display()}",
+            "subtitle": f"{line.version.agreement.customer} · {line.schedule_text}",
+            "submit": "Assign",
+            "cancel_url": reverse("scheduling:line_list"),
+            "help": "The technician takes every upcoming visit of this line that does not clash "
+            "with their other visits, and every visit planned later (renewals too).",
+        },
+    )
+
+
+@staff_required
+def line_schedule(request, pk):
+    """Change a line's rule from a date onward: only future, not completed visits change."""
+    line = _staff_line(pk)
+    agreement = line.version.agreement
+    today = local_today()
+    change = line.schedule_changes.order_by("-effective_from", "-series").first()
+    rule = change or line
+    data = request.POST or None
+    form = ScheduleChangeForm(data, today=today, initial={"effective_from": today})
+    anchor = form["effective_from"].value() or today
+    try:
+        initial = ScheduleForm.initial_for(
+            rrule=rule.rrule, start_time=rule.start_time, duration_minutes=rule.duration_minutes
+        )
+    except RecurrenceError:
+        initial = None  # a rule the friendly form cannot show: start from the defaults
+    schedule_form = ScheduleForm(
+        data,
+        prefix="schedule",
+        initial=initial,
+        tz=agreement.time_zone,
+        anchor=calendars.parse_day(str(anchor), today=today),
+    )
+    if request.method == "POST" and form.is_valid() and schedule_form.is_valid():
+        schedule = schedule_form.cleaned_data
+        try:
+            result = planning.change_schedule(
+                line,
+                effective_from=form.cleaned_data["effective_from"],
+                rrule=schedule["rrule"],
+                start_time=schedule["start_time"],
+                duration_minutes=schedule["duration_minutes"],
+                schedule_text=schedule["schedule_text"],
+                by=request.user,
+                today=today,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request,
+                f"New schedule from {form.cleaned_data['effective_from']:%b %-d, %Y}: "
+                f"{result.replaced} visits replaced by {result.created}; completed visits kept.",
+            )
+            if not result.needs_technician:
+                return redirect("scheduling:line_list")
+            return render(
+                request,
+                "scheduling/line_result.html",
+                {
+                    "line": line,
+                    "technician": getattr(line, "assignment", None) and line.assignment.technician,
+                    "clashing": [(visit, []) for visit in result.needs_technician],
+                },
+            )
+    return render(
+        request,
+        "scheduling/line_schedule.html",
+        {
+            "line": line,
+            "agreement": agreement,
+            "form": form,
+            "schedule_form": schedule_form,
+            "current": rule.schedule_text,
+            "tab": "lines",
+        },
+    )
+
+
+# Staff: one visit -----------------------------------------------------------------------
+
+
+def _staff_visit(pk):
+    return get_object_or_404(Visit.objects.for_display().select_related("completed_by"), pk=pk)
+
+
+@staff_required
+def visit_detail(request, pk):
+    visit = _staff_visit(pk)
+    context = {"visit": visit, "today": local_today()}
+    if visit.is_open and visit.flag == Visit.Flag.CONFLICT:
+        # The default technician is busy: show who is in the way and what would work instead.
+        assignment = (
+            LineAssignment.objects.filter(line_id=visit.line_id)
+            .select_related("technician")
+            .first()
+        )
+        wanted = assignment.technician if assignment else None
+        context.update(_conflict_context(visit, visit.starts_at, visit.ends_at, wanted))
+        context["show_alternatives"] = True
+    return render(request, "scheduling/visit_detail.html", context)
+
+
+def _conflict_context(visit, starts_at, ends_at, technician):
+    return {
+        "wanted": technician,
+        "clashes": find_clashes(technician, starts_at, ends_at, exclude=visit),
+        "slots": alternatives(
+            visit, starts_at=starts_at, ends_at=ends_at, technician=technician, now=timezone.now()
+        ),
+    }
+
+
+@staff_required
+def visit_move(request, pk):
+    """Move one visit (an exception: the series stays), possibly to another technician."""
+    visit = _staff_visit(pk)
+    form = VisitMoveForm(request.POST or None, visit=visit)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        return _reschedule(
+            request, visit, form, data["starts_at"], data["ends_at"], data["technician"]
+        )
+    return _visit_form(request, visit, form, "Move this visit", "Move")
+
+
+@staff_required
+def visit_reassign(request, pk):
+    """Give one visit to another technician, at the same time."""
+    visit = _staff_visit(pk)
+    form = TechnicianForm(request.POST or None, initial={"technician": visit.technician_id})
+    if request.method == "POST" and form.is_valid():
+        technician = form.cleaned_data["technician"]
+        return _reschedule(request, visit, form, visit.starts_at, visit.ends_at, technician)
+    return _visit_form(request, visit, form, "Reassign this visit", "Reassign")
+
+
+def _reschedule(request, visit, form, starts_at, ends_at, technician):
+    if not visit.is_open:
+        messages.error(
+            request,
+            f"This visit is {visit.get_status_display().lower()}; it can no longer be changed.",
+        )
+        return redirect("scheduling:visit_detail", pk=visit.pk)
+    try:
+        planning.reschedule_visit(
+            visit, starts_at=starts_at, ends_at=ends_at, technician=technician, now=timezone.now()
+        )
+    except VisitConflict as conflict:
+        return render(
+            request,
+            "scheduling/conflict.html",
+            {
+                "visit": visit,
+                "starts_at": starts_at,
+                "ends_at": ends_at,
+                "conflict": conflict,
+                **_conflict_context(visit, starts_at, ends_at, technician),
+            },
+            status=409,
+        )
+    except ValidationError as error:
+        form.add_error(None, error)
+        return _visit_form(request, visit, form, "Change this visit", "Save")
+    visit = _staff_visit(visit.pk)
+    who = f" with {visit.technician}" if visit.technician else ""
+    messages.success(request, f"Visit now {visit.local_label}{who}.")
+    return redirect("scheduling:visit_detail", pk=visit.pk)
+
+
+def _visit_form(request, visit, form, title, submit):
+    return render(
+        request,
+        "scheduling/form.html",
+        {
+            "form": form,
+            "visit": visit,
+            "title": title,
+            "subtitle": f"{visit.agreement.customer} · {visit.line.get_kind_display()} · "
+            f"{visit.local_label}",
+            "submit": submit,
+            "cancel_url": reverse("scheduling:visit_detail", args=[visit.pk]),
+            "help": f"Times are in the customer's zone, {visit.agreement.time_zone}.",
+        },
+    )
+
+
+@staff_required
+def visit_cancel(request, pk):
+    visit = _staff_visit(pk)
+    if request.method == "POST":
+        try:
+            visit.cancel(now=timezone.now(), reason=f"Cancelled by {request.user}")
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"Visit of {visit.local_label} cancelled.")
+        return redirect("scheduling:visit_detail", pk=visit.pk)
+    return render(
+        request,
+        "allora/confirm.html",
+        {
+            "title": "Cancel this visit?",
+            "body": f"{visit.agreement.customer}, {visit.line.get_kind_display()}, "
+            f"{visit.local_label}. The customer's calendar shows it as cancelled; the other "
+            "visits of the series stay as they are.",
+            "confirm_label": "Cancel the visit",
+            "cancel_url": reverse("scheduling:visit_detail", args=[visit.pk]),
+        },
+    )
+
+
+@staff_required
+def visit_complete(request, pk):
+    """The technician's report: checklist ticks, findings, hours worked. Recorded once."""
+    visit = _staff_visit(pk)
+    if visit.status == Visit.Status.COMPLETED:
+        messages.info(
+            request,
+            f"This visit was already completed on {visit.completed_on:%b %-d, %Y} by "
+            f"{visit.completed_by}; a report is recorded only once.",
+        )
+        return redirect("scheduling:visit_detail", pk=visit.pk)
+    form = VisitCompleteForm(request.POST or None, visit=visit)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            visit.complete(
+                done_items=data.get("done", []),
+                findings=data["findings"],
+                hours_worked=data["hours_worked"],
+                by=request.user,
+                now=timezone.now(),
+                today=local_today(),
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return redirect("scheduling:visit_detail", pk=visit.pk)
+        messages.success(
+            request, "Visit completed; the customer can read the report in the portal."
+        )
+        return redirect("scheduling:my_schedule")
+    return render(request, "scheduling/visit_complete.html", {"visit": visit, "form": form})
+
+
+# Technicians ----------------------------------------------------------------------------
+
+
+@staff_required
+def my_schedule(request):
+    """The signed-in technician's day or week: customer, address, checklist of each visit."""
+    today = local_today()
+    day = calendars.parse_day(request.GET.get("day", ""), today=today)
+    view = "day" if request.GET.get("view") == "day" else "week"
+    days = [day] if view == "day" else calendars.week_of(day)
+    start, end = calendars.utc_bounds(days)
+    mine = Visit.objects.filter(technician=request.user).for_display()
+    found = calendars.by_local_date(mine.active().filter(starts_at__gte=start, starts_at__lt=end))
+    step = dt.timedelta(days=1 if view == "day" else 7)
+    return render(
+        request,
+        "scheduling/my_schedule.html",
+        {
+            "days": [(d, found.get(d, [])) for d in days],
+            "day": day,
+            "view": view,
+            "previous": day - step,
+            "next": day + step,
+            "today": today,
+            "to_report": mine.open()
+            .filter(starts_at__lt=timezone.now())
+            .order_by("starts_at")[:20],
+            "feed": CalendarFeed.for_technician(request.user),
+            "tab": "mine",
+        },
+    )
+
+
+@staff_required
+def my_calendar(request):
+    today = local_today()
+    first = calendars.parse_month(request.GET.get("month", ""), today=today)
+    visits = _month_visits(Visit.objects.filter(technician=request.user), first)
+    return render(
+        request,
+        "scheduling/calendar.html",
+        {
+            "month": calendars.month_grid(first, visits, today=today),
+            "title": "My calendar",
+            "tab": "mine",
+        },
+    )
+
+
+def _regenerate(request, feed, *, done, cancel_url):
+    if request.method == "POST":
+        feed.regenerate(now=timezone.now())
+        messages.success(
+            request, "New calendar address created; the old one no longer works anywhere."
+        )
+        return redirect(done)
+    return render(
+        request,
+        "allora/confirm.html",
+        {
+            "title": "Create a new calendar address?",
+            "body": "The current address stops working at once: calendars subscribed to it "
+            "(Google Calendar, Outlook, phones) stop updating until you subscribe them to the "
+            "new address.",
+            "confirm_label": "Create a new address",
+            "cancel_url": cancel_url,
+        },
+    )
+
+
+@staff_required
+def my_feed_regenerate(request):
+    url = reverse("scheduling:my_schedule")
+    return _regenerate(request, CalendarFeed.for_technician(request.user), done=url, cancel_url=url)
+
+
+# Portal ---------------------------------------------------------------------------------
+
+
+def _portal_visits(request):
+    return Visit.objects.for_user(request.user).exclude(agreement__status=Agreement.Status.DRAFT)
+
+
+@portal_required
+def portal_schedule(request):
+    """The customer's next visits, recent visit reports and their calendar feed."""
+    now = timezone.now()
+    visits = _portal_visits(request).for_display()
+    return render(
+        request,
+        "portal/schedule.html",
+        {
+            "upcoming": visits.open()
+            .filter(ends_at__gte=now)
+            .order_by("starts_at")[:PORTAL_UPCOMING],
+            "reports": visits.filter(status=Visit.Status.COMPLETED).order_by("-starts_at")[
+                :RECENT_REPORTS
+            ],
+            "feed": CalendarFeed.for_customer(request.user.customer),
+        },
+    )
+
+
+@portal_required
+def portal_calendar(request):
+    today = local_today()
+    first = calendars.parse_month(request.GET.get("month", ""), today=today)
+    return render(
+        request,
+        "portal/calendar.html",
+        {
+            "month": calendars.month_grid(
+                first, _month_visits(_portal_visits(request), first), today=today
+            )
+        },
+    )
+
+
+@portal_required
+def portal_visit_detail(request, pk):
+    visit = get_object_or_404(_portal_visits(request).for_display(), pk=pk)
+    return render(request, "portal/visit_detail.html", {"visit": visit})
+
+
+@portal_required
+def portal_feed_regenerate(request):
+    url = reverse("scheduling:portal_schedule")
+    return _regenerate(
+        request, CalendarFeed.for_customer(request.user.customer), done=url, cancel_url=url
+    )
+
+
+# Feeds ----------------------------------------------------------------------------------
+
+
+@public
+@require_GET
+def feed(request, token):
+    """An iCalendar feed at its secret address; a wrong or revoked token is a plain 404."""
+    found = (
+        CalendarFeed.objects.select_related("customer", "technician")
+        .filter(Q(customer__isnull=False) | Q(technician__is_active=True), token=token)
+        .first()
+    )
+    if found is None:
+        raise Http404("No such calendar")
+    response = HttpResponse(
+        feeds.feed_for(found, now=timezone.now()), content_type="text/calendar; charset=utf-8"
+    )
+    response["Content-Disposition"] = 'attachment; filename="allora-visits.ics"'
+    response["Cache-Control"] = "private, max-age=300"
+    response["X-Robots-Tag"] = "noindex"
+    return response

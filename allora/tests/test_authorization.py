@@ -30,8 +30,11 @@ from allora.tests.authz import (
     STAFF,
     STAFF_POST,
 )
+from allora.tests.authz_rows_api import ROWS as API_PAGE_ROWS
+from billing.tests.authz_rows import ROWS as BILLING_ROWS
 from billing.tests.factories import RateCardFactory, published_card
 from scheduling.tests.authz_rows import ROWS as SCHEDULING_ROWS
+from scheduling.tests.authz_rows_service import ROWS as SERVICE_ROWS
 
 
 def _customer(objs):
@@ -140,6 +143,9 @@ MATRIX = {
     "billing:ratecard_publish": (_draft, ADMIN),
     "billing:ratecard_new_version": (_card, ADMIN_POST),
     **SCHEDULING_ROWS,
+    **SERVICE_ROWS,
+    **BILLING_ROWS,
+    **API_PAGE_ROWS,
 }
 
 
@@ -148,6 +154,8 @@ def _names(patterns, namespace=None):
         if isinstance(pattern, URLResolver):
             if pattern.namespace == "admin":
                 continue  # Django's admin site: checked in test_admin_site_is_for_admins_only
+            if pattern.namespace == "api":
+                continue  # the REST API: every operation is checked in test_api_matrix.py
             inner = pattern.namespace or namespace
             yield from _names(pattern.url_patterns, inner)
         elif isinstance(pattern, URLPattern) and pattern.name:

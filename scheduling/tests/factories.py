@@ -1,6 +1,7 @@
 """Terms with scheduled lines, and visits, built directly for planning tests (no signing)."""
 
 import datetime as dt
+import itertools
 from decimal import Decimal as D
 from zoneinfo import ZoneInfo
 
@@ -58,14 +59,17 @@ def local(day, hour, minute=0, tz=NY):
     return dt.datetime.combine(day, dt.time(hour, minute)).replace(tzinfo=ZoneInfo(tz))
 
 
+_HAND_PLACED = itertools.count(100)
+
+
 def make_visit(term, starts_at, ends_at, *, technician=None, **fields):
-    """A visit placed by hand (its own series, so it never collides with planned ones)."""
+    """A visit placed by hand (a series of its own, so it never collides with planned ones)."""
     line = term.version.lines.filter(rrule__gt="").first()
     return Visit.objects.create(
         agreement=term.agreement,
         term=term,
         line=line,
-        series=99,
+        series=next(_HAND_PLACED) % 30000,
         occurrence_start=starts_at,
         starts_at=starts_at,
         ends_at=ends_at,

@@ -1,10 +1,14 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from agreements import demo as agreements_demo
+from agreements import demo_projects
 from allora import demo as people_demo
 from allora.management.dates import today_argument, today_from
 from billing import demo as billing_demo
+from scheduling import demo as scheduling_demo
+from scheduling import demo_service
 
 
 class Command(BaseCommand):
@@ -23,6 +27,13 @@ class Command(BaseCommand):
         agreements_demo.seed_agreements(
             today=today, admin=admin, staff=people["marcus@allora.example"], customers=customers
         )
+        scheduling_demo.seed(
+            today=today,
+            technicians=[people["marcus@allora.example"], people["priya@allora.example"]],
+        )
+        billing_demo.seed_invoices(today=today, staff=people["marcus@allora.example"])
+        demo_service.seed(now=timezone.now(), technician=people["marcus@allora.example"])
+        demo_projects.seed(today=today, now=timezone.now(), staff=people["marcus@allora.example"])
         self.stdout.write(self.style.SUCCESS(f"Demo data ready ({len(customers)} customers)."))
         self.stdout.write(
             f"Sign in at http://127.0.0.1:8000/ with password {people_demo.DEMO_PASSWORD}"

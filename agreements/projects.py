@@ -1,0 +1,266 @@
+"""Project workflows: estimates and change orders, the designated approvers' decisions, and the
+time logged against a project.
+
+The rules that protect the customer are enforced here and in the models (``Project.start``,
+``Project.check_can_log``): until a designated approver approves the estimate, the project
+cannot start and no time can be logged; hours beyond the approved ones need a change order."""
+
+import datetime as dt
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max, Sum
+
+from allora.emails import send_after_commit
+from billing.models import RateCard, RateKind
+from billing.pricing import money, snapshot_rate
+
+from .models import Agreement, Contact, Project, ProjectApproval, ProjectEstimate
+
+LIVE = (Agreement.Status.ACTIVE, Agreement.Status.ENDING)
+MAX_ESTIMATE_HOURS = Decimal("10000")
+
+
+def project_rate(customer, agreement, *, today: dt.date) -> Decimal:
+    """The on-site hourly rate of the agreement's current term (Exhibit A as locked), else of
+    the rate card in effect today."""
+    if agreement is not None:
+        term = agreement.current_term(today=today) or agreement.latest_term
+        if term is not None:
+            return snapshot_rate(term.locked_rates, RateKind.ONSITE)
+    card = RateCard.objects.current(on=today)
+    line = card and card.lines.filter(kind=RateKind.ONSITE).first()
+    if line is None:
+        raise ValidationError("No on-site rate is published yet: publish a rate card first.")
+    return line.price
+
+
+def live_agreement(customer):
+    """The customer's live agreement the estimate takes its rates from (None when there is none)."""
+    return Agreement.objects.filter(customer=customer, status__in=LIVE).order_by("-pk").first()
+
+
+def _check_estimate_hours(hours):
+    if hours is None:
+        raise ValidationError({"hours": "Enter the estimated hours, e.g. 12."})
+    if hours <= 0:
+        raise ValidationError({"hours": "The estimated hours must be more than zero."})
+    if hours > MAX_ESTIMATE_HOURS:
+        raise ValidationError({"hours": "That is more than 10,000 hours: check the number."})
+
+
+def approvers(customer):
+    """The customer's designated project approvers who can sign in to the portal."""
+    return Contact.objects.filter(
+        customer=customer, is_project_approver=True, user__isnull=False, user__is_active=True
+    ).select_related("user")
+
+
+def _notify_approvers(estimate):
+    project = estimate.project
+    send_after_commit(
+        "project_estimate",
+        to=[contact.email for contact in approvers(project.customer)],
+        context={"project": project, "estimate": estimate},
+    )
+
+
+@transaction.atomic
+def create_project(customer, *, title, scope, hours, by, today) -> Project:
+    """A new project with its first estimate, sent to the customer's designated approvers."""
+    errors = {}
+    if not title.strip():
+        errors["title"] = "Give the project a title."
+    if not scope.strip():
+        errors["scope"] = "Describe the scope: what will be done, what is not included."
+    if errors:
+        raise ValidationError(errors)
+    _check_estimate_hours(hours)
+    if not approvers(customer).exists():
+        raise ValidationError(
+            "%(customer)s has no designated project approver with portal access: mark a "
+            "contact as approver and invite them first.",
+            params={"customer": customer},
+        )
+    agreement = live_agreement(customer)
+    project = Project.objects.create(
+        customer=customer,
+        agreement=agreement,
+        title=title.strip(),
+        scope=scope.strip(),
+        created_by=by,
+    )
+    _new_estimate(project, hours=hours, description="", by=by, today=today)
+    return project
+
+
+def _new_estimate(project, *, hours, description, by, today):
+    rate = project_rate(project.customer, project.agreement, today=today)
+    last = project.estimates.aggregate(last=Max("number"))["last"] or 0
+    approved = project.estimates.filter(status=ProjectEstimate.Status.APPROVED).exists()
+    estimate = ProjectEstimate.objects.create(
+        project=project,
+        number=last + 1,
+        kind=ProjectEstimate.Kind.CHANGE_ORDER if approved else ProjectEstimate.Kind.ESTIMATE,
+        description=description.strip(),
+        hours=hours,
+        rate=rate,
+        total=money(hours * rate),
+        created_by=by,
+    )
+    _notify_approvers(estimate)
+    return estimate
+
+
+@transaction.atomic
+def propose_estimate(project, *, hours, description="", by, today) -> ProjectEstimate:
+    """A revised estimate (before approval) or a change order (extra hours, after approval).
+    A pending one it replaces is superseded and can no longer be approved."""
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    _check_estimate_hours(hours)
+    if project.status == Project.Status.COMPLETED:
+        raise ValidationError("This project is completed; start a new project for more work.")
+    if project.is_approved and not description.strip():
+        raise ValidationError({"description": "Say what the extra hours are for."})
+    project.estimates.filter(status=ProjectEstimate.Status.PENDING).update(
+        status=ProjectEstimate.Status.SUPERSEDED
+    )
+    if project.status == Project.Status.DECLINED:
+        project.status = Project.Status.AWAITING
+        project.save(update_fields=["status"])
+    return _new_estimate(project, hours=hours, description=description, by=by, today=today)
+
+
+def _refuse_unless_pending(estimate):
+    if estimate.status == ProjectEstimate.Status.PENDING:
+        return
+    if estimate.status == ProjectEstimate.Status.SUPERSEDED:
+        newer = estimate.project.estimates.filter(number__gt=estimate.number).order_by("-number")
+        raise ValidationError(
+            "This estimate was replaced by %(kind)s #%(number)s; review that one instead.",
+            params={"kind": newer[0].get_kind_display().lower(), "number": newer[0].number},
+        )
+    approval = getattr(estimate, "approval", None)
+    raise ValidationError(
+        "This %(kind)s was already %(status)s%(by)s; it cannot be decided again.",
+        params={
+            "kind": estimate.get_kind_display().lower(),
+            "status": estimate.get_status_display().lower(),
+            "by": f" by {approval.typed_name} on {approval.decided_at:%b %-d, %Y}"
+            if approval
+            else "",
+        },
+    )
+
+
+def approver_contact(user, customer):
+    """The signed-in user's contact if they are a designated approver of the customer."""
+    contact = Contact.objects.filter(user=user, customer=customer).first()
+    if contact is None or not contact.is_project_approver:
+        raise ValidationError(
+            "Only a designated project approver of %(customer)s can approve or decline "
+            "estimates. Ask Allora to add you as one.",
+            params={"customer": customer},
+        )
+    return contact
+
+
+@transaction.atomic
+def decide(estimate, *, user, approve, typed_name, ip, user_agent="", comment="", now):
+    """A designated approver approves or declines a pending estimate or change order; the
+    decision records who, when, from which IP, and what was approved."""
+    estimate = (
+        ProjectEstimate.objects.select_for_update(of=("self",))
+        .select_related("project__customer")
+        .get(pk=estimate.pk)
+    )
+    project = estimate.project
+    contact = approver_contact(user, project.customer)
+    _refuse_unless_pending(estimate)
+    if len(typed_name.strip()) < 3:
+        raise ValidationError({"typed_name": "Type your full name to sign the decision."})
+    decision = ProjectApproval.Decision.APPROVED if approve else ProjectApproval.Decision.DECLINED
+    ProjectApproval.objects.create(
+        estimate=estimate,
+        decision=decision,
+        contact=contact,
+        user=user,
+        typed_name=typed_name.strip(),
+        decided_at=now,
+        ip_address=ip or None,
+        user_agent=(user_agent or "")[:400],
+        hours=estimate.hours,
+        rate=estimate.rate,
+        total=estimate.total,
+        comment=comment.strip(),
+    )
+    estimate.status = (
+        ProjectEstimate.Status.APPROVED if approve else ProjectEstimate.Status.DECLINED
+    )
+    estimate.save(update_fields=["status"])
+    if estimate.kind == ProjectEstimate.Kind.ESTIMATE:
+        project.status = Project.Status.APPROVED if approve else Project.Status.DECLINED
+        project.save(update_fields=["status"])
+    send_after_commit(
+        "project_decision",
+        to=[project.created_by.email],
+        context={"project": project, "estimate": estimate, "contact": contact, "approve": approve},
+    )
+    return estimate
+
+
+def _time_entry_model():
+    """billing's TimeEntry, or None while it has no ``project`` link yet (it is added once the
+    billing app is finished; until then project time cannot be recorded)."""
+    from billing.models import TimeEntry  # billing builds on agreements, not the reverse
+
+    has_link = "project" in {field.name for field in TimeEntry._meta.get_fields()}
+    return TimeEntry if has_link else None
+
+
+def time_entries(project):
+    """The project's time entries (billing's TimeEntry.project)."""
+    from billing.models import TimeEntry
+
+    model = _time_entry_model()
+    return model.objects.filter(project=project) if model else TimeEntry.objects.none()
+
+
+def logged_hours(project) -> Decimal:
+    return time_entries(project).aggregate(total=Sum("hours"))["total"] or Decimal("0")
+
+
+@transaction.atomic
+def log_project_time(project, *, work_date, hours, technician, note="", by, today, now):
+    """Record hours on a project: refused unless approved and within the approved hours.
+    Logging the first hours starts an approved project."""
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    if work_date is None or work_date > today:
+        raise ValidationError("Time cannot be logged for a future date.")
+    project.check_can_log(hours, logged=logged_hours(project))
+    model = _time_entry_model()
+    if model is None:
+        raise ValidationError("Project time cannot be recorded yet: billing is being upgraded.")
+    if project.status == Project.Status.APPROVED:
+        project.start(by=by, now=now)
+    return model.objects.create(
+        project=project,
+        agreement=project.agreement,
+        work_date=work_date,
+        hours=hours,
+        technician=technician,
+        note=note.strip()[:300],
+        created_by=by,
+    )
+
+
+def complete(project):
+    """Close an in-progress project."""
+    with transaction.atomic():
+        project = Project.objects.select_for_update().get(pk=project.pk)
+        if project.status != Project.Status.IN_PROGRESS:
+            raise ValidationError("Only a project in progress can be completed.")
+        project.status = Project.Status.COMPLETED
+        project.save(update_fields=["status"])
+    return project

@@ -1,0 +1,354 @@
+"""Importing existing agreements (JSON and CSV), exporting them, and the round trip."""
+
+import base64
+import copy
+import datetime as dt
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+
+from agreements import importing
+from agreements.models import Agreement, AgreementEvent, Contact, Customer, RateReview
+from agreements.tests.factories import CustomerFactory
+from agreements.tests.import_samples import PDF, RATES, sample_document, uplifted
+from scheduling.models import Visit
+
+TODAY = dt.date(2026, 11, 28)
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def run(document, admin, *, name="agreements.json", today=TODAY, **kwargs):
+    data = json.dumps(document).encode() if name.endswith(".json") else document
+    return importing.import_bytes(data, name=name, by=admin, today=today, **kwargs)
+
+
+def test_imported_agreement_is_active_with_terms_up_to_today(admin):
+    report = run(sample_document(), admin)
+    assert report.ok, report.errors
+    assert (report.customers_created, report.contacts_created, report.agreements_created) == (
+        1,
+        2,
+        1,
+    )
+    agreement = Agreement.objects.get(external_ref="A-00001")
+    assert agreement.status == Agreement.Status.ACTIVE
+    assert agreement.number == "CA-2024-0001"
+    assert agreement.customer.external_ref == "C-00001"
+    terms = list(agreement.terms.order_by("number"))
+    # Signed 2024-03-15: term 1 from the signature, then one renewal per year up to today.
+    assert [(t.number, t.start, t.end) for t in terms] == [
+        (1, dt.date(2024, 3, 15), dt.date(2025, 3, 15)),
+        (2, dt.date(2025, 3, 15), dt.date(2026, 3, 15)),
+        (3, dt.date(2026, 3, 15), dt.date(2027, 3, 15)),
+    ]
+    assert all(t.locked_rates == terms[0].locked_rates for t in terms)  # carried over
+    assert terms[-1].notice_deadline == dt.date(2027, 2, 12)
+    version = agreement.signed_version()
+    assert version.signer.email == "pat@customer00001.example"
+    assert version.content_sha256
+    lines = list(version.lines.all())
+    assert [line.kind for line in lines] == [
+        "maintenance",
+        "prescheduled",
+        "emergency",
+        "hosting",
+        "hosting",
+    ]
+    assert lines[0].schedule_text == "The third Wednesday of every month at 10:00 for 2 hours"
+    assert lines[0].checklist == ["Inspections", "Updates", "Backups", "Scans"]
+    assert lines[4].notes == "12 mailboxes" and lines[4].quantity == 12
+    assert AgreementEvent.objects.filter(agreement=agreement, kind="imported").exists()
+    assert report.agreements[0].terms == 3
+
+
+def test_visits_are_planned_from_today_for_the_current_term_only(admin):
+    run(sample_document(), admin)
+    visits = Visit.objects.filter(agreement__external_ref="A-00001")
+    assert visits.exists()
+    assert {visit.term.number for visit in visits} == {3}
+    assert min(visit.local_day for visit in visits) >= TODAY
+    # Every Tuesday and the third Wednesday, from Nov 28, 2026 to Mar 14, 2027.
+    tuesdays = visits.filter(line__kind="prescheduled").count()
+    assert tuesdays == 15
+    assert visits.filter(line__kind="maintenance").count() == 3  # Dec 16, Jan 20, Feb 17
+
+
+def test_rate_changes_lock_the_later_terms_as_finalized_reviews(admin):
+    document = sample_document()
+    raised = uplifted(RATES, 1.05)
+    document["agreements"][0]["rate_changes"] = [
+        {"term": 3, "method": "uplift", "uplift_percent": "5.00", "rates": raised}
+    ]
+    assert run(document, admin).ok
+    agreement = Agreement.objects.get(external_ref="A-00001")
+    terms = list(agreement.terms.order_by("number"))
+    assert terms[1].locked_rates == terms[0].locked_rates
+    assert terms[2].locked_rates["rates"][0]["price"] == "147.00"
+    review = RateReview.objects.get(agreement=agreement)
+    assert (review.term_number, review.status, review.method) == (3, "finalized", "uplift")
+
+
+def test_a_signature_in_the_future_or_a_change_past_the_next_term_is_refused(admin):
+    document = sample_document(signed_on=dt.date(2026, 12, 1))
+    report = run(document, admin)
+    assert [(e.field, e.reason) for e in report.errors] == [
+        ("signed_on", "is after today (2026-11-28)")
+    ]
+    document = sample_document()
+    document["agreements"][0]["rate_changes"] = [{"term": 5, "rates": RATES}]
+    report = run(document, admin)
+    assert [e.field for e in report.errors] == ["rate_changes"]
+
+
+def test_importing_the_same_file_again_changes_nothing(admin):
+    document = sample_document(3)
+    assert run(document, admin).ok
+    counts = (Customer.objects.count(), Contact.objects.count(), Visit.objects.count())
+    again = run(document, admin)
+    assert again.ok
+    assert (again.customers_created, again.contacts_created, again.agreements_created) == (0, 0, 0)
+    assert (again.customers_existing, again.agreements_existing) == (3, 3)
+    assert (Customer.objects.count(), Contact.objects.count(), Visit.objects.count()) == counts
+
+
+def test_an_existing_customer_with_the_same_legal_name_is_adopted(admin):
+    existing = CustomerFactory(legal_name="Sample Customer 1, LLC")
+    report = run(sample_document(), admin)
+    assert report.ok and report.customers_existing == 1
+    existing.refresh_from_db()
+    assert existing.external_ref == "C-00001"
+    assert existing.agreements.get().external_ref == "A-00001"
+
+
+BAD_JSON = """{
+  "customers": [
+    {"external_ref": "C-1", "legal_name": "Oak City Dental, PLLC", "address_line1": "1 Main St",
+     "postal_code": "27603", "phone": "919", "time_zone": "Mars/Olympus",
+     "contacts": [{"name": "Pat", "email": "not-an-email"}]}
+  ],
+  "agreements": [
+    {"external_ref": "A-1", "customer_ref": "C-1", "signed_on": "2024-02-30",
+     "rates": {"rates": [{"kind": "onsite_hourly", "name": "On-site", "unit": "hour",
+                          "price": 150.005}]},
+     "services": [
+       {"kind": "maintenance", "hours_per_visit": "2", "rrule": "FREQ=SOMETIMES",
+        "start_time": "10:00", "duration_minutes": 120},
+       {"kind": "hosting", "package_name": "Gold", "colour": "blue"}
+     ]},
+    {"external_ref": "A-2", "customer_ref": "C-404", "signed_on": "2024-01-01",
+     "rates": {"rates": []}, "services": [{"kind": "emergency"}]}
+  ]
+}
+"""
+
+
+def test_each_bad_row_is_reported_with_its_line_and_nothing_is_written(admin):
+    report = importing.import_bytes(BAD_JSON.encode(), name="bad.json", by=admin, today=TODAY)
+    assert [(e.line, e.field, e.reason) for e in report.errors] == [
+        (3, "time_zone", "'Mars/Olympus' is not a known time zone"),
+        (5, "email", "is not an email address"),
+        (
+            8,
+            "signed_on",
+            "Input should be a valid date or datetime, day value is outside expected range",
+        ),
+        (9, "price", "has more than two decimals"),
+        (12, "rrule", "The schedule must repeat daily, weekly, monthly or yearly."),
+        (14, "colour", "is not a known field"),
+        (16, "customer_ref", "names no customer: 'C-404'"),
+        (17, "rates.rates", "List should have at least 1 item after validation, not 0"),
+        (17, "response_tier", "is required for Emergency Support"),
+    ]
+    assert not report.ok
+    assert Customer.objects.count() == 0 and Agreement.objects.count() == 0
+
+
+def test_an_rrule_that_does_not_parse_is_reported_on_its_line(admin):
+    document = sample_document()
+    document["agreements"][0]["services"][0]["rrule"] = "FREQ=SOMETIMES"
+    text = json.dumps(document, indent=2)
+    report = importing.import_bytes(text.encode(), name="x.json", by=admin, today=TODAY)
+    [error] = report.errors
+    assert error.field == "rrule"
+    assert error.reason == "The schedule must repeat daily, weekly, monthly or yearly."
+    assert text.splitlines()[error.line - 1].strip() == "{"
+    assert '"kind": "maintenance"' in text.splitlines()[error.line]
+
+
+def test_malformed_json_and_csv_are_reported(admin):
+    report = importing.import_bytes(
+        b'{"customers": [\n  {"a": 1,,}\n]}', name="x.json", by=admin, today=TODAY
+    )
+    assert [(e.line, e.field) for e in report.errors] == [(2, "file")]
+    assert report.errors[0].reason.startswith("Malformed JSON")
+    report = importing.import_bytes(b"\xff\xfe", name="x.json", by=admin, today=TODAY)
+    assert report.errors[0].field == "file"
+    report = importing.import_bytes(b"kind,name\n", name="x.csv", by=admin, today=TODAY)
+    assert report.errors[0].field == "type"
+    report = importing.import_bytes(b"<xml/>", name="x.xml", by=admin, today=TODAY)
+    assert report.errors[0].reason == "The file must be .json or .csv."
+
+
+def test_dry_run_reports_what_would_happen_and_writes_nothing(admin):
+    report = run(sample_document(2), admin, dry_run=True)
+    assert report.ok and report.dry_run
+    assert report.agreements_created == 2
+    assert report.agreements[0].visits_planned > 0
+    assert Agreement.objects.count() == 0 and Customer.objects.count() == 0
+
+
+def test_paper_contract_pdf_from_base64_is_stored_with_its_digest(admin):
+    document = sample_document()
+    document["agreements"][0]["pdf_base64"] = base64.b64encode(PDF).decode()
+    assert run(document, admin).ok
+    version = Agreement.objects.get().signed_version()
+    assert version.signed_pdf.read() == PDF
+    from agreements.lifecycle import verify_signed_pdf
+
+    assert verify_signed_pdf(version)[0]
+
+
+def test_pdf_path_is_read_beside_the_file_and_must_stay_there(admin, tmp_path):
+    (tmp_path / "contracts").mkdir()
+    (tmp_path / "contracts" / "a1.pdf").write_bytes(PDF)
+    document = sample_document()
+    document["agreements"][0]["pdf_path"] = "contracts/a1.pdf"
+    path = tmp_path / "import.json"
+    path.write_text(json.dumps(document))
+    assert importing.import_path(path, by=admin, today=TODAY, dry_run=True).ok
+    document["agreements"][0]["pdf_path"] = "../../etc/passwd"
+    path.write_text(json.dumps(document))
+    report = importing.import_path(path, by=admin, today=TODAY)
+    assert [e.field for e in report.errors] == ["pdf_path"]
+    # An upload has no folder: the PDF must travel inside the file.
+    document["agreements"][0]["pdf_path"] = "contracts/a1.pdf"
+    report = run(document, admin)
+    assert "pdf_base64" in report.errors[0].reason
+
+
+def _roundtrip(document, admin, *, fmt):
+    """Import, export, forget everything; import the export, export again."""
+
+    def export():
+        buffer = io.StringIO()
+        data = importing.export_document()
+        if fmt == "csv":
+            importing.write_csv(data, buffer)
+        else:
+            importing.write_json(data, buffer)
+        return buffer.getvalue()
+
+    name = f"agreements.{fmt}"
+    if fmt == "csv":
+        buffer = io.StringIO()
+        importing.write_csv(document, buffer)
+        document = buffer.getvalue().encode()
+    with transaction.atomic():
+        assert run(document, admin, name=name).ok
+        first = export()
+        transaction.set_rollback(True)
+    assert Agreement.objects.count() == 0
+    report = importing.import_bytes(first.encode(), name=name, by=admin, today=TODAY)
+    assert report.ok, report.errors
+    return first, export()
+
+
+def test_round_trip_json_loses_nothing(admin):
+    document = sample_document(2)
+    document["agreements"][0]["pdf_base64"] = base64.b64encode(PDF).decode()
+    document["agreements"][1]["start_date"] = "2024-04-01"
+    document["agreements"][1]["rate_changes"] = [
+        {"term": 2, "method": "card", "rates": uplifted(RATES, 1.1)},
+        {"term": 4, "method": "uplift", "uplift_percent": "3.50", "rates": uplifted(RATES, 1.2)},
+    ]
+    first, second = _roundtrip(document, admin, fmt="json")
+    assert first == second
+    exported = json.loads(first)
+    for original, back in zip(document["agreements"], exported["agreements"], strict=True):
+        for key, value in original.items():
+            if key == "services":
+                for service, service_back in zip(value, back["services"], strict=True):
+                    assert service.items() <= service_back.items()
+            else:
+                assert back[key] == value, key
+    for original, back in zip(document["customers"], exported["customers"], strict=True):
+        assert {k: v for k, v in original.items() if k != "contacts"}.items() <= back.items()
+        assert [c["email"] for c in original["contacts"]] == sorted(
+            (c["email"] for c in back["contacts"]),
+            key=[c["email"] for c in original["contacts"]].index,
+        )
+
+
+def test_round_trip_csv_loses_nothing(admin):
+    document = sample_document(2)
+    document["agreements"][0]["pdf_base64"] = base64.b64encode(PDF).decode()
+    document["agreements"][1]["rate_changes"] = [
+        {"term": 3, "method": "uplift", "uplift_percent": "5.00", "rates": uplifted(RATES, 1.05)}
+    ]
+    first, second = _roundtrip(document, admin, fmt="csv")
+    assert first == second
+    exported = importing.export_document()
+    assert exported["agreements"][0]["pdf_base64"] == document["agreements"][0]["pdf_base64"]
+    assert exported["agreements"][1]["rate_changes"] == document["agreements"][1]["rate_changes"]
+    assert exported["agreements"][1]["services"][0]["checklist"] == [
+        "Inspections",
+        "Updates",
+        "Backups",
+        "Scans",
+    ]
+
+
+def test_csv_rows_report_their_line(admin):
+    buffer = io.StringIO()
+    importing.write_csv(copy.deepcopy(sample_document()), buffer)
+    lines = buffer.getvalue().splitlines()
+    service = next(
+        i for i, line in enumerate(lines) if line.startswith("service,") and "WEEKLY" in line
+    )
+    lines[service] = lines[service].replace("FREQ=WEEKLY;BYDAY=TU", "FREQ=WEEKLY;BYDAY=XX")
+    report = importing.import_bytes("\n".join(lines).encode(), name="x.csv", by=admin, today=TODAY)
+    assert [(e.line, e.field) for e in report.errors] == [(service + 1, "rrule")]
+
+
+def test_commands_import_and_export_files(admin, tmp_path):
+    document = sample_document(2)
+    document["agreements"][0]["pdf_base64"] = base64.b64encode(PDF).decode()
+    source = tmp_path / "in.json"
+    source.write_text(json.dumps(document))
+    out = io.StringIO()
+    call_command("import_agreements", str(source), "--today", "2026-11-28", stdout=out)
+    assert "Imported 2 customers" in out.getvalue()
+    call_command("export_agreements", str(tmp_path / "out.csv"), stderr=io.StringIO())
+    exported = (tmp_path / "out.csv").read_text()
+    assert exported.startswith("type,")
+    assert (tmp_path / "out-pdfs" / "A-00001.pdf").read_bytes() == PDF
+    assert "out-pdfs/A-00001.pdf" in exported
+    # The CSV with its PDF folder imports again: everything is already there.
+    out = io.StringIO()
+    call_command(
+        "import_agreements", str(tmp_path / "out.csv"), "--today", "2026-11-28", stdout=out
+    )
+    assert "0 agreements (2 already imported)" in out.getvalue()
+    stdout = io.StringIO()
+    call_command("export_agreements", stdout=stdout)
+    assert json.loads(stdout.getvalue())["agreements"][0]["external_ref"] == "A-00001"
+
+
+def test_command_reports_bad_rows_and_fails(admin, tmp_path):
+    document = sample_document()
+    document["agreements"][0]["signed_on"] = "15/03/2024"
+    source = tmp_path / "in.json"
+    source.write_text(json.dumps(document, indent=1))
+    err = io.StringIO()
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="nothing was imported"):
+        call_command("import_agreements", str(source), stderr=err)
+    assert "signed_on: must be a date written YYYY-MM-DD" in err.getvalue()

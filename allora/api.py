@@ -1,0 +1,291 @@
+"""The REST API under /api/v1/ (django-ninja): authentication, errors, pagination and the
+helpers every app's router uses (``agreements/api.py``, ``scheduling/api.py``,
+``billing/api.py``).
+
+Who may call: a personal API token (``Authorization: Bearer alr_…``, created in the profile page)
+or the browser's session (with the CSRF token for unsafe methods). Scoping is the pages' own:
+the models' ``for_user(user)`` querysets; another customer's object is a 404.
+
+Errors are JSON and name the field: ``{"detail": [{"loc": ["body", "legal_name"], "msg": "…",
+"type": "…"}]}`` (422 for input that does not validate, 400 for a request the rules refuse),
+``{"detail": "…"}`` for 401, 403, 404 and 409.
+"""
+
+import functools
+import json
+from decimal import Decimal
+from typing import Annotated
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
+from django.shortcuts import render
+from django.utils import timezone
+from ninja import Field, NinjaAPI, Path, Schema
+from ninja.errors import AuthenticationError, HttpError
+from ninja.openapi.docs import DocsBase
+from ninja.pagination import PageNumberPagination
+from ninja.security import HttpBearer
+from ninja.security.apikey import APIKeyCookie
+from ninja.utils import check_csrf
+from pydantic import ConfigDict, PlainSerializer, StringConstraints, field_validator
+
+from .models import ApiToken
+
+# Ids beyond a 64-bit integer would overflow the database driver instead of being "not found".
+MAX_ID = 2**63 - 1
+ObjectId = Annotated[int, Path(ge=1, le=MAX_ID)]
+QueryId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def text(max_length: int, *, min_length: int = 0):
+    """A string field with the model's length limit (PostgreSQL enforces it; SQLite would not)."""
+    return Annotated[
+        str, StringConstraints(strip_whitespace=True, max_length=max_length, min_length=min_length)
+    ]
+
+
+# Money in: a decimal (number or string) with at most two decimals; money out: "150.00".
+MoneyIn = Annotated[Decimal, Field(max_digits=12, decimal_places=2, ge=0)]
+
+
+def money_str(amount) -> str | None:
+    return None if amount is None else f"{Decimal(amount):.2f}"
+
+
+# A Decimal shown as a string with two decimals in responses (and in the schema).
+MoneyOut = Annotated[Decimal, PlainSerializer(money_str, return_type=str)]
+
+
+class Input(Schema):
+    """Base of every request body: unknown fields are an error, and text may hold no NUL
+    (PostgreSQL cannot store one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value):
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
+class Filters(Schema):
+    """Base of query-string filters (other query parameters, e.g. the page, pass through)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value):
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
+class Pagination(PageNumberPagination):
+    """?page=1&page_size=25 (at most 100 per page); the answer carries the total count."""
+
+    class Input(Schema):
+        page: int = Field(1, ge=1, le=1_000_000)
+        page_size: int = Field(25, ge=1, le=100)
+
+    def paginate_queryset(self, queryset, pagination, request, **params):
+        size = pagination.page_size
+        offset = (pagination.page - 1) * size
+        return {"items": list(queryset[offset : offset + size]), "count": queryset.count()}
+
+
+class Message(Schema):
+    detail: str
+
+
+ERRORS = {401: Message, 403: Message, 404: Message}
+
+
+# Authentication --------------------------------------------------------------------------
+
+
+class TokenAuth(HttpBearer):
+    """A personal API token. A token that is wrong or revoked is a 401, never a fallback to
+    the session."""
+
+    def authenticate(self, request, token):
+        user = ApiToken.user_for(token, now=timezone.now())
+        if user is None:
+            raise AuthenticationError(401, "Invalid or revoked API token")
+        request.user = user  # so the history of changed records names the token's owner
+        return user
+
+
+class SessionAuth(APIKeyCookie):
+    """The browser's signed-in session; unsafe methods need the CSRF token (X-CSRFToken)."""
+
+    param_name = settings.SESSION_COOKIE_NAME
+
+    def _get_key(self, request):
+        return request.COOKIES.get(self.param_name)
+
+    def authenticate(self, request, key):
+        user = request.user
+        if not (user.is_authenticated and user.is_active):
+            return None
+        if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE") and check_csrf(request):
+            raise HttpError(403, "CSRF check failed: send the X-CSRFToken header")
+        return user
+
+
+def current_user(request: HttpRequest):
+    return request.auth
+
+
+def require_staff(request):
+    """Allora staff and admins only (a customer's token gets a 403)."""
+    if not request.auth.is_allora_staff:
+        raise HttpError(403, "Only Allora staff may do this")
+    return request.auth
+
+
+def require_admin(request):
+    if not request.auth.is_admin:
+        raise HttpError(403, "Only Allora admins may do this")
+    return request.auth
+
+
+def get_or_404(queryset, **lookup):
+    obj = queryset.filter(**lookup).first()
+    if obj is None:
+        raise HttpError(404, "Not found")
+    return obj
+
+
+class RuleError(HttpError):
+    """A request the business rules refuse, with the field it is about."""
+
+    def __init__(self, messages, *, loc=("body",)):
+        super().__init__(400, "; ".join(messages))
+        self.messages = messages
+        self.loc = list(loc)
+
+
+def form_errors(form, *, loc=("body",)):
+    """A Django form's errors as the API's 422 body."""
+    errors = []
+    for field, messages in form.errors.get_json_data().items():
+        where = [*loc] if field == "__all__" else [*loc, field]
+        errors += [
+            {"loc": where, "msg": m["message"], "type": m["code"] or "invalid"} for m in messages
+        ]
+    return errors
+
+
+class FormInvalid(Exception):
+    def __init__(self, errors):
+        self.errors = errors
+
+
+# The API ---------------------------------------------------------------------------------
+
+
+class VendoredSwagger(DocsBase):
+    """Swagger UI from static/vendor/swagger-ui/: the docs page loads nothing from a CDN."""
+
+    def render_page(self, request, api, **kwargs):
+        swagger = {"url": self.get_openapi_url(api, kwargs), "layout": "BaseLayout"}
+        get_token(request)  # the docs' "Try it out" posts with the session's CSRF token
+        return render(
+            request,
+            "allora/api_docs.html",
+            {"api": api, "swagger_settings": json.dumps(swagger)},
+        )
+
+
+api = NinjaAPI(
+    title="Allora Customer Agreements API",
+    version="1",
+    description=(
+        "Customers, agreements (versions, terms, Exhibit B), visits, rate cards, termination "
+        "requests, rate reviews, invoices and the import of existing agreements. Authenticate "
+        "with `Authorization: Bearer <token>` (create a token in your profile) or the browser "
+        'session. Dates are ISO 8601; money amounts are strings such as "150.00".'
+    ),
+    urls_namespace="api",
+    auth=[TokenAuth(), SessionAuth()],
+    docs=VendoredSwagger(),
+)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc):
+    if isinstance(exc, RuleError):
+        detail = [{"loc": exc.loc, "msg": m, "type": "rule"} for m in exc.messages]
+        return api.create_response(request, {"detail": detail}, status=400)
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        # ninja could not parse the body: malformed JSON (or not UTF-8).
+        detail = [{"loc": ["body"], "msg": f"Malformed JSON: {exc.__cause__}", "type": "json"}]
+        return api.create_response(request, {"detail": detail}, status=400)
+    return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
+
+
+@api.exception_handler(FormInvalid)
+def _form_invalid(request, exc):
+    return api.create_response(request, {"detail": exc.errors}, status=422)
+
+
+@api.exception_handler(DjangoValidationError)
+def _rule_refused(request, exc):
+    if hasattr(exc, "error_dict"):
+        detail = [
+            {"loc": ["body", field], "msg": message, "type": "rule"}
+            for field, messages in exc.message_dict.items()
+            for message in messages
+        ]
+    else:
+        detail = [{"loc": ["body"], "msg": message, "type": "rule"} for message in exc.messages]
+    return api.create_response(request, {"detail": detail}, status=400)
+
+
+@api.exception_handler(PermissionDenied)
+def _forbidden(request, exc):
+    return api.create_response(request, {"detail": "Forbidden"}, status=403)
+
+
+@api.exception_handler(IntegrityError)
+def _conflict(request, exc):
+    # Two requests raced for the same unique value (the handlers check the usual cases first).
+    return api.create_response(
+        request, {"detail": "This conflicts with existing data; reload and try again."}, status=409
+    )
+
+
+class Me(Schema):
+    id: int
+    email: str
+    name: str
+    role: str
+    customer_id: int | None
+
+    @staticmethod
+    def resolve_name(user):
+        return str(user)
+
+
+@api.get("/me", response={200: Me, **ERRORS}, tags=["profile"])
+def me(request):
+    """Who the token (or session) belongs to."""
+    return request.auth
+
+
+@functools.cache
+def urls():
+    """The API's URL patterns with every app's router attached (mounted at api/v1/)."""
+    from agreements.api import router as agreements_router
+    from billing.api import router as billing_router
+    from scheduling.api import router as scheduling_router
+
+    api.add_router("", agreements_router)
+    api.add_router("", scheduling_router)
+    api.add_router("", billing_router)
+    return api.urls

@@ -1,0 +1,276 @@
+"""The queries behind the staff home and the customer's portal home.
+
+Each panel is one or two queries whatever the data size (the tests assert the counts): lists are
+capped, series are aggregated by the database or from one bounded query.
+"""
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from dateutil.relativedelta import relativedelta
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Sum
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+
+from agreements.models import Agreement, Project, ServiceLine, Term, TerminationRequest
+from agreements.rules import notice_deadline
+from billing.models import Invoice, TimeEntry
+from billing.pricing import line_amount
+from scheduling import emergencies, response_clock
+from scheduling.models import EmergencyRequest, Visit, technicians
+
+LIVE = (Agreement.Status.ACTIVE, Agreement.Status.ENDING)
+RENEWAL_WINDOW = dt.timedelta(days=90)
+LIST_LIMIT = 25
+MONTHS = 12
+WEEKS_BACK, WEEKS_AHEAD = 4, 4
+ZERO = Decimal("0.00")
+
+
+def _month(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def _months_ending(today: dt.date, count=MONTHS) -> list[dt.date]:
+    last = _month(today)
+    return [last - relativedelta(months=back) for back in range(count - 1, -1, -1)]
+
+
+# Staff panels ------------------------------------------------------------------------------
+
+
+def renewals(*, today):
+    """Agreements whose latest term ends within 90 days, with their notice deadlines (1 query)."""
+    later = Term.objects.filter(agreement=OuterRef("agreement"), number__gt=OuterRef("number"))
+    terms = (
+        Term.objects.filter(
+            agreement__status__in=LIVE, end__gt=today, end__lte=today + RENEWAL_WINDOW
+        )
+        .exclude(Exists(later))
+        .select_related("agreement__customer")
+        .order_by("end", "agreement__number")[:LIST_LIMIT]
+    )
+    return [
+        {
+            "term": term,
+            "agreement": term.agreement,
+            "notice_deadline": notice_deadline(term.end),
+            "notice_passed": notice_deadline(term.end) < today,
+        }
+        for term in terms
+    ]
+
+
+def standing_terminations():
+    """Termination requests that still stand (1 query)."""
+    return list(
+        TerminationRequest.objects.filter(status=TerminationRequest.Status.STANDING)
+        .select_related("agreement__customer")
+        .order_by("effective_end")[:LIST_LIMIT]
+    )
+
+
+def open_emergencies(*, now, requests=None):
+    """Requests not resolved yet, the nearest deadline first, with the time left (1 query)."""
+    found = emergencies.by_time_left(
+        (EmergencyRequest.objects.all() if requests is None else requests).exclude(
+            status=EmergencyRequest.Status.CLOSED
+        )
+    ).select_related("customer")[:LIST_LIMIT]
+    rows = []
+    for request in found:
+        left = request.due_at and response_clock.time_left(request.due_at, now)
+        rows.append(
+            {
+                "request": request,
+                "left": response_clock.describe_left(left) if left and request.is_open else "",
+                "overdue": bool(left and left.total_seconds() < 0 and request.is_open),
+            }
+        )
+    return rows
+
+
+def sla_by_month(*, today, tz):
+    """Met and breached guaranteed requests per month of receipt, last 12 months (1 query)."""
+    months = _months_ending(today)
+    since = dt.datetime.combine(months[0], dt.time(), tzinfo=tz)
+    rows = (
+        EmergencyRequest.objects.filter(
+            received_at__gte=since,
+            outcome__in=[EmergencyRequest.Outcome.MET, EmergencyRequest.Outcome.BREACHED],
+        )
+        .annotate(month=TruncMonth("received_at", tzinfo=tz))
+        .values("month")
+        .annotate(
+            met=Count("pk", filter=Q(outcome=EmergencyRequest.Outcome.MET)), total=Count("pk")
+        )
+    )
+    counts = {row["month"].date(): row for row in rows}
+    series = []
+    for month in months:
+        row = counts.get(month, {"met": 0, "total": 0})
+        rate = round(100 * row["met"] / row["total"], 1) if row["total"] else None
+        series.append({"month": month, "met": row["met"], "total": row["total"], "rate": rate})
+    return series
+
+
+def monthly_recurring(term) -> Decimal:
+    """A term's recurring charges for one month at its locked rates (a maintenance line counts
+    one visit a month)."""
+    total = ZERO
+    for line in term.version.lines.all():
+        amount = line_amount(line, term.locked_rates)
+        total += amount.net_amount if amount else ZERO
+    return total
+
+
+def mrr_series(*, today):
+    """Monthly recurring revenue from the live terms' locked rates, for the 12 months ending
+    this month: each month counts the terms in force on its first day (2 queries)."""
+    months = _months_ending(today)
+    terms = list(
+        Term.objects.filter(
+            agreement__status__in=[*LIVE, Agreement.Status.ENDED, Agreement.Status.TERMINATED],
+            start__lte=months[-1],
+            end__gt=months[0],
+        )
+        .select_related("version", "agreement")
+        .prefetch_related(Prefetch("version__lines", queryset=ServiceLine.objects.order_by("pk")))
+    )
+    amounts = {term.pk: monthly_recurring(term) for term in terms}
+    series = []
+    for month in months:
+        in_force = [t for t in terms if t.start <= month < t.end]
+        series.append({"month": month, "amount": sum((amounts[t.pk] for t in in_force), ZERO)})
+    current = sum(
+        (amounts[t.pk] for t in terms if t.start <= today < t.end and t.agreement.status in LIVE),
+        ZERO,
+    )
+    return {"current": current, "series": series}
+
+
+def _week(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def utilization(*, today, tz):
+    """Scheduled (visits) and logged (time entries) hours per technician and week, from four
+    weeks back to four weeks ahead (3 queries)."""
+    first = _week(today) - dt.timedelta(weeks=WEEKS_BACK)
+    weeks = [first + dt.timedelta(weeks=n) for n in range(WEEKS_BACK + WEEKS_AHEAD)]
+    end = weeks[-1] + dt.timedelta(weeks=1)
+    start_at = dt.datetime.combine(first, dt.time(), tzinfo=tz)
+    end_at = dt.datetime.combine(end, dt.time(), tzinfo=tz)
+    scheduled = defaultdict(Decimal)
+    for tech_id, starts_at, ends_at in (
+        Visit.objects.active()
+        .filter(technician__isnull=False, starts_at__gte=start_at, starts_at__lt=end_at)
+        .values_list("technician_id", "starts_at", "ends_at")
+    ):
+        hours = Decimal((ends_at - starts_at).total_seconds()) / 3600
+        scheduled[(tech_id, _week(starts_at.astimezone(tz).date()))] += hours
+    logged = defaultdict(Decimal)
+    for tech_id, day, hours in (
+        TimeEntry.objects.filter(work_date__gte=first, work_date__lt=end)
+        .values_list("technician_id", "work_date")
+        .annotate(hours=Sum("hours"))
+        .values_list("technician_id", "work_date", "hours")
+    ):
+        logged[(tech_id, _week(day))] += hours
+    rows = []
+    for person in technicians():
+        cells = [
+            {
+                "week": week,
+                "scheduled": round(scheduled[(person.pk, week)], 1),
+                "logged": round(logged[(person.pk, week)], 1),
+            }
+            for week in weeks
+        ]
+        rows.append({"technician": person, "weeks": cells})
+    return {"weeks": weeks, "current": _week(today), "rows": rows}
+
+
+def overdue_invoices():
+    """Overdue invoices, the oldest due first, and what they add up to (1 query)."""
+    invoices = list(
+        Invoice.objects.filter(status=Invoice.Status.OVERDUE)
+        .select_related("customer")
+        .order_by("due_on", "number")[:LIST_LIMIT]
+    )
+    return {"invoices": invoices, "balance": sum((i.balance for i in invoices), ZERO)}
+
+
+def staff_dashboard(*, today: dt.date, now: dt.datetime, tz) -> dict:
+    """Everything the staff home shows, in a constant number of queries."""
+    mrr = mrr_series(today=today)
+    sla = sla_by_month(today=today, tz=tz)
+    return {
+        "renewals": renewals(today=today),
+        "terminations": standing_terminations(),
+        "emergencies": open_emergencies(now=now),
+        "sla": sla,
+        "mrr": mrr,
+        "utilization": utilization(today=today, tz=tz),
+        "overdue": overdue_invoices(),
+        "chart_data": {
+            "mrr": {
+                "labels": [f"{row['month']:%b %Y}" for row in mrr["series"]],
+                "values": [float(row["amount"]) for row in mrr["series"]],
+            },
+            "sla": {
+                "labels": [f"{row['month']:%b %Y}" for row in sla],
+                "values": [row["rate"] for row in sla],
+            },
+        },
+    }
+
+
+# The customer's portal home ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgreementTerm:
+    agreement: Agreement
+    term: Term | None
+
+    @property
+    def notice_deadline(self):
+        return self.term and notice_deadline(self.term.end)
+
+
+def portal_dashboard(user, *, today: dt.date, now: dt.datetime) -> dict:
+    """What a customer user sees first: next visits, open requests, projects awaiting their
+    approval, latest invoices, each live agreement's term end and notice deadline."""
+    agreements = (
+        Agreement.objects.for_user(user)
+        .filter(status__in=LIVE)
+        .prefetch_related("terms")
+        .order_by("number")
+    )
+    contact = getattr(user, "contact", None)
+    awaiting = Project.objects.for_user(user).filter(estimates__status="pending").distinct()
+    return {
+        "visits": list(
+            Visit.objects.for_user(user)
+            .open()
+            .filter(starts_at__gte=now)
+            .select_related("agreement", "line", "technician")[:5]
+        ),
+        "emergencies": open_emergencies(now=now, requests=EmergencyRequest.objects.for_user(user)),
+        "projects": list(awaiting[:10]),
+        "is_approver": bool(contact and contact.is_project_approver),
+        "invoices": list(Invoice.objects.for_user(user).order_by("-issued_on", "-number")[:5]),
+        "agreements": [
+            AgreementTerm(agreement, _term_on(agreement, today)) for agreement in agreements
+        ],
+        "now": timezone.localtime(now),
+    }
+
+
+def _term_on(agreement, today):
+    terms = sorted(agreement.terms.all(), key=lambda term: term.start)
+    current = [term for term in terms if term.start <= today < term.end]
+    return current[0] if current else (terms[-1] if terms else None)

@@ -1,0 +1,234 @@
+"""Every operation of the REST API, for every kind of caller: the API's rows of the
+authorization matrix (the pages' rows are in test_authorization.py).
+
+An operation of the OpenAPI schema without a row here fails ``test_every_api_operation_has_a_row``.
+A row gives what the call needs (path parameters and body, built from fresh objects of customer
+A) and the status that anonymous, bob (customer B, the outsider), alice (customer A), staff
+and admin get, each calling with a personal API token. A customer's object asked for by the
+other customer is a 404; an operation of another audience is a 403.
+"""
+
+import datetime as dt
+import json
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from agreements import lifecycle
+from agreements.tests.factories import ContactFactory, signed_agreement
+from agreements.tests.import_samples import sample_document
+from allora.api import api, urls
+from allora.tests.api_support import bearer
+from allora.tests.authz import ROLES
+from billing.tests.factories import RateCardFactory, make_invoice, published_card
+
+ALL = (401, 200, 200, 200, 200)
+OF_A = (401, 404, 200, 200, 200)  # bob asks for customer A's object: never a hint it exists
+STAFF_WRITE = (401, 403, 403, 200, 200)
+STAFF_CREATE = (401, 403, 403, 201, 201)
+STAFF_READ = (401, 403, 403, 200, 200)
+ADMIN_WRITE = (401, 403, 403, 403, 200)
+ADMIN_CREATE = (401, 403, 403, 403, 201)
+
+
+def _customer(objs, role):
+    return {"path": {"customer_id": objs["customer"].pk}}
+
+
+def _contact(objs, role):
+    return {"path": {"contact_id": objs["contact"].pk}}
+
+
+def _agreement(objs, role):
+    return {"path": {"agreement_id": objs["agreement"].pk}}
+
+
+def _termination(objs, role):
+    return {"path": {"request_id": objs["termination"].pk}}
+
+
+def _review(objs, role):
+    return {"path": {"review_id": objs["review"].pk}}
+
+
+def _visit(objs, role):
+    return {"path": {"visit_id": objs["agreement"].visits.order_by("starts_at").first().pk}}
+
+
+def _card(objs, role):
+    return {"path": {"card_id": objs["card"].pk}}
+
+
+def _new_customer(objs, role):
+    body = {"legal_name": "Capital Dental, PA", "address_line1": "1 Main St"}
+    return {"json": {**body, "postal_code": "27601", "phone": "(919) 555-0111"}}
+
+
+def _change_customer(objs, role):
+    return {**_customer(objs, role), "json": {"phone": "(919) 555-0199"}}
+
+
+def _new_contact(objs, role):
+    return {**_customer(objs, role), "json": {"name": "Rita Books", "email": "rita@a.example"}}
+
+
+def _change_contact(objs, role):
+    return {**_contact(objs, role), "json": {"title": "Office manager"}}
+
+
+def _file_termination(objs, role):
+    """A request on A's agreement, whose earlier request is withdrawn first."""
+    lifecycle.withdraw_termination_request(objs["termination"], by=objs["admin"])
+    body = {"reason": "Moving offices", "typed_name": "Alice Moore"}
+    if role in ("staff", "admin"):
+        body.update(channel="letter", received_at=timezone.now().isoformat())
+    return {**_agreement(objs, role), "json": body}
+
+
+def _rate_review(objs, role):
+    return {**_agreement(objs, role), "json": {"method": "keep"}}
+
+
+def _import(objs, role):
+    data = json.dumps(sample_document(1, prefix="M")).encode()
+    return {"files": {"file": ("agreements.json", data)}}
+
+
+def _invoice(objs, role):
+    return {"path": {"invoice_id": objs["invoice"].pk}}
+
+
+def _payment(objs, role):
+    received = objs["invoice"].issued_on.isoformat()
+    return {**_invoice(objs, role), "json": {"amount": "100.00", "received_on": received}}
+
+
+def _void(objs, role):
+    return {**_invoice(objs, role), "json": {"reason": "Issued twice"}}
+
+
+def _new_card(objs, role):
+    lines = [
+        {"kind": kind, "name": kind, "price": "100.00"}
+        for kind in ("onsite_hourly", "remote_hourly", "emergency_hourly", "after_hours_hourly")
+    ]
+    return {"json": {"title": "Rates 2027", "lines": lines}}
+
+
+def _publish(objs, role):
+    draft = RateCardFactory()
+    effective = (timezone.localdate() + dt.timedelta(days=7)).isoformat()
+    return {"path": {"card_id": draft.pk}, "json": {"effective_date": effective}}
+
+
+ROWS = {
+    "GET /api/v1/me": (None, ALL),
+    "GET /api/v1/customers": (None, ALL),
+    "POST /api/v1/customers": (_new_customer, STAFF_CREATE),
+    "GET /api/v1/customers/{customer_id}": (_customer, OF_A),
+    "PATCH /api/v1/customers/{customer_id}": (_change_customer, STAFF_WRITE),
+    "GET /api/v1/contacts": (None, ALL),
+    "POST /api/v1/customers/{customer_id}/contacts": (_new_contact, STAFF_CREATE),
+    "GET /api/v1/contacts/{contact_id}": (_contact, OF_A),
+    "PATCH /api/v1/contacts/{contact_id}": (_change_contact, STAFF_WRITE),
+    "GET /api/v1/agreements": (None, ALL),
+    "GET /api/v1/agreements/{agreement_id}": (_agreement, OF_A),
+    "GET /api/v1/termination-requests": (None, ALL),
+    "GET /api/v1/termination-requests/{request_id}": (_termination, OF_A),
+    # Customers file their own (received now, by the portal); staff record letters and emails.
+    "POST /api/v1/agreements/{agreement_id}/termination-requests": (
+        _file_termination,
+        (401, 404, 201, 201, 201),
+    ),
+    "POST /api/v1/termination-requests/{request_id}/withdraw": (_termination, OF_A),
+    "GET /api/v1/rate-reviews": (None, ALL),
+    # A draft review is internal: the customer sees finalized rates only.
+    "GET /api/v1/rate-reviews/{review_id}": (_review, (401, 404, 404, 200, 200)),
+    "PUT /api/v1/agreements/{agreement_id}/rate-review": (_rate_review, ADMIN_WRITE),
+    "POST /api/v1/rate-reviews/{review_id}/finalize": (_review, ADMIN_WRITE),
+    "POST /api/v1/imports": (_import, ADMIN_WRITE),
+    "GET /api/v1/visits": (None, ALL),
+    "GET /api/v1/visits/{visit_id}": (_visit, OF_A),
+    "GET /api/v1/invoices": (None, ALL),
+    "GET /api/v1/invoices/{invoice_id}": (_invoice, OF_A),
+    "GET /api/v1/invoices/{invoice_id}/pdf": (_invoice, OF_A),
+    "POST /api/v1/invoices/{invoice_id}/payments": (_payment, STAFF_CREATE),
+    "POST /api/v1/invoices/{invoice_id}/void": (_void, ADMIN_WRITE),
+    "GET /api/v1/rate-cards": (None, STAFF_READ),
+    "POST /api/v1/rate-cards": (_new_card, ADMIN_CREATE),
+    "GET /api/v1/rate-cards/{card_id}": (_card, STAFF_READ),
+    "POST /api/v1/rate-cards/{card_id}/publish": (_publish, ADMIN_WRITE),
+    "POST /api/v1/rate-cards/{card_id}/new-version": (_card, ADMIN_CREATE),
+}
+
+
+def api_operations():
+    urls()  # every app's router attached, as the URLconf does
+    schema = api.get_openapi_schema(path_prefix="/api/v1")
+    return {
+        f"{method.upper()} {path}"
+        for path, methods in schema["paths"].items()
+        for method in methods
+    }
+
+
+def test_every_api_operation_has_a_row():
+    operations = api_operations()
+    assert operations - set(ROWS) == set(), "add these API operations to the matrix"
+    assert set(ROWS) - operations == set(), "these rows name no API operation"
+
+
+@pytest.fixture
+def objects(customer_a, admin, alice, bob, staff):
+    card = published_card()
+    signed = signed_agreement(customer=customer_a, customer_user=alice, admin=admin, pdf=False)
+    review = lifecycle.save_rate_review(
+        signed.agreement, method="keep", by=admin, today=timezone.localdate()
+    )
+    termination = lifecycle.file_termination_request(
+        signed.agreement,
+        by=alice,
+        received_at=timezone.now(),
+        reason="Moving offices",
+        typed_name="Alice Moore",
+        channel="portal",
+    )
+    return {
+        "customer": customer_a,
+        "contact": ContactFactory(customer=customer_a),
+        "agreement": signed.agreement,
+        "card": card,
+        "review": review,
+        "termination": termination,
+        "invoice": make_invoice(signed.agreement, issued_on=timezone.localdate()),
+        "admin": admin,
+    }
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("operation", sorted(ROWS))
+def test_api_authorization_matrix(operation, role, objects, alice, bob, staff, admin):
+    people = {"anonymous": None, "bob": bob, "alice": alice, "staff": staff, "admin": admin}
+    build, codes = ROWS[operation]
+    call = build(objects, role) if build else {}
+    method, template = operation.split(" ", 1)
+    url = template.format(**call.get("path", {}))
+    headers = bearer(people[role]) if people[role] else {}
+    client = Client()
+    if "files" in call:
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        files = {k: SimpleUploadedFile(name, data) for k, (name, data) in call["files"].items()}
+        response = client.post(url, files, headers=headers)
+    elif method == "GET":
+        response = client.get(url, headers=headers)
+    else:
+        body = json.dumps(call.get("json", {}))
+        response = getattr(client, method.lower())(
+            url, body, content_type="application/json", headers=headers
+        )
+    expected = dict(zip(ROLES, codes, strict=True))[role]
+    assert response.status_code == expected, (operation, role, response.content[:500])
+    pdf = operation.endswith("/pdf") and response.status_code == 200
+    assert response["Content-Type"].startswith("application/pdf" if pdf else "application/json")

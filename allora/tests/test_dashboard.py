@@ -1,0 +1,159 @@
+"""The staff and portal dashboards: right numbers, and a constant number of queries."""
+
+import datetime as dt
+from decimal import Decimal as D
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from agreements.tests.factories import CustomerFactory, agreement_for_2027
+from allora import dashboard
+from allora.tests.factories import UserFactory
+from billing.models import Invoice
+from billing.tests.factories import make_invoice, published_card
+from scheduling import emergencies
+from scheduling.models import EmergencyRequest
+
+NY = ZoneInfo("America/New_York")
+TODAY = dt.date(2027, 3, 12)
+NOW = dt.datetime(2027, 3, 12, 21, 0, tzinfo=dt.UTC)
+
+
+def business(n, admin):
+    """n customers, each with an active 2027 agreement, an emergency request (one met, the
+    rest open) and an overdue invoice."""
+    for index in range(n):
+        customer = CustomerFactory(legal_name=f"Dashboard customer {index}")
+        user = UserFactory(role="customer", customer=customer, email=f"user{index}@d.example")
+        agreement = agreement_for_2027(customer=customer, customer_user=user, admin=admin)
+        request = emergencies.file_request(
+            customer,
+            summary="Down",
+            contact_name="Pat",
+            contact_phone="555",
+            site="Office",
+            channel="portal",
+            received_at=NOW - dt.timedelta(minutes=10 * (index + 1)),
+            by=user,
+            now=NOW,
+        )
+        if index == 0:
+            emergencies.acknowledge(request, by=admin, now=NOW)
+        make_invoice(agreement, issued_on=dt.date(2027, 1, 1), status=Invoice.Status.OVERDUE)
+
+
+def count_queries(run):
+    with CaptureQueriesContext(connection) as queries:
+        run()
+    return len(queries)
+
+
+def staff_dashboard():
+    return dashboard.staff_dashboard(today=TODAY, now=NOW, tz=NY)
+
+
+@pytest.fixture
+def card(db):
+    return published_card()
+
+
+def test_the_staff_dashboard_runs_a_constant_number_of_queries(card, admin, staff):
+    business(1, admin)
+    small = count_queries(staff_dashboard)
+    business(4, admin)
+    # renewals 1, terminations 1, emergencies 1, SLA 1, MRR 2 (terms, their lines),
+    # utilization 3 (visits, time entries, technicians), overdue invoices 1.
+    assert count_queries(staff_dashboard) == small == 10
+
+
+def test_the_staff_dashboard_numbers(card, admin, staff):
+    business(3, admin)
+    data = staff_dashboard()
+    # Each agreement: maintenance 2 h × $112.50 + prescheduled 8 h × $112.50 + hosting $45.
+    assert data["mrr"]["current"] == 3 * (D("225.00") + D("900.00") + D("45.00"))
+    assert [row["amount"] for row in data["mrr"]["series"]][-3:] == [data["mrr"]["current"]] * 3
+    assert data["mrr"]["series"][0]["amount"] == 0  # April 2026: before the first term
+    open_rows = data["emergencies"]
+    assert [row["request"].status for row in open_rows][:2] == ["open", "open"]
+    assert open_rows[0]["left"] == "30 min left"
+    march = data["sla"][-1]
+    assert (march["met"], march["total"], march["rate"]) == (1, 1, 100.0)
+    assert len(data["overdue"]["invoices"]) == 3
+    assert [row["technician"] for row in data["utilization"]["rows"]] == [staff]
+    assert data["renewals"] == []
+
+
+def test_renewals_show_the_notice_deadline(card, admin, staff):
+    business(1, admin)
+    data = dashboard.staff_dashboard(today=dt.date(2027, 11, 1), now=NOW, tz=NY)
+    (row,) = data["renewals"]
+    assert row["notice_deadline"] == dt.date(2027, 12, 1)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_staff_home_renders_the_dashboard_with_the_vendored_chart_library(
+    card, admin, staff, client_for
+):
+    business(2, admin)
+    response = client_for(staff).get(reverse("staff_home"))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "vendor/chartjs/chart.umd.min.js" in body and "cdn" not in body.lower()
+    assert 'id="dashboard-data"' in body and "Monthly recurring revenue" in body
+
+
+def test_the_portal_dashboard_runs_a_constant_number_of_queries(card, admin, customer_a, alice):
+    agreement_for_2027(customer=customer_a, customer_user=alice, admin=admin)
+
+    def run():
+        return dashboard.portal_dashboard(alice, today=TODAY, now=NOW)
+
+    small = count_queries(run)
+    for _ in range(3):
+        emergencies.file_request(
+            customer_a,
+            summary="Down",
+            contact_name="Pat",
+            contact_phone="555",
+            site="Office",
+            channel="portal",
+            received_at=NOW,
+            by=alice,
+            now=NOW,
+        )
+    data = run()
+    assert count_queries(run) == small
+    assert len(data["emergencies"]) == 3
+    (row,) = data["agreements"]
+    assert (row.term.last_day, row.notice_deadline) == (dt.date(2027, 12, 31), dt.date(2027, 12, 1))
+    assert len(data["visits"]) == 5
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_portal_home_shows_term_end_notice_deadline_and_requests(
+    card, admin, customer_a, alice, client_for, bob
+):
+    agreement_for_2027(customer=customer_a, customer_user=alice, admin=admin)
+    emergencies.file_request(
+        customer_a,
+        summary="Printer on fire",
+        contact_name="Pat",
+        contact_phone="555",
+        site="Office",
+        channel="portal",
+        received_at=NOW,
+        by=alice,
+        now=NOW,
+    )
+    body = client_for(alice).get(reverse("agreements:portal_home")).content.decode()
+    assert "December 31, 2027" in body and "December 1, 2027" in body
+    assert "Printer on fire" in body
+    assert (
+        "Printer on fire"
+        not in client_for(bob).get(reverse("agreements:portal_home")).content.decode()
+    )
+    assert EmergencyRequest.objects.count() == 1

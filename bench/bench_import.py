@@ -1,0 +1,93 @@
+"""Benchmark: import N existing agreements from one JSON file (manage.py import_agreements).
+
+    .venv/bin/python bench/bench_import.py                       # 5,000 agreements, SQLite
+    .venv/bin/python bench/bench_import.py --agreements 500
+    .venv/bin/python bench/bench_import.py --database-url postgres://postgres@127.0.0.1:5432/allora_bench
+
+It builds its own database (a temporary SQLite file unless --database-url names an empty
+database), writes a file of N customers (two contacts each) and N agreements signed on
+2024-03-15 (five Exhibit B lines: maintenance, prescheduled, emergency, two hosting packages),
+then times the import as of 2026-11-28 (terms 1-3 each, visits of term 3 from that day), the
+re-import of the same file (everything already there) and the export. A benchmark, not a test.
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--agreements", type=int, default=5000)
+    parser.add_argument("--database-url", help="an empty database to fill (default: SQLite)")
+    parser.add_argument("--today", default="2026-11-28", help="import as of this date")
+    args = parser.parse_args()
+    today = dt.date.fromisoformat(args.today)
+
+    workdir = Path(tempfile.mkdtemp(prefix="allora-bench-"))
+    os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{workdir}/bench.sqlite3"
+    os.environ.setdefault("DEBUG", "true")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "allora.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ["MEDIA_ROOT"] = str(workdir / "media")
+    sys.path.insert(0, str(ROOT))
+
+    import django
+
+    django.setup()
+
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+
+    from agreements import importing
+    from agreements.models import Agreement, Term
+    from agreements.tests.import_samples import sample_document
+    from allora.models import Role, User
+    from scheduling.models import Visit
+
+    admin = User.objects.create_user("bench-admin@allora.example", role=Role.ADMIN)
+    source = workdir / "agreements.json"
+    source.write_text(json.dumps(sample_document(args.agreements), indent=1))
+    size = source.stat().st_size / 1_000_000
+
+    def timed(label, action):
+        queries = []
+
+        def count(execute, sql, params, many, context):
+            queries.append(sql)
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(count):
+            started = time.perf_counter()
+            result = action()
+            elapsed = time.perf_counter() - started
+        print(f"{label}: {elapsed:.1f} s, {len(queries):,} queries")
+        return result
+
+    print(f"{connection.vendor}, {args.agreements:,} agreements, file of {size:.1f} MB")
+    report = timed("import", lambda: importing.import_path(source, by=admin, today=today))
+    assert report.ok, report.errors[:5]
+    print(
+        f"  created {report.customers_created:,} customers, {report.contacts_created:,} contacts, "
+        f"{Agreement.objects.count():,} agreements, {Term.objects.count():,} terms, "
+        f"{Visit.objects.count():,} visits"
+    )
+    again = timed(
+        "re-import (all already there)",
+        lambda: importing.import_path(source, by=admin, today=today),
+    )
+    assert again.ok and again.agreements_created == 0
+    timed("export", lambda: importing.export_to_path(workdir / "export.json"))
+
+
+if __name__ == "__main__":
+    main()

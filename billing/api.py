@@ -1,0 +1,341 @@
+"""API routes of the billing app: rate cards (Allora staff read them; admins alone create and
+publish them) and invoices with their lines, payments and PDF (customers see their own)."""
+
+import datetime as dt
+from decimal import Decimal
+from typing import Literal
+
+from django.db.models import Prefetch
+from django.http import HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from ninja import Field, Query, Router, Schema, Status
+from ninja.pagination import paginate
+
+from allora.api import (
+    ERRORS,
+    Filters,
+    FormInvalid,
+    Input,
+    MoneyOut,
+    ObjectId,
+    Pagination,
+    QueryId,
+    RuleError,
+    form_errors,
+    get_or_404,
+    money_str,
+    require_admin,
+    require_staff,
+    text,
+)
+from allora.timeutils import local_today
+
+from .documents import invoice_filename, invoice_pdf
+from .forms import PublishForm, RateCardForm, RateCardLineFormSet
+from .models import Invoice, Payment, RateCard, RateCardLine, RateKind
+
+router = Router()
+
+
+class RateCardLineOut(Schema):
+    kind: str
+    name: str
+    unit: str
+    price: str
+    position: int
+
+    @staticmethod
+    def resolve_price(line):
+        return money_str(line.price)
+
+
+class RateCardOut(Schema):
+    id: int
+    version: int
+    title: str
+    notes: str
+    status: str
+    effective_date: dt.date | None
+    published_at: dt.datetime | None
+    created_at: dt.datetime
+    lines: list[RateCardLineOut]
+
+    @staticmethod
+    def resolve_lines(card):
+        return card.lines.all()
+
+
+class RateCardLineIn(Input):
+    kind: Literal[tuple(RateKind.values)]
+    name: text(120, min_length=1)
+    unit: text(20) = Field("", description="Empty: hour, or month for hosting.")
+    price: Decimal = Field(max_digits=12, decimal_places=2, ge=0)
+
+
+class RateCardIn(Input):
+    title: text(120, min_length=1) = "Standard rates"
+    notes: text(2000) = ""
+    lines: list[RateCardLineIn] = Field(min_length=1, max_length=100)
+
+
+class PublishIn(Input):
+    effective_date: dt.date
+
+
+class RateCardFilters(Filters):
+    status: Literal[tuple(RateCard.Status.values)] | None = None
+
+
+def _cards(request):
+    require_staff(request)
+    return RateCard.objects.prefetch_related(
+        Prefetch("lines", RateCardLine.objects.order_by("position", "id"))
+    )
+
+
+@router.get("/rate-cards", response={200: list[RateCardOut], **ERRORS}, tags=["rate cards"])
+@paginate(Pagination)
+def list_rate_cards(request, filters: Query[RateCardFilters]):
+    """Rate cards, newest version first (Allora staff)."""
+    cards = _cards(request).order_by("-version")
+    if filters.status:
+        cards = cards.filter(status=filters.status)
+    return cards
+
+
+@router.get("/rate-cards/{card_id}", response={200: RateCardOut, **ERRORS}, tags=["rate cards"])
+def get_rate_card(request, card_id: ObjectId):
+    return get_or_404(_cards(request), pk=card_id)
+
+
+def _no_draft_yet():
+    if RateCard.objects.filter(status=RateCard.Status.DRAFT).exists():
+        raise RuleError(["A draft rate card already exists: publish it first."])
+
+
+@router.post("/rate-cards", response={201: RateCardOut, **ERRORS}, tags=["rate cards"])
+def create_rate_card(request, payload: RateCardIn):
+    """Create a draft card with its lines (admins), checked like the rate card pages."""
+    user = require_admin(request)
+    _no_draft_yet()
+    form = RateCardForm({"title": payload.title, "notes": payload.notes})
+    data = {"lines-TOTAL_FORMS": len(payload.lines), "lines-INITIAL_FORMS": 0}
+    for index, line in enumerate(payload.lines):
+        values = {**line.model_dump(), "price": str(line.price), "position": index}
+        data.update({f"lines-{index}-{key}": value for key, value in values.items()})
+    card = RateCard(created_by=user, version=RateCard.next_version())
+    formset = RateCardLineFormSet(data, instance=card)
+    if not form.is_valid():
+        raise FormInvalid(form_errors(form))
+    if not formset.is_valid():
+        errors = [
+            error
+            for index, line_form in enumerate(formset.forms)
+            for error in form_errors(line_form, loc=("body", "lines", index))
+        ]
+        errors += [
+            {"loc": ["body", "lines"], "msg": message, "type": "invalid"}
+            for message in formset.non_form_errors()
+        ]
+        raise FormInvalid(errors)
+    card.title, card.notes = form.cleaned_data["title"], form.cleaned_data["notes"]
+    card.save()
+    formset.instance = card
+    formset.save()
+    return Status(201, _cards(request).get(pk=card.pk))
+
+
+@router.post(
+    "/rate-cards/{card_id}/publish", response={200: RateCardOut, **ERRORS}, tags=["rate cards"]
+)
+def publish_rate_card(request, card_id: ObjectId, payload: PublishIn):
+    """Publish a draft from its effective date on (admins); it never changes afterwards."""
+    user = require_admin(request)
+    card = get_or_404(RateCard.objects.all(), pk=card_id)
+    form = PublishForm({"effective_date": payload.effective_date})
+    if not form.is_valid():
+        raise FormInvalid(form_errors(form))
+    card.publish(by=user, effective_date=payload.effective_date, today=local_today())
+    return _cards(request).get(pk=card.pk)
+
+
+@router.post(
+    "/rate-cards/{card_id}/new-version", response={201: RateCardOut, **ERRORS}, tags=["rate cards"]
+)
+def new_rate_card_version(request, card_id: ObjectId):
+    """Start a new draft copied from this card (admins)."""
+    user = require_admin(request)
+    card = get_or_404(RateCard.objects.all(), pk=card_id)
+    draft = card.start_new_version(by=user)
+    return Status(201, _cards(request).get(pk=draft.pk))
+
+
+# Invoices --------------------------------------------------------------------------------------
+
+
+class InvoiceLineOut(Schema):
+    position: int
+    kind: str
+    description: str
+    quantity: MoneyOut
+    unit: str
+    list_rate: MoneyOut
+    discount_percent: MoneyOut
+    net_rate: MoneyOut
+    list_amount: MoneyOut
+    discount_amount: MoneyOut
+    amount: MoneyOut = Field(description="The net amount of the line.")
+    service_start: dt.date
+    service_end: dt.date = Field(description="Exclusive.")
+
+
+class PaymentOut(Schema):
+    id: int
+    amount: MoneyOut
+    received_on: dt.date
+    method: str
+    reference: str
+    recorded_at: dt.datetime
+
+
+class InvoiceOut(Schema):
+    id: int
+    number: str
+    agreement_id: int
+    agreement_number: str
+    customer_id: int
+    customer_name: str
+    kind: str
+    period: dt.date
+    issued_on: dt.date
+    due_on: dt.date
+    payment_terms_days: int
+    status: str
+    bill_to: str
+    subtotal: MoneyOut
+    discount_total: MoneyOut
+    total: MoneyOut
+    amount_paid: MoneyOut
+    balance: MoneyOut
+    paid_on: dt.date | None
+    lines: list[InvoiceLineOut]
+    payments: list[PaymentOut]
+    pdf_url: str
+
+    @staticmethod
+    def resolve_agreement_number(invoice):
+        return invoice.agreement.number
+
+    @staticmethod
+    def resolve_customer_name(invoice):
+        return invoice.customer.legal_name
+
+    @staticmethod
+    def resolve_lines(invoice):
+        return invoice.lines.all()
+
+    @staticmethod
+    def resolve_payments(invoice):
+        return invoice.payments.all()
+
+    @staticmethod
+    def resolve_pdf_url(invoice):
+        return reverse("api:invoice_pdf", kwargs={"invoice_id": invoice.pk})
+
+
+class InvoiceFilters(Filters):
+    customer_id: QueryId | None = None
+    agreement_id: QueryId | None = None
+    status: Literal[tuple(Invoice.Status.values)] | None = None
+    issued_from: dt.date | None = None
+    issued_to: dt.date | None = None
+
+
+class PaymentIn(Input):
+    amount: Decimal = Field(max_digits=12, decimal_places=2, gt=0)
+    received_on: dt.date
+    method: Literal[tuple(Payment.Method.values)] = Payment.Method.ACH
+    reference: text(100) = ""
+
+
+class VoidIn(Input):
+    reason: text(300, min_length=1)
+
+
+def _invoices(request):
+    return (
+        Invoice.objects.for_user(request.auth)
+        .select_related("customer", "agreement")
+        .prefetch_related("lines", "payments")
+    )
+
+
+@router.get("/invoices", response=list[InvoiceOut], tags=["invoices"])
+@paginate(Pagination)
+def list_invoices(request, filters: Query[InvoiceFilters]):
+    """Invoices in scope (a customer's own, never void ones), newest first, with their lines
+    and payments."""
+    invoices = _invoices(request).order_by("-issued_on", "-number")
+    if filters.customer_id:
+        invoices = invoices.filter(customer_id=filters.customer_id)
+    if filters.agreement_id:
+        invoices = invoices.filter(agreement_id=filters.agreement_id)
+    if filters.status:
+        invoices = invoices.filter(status=filters.status)
+    if filters.issued_from:
+        invoices = invoices.filter(issued_on__gte=filters.issued_from)
+    if filters.issued_to:
+        invoices = invoices.filter(issued_on__lte=filters.issued_to)
+    return invoices
+
+
+@router.get("/invoices/{invoice_id}", response={200: InvoiceOut, **ERRORS}, tags=["invoices"])
+def get_invoice(request, invoice_id: ObjectId):
+    return get_or_404(_invoices(request), pk=invoice_id)
+
+
+@router.get(
+    "/invoices/{invoice_id}/pdf",
+    response={200: None, **ERRORS},
+    tags=["invoices"],
+    url_name="invoice_pdf",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The invoice as PDF",
+                "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    },
+)
+def get_invoice_pdf(request, invoice_id: ObjectId):
+    """The invoice PDF (the same document as the pages and the email)."""
+    invoice = get_or_404(_invoices(request), pk=invoice_id)
+    return HttpResponse(
+        invoice_pdf(invoice),
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{invoice_filename(invoice)}"'},
+    )
+
+
+@router.post(
+    "/invoices/{invoice_id}/payments",
+    response={201: PaymentOut, **ERRORS},
+    tags=["invoices"],
+)
+def record_payment(request, invoice_id: ObjectId, payload: PaymentIn):
+    """Record a payment received (Allora staff): at most the balance, not in the future."""
+    user = require_staff(request)
+    invoice = get_or_404(Invoice.objects.all(), pk=invoice_id)
+    payment = invoice.record_payment(**payload.model_dump(), by=user, today=local_today())
+    return Status(201, payment)
+
+
+@router.post("/invoices/{invoice_id}/void", response={200: InvoiceOut, **ERRORS}, tags=["invoices"])
+def void_invoice(request, invoice_id: ObjectId, payload: VoidIn):
+    """Void an invoice without payments (admins); it keeps its number."""
+    user = require_admin(request)
+    invoice = get_or_404(Invoice.objects.all(), pk=invoice_id)
+    invoice.void(by=user, reason=payload.reason, now=timezone.now())
+    return get_or_404(_invoices(request), pk=invoice_id)

@@ -1,0 +1,251 @@
+"""The money rules of invoicing, as pure functions: proration by days, the stretches a date range
+is billed in (a calendar month inside one term), and the charges of a stretch.
+
+Recurring charges are billed in advance: each Monthly Maintenance visit the rule put in the
+stretch (hours × rate, discounted), the Prescheduled Services block and hosting (prorated by days
+when the stretch is not a whole month). Usage is billed in arrears: emergency hours at the
+emergency rate, and prescheduled hours beyond the block at the standard (undiscounted) rate.
+Rates always come from the term's locked rates. Every amount is rounded to cents half-up once,
+per line.
+"""
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from agreements.models import ServiceKind
+
+from .models import InvoiceLine
+from .pricing import discount_percent, discounted, hosting_price, money, snapshot_rate
+
+ZERO = Decimal("0.00")
+HOURS = Decimal("0.01")
+LineKind = InvoiceLine.Kind
+LABOR = {"onsite_hourly": "on-site", "remote_hourly": "remote"}
+
+
+def prorate(amount, *, days: int, days_in_month: int) -> Decimal:
+    """``amount`` for ``days`` days of a month of ``days_in_month`` days, in cents half-up."""
+    if not 28 <= days_in_month <= 31:
+        raise ValueError(f"A month has 28 to 31 days, not {days_in_month}.")
+    if not 0 <= days <= days_in_month:
+        raise ValueError(f"{days} days is not part of a month of {days_in_month} days.")
+    return money(Decimal(amount) * days / days_in_month)
+
+
+def month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def next_month(day: dt.date) -> dt.date:
+    """The first day of the month after ``day``'s."""
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def days_in_month(day: dt.date) -> int:
+    return calendar.monthrange(day.year, day.month)[1]
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """[start, end): part of one calendar month inside one term, billed at that term's rates."""
+
+    term: object  # agreements.models.Term (or anything with pk, locked_rates, version_id)
+    start: dt.date
+    end: dt.date
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+    @property
+    def days_in_month(self) -> int:
+        return days_in_month(self.start)
+
+    @property
+    def is_whole_month(self) -> bool:
+        return self.days == self.days_in_month
+
+    @property
+    def label(self) -> str:
+        """ "March 2027" for a whole month, "January 15–31, 2027" for part of one."""
+        if self.is_whole_month:
+            return f"{self.start:%B %Y}"
+        last = self.end - dt.timedelta(days=1)
+        if last == self.start:
+            return f"{self.start:%B %-d, %Y}"
+        return f"{self.start:%B %-d}–{last:%-d, %Y}"
+
+
+def stretches(terms, *, start: dt.date, end: dt.date) -> list[Stretch]:
+    """[start, end) cut at month and term boundaries, for the days some term covers."""
+    found = []
+    for term in sorted(terms, key=lambda term: term.start):
+        cursor, until = max(start, term.start), min(end, term.end)
+        while cursor < until:
+            stop = min(until, next_month(cursor))
+            found.append(Stretch(term, cursor, stop))
+            cursor = stop
+    return found
+
+
+def term_on(terms, day: dt.date):
+    """The term covering ``day`` (None when no term does)."""
+    return next((term for term in terms if term.start <= day < term.end), None)
+
+
+@dataclass(frozen=True)
+class Charge:
+    """An invoice line before it is stored."""
+
+    kind: str
+    description: str
+    quantity: Decimal
+    unit: str
+    list_rate: Decimal
+    discount_percent: Decimal
+    net_rate: Decimal
+    list_amount: Decimal
+    amount: Decimal
+    stretch: Stretch
+    service_line_id: int | None = None
+
+    @property
+    def discount_amount(self) -> Decimal:
+        return self.list_amount - self.amount
+
+
+def _charge(kind, description, *, quantity, unit, rate, percent, stretch, line, prorated):
+    """Price ``quantity`` at ``rate`` less ``percent``; prorated by the stretch's days if asked."""
+    quantity, rate, percent = Decimal(quantity), Decimal(rate), Decimal(percent)
+    net_rate = discounted(rate, percent)
+    if prorated and not stretch.is_whole_month:
+        days, month_days = stretch.days, stretch.days_in_month
+        list_amount = prorate(quantity * rate, days=days, days_in_month=month_days)
+        amount = prorate(quantity * net_rate, days=days, days_in_month=month_days)
+        description += f" (prorated: {days} of {month_days} days)"
+    else:
+        list_amount, amount = money(quantity * rate), money(quantity * net_rate)
+    return Charge(
+        kind=kind,
+        description=description,
+        quantity=quantity,
+        unit=unit,
+        list_rate=rate,
+        discount_percent=percent,
+        net_rate=net_rate,
+        list_amount=list_amount,
+        amount=amount,
+        stretch=stretch,
+        service_line_id=line.pk if line is not None else None,
+    )
+
+
+def _hours(value) -> str:
+    return f"{Decimal(value).normalize():f}"
+
+
+def recurring_charges(stretch: Stretch, lines, visit_counts) -> list[Charge]:
+    """The in-advance charges of a stretch: maintenance visits (``visit_counts``: line id → the
+    number of visits the rule put in the stretch), the prescheduled block and hosting."""
+    snapshot = stretch.term.locked_rates
+    charges = []
+    for line in lines:
+        if line.kind == ServiceKind.MAINTENANCE:
+            count = visit_counts.get(line.pk, 0)
+            if not count:
+                continue
+            visits = "1 visit" if count == 1 else f"{count} visits"
+            charges.append(
+                _charge(
+                    LineKind.MAINTENANCE,
+                    f"Monthly Maintenance, {stretch.label}: {visits} × "
+                    f"{_hours(line.hours_per_visit)} h {LABOR[line.labor_rate]}",
+                    quantity=Decimal(line.hours_per_visit) * count,
+                    unit="hour",
+                    rate=snapshot_rate(snapshot, line.labor_rate),
+                    percent=discount_percent(snapshot, ServiceKind.MAINTENANCE),
+                    stretch=stretch,
+                    line=line,
+                    prorated=False,  # a partial month simply has fewer visits
+                )
+            )
+        elif line.kind == ServiceKind.PRESCHEDULED:
+            charges.append(
+                _charge(
+                    LineKind.PRESCHEDULED,
+                    f"Prescheduled Services, {stretch.label}: block of "
+                    f"{_hours(line.hours_per_month)} h {LABOR[line.labor_rate]}",
+                    quantity=line.hours_per_month,
+                    unit="hour",
+                    rate=snapshot_rate(snapshot, line.labor_rate),
+                    percent=discount_percent(snapshot, ServiceKind.PRESCHEDULED),
+                    stretch=stretch,
+                    line=line,
+                    prorated=True,
+                )
+            )
+        elif line.kind == ServiceKind.HOSTING:
+            charges.append(
+                _charge(
+                    LineKind.HOSTING,
+                    f"{line.package_name}, {stretch.label}",
+                    quantity=line.quantity,
+                    unit="month",
+                    rate=hosting_price(snapshot, line.package_name),
+                    percent=ZERO,
+                    stretch=stretch,
+                    line=line,
+                    prorated=True,
+                )
+            )
+    return charges
+
+
+def emergency_charge(stretch: Stretch, line, hours) -> Charge:
+    """Emergency hours worked in a stretch, at the term's emergency rate (no discount)."""
+    return _charge(
+        LineKind.EMERGENCY,
+        f"Emergency Support, {stretch.label}: {_hours(hours)} h",
+        quantity=hours,
+        unit="hour",
+        rate=snapshot_rate(stretch.term.locked_rates, "emergency_hourly"),
+        percent=ZERO,
+        stretch=stretch,
+        line=line,
+        prorated=False,
+    )
+
+
+def included_hours(stretch: Stretch, line) -> Decimal:
+    """The block's hours in a stretch: all of them in a whole month, prorated by days otherwise."""
+    hours = Decimal(line.hours_per_month) * stretch.days / stretch.days_in_month
+    return hours.quantize(HOURS, rounding=ROUND_HALF_UP)
+
+
+def overage_charge(stretch: Stretch, line, *, used, already_billed) -> Charge | None:
+    """Prescheduled hours used in a stretch beyond its block, less the overage already billed
+    for it, at the STANDARD rate (the discount covers the block only). None when there is none."""
+    hours = Decimal(used) - included_hours(stretch, line) - Decimal(already_billed)
+    if hours <= 0:
+        return None
+    return _charge(
+        LineKind.OVERAGE,
+        f"Prescheduled Services beyond the block, {stretch.label}: {_hours(hours)} h "
+        f"at the standard {LABOR[line.labor_rate]} rate",
+        quantity=hours,
+        unit="hour",
+        rate=snapshot_rate(stretch.term.locked_rates, line.labor_rate),
+        percent=ZERO,
+        stretch=stretch,
+        line=line,
+        prorated=False,
+    )
+
+
+def totals(charges) -> tuple[Decimal, Decimal, Decimal]:
+    """(list amount, discount, net) of some charges: sums of the per-line rounded amounts."""
+    list_total = sum((charge.list_amount for charge in charges), ZERO)
+    net = sum((charge.amount for charge in charges), ZERO)
+    return list_total, list_total - net, net

@@ -1,0 +1,120 @@
+"""What billing hands out: the invoice PDF, the invoice email (with the PDF attached) and the
+CSV export for the accounting package."""
+
+import datetime as dt
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from allora.emails import build_email
+from allora.pdf import render_pdf
+
+from .models import Invoice, InvoiceLine
+
+EXPORT_COLUMNS = [
+    "Invoice number",
+    "Date",
+    "Due date",
+    "Customer",
+    "Item",
+    "Quantity",
+    "Rate",
+    "Discount",
+    "Amount",
+]
+
+
+def invoice_context(invoice):
+    return {
+        "invoice": invoice,
+        "lines": invoice.lines.all(),
+        "payments": invoice.payments.all(),
+        "agreement": invoice.agreement,
+        "customer": invoice.customer,
+        "bill_to": invoice.bill_to.splitlines(),
+    }
+
+
+def invoice_pdf(invoice) -> bytes:
+    """The invoice as PDF bytes (rendered from its stored lines, so it never changes)."""
+    html = render_to_string(
+        "billing/invoice_pdf.html", {**invoice_context(invoice), "generated_at": timezone.now()}
+    )
+    return render_pdf(html, base_url=str(settings.BASE_DIR))
+
+
+def invoice_filename(invoice) -> str:
+    return f"{invoice.number}.pdf"
+
+
+def billing_recipients(customer) -> list:
+    """The customer's billing contacts (its authorized signers when it has none)."""
+    contacts = customer.contacts.filter(is_billing_contact=True)
+    if not contacts.exists():
+        contacts = customer.contacts.filter(is_authorized_signer=True)
+    emails = contacts.values_list("email", flat=True)
+    return list(dict.fromkeys(email.lower() for email in emails if email))
+
+
+def send_invoice_email(invoice_id) -> bool:
+    """Email an issued invoice with its PDF, once: the row is claimed before sending, and
+    released again if sending fails so a retry can send it."""
+    claimed = (
+        Invoice.objects.filter(pk=invoice_id, emailed_at__isnull=True)
+        .exclude(status=Invoice.Status.VOID)
+        .update(emailed_at=timezone.now())
+    )
+    if not claimed:
+        return False
+    invoice = Invoice.objects.select_related("customer", "agreement").get(pk=invoice_id)
+    recipients = billing_recipients(invoice.customer)
+    if not recipients:
+        return False
+    try:
+        message = build_email(
+            "invoice_issued",
+            to=recipients,
+            context={
+                "invoice": invoice,
+                "customer": invoice.customer,
+                "portal_url": settings.SITE_URL
+                + reverse("billing:portal_invoice_detail", args=[invoice.pk]),
+            },
+            attachments=[(invoice_filename(invoice), invoice_pdf(invoice), "application/pdf")],
+        )
+        message.send()
+    except Exception:
+        Invoice.objects.filter(pk=invoice_id).update(emailed_at=None)
+        raise
+    return True
+
+
+def _text(value: str) -> str:
+    # A cell starting with = + - @ is a formula to a spreadsheet: keep it text.
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value
+
+
+def export_rows(*, start: dt.date, end: dt.date):
+    """One row per line of the invoices issued from ``start`` to ``end`` (inclusive), void
+    invoices left out, in the columns of EXPORT_COLUMNS."""
+    lines = (
+        InvoiceLine.objects.filter(invoice__issued_on__range=(start, end))
+        .exclude(invoice__status=Invoice.Status.VOID)
+        .select_related("invoice")
+        .order_by("invoice__issued_on", "invoice__number", "position", "id")
+    )
+    for line in lines.iterator(chunk_size=2000):
+        invoice = line.invoice
+        yield [
+            invoice.number,
+            invoice.issued_on.isoformat(),
+            invoice.due_on.isoformat(),
+            _text(invoice.bill_to.splitlines()[0]),
+            _text(line.description),
+            f"{line.quantity:f}",
+            f"{line.list_rate:f}",
+            f"{line.discount_amount:f}",
+            f"{line.amount:f}",
+        ]

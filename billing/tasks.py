@@ -1,0 +1,30 @@
+import datetime as dt
+
+from celery import shared_task
+
+from allora.timeutils import local_today
+
+from . import invoicing
+from .documents import send_invoice_email
+
+
+def _date(today):
+    return dt.date.fromisoformat(today) if today else local_today()
+
+
+@shared_task
+def issue_invoices(today=None):
+    """Daily: issue the monthly invoices due (catch-up safe; ``today`` as YYYY-MM-DD)."""
+    return [invoice.number for invoice in invoicing.issue_invoices(today=_date(today))]
+
+
+@shared_task
+def mark_overdue(today=None):
+    """Daily: issued invoices past their due date become overdue."""
+    return invoicing.mark_overdue(today=_date(today))
+
+
+@shared_task
+def email_invoice(invoice_id):
+    """Email one invoice with its PDF to the customer's billing contacts (once)."""
+    return send_invoice_email(invoice_id)

@@ -1,0 +1,36 @@
+"""Authorization matrix rows for the billing app's invoicing URLs (merged by
+allora/tests/test_authorization.py): URL name -> (build(objs) -> kwargs or None, expected codes).
+
+``objs`` holds customer A's active agreement (``agreement``) among others; the builders add an
+invoice of customer A. bob (customer B) asking for it gets a 404, never a hint it exists."""
+
+from allora.tests.authz import ADMIN, PORTAL, STAFF
+from billing.tests.factories import make_invoice
+
+OTHER_CUSTOMERS = (302, 404, 200, 403, 403)
+
+
+def _invoice(objs):
+    if "invoice" not in objs:
+        objs["invoice"] = make_invoice(objs["agreement"])
+    return {"pk": objs["invoice"].pk}
+
+
+def _agreement(objs):
+    return {"pk": objs["agreement"].pk}
+
+
+ROWS = {
+    "billing:invoice_list": (None, STAFF),
+    "billing:invoice_export": (None, STAFF),
+    "billing:invoice_detail": (_invoice, STAFF),
+    "billing:invoice_pdf": (_invoice, STAFF),
+    "billing:payment_create": (_invoice, STAFF),
+    "billing:invoice_void": (_invoice, ADMIN),
+    "billing:time_entry_list": (None, STAFF),
+    "billing:time_entry_create": (None, STAFF),
+    "billing:early_termination": (_agreement, STAFF),
+    "billing:portal_invoice_list": (None, PORTAL),
+    "billing:portal_invoice_detail": (_invoice, OTHER_CUSTOMERS),
+    "billing:portal_invoice_pdf": (_invoice, OTHER_CUSTOMERS),
+}

@@ -1,0 +1,269 @@
+"""The monthly invoices: in advance and in arrears, from the term's locked rates, one per month
+(unique constraint), numbers without gaps, catch-up after downtime, a crash loses nothing, and
+nothing after the end."""
+
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from agreements import lifecycle
+from agreements.models import Agreement
+from agreements.tests.factories import agreement_for_2027, signed_agreement
+from billing import invoicing
+from billing.models import Invoice, InvoiceLine, TimeEntry
+from billing.tests.factories import log_hours, published_card
+
+MONTHLY = D("1170.00")  # 2 h maintenance 225 + 8 h block 900 + hosting 45, after 25% off
+
+
+@pytest.fixture(autouse=True)
+def rates(db):
+    return published_card(effective_date=dt.date(2026, 1, 1))
+
+
+@pytest.fixture
+def agreement(customer_a, alice, admin):
+    """Term 1 [2027-01-01, 2028-01-01), billing day 1, Net 30."""
+    return agreement_for_2027(customer=customer_a, customer_user=alice, admin=admin)
+
+
+def lines(invoice):
+    return [
+        (line.kind, line.quantity, line.list_amount, line.amount) for line in invoice.lines.all()
+    ]
+
+
+def test_the_billing_day_issues_the_month_in_advance(agreement):
+    (invoice,) = invoicing.issue_invoices(today=dt.date(2027, 1, 1))
+    assert (invoice.number, invoice.period, invoice.issued_on, invoice.due_on) == (
+        "INV-000001",
+        dt.date(2027, 1, 1),
+        dt.date(2027, 1, 1),
+        dt.date(2027, 1, 31),  # Net 30
+    )
+    assert lines(invoice) == [
+        ("maintenance", D("2.00"), D("300.00"), D("225.00")),  # the visit on Jan 20
+        ("prescheduled", D("8.00"), D("1200.00"), D("900.00")),
+        ("hosting", D("1.00"), D("45.00"), D("45.00")),
+    ]
+    assert (invoice.subtotal, invoice.discount_total, invoice.total) == (
+        D("1545.00"),
+        D("375.00"),
+        MONTHLY,
+    )
+    assert invoice.status == Invoice.Status.ISSUED and invoice.bill_to.startswith("Oak City")
+
+
+def test_a_rerun_and_the_following_days_issue_nothing_twice(agreement):
+    invoicing.issue_invoices(today=dt.date(2027, 1, 1))
+    assert invoicing.issue_invoices(today=dt.date(2027, 1, 1)) == []
+    assert invoicing.issue_invoices(today=dt.date(2027, 1, 31)) == []
+    assert Invoice.objects.count() == 1
+
+
+def test_after_downtime_each_missed_month_gets_its_own_invoice_dated_its_billing_day(agreement):
+    issued = invoicing.issue_invoices(today=dt.date(2027, 4, 3))
+    assert [(i.number, i.period.month, i.issued_on) for i in issued] == [
+        ("INV-000001", 1, dt.date(2027, 1, 1)),
+        ("INV-000002", 2, dt.date(2027, 2, 1)),
+        ("INV-000003", 3, dt.date(2027, 3, 1)),
+        ("INV-000004", 4, dt.date(2027, 4, 1)),
+    ]
+    assert all(invoice.total == MONTHLY for invoice in issued)
+
+
+def test_nothing_is_issued_before_the_billing_day(customer_a, alice, admin):
+    version = signed_agreement(
+        customer=customer_a,
+        customer_user=alice,
+        admin=admin,
+        signed_at=dt.datetime(2026, 12, 10, 15, tzinfo=dt.UTC),
+        start_date=dt.date(2027, 1, 1),
+        billing_day=15,
+        pdf=False,
+    )
+    assert invoicing.issue_invoices(today=dt.date(2027, 1, 14)) == []
+    (invoice,) = invoicing.issue_invoices(today=dt.date(2027, 1, 15))
+    assert invoice.agreement_id == version.agreement_id and invoice.issued_on.day == 15
+
+
+def test_a_first_month_starting_mid_month_is_prorated(customer_a, alice, admin):
+    signed_agreement(
+        customer=customer_a,
+        customer_user=alice,
+        admin=admin,
+        signed_at=dt.datetime(2026, 12, 10, 15, tzinfo=dt.UTC),
+        start_date=dt.date(2027, 1, 15),
+        pdf=False,
+    )
+    assert invoicing.issue_invoices(today=dt.date(2027, 1, 14)) == []
+    (invoice,) = invoicing.issue_invoices(today=dt.date(2027, 1, 15))
+    assert invoice.issued_on == dt.date(2027, 1, 15)  # not before the term starts
+    assert lines(invoice) == [
+        ("maintenance", D("2.00"), D("300.00"), D("225.00")),  # Jan 20 is in the 17 days
+        ("prescheduled", D("8.00"), D("658.06"), D("493.55")),  # 17/31 of 1200 and of 900
+        ("hosting", D("1.00"), D("24.68"), D("24.68")),
+    ]
+    assert "prorated: 17 of 31 days" in invoice.lines.get(kind="hosting").description
+
+
+def test_usage_is_billed_the_next_month_in_arrears(agreement, staff):
+    invoicing.issue_invoices(today=dt.date(2027, 2, 1))
+    log_hours(agreement, "emergency", dt.date(2027, 2, 10), "1.5", by=staff)
+    for day in (2, 9, 16, 23):
+        log_hours(agreement, "prescheduled", dt.date(2027, 2, day), "2.5", by=staff)  # 10 h
+    (march,) = invoicing.issue_invoices(today=dt.date(2027, 3, 1))
+    usage = [line for line in lines(march) if line[0] in ("emergency", "overage")]
+    assert usage == [
+        ("emergency", D("1.50"), D("337.50"), D("337.50")),  # 225/h, no discount
+        ("overage", D("2.00"), D("300.00"), D("300.00")),  # 2 h beyond 8, at the standard 150/h
+    ]
+    assert march.total == MONTHLY + D("637.50")
+    assert TimeEntry.objects.filter(invoice=march).count() == 5
+
+
+def test_time_logged_late_is_billed_on_the_next_invoice_and_overage_never_twice(agreement, staff):
+    for day in (2, 9, 16, 23):
+        log_hours(agreement, "prescheduled", dt.date(2027, 2, day), "2.5", by=staff)
+    invoicing.issue_invoices(today=dt.date(2027, 3, 1))  # bills February's 2 h of overage
+    later = dt.date(2027, 3, 5)
+    log_hours(agreement, "prescheduled", dt.date(2027, 2, 26), "1", by=staff, today=later)
+    log_hours(agreement, "emergency", dt.date(2027, 2, 27), "2", by=staff, today=later)
+    (april,) = invoicing.issue_invoices(today=dt.date(2027, 4, 1))
+    usage = {line.kind: line for line in april.lines.exclude(kind__in=InvoiceLine.RECURRING)}
+    assert usage["overage"].quantity == D("1.00")  # 11 h used, 8 included, 2 already billed
+    assert "February 2027" in usage["overage"].description
+    assert usage["emergency"].amount == D("450.00")
+
+
+def test_the_unique_constraint_refuses_a_second_invoice_for_the_month(agreement):
+    (invoice,) = invoicing.issue_invoices(today=dt.date(2027, 1, 1))
+    invoice.pk, invoice.number = None, "INV-999999"
+    with pytest.raises(IntegrityError), transaction.atomic():
+        invoice.save()
+
+
+def test_a_crash_midway_loses_nothing_and_a_rerun_completes_the_rest(
+    customer_a, alice, admin, monkeypatch
+):
+    agreements = [
+        agreement_for_2027(customer=customer_a, customer_user=alice, admin=admin) for _ in range(3)
+    ]
+    real = InvoiceLine.objects.bulk_create
+    calls = []
+
+    def crash_on_the_second(objs, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the worker was killed")
+        return real(objs, *args, **kwargs)
+
+    monkeypatch.setattr(InvoiceLine.objects, "bulk_create", crash_on_the_second)
+    with pytest.raises(RuntimeError):
+        invoicing.issue_invoices(today=dt.date(2027, 1, 1))
+    assert Invoice.objects.count() == 1  # the first agreement's invoice is kept, whole
+    monkeypatch.setattr(InvoiceLine.objects, "bulk_create", real)
+    invoicing.issue_invoices(today=dt.date(2027, 1, 1))
+    numbers = sorted(Invoice.objects.values_list("number", flat=True))
+    assert numbers == ["INV-000001", "INV-000002", "INV-000003"]  # no number lost
+    assert {i.agreement_id for i in Invoice.objects.all()} == {a.pk for a in agreements}
+    assert all(i.lines.count() == 3 for i in Invoice.objects.all())
+
+
+def test_nothing_is_invoiced_after_the_agreement_has_ended(agreement):
+    invoicing.issue_invoices(today=dt.date(2027, 2, 1))
+    Agreement.objects.filter(pk=agreement.pk).update(status=Agreement.Status.ENDED)
+    assert invoicing.issue_invoices(today=dt.date(2027, 6, 1)) == []
+    Agreement.objects.filter(pk=agreement.pk).update(status=Agreement.Status.TERMINATED)
+    assert invoicing.issue_invoices(today=dt.date(2027, 6, 1)) == []
+
+
+def test_no_month_after_the_last_term_of_an_ending_agreement(agreement, alice):
+    lifecycle.file_termination_request(
+        agreement,
+        by=alice,
+        received_at=dt.datetime(2027, 6, 1, 15, tzinfo=dt.UTC),
+        reason="Moving",
+        typed_name="Alice Moore",
+        channel="portal",
+        now=dt.datetime(2027, 6, 1, 15, tzinfo=dt.UTC),
+    )
+    issued = invoicing.issue_invoices(today=dt.date(2028, 3, 1))
+    assert [invoice.period.month for invoice in issued] == list(range(1, 13))  # 2027 only
+
+
+def test_a_term_renewed_mid_month_bills_each_part_at_its_own_term_rates(customer_a, alice, admin):
+    version = signed_agreement(
+        customer=customer_a,
+        customer_user=alice,
+        admin=admin,
+        signed_at=dt.datetime(2026, 12, 10, 15, tzinfo=dt.UTC),
+        start_date=dt.date(2027, 1, 15),
+        pdf=False,
+    )
+    agreement = version.agreement
+    review = lifecycle.save_rate_review(
+        agreement, method="uplift", uplift_percent=D("10"), by=admin, today=dt.date(2027, 12, 1)
+    )
+    lifecycle.finalize_rate_review(review, by=admin, today=dt.date(2027, 12, 1))
+    invoicing.issue_invoices(today=dt.date(2028, 1, 1))
+    january = Invoice.objects.get(period=dt.date(2028, 1, 1))
+    assert (january.covers_from, january.covers_until) == (
+        dt.date(2028, 1, 1),
+        dt.date(2028, 1, 15),  # term 2 does not exist yet: its days wait for it
+    )
+    lifecycle.renew_due_agreements(today=dt.date(2028, 1, 15))
+    (february,) = invoicing.issue_invoices(today=dt.date(2028, 2, 1))
+    block = february.lines.filter(kind="prescheduled").order_by("service_start")
+    assert [(b.service_start, b.list_rate, b.amount) for b in block] == [
+        (dt.date(2028, 1, 15), D("165.00"), D("542.90")),  # 990 × 17/31 = 542.903…
+        (dt.date(2028, 2, 1), D("165.00"), D("990.00")),  # 8 × 123.75 (165 less 25%)
+    ]
+
+
+def test_issue_invoice_explains_why_a_month_is_not_due(agreement):
+    with pytest.raises(ValidationError, match="not due"):
+        invoicing.issue_invoice(agreement, period=dt.date(2027, 2, 1), today=dt.date(2027, 1, 20))
+    with pytest.raises(ValidationError, match="January 2027 first"):
+        invoicing.issue_invoice(agreement, period=dt.date(2027, 2, 1), today=dt.date(2027, 2, 1))
+    invoice = invoicing.issue_invoice(
+        agreement, period=dt.date(2027, 1, 1), today=dt.date(2027, 1, 1)
+    )
+    assert invoice.number == "INV-000001"
+    with pytest.raises(ValidationError, match="already invoiced"):
+        invoicing.issue_invoice(agreement, period=dt.date(2027, 1, 1), today=dt.date(2027, 2, 1))
+
+
+def test_a_voided_invoice_keeps_its_number_and_its_month_is_issued_anew(agreement, staff, admin):
+    log_hours(agreement, "emergency", dt.date(2027, 1, 5), "1", by=staff)
+    invoicing.issue_invoices(today=dt.date(2027, 1, 1))
+    (february,) = invoicing.issue_invoices(today=dt.date(2027, 2, 1))
+    february.void(by=admin, reason="Wrong hours", now=dt.datetime(2027, 2, 2, tzinfo=dt.UTC))
+    assert not TimeEntry.objects.filter(invoice__isnull=False).exists()
+    (again,) = invoicing.issue_invoices(today=dt.date(2027, 2, 2))
+    assert (again.number, again.period, again.total) == (
+        "INV-000003",
+        february.period,
+        february.total,
+    )
+    assert Invoice.objects.get(number="INV-000002").status == Invoice.Status.VOID
+
+
+def test_a_catch_up_numbers_the_invoices_month_by_month_across_agreements(
+    customer_a, customer_b, alice, bob, admin
+):
+    first = agreement_for_2027(customer=customer_a, customer_user=alice, admin=admin)
+    second = agreement_for_2027(customer=customer_b, customer_user=bob, admin=admin)
+    invoicing.issue_invoices(today=dt.date(2027, 3, 1))
+    issued = Invoice.objects.order_by("number").values_list("agreement_id", "period")
+    assert [(pk, period.month) for pk, period in issued] == [
+        (first.pk, 1),
+        (second.pk, 1),
+        (first.pk, 2),
+        (second.pk, 2),
+        (first.pk, 3),
+        (second.pk, 3),
+    ]

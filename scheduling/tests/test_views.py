@@ -1,0 +1,361 @@
+"""The scheduling pages: staff, technician and portal, with their bad input and query counts."""
+
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+from django.urls import reverse
+
+from agreements.tests.factories import signed_agreement
+from allora.tests.factories import UserFactory
+from billing.tests.factories import published_card
+from scheduling.models import LineAssignment, Visit
+from scheduling.planning import plan_term
+from scheduling.tests.factories import EVERY_TUESDAY, UTC, local, make_term, make_visit
+
+NOW = dt.datetime(2027, 3, 1, 17, 0, tzinfo=UTC)  # Monday March 1, 2027, 12:00 in Raleigh
+
+
+@pytest.fixture
+def frozen(time_machine):
+    time_machine.move_to(NOW, tick=False)
+
+
+@pytest.fixture
+def oak(frozen, customer_a, alice, admin):
+    """Customer A's active agreement: term 1 from Jan 4, 2027, all its visits planned."""
+    published_card()
+    version = signed_agreement(
+        customer=customer_a,
+        customer_user=alice,
+        admin=admin,
+        signed_at=dt.datetime(2027, 1, 4, 15, 0, tzinfo=UTC),
+        pdf=False,
+    )
+    return version.agreement
+
+
+@pytest.fixture
+def legal(frozen, customer_b):
+    """Customer B's term with third Wednesdays at 10:00 (like A's) and Tuesdays at 09:00."""
+    term = make_term(customer=customer_b, lines=[{}, EVERY_TUESDAY], start=dt.date(2027, 1, 4))
+    plan_term(term)
+    return term
+
+
+def maintenance(agreement, month):
+    return agreement.visits.get(line__kind="maintenance", starts_at__month=month)
+
+
+# --- authorization: the outsider never sees customer A's visits --------------------------
+
+
+def test_bob_gets_a_404_for_a_visit_of_customer_a(oak, client_for, bob, alice):
+    url = reverse("scheduling:portal_visit_detail", args=[maintenance(oak, 3).pk])
+
+    assert client_for(bob).get(url).status_code == 404
+    assert client_for(alice).get(url).status_code == 200
+
+
+def test_the_portal_shows_only_the_customers_own_visits(oak, legal, client_for, alice):
+    client = client_for(alice)
+
+    schedule = client.get(reverse("scheduling:portal_schedule")).content.decode()
+    calendar = client.get(reverse("scheduling:portal_calendar") + "?month=2027-03").content.decode()
+
+    assert "Wed Mar 17, 2027 10:00–12:00" in schedule
+    assert str(legal.agreement.customer) not in schedule + calendar
+    for visit in legal.visits.filter(starts_at__month=3):
+        assert reverse("scheduling:portal_visit_detail", args=[visit.pk]) not in calendar
+
+
+# --- constant query counts ---------------------------------------------------------------
+
+
+def _queries(client, url, django_assert_num_queries, count):
+    with django_assert_num_queries(count):
+        response = client.get(url)
+    assert response.status_code == 200
+    return response
+
+
+def test_the_staff_calendar_uses_the_same_queries_whatever_the_number_of_visits(
+    frozen, client_for, staff, django_assert_num_queries
+):
+    client = client_for(staff)
+    url = reverse("scheduling:calendar") + "?month=2027-03"
+    # session, user, visits of the month (with customer, line and technician joined),
+    # technicians for the filter, customers for the filter
+    _queries(client, url, django_assert_num_queries, 5)
+    for _ in range(4):
+        plan_term(make_term(lines=[{}, EVERY_TUESDAY]))
+    response = _queries(client, url, django_assert_num_queries, 5)
+    assert response.content.decode().count('class="calendar-visit ') == 4 * (1 + 5)
+
+
+def test_the_visit_list_uses_the_same_queries_whatever_the_number_of_visits(
+    frozen, client_for, staff, django_assert_num_queries
+):
+    client = client_for(staff)
+    url = reverse("scheduling:visit_list")
+    plan_term(make_term())
+    # session, user, count for the paginator, the page of visits (joined), technicians,
+    # customers
+    _queries(client, url, django_assert_num_queries, 6)
+    for _ in range(3):
+        plan_term(make_term(lines=[{}, EVERY_TUESDAY]))
+    _queries(client, url, django_assert_num_queries, 6)
+
+
+def test_the_technicians_week_uses_the_same_queries_whatever_the_number_of_visits(
+    frozen, client_for, staff, django_assert_num_queries
+):
+    client = client_for(staff)
+    url = reverse("scheduling:my_schedule") + "?view=week&day=2027-03-16"
+    # session, user, the week's visits, visits waiting for a report, the feed (get_or_create:
+    # a read once it exists; the first request also inserts it)
+    client.get(url)
+    _queries(client, url, django_assert_num_queries, 5)
+    for _ in range(3):
+        term = make_term(lines=[{}, EVERY_TUESDAY])
+        plan_term(term)
+        term.visits.update(technician=staff)
+    response = _queries(client, url, django_assert_num_queries, 5)
+    assert response.content.decode().count("technician-visit") == 3 * 2  # Tue 16 and Wed 17
+
+
+def test_the_portal_pages_use_the_same_queries_whatever_the_number_of_visits(
+    oak, client_for, alice, django_assert_num_queries
+):
+    client = client_for(alice)
+    schedule = reverse("scheduling:portal_schedule")
+    calendar = reverse("scheduling:portal_calendar") + "?month=2027-03"
+    client.get(schedule)  # creates the feed's secret address once
+    # session, user, the customer (nav), upcoming visits, visit reports, the feed
+    _queries(client, schedule, django_assert_num_queries, 6)
+    # session, user, the customer (nav), visits of the month
+    _queries(client, calendar, django_assert_num_queries, 4)
+    for _ in range(3):
+        make_visit(oak.terms.get(), local(dt.date(2027, 3, 8), 9), local(dt.date(2027, 3, 8), 10))
+    _queries(client, schedule, django_assert_num_queries, 6)
+    _queries(client, calendar, django_assert_num_queries, 4)
+
+
+def test_a_bad_month_or_day_falls_back_to_today(frozen, client_for, staff):
+    client = client_for(staff)
+    for url in (
+        reverse("scheduling:calendar") + "?month=2027-13",
+        reverse("scheduling:calendar") + "?month=nonsense&technician=x&customer=y",
+        reverse("scheduling:my_schedule") + "?day=2027-02-30",
+        reverse("scheduling:visit_list") + "?from=yesterday",
+    ):
+        response = client.get(url)
+        assert response.status_code == 200
+    assert "March 2027" in client.get(reverse("scheduling:calendar") + "?month=x").content.decode()
+
+
+# --- moving, with a conflict and its alternatives -----------------------------------------
+
+
+def test_a_move_onto_another_visit_of_the_technician_names_it_and_offers_alternatives(
+    oak, legal, client_for, staff
+):
+    Visit.objects.update(technician=staff)  # both customers' visits
+    mine = maintenance(oak, 4)
+    theirs = legal.visits.get(line__kind="maintenance", starts_at__month=3)
+    client = client_for(staff)
+    url = reverse("scheduling:visit_move", args=[mine.pk])
+
+    response = client.post(url, {"date": "2027-03-17", "start_time": "11:00", "end_time": "13:00"})
+
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "This would double-book" in page
+    assert str(legal.agreement.customer) in page
+    assert reverse("scheduling:visit_detail", args=[theirs.pk]) in page
+    assert "Same day at 12:00–14:00" in page  # touching the 10:00–12:00 visit is fine
+    mine.refresh_from_db()
+    assert mine.status == Visit.Status.SCHEDULED
+
+    # One click on the proposed slot: its hidden fields post back to the same form.
+    response = client.post(
+        url,
+        {"date": "2027-03-17", "start_time": "12:00", "end_time": "14:00", "technician": staff.pk},
+    )
+
+    assert response.status_code == 302
+    mine.refresh_from_db()
+    assert mine.status == Visit.Status.MOVED
+    assert mine.local_start == local(dt.date(2027, 3, 17), 12)
+    assert maintenance(oak, 5).status == Visit.Status.SCHEDULED  # the series is untouched
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"date": "2027-02-10", "start_time": "10:00", "end_time": "12:00"}, "into the past"),
+        ({"date": "2027-04-21", "start_time": "12:00", "end_time": "10:00"}, "end time must be"),
+        ({"date": "2027-04-31", "start_time": "10:00", "end_time": "12:00"}, "Enter a date"),
+        ({"date": "2027-04-21", "start_time": "25:00", "end_time": "12:00"}, "Enter a time"),
+        (
+            {"date": "2027-04-21", "start_time": "10:00", "end_time": "12:00", "technician": "999"},
+            "Pick a technician from the list",
+        ),
+    ],
+)
+def test_bad_moves_get_a_clear_message(oak, client_for, staff, data, message):
+    visit = maintenance(oak, 4)
+
+    response = client_for(staff).post(reverse("scheduling:visit_move", args=[visit.pk]), data)
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    visit.refresh_from_db()
+    assert visit.status == Visit.Status.SCHEDULED
+
+
+def test_reassigning_one_visit_leaves_the_others(oak, client_for, staff):
+    priya = UserFactory(role="staff", first_name="Priya", last_name="Raman")
+    visit = maintenance(oak, 4)
+
+    response = client_for(staff).post(
+        reverse("scheduling:visit_reassign", args=[visit.pk]), {"technician": priya.pk}
+    )
+
+    assert response.status_code == 302
+    assert maintenance(oak, 4).technician == priya
+    assert maintenance(oak, 5).technician is None
+
+
+def test_assigning_a_line_reports_clashes_with_links_to_resolve_them(oak, legal, client_for, staff):
+    legal.visits.filter(line__kind="maintenance").update(technician=staff)
+    line = oak.versions.get(status="signed").lines.get(kind="maintenance")
+
+    response = client_for(staff).post(
+        reverse("scheduling:line_assign", args=[line.pk]), {"technician": staff.pk}
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Visits to resolve" in page
+    # Customer B's third Wednesdays at 10:00 are in the way from March (today) to December.
+    assert page.count("Resolve…") == 10
+    assert LineAssignment.objects.get(line=line).technician == staff
+    visit = maintenance(oak, 4)
+    detail = client_for(staff).get(reverse("scheduling:visit_detail", args=[visit.pk]))
+    assert "Conflict-free alternatives" in detail.content.decode()
+
+
+def test_changing_a_lines_schedule_from_a_date(oak, client_for, staff):
+    line = oak.versions.get(status="signed").lines.get(kind="maintenance")
+    data = {
+        "effective_from": "2027-06-01",
+        "schedule-frequency": "monthly",
+        "schedule-interval": "1",
+        "schedule-monthly_mode": "weekday",
+        "schedule-ordinal": "1",
+        "schedule-weekday": "MO",
+        "schedule-start_time": "14:00",
+        "schedule-duration_hours": "1.5",
+    }
+
+    response = client_for(staff).post(reverse("scheduling:line_schedule", args=[line.pk]), data)
+
+    assert response.status_code == 302
+    june = oak.visits.open().filter(line=line, starts_at__month=6).get()
+    assert june.local_start == local(dt.date(2027, 6, 7), 14)
+    assert oak.visits.filter(line=line, status="cancelled").count() == 7
+
+
+def test_a_schedule_change_in_the_past_is_refused(oak, client_for, staff):
+    line = oak.versions.get(status="signed").lines.get(kind="maintenance")
+
+    response = client_for(staff).post(
+        reverse("scheduling:line_schedule", args=[line.pk]),
+        {
+            "effective_from": "2027-02-01",
+            "schedule-frequency": "weekly",
+            "schedule-interval": "1",
+            "schedule-weekdays": ["MO"],
+            "schedule-start_time": "09:00",
+            "schedule-duration_hours": "1",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "must start today or later" in response.content.decode()
+    assert not line.schedule_changes.exists()
+
+
+# --- completing -----------------------------------------------------------------------------
+
+
+def test_the_technician_completes_a_visit_once(oak, client_for, staff, alice):
+    visit = maintenance(oak, 2)  # February 17: done, waiting for its report
+    Visit.objects.filter(pk=visit.pk).update(technician=staff)
+    client = client_for(staff)
+    url = reverse("scheduling:visit_complete", args=[visit.pk])
+    week = client.get(reverse("scheduling:my_schedule")).content.decode()
+    assert url in week  # listed under "Waiting for your report"
+
+    response = client.post(
+        url,
+        {"done": ["0", "1", "3"], "findings": "Cleaned the server fans.", "hours_worked": "2.5"},
+    )
+
+    assert response.status_code == 302
+    visit.refresh_from_db()
+    assert visit.status == Visit.Status.COMPLETED and visit.hours_worked == D("2.50")
+    again = client.post(url, {"findings": "twice", "hours_worked": "1"}, follow=True)
+    assert "already completed on Mar 1, 2027" in again.content.decode()
+    visit.refresh_from_db()
+    assert visit.findings == "Cleaned the server fans."
+
+    report = client_for(alice).get(reverse("scheduling:portal_visit_detail", args=[visit.pk]))
+    page = report.content.decode()
+    assert "Visit report" in page and "Cleaned the server fans." in page and "2.50 hours" in page
+    assert page.count('aria-label="done"') == 3
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"hours_worked": ""}, "Enter the hours worked"),
+        ({"hours_worked": "-1"}, "at least 0.25 hours"),
+        ({"hours_worked": "30"}, "at most 24 hours"),
+        ({"hours_worked": "2", "done": ["9"]}, "Tick items of this visit"),
+    ],
+)
+def test_bad_reports_get_a_clear_message(oak, client_for, staff, data, message):
+    visit = maintenance(oak, 2)
+
+    response = client_for(staff).post(reverse("scheduling:visit_complete", args=[visit.pk]), data)
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+
+
+def test_a_future_visit_cannot_be_completed_yet(oak, client_for, staff):
+    visit = maintenance(oak, 4)
+
+    response = client_for(staff).post(
+        reverse("scheduling:visit_complete", args=[visit.pk]), {"hours_worked": "2"}, follow=True
+    )
+
+    assert "complete it on that day or later" in response.content.decode()
+    visit.refresh_from_db()
+    assert visit.status == Visit.Status.SCHEDULED
+
+
+def test_cancelling_one_visit_asks_first(oak, client_for, staff):
+    visit = maintenance(oak, 4)
+    url = reverse("scheduling:visit_cancel", args=[visit.pk])
+    client = client_for(staff)
+
+    assert "Cancel this visit?" in client.get(url).content.decode()
+    client.post(url)
+
+    visit.refresh_from_db()
+    assert visit.status == Visit.Status.CANCELLED
+    again = client.post(url, follow=True)
+    assert "already cancelled" in again.content.decode()
