@@ -759,6 +759,10 @@ def terminate_early(agreement, *, by, today: dt.date):
     invoice = issue_final_invoice(agreement, today=today)
     cancelled = cancel_future_visits(agreement, after=today + dt.timedelta(days=1))
     Agreement.objects.filter(pk=agreement.pk).update(status=Agreement.Status.TERMINATED)
+    # A standing request is settled by the early end: it must not wait for a term end any more.
+    agreement.termination_requests.filter(status=TerminationRequest.Status.STANDING).update(
+        status=TerminationRequest.Status.FULFILLED
+    )
     owed = f"final invoice {invoice.number}, ${invoice.total:,.2f}" if invoice else "nothing owed"
     agreement.log(
         "terminated",

@@ -520,6 +520,7 @@ class AgreementEvent(models.Model):
         "reminder",
         "renewed",
         "ended",
+        "terminated",
     )
 
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="events")

@@ -117,3 +117,23 @@ def test_the_customer_sees_the_commitment_in_the_portal(agreement, alice, client
     page = client_for(alice).get(reverse("agreements:portal_agreement_detail", args=[agreement.pk]))
     assert b"Commitment, term 1" in page.content and b"$14,040.00" in page.content
     assert b"Terminate early" not in page.content
+
+
+def test_early_termination_settles_a_standing_termination_request(agreement, staff, alice):
+    from agreements.models import TerminationRequest
+
+    request = lifecycle.file_termination_request(
+        agreement,
+        by=alice,
+        received_at=dt.datetime(2027, 3, 1, 15, tzinfo=dt.UTC),
+        reason="Closing the office",
+        typed_name="Alice Moore",
+        channel="portal",
+        now=dt.datetime(2027, 3, 1, 15, tzinfo=dt.UTC),
+    )
+    lifecycle.terminate_early(agreement, by=staff, today=dt.date(2027, 3, 10))
+    request.refresh_from_db()
+    assert request.status == TerminationRequest.Status.FULFILLED
+    assert "terminated" in agreement.events.filter(
+        kind__in=agreement.events.model.CUSTOMER_KINDS
+    ).values_list("kind", flat=True)

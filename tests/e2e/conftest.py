@@ -62,4 +62,3 @@ def sign_out(page):
         page.wait_for_load_state()
 
     return sign_out_now
-
