@@ -22,8 +22,9 @@ install: $(STAMP)
 migrate: install
 	$(DEV_ENV) $(PY) manage.py migrate --noinput
 
+# The demo's past signings, renewals and invoices would print dozens of emails: drop them.
 demo: migrate
-	$(DEV_ENV) $(PY) manage.py seed_demo
+	EMAIL_URL=dummymail:// $(DEV_ENV) $(PY) manage.py seed_demo
 
 # Serves the app with a Celery worker and beat (embedded file-system broker, no Redis needed).
 # Ctrl-C stops the server and the worker.
