@@ -9,7 +9,7 @@ PORT ?= 8000
 # Development defaults; production sets its own environment (see README, "Settings").
 DEV_ENV := DEBUG=$${DEBUG:-true}
 
-.PHONY: run test install lint migrate demo worker clean
+.PHONY: run test install lint migrate demo clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-install: $(STAMP)
+install: $(STAMP) .env
+
+.env:
+	cp .env.example .env
 
 migrate: install
 	$(DEV_ENV) $(PY) manage.py migrate --noinput
