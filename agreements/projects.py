@@ -15,6 +15,7 @@ from django.db.models import Max, Sum
 from allora.emails import send_after_commit
 from billing.models import RateCard, RateKind
 from billing.pricing import money, snapshot_rate
+from billing.timesheets import log_time
 
 from .models import Agreement, Contact, Project, ProjectApproval, ProjectEstimate
 
@@ -210,48 +211,28 @@ def decide(estimate, *, user, approve, typed_name, ip, user_agent="", comment=""
     return estimate
 
 
-def _time_entry_model():
-    """billing's TimeEntry, or None while it has no ``project`` link yet (it is added once the
-    billing app is finished; until then project time cannot be recorded)."""
-    from billing.models import TimeEntry  # billing builds on agreements, not the reverse
-
-    has_link = "project" in {field.name for field in TimeEntry._meta.get_fields()}
-    return TimeEntry if has_link else None
-
-
 def time_entries(project):
     """The project's time entries (billing's TimeEntry.project)."""
-    from billing.models import TimeEntry
-
-    model = _time_entry_model()
-    return model.objects.filter(project=project) if model else TimeEntry.objects.none()
+    return project.time_entries.all()
 
 
 def logged_hours(project) -> Decimal:
-    return time_entries(project).aggregate(total=Sum("hours"))["total"] or Decimal("0")
+    total = time_entries(project).aggregate(total=Sum("hours"))["total"] or 0
+    return Decimal(total).quantize(Decimal("0.01"))  # SQLite sums decimals without their places
 
 
-@transaction.atomic
 def log_project_time(project, *, work_date, hours, technician, note="", by, today, now):
-    """Record hours on a project: refused unless approved and within the approved hours.
-    Logging the first hours starts an approved project."""
-    project = Project.objects.select_for_update().get(pk=project.pk)
-    if work_date is None or work_date > today:
-        raise ValidationError("Time cannot be logged for a future date.")
-    project.check_can_log(hours, logged=logged_hours(project))
-    model = _time_entry_model()
-    if model is None:
-        raise ValidationError("Project time cannot be recorded yet: billing is being upgraded.")
-    if project.status == Project.Status.APPROVED:
-        project.start(by=by, now=now)
-    return model.objects.create(
+    """Record hours on a project (billing's one ``log_time``, with its checks): refused unless
+    approved and within the approved hours; logging the first hours starts an approved project."""
+    return log_time(
         project=project,
-        agreement=project.agreement,
         work_date=work_date,
         hours=hours,
         technician=technician,
-        note=note.strip()[:300],
-        created_by=by,
+        note=note,
+        by=by,
+        today=today,
+        now=now,
     )
 
 

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from allora.tenancy import portal_required, staff_required
 from allora.timeutils import local_today
+from billing.forms import HoursForm as TimeForm
 
 from . import projects
 from .models import Customer, Project, ProjectEstimate
@@ -41,12 +42,6 @@ class EstimateForm(_Form):
     description = forms.CharField(
         label="What the hours are for", required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
-
-
-class TimeForm(_Form):
-    work_date = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
-    hours = forms.DecimalField(max_digits=5, decimal_places=2)
-    note = forms.CharField(required=False, max_length=300)
 
 
 class DecisionForm(_Form):

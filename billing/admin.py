@@ -76,9 +76,17 @@ class InvoiceAdmin(admin.ModelAdmin):
 class TimeEntryAdmin(admin.ModelAdmin):
     """Admins correct a wrong entry here until it is billed; a billed one stays as it was."""
 
-    list_display = ["work_date", "agreement", "line", "hours", "technician", "invoice"]
-    list_select_related = ["agreement", "line", "technician", "invoice"]
-    raw_id_fields = ["agreement", "line", "visit", "technician", "created_by"]
+    list_display = ["work_date", "agreement", "for_label", "hours", "technician", "invoice"]
+    list_select_related = ["agreement", "line", "project", "technician", "invoice"]
+    raw_id_fields = [
+        "agreement",
+        "line",
+        "visit",
+        "emergency_request",
+        "project",
+        "technician",
+        "created_by",
+    ]
     readonly_fields = ["invoice", "created_at"]
 
     def has_add_permission(self, request):

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Min, OuterRef, Subquery, Sum
+from django.db.models import Max, Min, OuterRef, Q, Subquery, Sum
 
 from agreements.models import Agreement, AgreementVersion, ServiceKind, ServiceLine, Term
 from scheduling.models import Visit
@@ -97,12 +97,12 @@ class Account:
             if entry.work_date < before:
                 key = (entry.line_id, self.stretch_of(entry.work_date))
                 hours[key] += entry.hours
-                lines[entry.line_id] = entry.line
+                lines[entry.line_id] = entry.line  # None: a request without an ES line
                 ids.append(entry.pk)
         charges = []
         for (line_id, stretch), worked in sorted(hours.items(), key=_usage_order(lines)):
             line = lines[line_id]
-            if line.kind == ServiceKind.EMERGENCY:
+            if _is_emergency(line):
                 charges.append(emergency_charge(stretch, line, worked))
             else:
                 key = (line_id, stretch.start)
@@ -120,9 +120,14 @@ def _usage_order(lines):
     # By month, emergency hours before the overage of the same month.
     def key(item):
         (line_id, stretch), _ = item
-        return stretch.start, lines[line_id].kind != ServiceKind.EMERGENCY
+        return stretch.start, not _is_emergency(lines[line_id]), line_id or 0
 
     return key
+
+
+def _is_emergency(line) -> bool:
+    """Usage on the Emergency Support line, or on a request that has no line."""
+    return line is None or line.kind == ServiceKind.EMERGENCY
 
 
 def _non_void_invoices():
@@ -215,13 +220,18 @@ def _load_visits(accounts, *, until):
 
 
 def _load_usage(accounts):
-    entries = TimeEntry.objects.filter(
-        agreement_id__in=list(accounts), invoice__isnull=True, line__kind__in=BILLABLE_KINDS
-    ).select_related("line")
+    # Prescheduled and emergency hours, those of emergency requests included (a request of a
+    # customer without an Emergency Support line has no line: its hours are emergency hours at
+    # the term's emergency rate all the same). Project time has no agreement: never billed here.
+    entries = (
+        TimeEntry.objects.filter(agreement_id__in=list(accounts), invoice__isnull=True)
+        .filter(Q(line__kind__in=BILLABLE_KINDS) | Q(emergency_request__isnull=False))
+        .select_related("line")
+    )
     since = None
     for entry in entries.order_by("work_date", "pk"):
         accounts[entry.agreement_id].entries.append(entry)
-        if entry.line.kind == ServiceKind.PRESCHEDULED:
+        if not entry.is_emergency:
             since = min(since or entry.work_date, entry.work_date)
     if since is None:
         return  # no prescheduled hours to weigh against their block

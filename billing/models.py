@@ -516,14 +516,42 @@ class Payment(models.Model):
 
 
 class TimeEntry(models.Model):
-    """Hours a technician worked for an agreement: on a visit, on the Prescheduled Services block
-    or on Emergency Support. Billing reads the prescheduled and emergency ones; `invoice` is the
-    invoice that billed them (maintenance visits are billed by the visit, not by the hour)."""
+    """Hours a technician worked, for exactly one thing:
 
-    agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="time_entries")
-    line = models.ForeignKey(ServiceLine, on_delete=models.PROTECT, related_name="+")
+    - a line of an agreement: a visit, the Prescheduled Services block or Emergency Support
+      (`agreement` and `line` set, `visit` when it was a visit);
+    - an emergency request (`emergency_request`): `agreement` and `line` are the request's (its
+      Emergency Support line, None when the customer has none; no agreement when the customer
+      has no live agreement: then the hours are recorded but never invoiced);
+    - a project (`project`): work outside the agreement, on no Exhibit B line and no agreement,
+      so it is never billed on the agreement's monthly invoice.
+
+    Billing reads the prescheduled and emergency ones (the hours of an emergency request are
+    emergency hours); `invoice` is the invoice that billed them (maintenance visits are billed by
+    the visit, not by the hour)."""
+
+    agreement = models.ForeignKey(
+        Agreement, null=True, blank=True, on_delete=models.PROTECT, related_name="time_entries"
+    )
+    line = models.ForeignKey(
+        ServiceLine, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     visit = models.ForeignKey(
         "scheduling.Visit",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="time_entries",
+    )
+    emergency_request = models.ForeignKey(
+        "scheduling.EmergencyRequest",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="time_entries",
+    )
+    project = models.ForeignKey(
+        "agreements.Project",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
@@ -549,11 +577,67 @@ class TimeEntry(models.Model):
         constraints = [
             models.CheckConstraint(
                 name="time_entry_hours_in_a_day", condition=Q(hours__gt=0, hours__lte=24)
-            )
+            ),
+            models.CheckConstraint(
+                name="time_entry_for_exactly_one_thing",
+                condition=(
+                    # a line of an agreement (a visit, the block, Emergency Support)
+                    Q(
+                        project__isnull=True,
+                        emergency_request__isnull=True,
+                        agreement__isnull=False,
+                        line__isnull=False,
+                    )
+                    # an emergency request (its agreement and line when it has them)
+                    | (
+                        Q(project__isnull=True, emergency_request__isnull=False, visit__isnull=True)
+                        & (Q(line__isnull=True) | Q(agreement__isnull=False))
+                    )
+                    # a project: never on an agreement's invoice
+                    | Q(
+                        project__isnull=False,
+                        emergency_request__isnull=True,
+                        agreement__isnull=True,
+                        line__isnull=True,
+                        visit__isnull=True,
+                        invoice__isnull=True,
+                    )
+                ),
+            ),
+            models.CheckConstraint(
+                name="time_entry_invoiced_on_its_agreement",
+                condition=Q(invoice__isnull=True) | Q(agreement__isnull=False),
+            ),
         ]
         indexes = [
             models.Index(fields=["agreement", "work_date"], name="time_entry_agreement_date")
         ]
 
     def __str__(self):
-        return f"{self.hours} h on {self.work_date} ({self.agreement.number})"
+        return f"{self.hours} h on {self.work_date} ({self.for_label})"
+
+    @property
+    def customer(self):
+        """Whose work it was (a project or a request may have no agreement)."""
+        for owner in (self.project, self.emergency_request, self.agreement):
+            if owner is not None:
+                return owner.customer
+        return None
+
+    @property
+    def is_emergency(self):
+        """Billed as emergency hours: on a request or on the Emergency Support line."""
+        return self.emergency_request_id is not None or (
+            self.line is not None and self.line.kind == ServiceKind.EMERGENCY
+        )
+
+    @property
+    def for_label(self) -> str:
+        """What the time was for, in a few words."""
+        if self.project_id:
+            return f"Project “{self.project.title}”"
+        if self.emergency_request_id:
+            return f"Emergency request #{self.emergency_request_id}"
+        if self.visit_id:
+            return f"{self.line.get_kind_display()} visit"
+        return self.line.get_kind_display()

@@ -1,15 +1,19 @@
 """Time entries: technicians log hours against a visit, the Prescheduled Services block or
-Emergency Support of an agreement. The monthly invoice bills the prescheduled hours beyond the
-block and the emergency hours; time on a maintenance visit is covered by the visit's price."""
+Emergency Support of an agreement, an emergency request, or a project. The monthly invoice bills
+the prescheduled hours beyond the block and the emergency hours (those of emergency requests
+too); time on a maintenance visit is covered by the visit's price, and project time is never on
+the agreement's invoice. One function, `log_time`, checks every entry the same way."""
 
 import datetime as dt
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
 
-from agreements.models import Agreement, ServiceKind
-from scheduling.models import Visit
+from agreements.models import Agreement, Project, ServiceKind
+from scheduling.models import EmergencyRequest, Visit
 
 from .models import TimeEntry
 
@@ -52,16 +56,12 @@ def _check_visit(agreement, visit, *, today):
         )
 
 
-@transaction.atomic
-def log_time(
-    agreement, *, line=None, visit=None, work_date, hours, technician, note="", by, today
-) -> TimeEntry:
-    """Record hours worked for an agreement, with a plain message for anything that is off."""
-    _check_hours(hours)
+def _agreement_work(agreement, *, line, visit, work_date, today):
+    """The agreement and line of time on a visit or directly on a line of an agreement."""
+    if agreement is None:
+        raise ValidationError("Choose the agreement the time was for.")
     if agreement.status not in (Agreement.Status.ACTIVE, Agreement.Status.ENDING):
         raise ValidationError("Time can be logged only on an active agreement.")
-    if work_date > today:
-        raise ValidationError("Time cannot be logged for a future date.")
     terms = list(agreement.terms.order_by("start"))
     if not any(term.start <= work_date < term.end for term in terms):
         raise ValidationError(
@@ -87,10 +87,78 @@ def log_time(
         )
     elif line.version.agreement_id != agreement.pk:
         raise ValidationError("This service is not part of the agreement.")
+    return {"agreement": agreement, "line": line, "visit": visit}
+
+
+def _request_work(request, *, work_date):
+    """Time on an emergency request: emergency hours of the request's agreement (none when the
+    customer had no live agreement: recorded, not invoiced). A request still waiting for a
+    technician takes no time (acknowledge it first); a resolved one does, as hours are often
+    logged after the work is done."""
+    request = (
+        EmergencyRequest.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=request.pk)
+    )
+    if request.status == EmergencyRequest.Status.OPEN:
+        raise ValidationError(
+            "Acknowledge the request first (that stops its response clock), then log the time."
+        )
+    received = request.local_received.date()
+    if work_date < received:
+        raise ValidationError(
+            "The request was received on %(day)s: time on it cannot be before that day.",
+            params={"day": f"{received:%B %-d, %Y}"},
+        )
+    return {
+        "emergency_request": request,
+        "agreement_id": request.agreement_id,
+        "line_id": request.line_id,
+    }
+
+
+def _project_work(project, *, hours, by, now):
+    """Time on a project: refused unless a designated approver approved it and within the
+    approved hours (estimate and change orders). The first hours start an approved project."""
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    logged = project.time_entries.aggregate(total=Sum("hours"))["total"] or Decimal("0")
+    project.check_can_log(hours, logged=logged)
+    if project.status == Project.Status.APPROVED:
+        project.start(by=by, now=now)
+    return {"project": project}
+
+
+@transaction.atomic
+def log_time(
+    agreement=None,
+    *,
+    line=None,
+    visit=None,
+    emergency_request=None,
+    project=None,
+    work_date,
+    hours,
+    technician,
+    note="",
+    by,
+    today,
+    now=None,
+) -> TimeEntry:
+    """Record hours worked for one thing (a visit or line of ``agreement``, an
+    ``emergency_request`` or a ``project``), with a plain message for anything that is off."""
+    _check_hours(hours)
+    if work_date is None:
+        raise ValidationError("Enter the date worked.")
+    if work_date > today:
+        raise ValidationError("Time cannot be logged for a future date.")
+    if project is not None:
+        work = _project_work(project, hours=hours, by=by, now=now or timezone.now())
+    elif emergency_request is not None:
+        work = _request_work(emergency_request, work_date=work_date)
+    else:
+        work = _agreement_work(agreement, line=line, visit=visit, work_date=work_date, today=today)
     return TimeEntry.objects.create(
-        agreement=agreement,
-        line=line,
-        visit=visit,
+        **work,
         work_date=work_date,
         hours=hours,
         technician=technician,
@@ -101,9 +169,7 @@ def log_time(
 
 def describe(entry) -> str:
     """What an entry was for, in a few words."""
-    if entry.visit_id:
-        return f"{entry.line.get_kind_display()} visit"
-    return entry.line.get_kind_display()
+    return entry.for_label
 
 
 def default_work_date(visit, *, today: dt.date) -> dt.date:

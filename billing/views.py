@@ -251,7 +251,13 @@ def invoice_export(request):
 @staff_required
 def time_entry_list(request):
     entries = TimeEntry.objects.select_related(
-        "agreement__customer", "line", "visit", "technician", "invoice"
+        "agreement__customer",
+        "line",
+        "visit",
+        "technician",
+        "invoice",
+        "project__customer",
+        "emergency_request__customer",
     )
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     return render(request, "billing/time_entry_list.html", {"page": page})

@@ -43,6 +43,7 @@ urlpatterns += [
         name="emergency_acknowledge",
     ),
     path("emergencies/<int:pk>/close/", emergency.emergency_close, name="emergency_close"),
+    path("emergencies/<int:pk>/time/", emergency.emergency_log_time, name="emergency_log_time"),
     path("portal/emergencies/", emergency.portal_emergency_list, name="portal_emergency_list"),
     path(
         "portal/emergencies/new/",

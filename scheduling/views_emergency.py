@@ -11,6 +11,9 @@ from django.views.decorators.http import require_POST
 
 from agreements.models import Customer
 from allora.tenancy import portal_required, staff_required
+from allora.timeutils import local_today
+from billing.forms import HoursForm
+from billing.timesheets import log_time
 
 from . import emergencies, response_clock
 from .models import EmergencyRequest
@@ -155,7 +158,7 @@ def emergency_create(request):
 
 
 @staff_required
-def emergency_detail(request, pk):
+def emergency_detail(request, pk, *, time_form=None):
     emergency = get_object_or_404(
         EmergencyRequest.objects.select_related(
             "customer", "agreement", "filed_by", "acknowledged_by", "closed_by"
@@ -170,8 +173,34 @@ def emergency_detail(request, pk):
             "emergency": emergency,
             "close_form": CloseForm(),
             "alerts": emergency.alerts.all(),
+            "entries": emergency.time_entries.select_related("technician", "invoice"),
+            "time_form": time_form or HoursForm(initial={"work_date": local_today()}),
         },
     )
+
+
+@staff_required
+@require_POST
+def emergency_log_time(request, pk):
+    """Hours worked on the request: emergency hours of its agreement (billing's rules)."""
+    emergency = get_object_or_404(EmergencyRequest, pk=pk)
+    form = HoursForm(request.POST)
+    if form.is_valid():
+        try:
+            entry = log_time(
+                emergency_request=emergency,
+                **form.cleaned_data,
+                technician=request.user,
+                by=request.user,
+                today=local_today(),
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, f"{entry.hours:g} h logged on the request.")
+            return redirect("scheduling:emergency_detail", pk=pk)
+    messages.error(request, "The time was not logged: see the form below.")
+    return emergency_detail(request, pk, time_form=form)
 
 
 def _act(request, pk, action, done):

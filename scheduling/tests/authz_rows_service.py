@@ -58,6 +58,7 @@ ROWS = {
     "scheduling:emergency_detail": (_emergency, STAFF),
     "scheduling:emergency_acknowledge": (_emergency, STAFF_POST),
     "scheduling:emergency_close": (_emergency, STAFF_POST),
+    "scheduling:emergency_log_time": (_emergency, STAFF_POST),
     "scheduling:portal_emergency_list": (None, PORTAL),
     "scheduling:portal_emergency_create": (None, PORTAL),
     "scheduling:portal_emergency_detail": (_emergency, PORTAL_OF_A),

@@ -62,10 +62,6 @@ def test_a_customer_files_an_emergency_and_a_technician_acknowledges_it(
     assert request.outcome == "met" and request.acknowledged_by == staff
 
 
-@pytest.mark.skipif(
-    "project" not in {field.name for field in TimeEntry._meta.get_fields()},
-    reason="billing's TimeEntry.project FK lands once billing/ is finished",
-)
 def test_an_approver_approves_the_estimate_then_staff_log_time(
     page, live_server, sign_in, sign_out, alice, staff, agreement, customer_a
 ):
@@ -82,7 +78,7 @@ def test_an_approver_approves_the_estimate_then_staff_log_time(
     # Before the approval, time is refused with a message.
     page.get_by_label("Hours", exact=True).first.fill("2")
     page.get_by_role("button", name="Log time").click()
-    expect(page.get_by_text("No time can be logged")).to_be_visible()
+    expect(page.get_by_text("No time can be logged on “Office move”")).to_be_visible()
     sign_out()
 
     sign_in(alice)
@@ -99,3 +95,10 @@ def test_an_approver_approves_the_estimate_then_staff_log_time(
     page.get_by_role("button", name="Log time").click()
     expect(page.get_by_text("2 h logged on the project")).to_be_visible()
     expect(page.locator("#project-hours")).to_contain_text("2.00 logged of 6.00 approved")
+    entry = TimeEntry.objects.get()
+    assert (entry.project.title, entry.agreement, entry.line, entry.technician) == (
+        "Office move",
+        None,
+        None,
+        staff,
+    )
