@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import Heartbeat, User
+from .models import ApiToken, Heartbeat, User
 
 
 @admin.register(User)
@@ -24,3 +24,16 @@ class UserAdmin(BaseUserAdmin):
 @admin.register(Heartbeat)
 class HeartbeatAdmin(admin.ModelAdmin):
     list_display = ["name", "last_seen"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Admins see who holds which token and can revoke one; a token's secret is never shown."""
+
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "user__email", "prefix"]
+    readonly_fields = ["user", "name", "prefix", "token_sha256", "created_at", "last_used_at"]
+
+    def has_add_permission(self, request):
+        return False  # tokens are created by their owner on the profile page, shown once
