@@ -12,7 +12,14 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from agreements.models import Agreement, Customer, ServiceKind, ServiceLine, Term
+from agreements.models import (
+    Agreement,
+    Customer,
+    CustomerScopedQuerySet,
+    ServiceKind,
+    ServiceLine,
+    Term,
+)
 
 ZERO = Decimal("0.00")
 
@@ -256,14 +263,11 @@ def invoice_number(sequence_number: int) -> str:
     return f"INV-{sequence_number:06d}"
 
 
-class InvoiceQuerySet(models.QuerySet):
+class InvoiceQuerySet(CustomerScopedQuerySet):
     def for_user(self, user):
-        """Invoices this user may see: all for staff, their customer's for a customer user."""
-        if user.is_allora_staff:
-            return self
-        if user.is_customer_user:
-            return self.filter(customer_id=user.customer_id).exclude(status=Invoice.Status.VOID)
-        return self.none()
+        """The project's scoping rule; customers never see void invoices."""
+        scoped = super().for_user(user)
+        return scoped.not_void() if user.is_customer_user else scoped
 
     def not_void(self):
         return self.exclude(status=Invoice.Status.VOID)

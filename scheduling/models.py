@@ -112,14 +112,8 @@ class ScheduleChange(models.Model):
         return f"{self.schedule_text} from {self.effective_from}"
 
 
-class VisitQuerySet(models.QuerySet):
-    def for_user(self, user):
-        """Visits this user may see: all for staff, their customer's for a customer user."""
-        if user.is_allora_staff:
-            return self
-        if user.is_customer_user:
-            return self.filter(agreement__customer_id=user.customer_id)
-        return self.none()
+class VisitQuerySet(CustomerScopedQuerySet):
+    customer_lookup = "agreement__customer_id"
 
     def active(self):
         """Visits that take up a technician's time (everything but cancelled ones)."""
