@@ -48,7 +48,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -58,6 +57,7 @@ from pydantic import (
 from pydantic import ValidationError as PydanticError
 from simple_history.utils import bulk_create_with_history
 
+from allora.validation import NoNulText
 from billing.models import HOURLY_KINDS, DiscountPolicy, RateKind
 from billing.pricing import DISCOUNTED_KINDS
 from scheduling import recurrence
@@ -386,15 +386,8 @@ Money = Annotated[Decimal, Field(max_digits=12, decimal_places=2, ge=0)]
 Percent = Annotated[Decimal, Field(max_digits=5, decimal_places=2, ge=0, le=100)]
 
 
-class Row(BaseModel):
+class Row(NoNulText):
     model_config = ConfigDict(extra="forbid")
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value):
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value
 
 
 class ContactRow(Row):

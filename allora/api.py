@@ -31,7 +31,9 @@ from ninja.pagination import PageNumberPagination
 from ninja.security import HttpBearer
 from ninja.security.apikey import APIKeyCookie
 from ninja.utils import check_csrf
-from pydantic import ConfigDict, PlainSerializer, StringConstraints, field_validator
+from pydantic import ConfigDict, PlainSerializer, StringConstraints
+
+from allora.validation import NoNulText
 
 from .models import ApiToken
 
@@ -60,29 +62,14 @@ def money_str(amount) -> str | None:
 MoneyOut = Annotated[Decimal, PlainSerializer(money_str, return_type=str)]
 
 
-class Input(Schema):
-    """Base of every request body: unknown fields are an error, and text may hold no NUL
-    (PostgreSQL cannot store one)."""
+class Input(Schema, NoNulText):
+    """Base of every request body: unknown fields are an error, and text may hold no NUL."""
 
     model_config = ConfigDict(extra="forbid")
 
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value):
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value
 
-
-class Filters(Schema):
+class Filters(Schema, NoNulText):
     """Base of query-string filters (other query parameters, e.g. the page, pass through)."""
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value):
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value
 
 
 class Pagination(PageNumberPagination):
