@@ -29,9 +29,9 @@ from allora.api import (
     money_str,
     require_admin,
     require_staff,
-    text,
 )
 from allora.timeutils import local_today
+from allora.validation import text
 
 from . import importing, lifecycle
 from .forms import ContactForm, CustomerForm, RateReviewForm

@@ -57,7 +57,7 @@ from pydantic import (
 from pydantic import ValidationError as PydanticError
 from simple_history.utils import bulk_create_with_history
 
-from allora.validation import NoNulText
+from allora.validation import Money, NoNulText, text
 from billing.models import HOURLY_KINDS, DiscountPolicy, RateKind
 from billing.pricing import DISCOUNTED_KINDS
 from scheduling import recurrence
@@ -358,12 +358,6 @@ def _read_csv(text, report):
 # Validating rows ------------------------------------------------------------------------------
 
 
-def _text(max_length, *, min_length=0):
-    return Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
-    ]
-
-
 def _date_text(value):
     if isinstance(value, dt.date):
         return value
@@ -382,7 +376,6 @@ def _time_text(value):
 
 Date = Annotated[dt.date, BeforeValidator(_date_text)]
 Time = Annotated[dt.time, BeforeValidator(_time_text)]
-Money = Annotated[Decimal, Field(max_digits=12, decimal_places=2, ge=0)]
 Percent = Annotated[Decimal, Field(max_digits=5, decimal_places=2, ge=0, le=100)]
 
 
@@ -391,10 +384,10 @@ class Row(NoNulText):
 
 
 class ContactRow(Row):
-    name: _text(200, min_length=1)
-    title: _text(100) = ""
-    email: _text(254, min_length=3)
-    phone: _text(30) = ""
+    name: text(200, min_length=1)
+    title: text(100) = ""
+    email: text(254, min_length=3)
+    phone: text(30) = ""
     is_authorized_signer: bool = False
     is_project_approver: bool = False
     is_billing_contact: bool = False
@@ -410,15 +403,15 @@ class ContactRow(Row):
 
 
 class CustomerRow(Row):
-    external_ref: _text(100, min_length=1)
-    legal_name: _text(200, min_length=1)
-    address_line1: _text(200, min_length=1)
-    address_line2: _text(200) = ""
-    city: _text(100) = "Raleigh"
+    external_ref: text(100, min_length=1)
+    legal_name: text(200, min_length=1)
+    address_line1: text(200, min_length=1)
+    address_line2: text(200) = ""
+    city: text(100) = "Raleigh"
     state: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z]{2}$")] = "NC"
-    postal_code: _text(10, min_length=1)
-    phone: _text(30, min_length=1)
-    time_zone: _text(64) = "America/New_York"
+    postal_code: text(10, min_length=1)
+    phone: text(30, min_length=1)
+    time_zone: text(64) = "America/New_York"
     status: Literal[tuple(Customer.Status.values)] = Customer.Status.ACTIVE
     contacts: list[Any] = []
 
@@ -439,14 +432,14 @@ class CustomerRow(Row):
 
 class RateRow(Row):
     kind: Literal[tuple(RateKind.values)]
-    name: _text(120, min_length=1)
-    unit: _text(20, min_length=1)
+    name: text(120, min_length=1)
+    unit: text(20, min_length=1)
     price: Money
 
 
 class RateCardRow(Row):
     version: int = Field(0, ge=0, le=1_000_000)
-    title: _text(120) = "Imported rates"
+    title: text(120) = "Imported rates"
     effective_date: Date | None = None
 
 
@@ -458,17 +451,17 @@ class RatesRow(Row):
 
 class ServiceRow(Row):
     kind: Literal[tuple(ServiceKind.values)]
-    notes: _text(300) = ""
+    notes: text(300) = ""
     labor_rate: Literal[tuple(ServiceLine.LaborRate.values)] | None = None
     hours_per_visit: Annotated[Decimal, Field(max_digits=5, decimal_places=2, gt=0)] | None = None
     hours_per_month: Annotated[Decimal, Field(max_digits=6, decimal_places=2, gt=0)] | None = None
-    checklist: list[_text(200, min_length=1)] | None = None
-    rrule: _text(200, min_length=1) | None = None
+    checklist: list[text(200, min_length=1)] | None = None
+    rrule: text(200, min_length=1) | None = None
     start_time: Time | None = None
     duration_minutes: int | None = Field(None, ge=1, le=24 * 60)
-    schedule_text: _text(200, min_length=1) | None = None
-    response_tier: _text(100, min_length=1) | None = None
-    package_name: _text(120, min_length=1) | None = None
+    schedule_text: text(200, min_length=1) | None = None
+    response_tier: text(100, min_length=1) | None = None
+    package_name: text(120, min_length=1) | None = None
     quantity: int | None = Field(None, ge=1, le=10_000)
 
 
@@ -495,19 +488,19 @@ class RateChangeRow(Row):
 
 
 class AgreementRow(Row):
-    external_ref: _text(100, min_length=1)
-    customer_ref: _text(100, min_length=1)
-    number: _text(20, min_length=1) | None = None
+    external_ref: text(100, min_length=1)
+    customer_ref: text(100, min_length=1)
+    number: text(20, min_length=1) | None = None
     signed_on: Date
     start_date: Date | None = None
-    signer_email: _text(254) | None = None
+    signer_email: text(254) | None = None
     terms_version: int | None = Field(None, ge=1, le=1_000_000)
     billing_day: int = Field(1, ge=1, le=28)
     payment_terms_days: int = 30
     rates: Any
     rate_changes: list[Any] = []
     services: list[Any] = Field(min_length=1)
-    pdf_path: _text(500, min_length=1) | None = None
+    pdf_path: text(500, min_length=1) | None = None
     pdf_base64: str | None = None
 
     @field_validator("payment_terms_days")

@@ -31,7 +31,7 @@ from ninja.pagination import PageNumberPagination
 from ninja.security import HttpBearer
 from ninja.security.apikey import APIKeyCookie
 from ninja.utils import check_csrf
-from pydantic import ConfigDict, PlainSerializer, StringConstraints
+from pydantic import ConfigDict, PlainSerializer
 
 from allora.validation import NoNulText
 
@@ -43,18 +43,8 @@ ObjectId = Annotated[int, Path(ge=1, le=MAX_ID)]
 QueryId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
-def text(max_length: int, *, min_length: int = 0):
-    """A string field with the model's length limit (PostgreSQL enforces it; SQLite would not)."""
-    return Annotated[
-        str, StringConstraints(strip_whitespace=True, max_length=max_length, min_length=min_length)
-    ]
-
-
-# Money in: a decimal (number or string) with at most two decimals; money out: "150.00".
-MoneyIn = Annotated[Decimal, Field(max_digits=12, decimal_places=2, ge=0)]
-
-
 def money_str(amount) -> str | None:
+    """Money out, as a string: "150.00" (money in is allora.validation.Money)."""
     return None if amount is None else f"{Decimal(amount):.2f}"
 
 

@@ -27,9 +27,9 @@ from allora.api import (
     money_str,
     require_admin,
     require_staff,
-    text,
 )
 from allora.timeutils import local_today
+from allora.validation import Money, text
 
 from .documents import invoice_filename, invoice_pdf
 from .forms import PublishForm, RateCardForm, RateCardLineFormSet
@@ -70,7 +70,7 @@ class RateCardLineIn(Input):
     kind: Literal[tuple(RateKind.values)]
     name: text(120, min_length=1)
     unit: text(20) = Field("", description="Empty: hour, or month for hosting.")
-    price: Decimal = Field(max_digits=12, decimal_places=2, ge=0)
+    price: Money
 
 
 class RateCardIn(Input):
