@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from allora.emails import send_after_commit
 from allora.models import Role
-from billing.pricing import money
+from billing.pricing import merged_rates, money
 from billing.services import rates_snapshot
 from scheduling.planning import cancel_future_visits, plan_term
 
@@ -459,14 +459,20 @@ def withdraw_termination_request(request, *, by, now=None):
 
 def proposed_rates(agreement, *, method, uplift_percent=None, on: dt.date):
     """The rates the next term would have, by method: keep, the current card, or an uplift."""
-    current = agreement.latest_term
+    current = carried_rates(agreement.latest_term, agreement.signed_version())
     if method == RateReview.Method.KEEP:
-        return current.locked_rates
+        return current
     if method == RateReview.Method.CARD:
-        return rates_snapshot(on=on)
+        return merged_rates(rates_snapshot(on=on), current)
     if uplift_percent is None or uplift_percent < -100:
         raise ValidationError("The uplift must be a percentage of −100 or more.")
-    return uplifted(current.locked_rates, uplift_percent)
+    return uplifted(current, uplift_percent)
+
+
+def carried_rates(term, version):
+    """The rates a renewal carries over: the term's locked rates plus what the version in force
+    added by amendment (a new hosting package at the price its Exhibit A gave)."""
+    return merged_rates(term.locked_rates, version.rates_snapshot if version else None)
 
 
 def uplifted(snapshot, percent):
@@ -618,7 +624,7 @@ def renew_agreement(pk, *, today: dt.date):
                 number=term.number + 1,
                 start=term.end,
                 end=rules.term_end(term.end),
-                locked_rates=review.rates if review else term.locked_rates,
+                locked_rates=review.rates if review else carried_rates(term, version),
                 version=version,
             )
             plan_term(term)  # the whole term, as if the job had run on the day it was due

@@ -230,6 +230,11 @@ class Agreement(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # The agreement's reference in the system it was imported from: a re-import skips it.
     external_ref = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    # The last day the previous system billed (imports): this system never bills before it.
+    billed_through = models.DateField(null=True, blank=True)
+    # Why the monthly run could not price this agreement (empty: it bills normally).
+    billing_problem = models.CharField(max_length=500, blank=True)
+    billing_problem_since = models.DateTimeField(null=True, blank=True)
 
     objects = CustomerScopedQuerySet.as_manager()
 
@@ -357,6 +362,10 @@ class ServiceLine(models.Model):
         REMOTE = "remote_hourly", "Remote"
 
     version = models.ForeignKey(AgreementVersion, on_delete=models.CASCADE, related_name="lines")
+    # The line of the previous version this one continues (an amendment's copy): the same service.
+    replaces = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     kind = models.CharField(max_length=20, choices=ServiceKind.choices)
     position = models.PositiveSmallIntegerField(default=0)
     notes = models.CharField(max_length=300, blank=True)
@@ -624,6 +633,9 @@ class RateReview(models.Model):
     )
     updated_at = models.DateTimeField(auto_now=True)
     finalized_at = models.DateTimeField(null=True, blank=True)
+    # A rate increase finalized after the notice deadline: until this local date the customer may
+    # still end the agreement at the term end without the increase.
+    opt_out_until = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["agreement", "-term_number"]

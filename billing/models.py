@@ -332,9 +332,11 @@ class Invoice(models.Model):
                 condition=Q(kind="final") & ~Q(status="void"),
                 name="one_final_invoice_per_agreement",
             ),
+            # A negative total is a credit (an amendment that removed a service already billed).
             models.CheckConstraint(
                 name="invoice_paid_within_total",
-                condition=Q(amount_paid__gte=0, amount_paid__lte=models.F("total")),
+                condition=Q(amount_paid=0)
+                | Q(amount_paid__gt=0, amount_paid__lte=models.F("total")),
             ),
             models.CheckConstraint(
                 name="invoice_due_after_issue", condition=Q(due_on__gte=models.F("issued_on"))
@@ -463,7 +465,8 @@ class InvoiceLine(models.Model):
     position = models.PositiveSmallIntegerField(default=0)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     description = models.CharField(max_length=300)
-    quantity = models.DecimalField(max_digits=10, decimal_places=2)
+    # A prorated line carries the prorated quantity (4 places), so list = quantity × list rate.
+    quantity = models.DecimalField(max_digits=12, decimal_places=4)
     unit = models.CharField(max_length=20)
     list_rate = models.DecimalField(max_digits=12, decimal_places=2)
     discount_percent = models.DecimalField(max_digits=5, decimal_places=2, default=ZERO)

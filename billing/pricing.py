@@ -44,6 +44,17 @@ def hosting_price(snapshot, package_name) -> Decimal:
     raise KeyError(f"The rates have no hosting package {package_name!r}")
 
 
+def merged_rates(locked, snapshot):
+    """The term's locked rates, plus the rates of a later version's Exhibit A that the term does
+    not have (a hosting package an amendment added): what existed keeps its locked price."""
+    if not snapshot:
+        return locked
+    known = {(rate["kind"], rate["name"]) for rate in locked["rates"]}
+    added = [rate for rate in snapshot["rates"] if (rate["kind"], rate["name"]) not in known]
+    discounts = {**snapshot.get("discounts", {}), **locked.get("discounts", {})}
+    return {**locked, "discounts": discounts, "rates": [*locked["rates"], *added]}
+
+
 def discount_percent(snapshot, service_kind) -> Decimal:
     return Decimal(snapshot["discounts"].get(service_kind, "0"))
 
