@@ -699,6 +699,13 @@ class ImportedAgreementOut(Schema):
     current_term_end: dt.date
     visits_planned: int
     existing: bool
+    billed_through: dt.date | None = Field(
+        None, description="The last day the previous system billed (new agreements only)."
+    )
+    first_invoice_period: dt.date | None = Field(
+        None, description="The month (first day) of the first invoice this system will issue."
+    )
+    first_invoice_on: dt.date | None = Field(None, description="That invoice's issue date.")
 
 
 class ImportReportOut(Schema):

@@ -9,6 +9,7 @@ The format, JSON (one document) or CSV (one row per record, by a ``type`` column
                     "contacts": [{"name": "...", "email": "...", "is_authorized_signer": true}]}],
      "agreements": [{"external_ref": "A-1", "customer_ref": "C-1", "signed_on": "2024-03-15",
                      "billing_day": 1, "payment_terms_days": 30, "signer_email": "...",
+                     "billed_through": "2026-11-30",
                      "rates": {"rate_card": {...}, "discounts": {"maintenance": "25.00"},
                                "rates": [{"kind": "onsite_hourly", "name": "On-site support",
                                           "unit": "hour", "price": "150.00"}, ...]},
@@ -22,9 +23,12 @@ The format, JSON (one document) or CSV (one row per record, by a ``type`` column
 An imported agreement is active: term 1 starts on the signature date (or the later start
 date), the later terms follow the term rules up to today (``rules.term_end``; the rates carry
 over, or take a ``rate_changes`` entry, recorded as a finalized rate review exactly as the
-renewal job reads them), and the visits of the current term are planned from today. A file is
-imported all or nothing; a record whose ``external_ref`` is already in the system is left as it
-is, so importing the same file again changes nothing. Every bad row is reported with its line.
+renewal job reads them), and the visits of the current term are planned from today. Imports
+never back-bill: ``billed_through`` is the last day the previous system billed (default: the last
+day of the import month); this system's first invoice is for the month after it
+(``first_invoice``). A file is imported all or nothing; a record whose ``external_ref`` is
+already in the system is left as it is, so importing the same file again changes nothing. Every
+bad row is reported with its line.
 """
 
 import base64
@@ -41,6 +45,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.validators import validate_email
@@ -58,7 +63,9 @@ from pydantic import ValidationError as PydanticError
 from simple_history.utils import bulk_create_with_history
 
 from allora.validation import Money, NoNulText, text
-from billing.models import HOURLY_KINDS, DiscountPolicy, RateKind
+from billing.charges import month_start, next_month
+from billing.invoicing import billing_date
+from billing.models import HOURLY_KINDS, DiscountPolicy, Invoice, RateKind
 from billing.pricing import DISCOUNTED_KINDS
 from scheduling import recurrence
 from scheduling.models import Visit
@@ -87,6 +94,25 @@ FORMAT = "allora-agreements"
 FORMAT_VERSION = 1
 MAX_PDF_BYTES = 20 * 1024 * 1024
 LIVE_STATUSES = (Agreement.Status.ACTIVE, Agreement.Status.ENDING)
+BILLED_THROUGH_RANGE = (dt.date(2000, 1, 1), dt.date(2100, 12, 31))
+
+
+# Billing after an import ---------------------------------------------------------------------
+
+
+def end_of_month(day: dt.date) -> dt.date:
+    return next_month(day) - dt.timedelta(days=1)
+
+
+def first_invoice(*, billed_through: dt.date, first_start: dt.date, billing_day: int):
+    """(period, issued_on) of the first invoice this system issues for an imported agreement:
+    the month after ``billed_through`` (the first term's month when nothing was billed before
+    it starts), issued on that month's billing day, as the monthly run does."""
+    if billed_through < first_start:
+        period = month_start(first_start)
+    else:
+        period = next_month(billed_through)
+    return period, billing_date(period, billing_day=billing_day, first_start=first_start)
 
 
 # The report -------------------------------------------------------------------------------
@@ -109,6 +135,11 @@ class ImportedAgreement:
     current_term_end: dt.date
     visits_planned: int
     existing: bool = False
+    # New agreements only: the last day the previous system billed, and the first invoice
+    # this system will issue (the month, first day; and its issue date).
+    billed_through: dt.date | None = None
+    first_invoice_period: dt.date | None = None
+    first_invoice_on: dt.date | None = None
 
 
 @dataclass
@@ -215,8 +246,8 @@ CSV_COLUMNS = {
     ),
     "agreement": (
         "external_ref customer_ref number signed_on start_date signer_email terms_version "
-        "billing_day payment_terms_days pdf_path pdf_base64 rate_card_version rate_card_title "
-        "rate_card_effective_date discount_maintenance discount_prescheduled"
+        "billing_day billed_through payment_terms_days pdf_path pdf_base64 rate_card_version "
+        "rate_card_title rate_card_effective_date discount_maintenance discount_prescheduled"
     ),
     "service": (
         "agreement_ref kind labor_rate hours_per_visit hours_per_month rrule start_time "
@@ -496,6 +527,7 @@ class AgreementRow(Row):
     signer_email: text(254) | None = None
     terms_version: int | None = Field(None, ge=1, le=1_000_000)
     billing_day: int = Field(1, ge=1, le=28)
+    billed_through: Date | None = None
     payment_terms_days: int = 30
     rates: Any
     rate_changes: list[Any] = []
@@ -560,6 +592,7 @@ class _Agreement:
     services: list  # [(ServiceRow, line)]
     changes: dict  # term -> (RateChangeRow, rates)
     pdf: bytes | None
+    billed_through: dt.date | None = None
     existing: Agreement | None = None
     # Set while writing:
     customer: Customer | None = None
@@ -727,6 +760,8 @@ class _Importer:
         if row is not None:
             if row.signed_on > self.today:
                 self.error(line, "signed_on", f"is after today ({self.today.isoformat()})")
+            if row.billed_through is not None:
+                self._check_billed_through(row.billed_through, line)
             if customer is None and not Customer.objects.filter(external_ref=customer_ref).exists():
                 self.error(line, "customer_ref", f"names no customer: {customer_ref!r}")
             if row.terms_version is not None and row.terms_version not in self.templates:
@@ -786,7 +821,25 @@ class _Importer:
         pdf = self._check_pdf(row, line) if row else None
         if len(self.report.errors) > problems:
             return None
-        return _Agreement(row, line, customer_ref, rates, services, changes, pdf)
+        billed_through = row.billed_through or end_of_month(self.today)
+        return _Agreement(row, line, customer_ref, rates, services, changes, pdf, billed_through)
+
+    def _check_billed_through(self, day, line):
+        low, high = BILLED_THROUGH_RANGE
+        latest = self.today + relativedelta(years=1)
+        if not low <= day <= high:
+            self.error(
+                line,
+                "billed_through",
+                f"must lie between {low.isoformat()} and {high.isoformat()}",
+            )
+        elif day > latest:
+            self.error(
+                line,
+                "billed_through",
+                f"is more than a year after today ({self.today.isoformat()}): "
+                f"at the latest {latest.isoformat()}",
+            )
 
     def _check_rates(self, raw, *, line, where, signed_on):
         rates_line = self.doc.line(raw, line)
@@ -965,6 +1018,14 @@ class _Importer:
         self._write_agreements(new, customers)
         self._write_versions(new, customers, store_pdfs=store_pdfs)
         self._write_terms(new)
+        first_invoices = {
+            id(item): first_invoice(
+                billed_through=item.billed_through,
+                first_start=item.terms[0].start,
+                billing_day=item.row.billing_day,
+            )
+            for item in new
+        }
         AgreementEvent.objects.bulk_create(
             (
                 AgreementEvent(
@@ -975,7 +1036,10 @@ class _Importer:
                         f"Imported (reference {item.row.external_ref}), signed on "
                         f"{item.row.signed_on:%B %-d, %Y}: term {item.terms[-1].number} runs "
                         f"from {item.terms[-1].start:%B %-d, %Y} to "
-                        f"{item.terms[-1].last_day:%B %-d, %Y}"
+                        f"{item.terms[-1].last_day:%B %-d, %Y}. Billed by the previous system "
+                        f"through {item.billed_through:%B %-d, %Y}; first invoice here: "
+                        f"{first_invoices[id(item)][0]:%B %Y}, issued "
+                        f"{first_invoices[id(item)][1]:%B %-d, %Y}"
                     )[:500],
                 )
                 for item in new
@@ -994,9 +1058,11 @@ class _Importer:
             )
         existing = self._existing_terms()
         for item in self.agreements:
+            first = (None, None)
             if item.existing is None:
                 agreement, term = item.agreement, item.terms[-1]
                 planned, terms = visits.get(term.pk, 0), len(item.terms)
+                first = first_invoices[id(item)]
             else:
                 agreement, term = item.existing, existing.get(item.existing.pk)
                 planned, terms = 0, term.number if term else 0
@@ -1010,6 +1076,9 @@ class _Importer:
                     current_term_end=term.end if term else None,
                     visits_planned=planned,
                     existing=item.existing is not None,
+                    billed_through=None if item.existing else item.billed_through,
+                    first_invoice_period=first[0],
+                    first_invoice_on=first[1],
                 )
             )
         report.agreements_created = len(new)
@@ -1085,6 +1154,7 @@ class _Importer:
                 time_zone=item.customer.time_zone,
                 created_by=self.by,
                 external_ref=item.row.external_ref,
+                billed_through=item.billed_through,
             )
         Agreement.objects.bulk_create(
             [item.agreement for item in items if item.row.number], batch_size=500
@@ -1275,7 +1345,7 @@ def _customer_ref(customer) -> str:
 
 def export_document(*, pdfs=True) -> dict:
     """Every customer and every live agreement in the import format (PDFs as base64)."""
-    from django.db.models import Prefetch
+    from django.db.models import Max, Prefetch
 
     customers = Customer.objects.prefetch_related(
         Prefetch("contacts", Contact.objects.order_by("name", "id"))
@@ -1299,6 +1369,15 @@ def export_document(*, pdfs=True) -> dict:
         )
         .order_by("number")
     )
+    # The last month this system invoiced, per agreement: an import of the export must not
+    # bill it again.
+    invoiced = dict(
+        Invoice.objects.filter(kind=Invoice.Kind.MONTHLY)
+        .exclude(status=Invoice.Status.VOID)
+        .values("agreement_id")
+        .annotate(last=Max("period"))
+        .values_list("agreement_id", "last")
+    )
     document = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
@@ -1321,12 +1400,22 @@ def export_document(*, pdfs=True) -> dict:
             }
             for customer in customers
         ],
-        "agreements": [_export_agreement(agreement, pdfs=pdfs) for agreement in agreements],
+        "agreements": [
+            _export_agreement(agreement, pdfs=pdfs, last_invoiced=invoiced.get(agreement.pk))
+            for agreement in agreements
+        ],
     }
     return document
 
 
-def _export_agreement(agreement, *, pdfs):
+def _billed_through(agreement, last_invoiced):
+    """The last day billed: the previous system's (an import), or the end of the last month
+    this system invoiced, whichever is later; None when neither billed anything."""
+    days = [agreement.billed_through, last_invoiced and end_of_month(last_invoiced)]
+    return max((day for day in days if day), default=None)
+
+
+def _export_agreement(agreement, *, pdfs, last_invoiced=None):
     terms = list(agreement.terms.all())
     first = terms[0].version
     current = agreement.signed_versions[0] if agreement.signed_versions else first
@@ -1345,12 +1434,10 @@ def _export_agreement(agreement, *, pdfs):
         out["start_date"] = first.start_date.isoformat()
     if first.signer_id:
         out["signer_email"] = first.signer.email
-    out.update(
-        terms_version=current.terms_template.version,
-        billing_day=current.billing_day,
-        payment_terms_days=current.payment_terms_days,
-        rates=terms[0].locked_rates,
-    )
+    out.update(terms_version=current.terms_template.version, billing_day=current.billing_day)
+    if billed_through := _billed_through(agreement, last_invoiced):
+        out["billed_through"] = billed_through.isoformat()
+    out.update(payment_terms_days=current.payment_terms_days, rates=terms[0].locked_rates)
     reviews = {review.term_number: review for review in agreement.finalized_reviews}
     changes = []
     for previous, term in zip(terms, terms[1:], strict=False):

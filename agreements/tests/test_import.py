@@ -7,13 +7,14 @@ import io
 import json
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.db import transaction
 
 from agreements import importing
 from agreements.models import Agreement, AgreementEvent, Contact, Customer, RateReview
 from agreements.tests.factories import CustomerFactory
-from agreements.tests.import_samples import PDF, RATES, sample_document, uplifted
+from agreements.tests.import_samples import PDF, RATES, SERVICES, sample_document, uplifted
 from scheduling.models import Visit
 
 TODAY = dt.date(2026, 11, 28)
@@ -352,3 +353,199 @@ def test_command_reports_bad_rows_and_fails(admin, tmp_path):
     with pytest.raises(CommandError, match="nothing was imported"):
         call_command("import_agreements", str(source), stderr=err)
     assert "signed_on: must be a date written YYYY-MM-DD" in err.getvalue()
+
+
+# Imports never back-bill: billed_through ----------------------------------------------------
+
+NOV_15 = dt.datetime(2026, 11, 15, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+
+
+def _csv(document):
+    buffer = io.StringIO()
+    importing.write_csv(document, buffer)
+    return buffer.getvalue().encode()
+
+
+@time_machine.travel(NOV_15, tick=False)
+def test_an_agreement_signed_in_2024_imported_without_billed_through_is_billed_from_december(
+    admin,
+):
+    """Regression (issue 11, item 4): a paper agreement signed in March 2024 with a
+    Prescheduled block, imported on 2026-11-15, must not be billed back to its signature."""
+    prescheduled = [service for service in SERVICES if service["kind"] == "prescheduled"]
+    document = sample_document(services=prescheduled)
+    assert "billed_through" not in document["agreements"][0]
+    report = run(document, admin, today=dt.date(2026, 11, 15))
+    assert report.ok, report.errors
+    agreement = Agreement.objects.get(external_ref="A-00001")
+    assert agreement.billed_through == dt.date(2026, 11, 30)
+    [item] = report.agreements
+    assert item.billed_through == dt.date(2026, 11, 30)
+    assert (item.first_invoice_period, item.first_invoice_on) == (
+        dt.date(2026, 12, 1),
+        dt.date(2026, 12, 1),
+    )
+    event = AgreementEvent.objects.get(agreement=agreement, kind="imported")
+    assert "through November 30, 2026" in event.message
+    assert "first invoice here: December 2026, issued December 1, 2026" in event.message
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_billed_through_from_the_file_is_stored(admin, fmt):
+    document = sample_document(2)
+    document["agreements"][0]["billed_through"] = "2026-12-31"
+    document["agreements"][0]["billing_day"] = 5
+    document["agreements"][1]["billed_through"] = "2025-06-15"
+    data = document if fmt == "json" else _csv(document)
+    report = run(data, admin, name=f"agreements.{fmt}")
+    assert report.ok, report.errors
+    stored = dict(Agreement.objects.values_list("external_ref", "billed_through"))
+    assert stored == {"A-00001": dt.date(2026, 12, 31), "A-00002": dt.date(2025, 6, 15)}
+    first, second = report.agreements
+    assert (first.first_invoice_period, first.first_invoice_on) == (
+        dt.date(2027, 1, 1),
+        dt.date(2027, 1, 5),
+    )
+    # Mid-month: the old system billed part of June; this system starts with July.
+    assert (second.first_invoice_period, second.first_invoice_on) == (
+        dt.date(2025, 7, 1),
+        dt.date(2025, 7, 1),
+    )
+
+
+@pytest.mark.parametrize(
+    ("today", "expected"),
+    [
+        (dt.date(2026, 11, 28), dt.date(2026, 11, 30)),
+        (dt.date(2026, 12, 1), dt.date(2026, 12, 31)),
+        (dt.date(2028, 2, 10), dt.date(2028, 2, 29)),
+    ],
+)
+def test_without_billed_through_everything_to_the_end_of_the_import_month_was_billed(
+    admin, today, expected
+):
+    assert run(sample_document(), admin, today=today).ok
+    assert Agreement.objects.get().billed_through == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("1999-12-31", "must lie between 2000-01-01 and 2100-12-31"),
+        ("2101-01-01", "must lie between 2000-01-01 and 2100-12-31"),
+        ("2027-11-29", "is more than a year after today (2026-11-28): at the latest 2027-11-28"),
+        ("30/11/2026", "must be a date written YYYY-MM-DD"),
+        ("2026-11", "must be a date written YYYY-MM-DD"),
+        (20261130, "must be a date written YYYY-MM-DD"),
+        (
+            "2026-02-30",
+            "Input should be a valid date or datetime, day value is outside expected range",
+        ),
+    ],
+)
+def test_a_bad_billed_through_is_reported_on_its_line_and_nothing_is_imported(admin, value, reason):
+    document = sample_document(2)
+    document["agreements"][1]["billed_through"] = value
+    text = json.dumps(document, indent=2)
+    report = importing.import_bytes(text.encode(), name="x.json", by=admin, today=TODAY)
+    assert [(e.field, e.reason) for e in report.errors] == [("billed_through", reason)]
+    assert '"external_ref": "A-00002"' in text.splitlines()[report.errors[0].line]
+    assert Agreement.objects.count() == 0 and Customer.objects.count() == 0
+
+
+def test_a_bad_billed_through_in_csv_is_reported_on_its_row(admin):
+    document = sample_document()
+    document["agreements"][0]["billed_through"] = "2026-13-01"
+    lines = _csv(document).decode().splitlines()
+    report = importing.import_bytes(_csv(document), name="x.csv", by=admin, today=TODAY)
+    [error] = report.errors
+    assert error.field == "billed_through"
+    assert lines[error.line - 1].startswith("agreement,")
+    assert Agreement.objects.count() == 0
+
+
+def test_billed_through_up_to_a_year_ahead_is_accepted(admin):
+    document = sample_document()
+    document["agreements"][0]["billed_through"] = "2027-11-28"
+    report = run(document, admin)
+    assert report.ok, report.errors
+    assert report.agreements[0].first_invoice_period == dt.date(2027, 12, 1)
+
+
+def test_dry_run_reports_the_first_invoice_and_writes_nothing(admin):
+    document = sample_document()
+    document["agreements"][0]["billed_through"] = "2026-12-31"
+    report = run(document, admin, dry_run=True)
+    assert report.ok
+    [item] = report.agreements
+    assert item.billed_through == dt.date(2026, 12, 31)
+    assert (item.first_invoice_period, item.first_invoice_on) == (
+        dt.date(2027, 1, 1),
+        dt.date(2027, 1, 1),
+    )
+    assert Agreement.objects.count() == 0
+
+
+def test_an_agreement_already_imported_has_no_first_invoice_in_the_report(admin):
+    assert run(sample_document(), admin).ok
+    document = sample_document()
+    document["agreements"][0]["billed_through"] = "2026-12-31"
+    again = run(document, admin)
+    [item] = again.agreements
+    assert item.existing
+    assert (item.billed_through, item.first_invoice_period, item.first_invoice_on) == (
+        None,
+        None,
+        None,
+    )
+    # Left as it is.
+    assert Agreement.objects.get().billed_through == dt.date(2026, 11, 30)
+
+
+@pytest.mark.parametrize(
+    ("billed_through", "first_start", "billing_day", "period", "issued_on"),
+    [
+        # The month after the last day billed, on the billing day.
+        ("2026-11-30", "2024-03-15", 1, "2026-12-01", "2026-12-01"),
+        ("2026-12-31", "2024-03-15", 10, "2027-01-01", "2027-01-10"),
+        ("2026-11-15", "2024-03-15", 1, "2026-12-01", "2026-12-01"),
+        # Nothing billed before the first term starts: its month, from the start day.
+        ("2026-11-30", "2026-12-15", 1, "2026-12-01", "2026-12-15"),
+        ("2026-12-14", "2026-12-15", 20, "2026-12-01", "2026-12-20"),
+        # Billed through part of the first month: the next month.
+        ("2026-12-20", "2026-12-15", 1, "2027-01-01", "2027-01-01"),
+    ],
+)
+def test_first_invoice(billed_through, first_start, billing_day, period, issued_on):
+    day = dt.date.fromisoformat
+    assert importing.first_invoice(
+        billed_through=day(billed_through), first_start=day(first_start), billing_day=billing_day
+    ) == (day(period), day(issued_on))
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_round_trip_keeps_billed_through(admin, fmt):
+    document = sample_document(2)
+    document["agreements"][0]["billed_through"] = "2026-10-31"
+    first, second = _roundtrip(document, admin, fmt=fmt)
+    assert first == second
+    stored = dict(Agreement.objects.values_list("external_ref", "billed_through"))
+    # The second without one: the default of the first import (end of TODAY's month).
+    assert stored == {"A-00001": dt.date(2026, 10, 31), "A-00002": dt.date(2026, 11, 30)}
+    exported = importing.export_document()["agreements"]
+    assert [a["billed_through"] for a in exported] == ["2026-10-31", "2026-11-30"]
+
+
+def test_export_counts_the_months_invoiced_here_as_billed(admin):
+    from billing.tests.factories import make_invoice
+
+    document = sample_document(2)
+    document["agreements"][0]["billed_through"] = "2026-10-31"
+    assert run(document, admin).ok
+    first = Agreement.objects.get(external_ref="A-00001")
+    make_invoice(first, issued_on=dt.date(2026, 11, 1))
+    make_invoice(first, issued_on=dt.date(2026, 12, 1))
+    make_invoice(first, issued_on=dt.date(2027, 1, 1), status="void")
+    exported = {a["external_ref"]: a for a in importing.export_document()["agreements"]}
+    assert exported["A-00001"]["billed_through"] == "2026-12-31"
+    assert exported["A-00002"]["billed_through"] == "2026-11-30"  # the imported date is later

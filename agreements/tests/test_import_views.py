@@ -2,9 +2,11 @@
 per-row error report, confirm."""
 
 import base64
+import datetime as dt
 import json
 
 import pytest
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -98,3 +100,51 @@ def test_only_admins_import(client_for, staff, alice):
         )
         assert response.status_code == 403
         assert client_for(user).get(reverse("agreement_import")).status_code == 403
+
+
+# Imports never back-bill: the preview shows each agreement's first invoice here.
+
+NOV_15 = dt.datetime(2026, 11, 15, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+
+
+@time_machine.travel(NOV_15, tick=False)
+def test_preview_shows_the_first_invoice_of_each_agreement(client_for, admin):
+    document = sample_document(2)
+    document["agreements"][1]["billed_through"] = "2026-12-31"
+    document["agreements"][1]["billing_day"] = 5
+    preview = client_for(admin).post(reverse("agreement_import"), {"file": upload(document)})
+    html = preview.content.decode()
+    assert "Preview: agreements.json" in html
+    # Without billed_through: everything to the end of the import month was billed.
+    assert "First invoice: December 2026, issued December 1, 2026" in html
+    assert "through November 30, 2026" in html
+    assert "First invoice: January 2027, issued January 5, 2027" in html
+    assert "through December 31, 2026" in html
+    assert not Agreement.objects.exists()
+
+
+@time_machine.travel(NOV_15, tick=False)
+def test_api_import_reports_billed_through_and_the_first_invoice(admin):
+    document = sample_document(2)
+    document["agreements"][1]["billed_through"] = "2026-12-31"
+    response = Client().post(
+        "/api/v1/imports?dry_run=true", {"file": upload(document)}, headers=bearer(admin)
+    )
+    assert response.status_code == 200, response.content
+    first, second = response.json()["agreements"]
+    assert (first["billed_through"], first["first_invoice_period"], first["first_invoice_on"]) == (
+        "2026-11-30",
+        "2026-12-01",
+        "2026-12-01",
+    )
+    assert (second["billed_through"], second["first_invoice_period"]) == (
+        "2026-12-31",
+        "2027-01-01",
+    )
+    document["agreements"][0]["billed_through"] = "1999-12-31"
+    bad = Client().post("/api/v1/imports", {"file": upload(document)}, headers=bearer(admin))
+    assert bad.status_code == 422
+    [error] = bad.json()["errors"]
+    assert error["field"] == "billed_through"
+    assert error["reason"] == "must lie between 2000-01-01 and 2100-12-31"
+    assert not Agreement.objects.exists()
