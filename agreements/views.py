@@ -15,6 +15,7 @@ from allora.tenancy import admin_required, portal_required, staff_required
 from allora.timeutils import local_today
 from billing.pricing import rate_changes
 from billing.services import hosting_packages
+from scheduling.blocks import version_block_overruns
 from scheduling.forms import ScheduleForm
 
 from . import lifecycle, rules, services
@@ -249,6 +250,9 @@ def agreement_detail(request, pk):
     except ValidationError as error:
         document = None
         messages.warning(request, " ".join(error.messages))
+    overruns = {}
+    if version.is_draft:
+        overruns = {item.line.pk: item for item in version_block_overruns(version, today=today)}
     return render(
         request,
         "agreements/agreement_detail.html",
@@ -258,6 +262,10 @@ def agreement_detail(request, pk):
             "version": version,
             "has_document": document is not None,
             "problems": check_ready_to_send(version) if version.is_draft else [],
+            # Exhibit B lines with their schedule's overrun of the block (None: it fits).
+            "draft_lines": [
+                (line, overruns.get(line.pk)) for line, _ in (document or {}).get("lines", [])
+            ],
             "versions": agreement.versions.order_by("-number"),
             "agreement_terms": agreement.terms.order_by("number"),
             "events": agreement.events.select_related("actor")[:50],
@@ -436,7 +444,12 @@ def agreement_send(request, pk):
     return render(
         request,
         "agreements/agreement_send.html",
-        {"form": form, "agreement": agreement, "version": version},
+        {
+            "form": form,
+            "agreement": agreement,
+            "version": version,
+            "block_overruns": version_block_overruns(version, today=local_today()),
+        },
     )
 
 
