@@ -17,7 +17,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from agreements.models import ServiceKind
 
 from .models import InvoiceLine
-from .pricing import discount_percent, discounted, hosting_price, money, snapshot_rate
+from .pricing import discount_percent, discounted, hosting_price, snapshot_rate
+from .rules import line_money, money, prorated_quantity
 
 ZERO = Decimal("0.00")
 HOURS = Decimal("0.01")
@@ -117,16 +118,14 @@ class Charge:
 
 
 def _charge(kind, description, *, quantity, unit, rate, percent, stretch, line, prorated):
-    """Price ``quantity`` at ``rate`` less ``percent``; prorated by the stretch's days if asked."""
+    """Price ``quantity`` at ``rate`` less ``percent``; a prorated line carries the prorated
+    quantity, so list = quantity × rate holds for every line."""
     quantity, rate, percent = Decimal(quantity), Decimal(rate), Decimal(percent)
-    net_rate = discounted(rate, percent)
     if prorated and not stretch.is_whole_month:
         days, month_days = stretch.days, stretch.days_in_month
-        list_amount = prorate(quantity * rate, days=days, days_in_month=month_days)
-        amount = prorate(quantity * net_rate, days=days, days_in_month=month_days)
+        quantity = prorated_quantity(quantity, days=days, days_in_month=month_days)
         description += f" (prorated: {days} of {month_days} days)"
-    else:
-        list_amount, amount = money(quantity * rate), money(quantity * net_rate)
+    list_amount, _, amount = line_money(quantity, rate, percent)
     return Charge(
         kind=kind,
         description=description,
@@ -134,7 +133,7 @@ def _charge(kind, description, *, quantity, unit, rate, percent, stretch, line, 
         unit=unit,
         list_rate=rate,
         discount_percent=percent,
-        net_rate=net_rate,
+        net_rate=discounted(rate, percent),
         list_amount=list_amount,
         amount=amount,
         stretch=stretch,
@@ -146,10 +145,11 @@ def _hours(value) -> str:
     return f"{Decimal(value).normalize():f}"
 
 
-def recurring_charges(stretch: Stretch, lines, visit_counts) -> list[Charge]:
+def recurring_charges(stretch: Stretch, lines, visit_counts, *, rates=None) -> list[Charge]:
     """The in-advance charges of a stretch: maintenance visits (``visit_counts``: line id → the
-    number of visits the rule put in the stretch), the prescheduled block and hosting."""
-    snapshot = stretch.term.locked_rates
+    number of visits the rule put in the stretch), the prescheduled block and hosting, at
+    ``rates`` (the term's locked rates by default)."""
+    snapshot = rates or stretch.term.locked_rates
     charges = []
     for line in lines:
         if line.kind == ServiceKind.MAINTENANCE:
@@ -203,14 +203,14 @@ def recurring_charges(stretch: Stretch, lines, visit_counts) -> list[Charge]:
     return charges
 
 
-def emergency_charge(stretch: Stretch, line, hours) -> Charge:
+def emergency_charge(stretch: Stretch, line, hours, *, rates=None) -> Charge:
     """Emergency hours worked in a stretch, at the term's emergency rate (no discount)."""
     return _charge(
         LineKind.EMERGENCY,
         f"Emergency Support, {stretch.label}: {_hours(hours)} h",
         quantity=hours,
         unit="hour",
-        rate=snapshot_rate(stretch.term.locked_rates, "emergency_hourly"),
+        rate=snapshot_rate(rates or stretch.term.locked_rates, "emergency_hourly"),
         percent=ZERO,
         stretch=stretch,
         line=line,
@@ -224,10 +224,14 @@ def included_hours(stretch: Stretch, line) -> Decimal:
     return hours.quantize(HOURS, rounding=ROUND_HALF_UP)
 
 
-def overage_charge(stretch: Stretch, line, *, used, already_billed) -> Charge | None:
+def overage_charge(
+    stretch: Stretch, line, *, used, already_billed, included=None, rates=None
+) -> Charge | None:
     """Prescheduled hours used in a stretch beyond its block, less the overage already billed
     for it, at the STANDARD rate (the discount covers the block only). None when there is none."""
-    hours = Decimal(used) - included_hours(stretch, line) - Decimal(already_billed)
+    if included is None:
+        included = included_hours(stretch, line)
+    hours = Decimal(used) - included - Decimal(already_billed)
     if hours <= 0:
         return None
     return _charge(
@@ -236,7 +240,7 @@ def overage_charge(stretch: Stretch, line, *, used, already_billed) -> Charge | 
         f"at the standard {LABOR[line.labor_rate]} rate",
         quantity=hours,
         unit="hour",
-        rate=snapshot_rate(stretch.term.locked_rates, line.labor_rate),
+        rate=snapshot_rate(rates or stretch.term.locked_rates, line.labor_rate),
         percent=ZERO,
         stretch=stretch,
         line=line,

@@ -2,6 +2,7 @@
 CSV export for the accounting package."""
 
 import datetime as dt
+from decimal import Decimal
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -96,6 +97,12 @@ def _text(value: str) -> str:
     return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value
 
 
+def quantity_text(quantity) -> str:
+    """A quantity with two places, or four when a prorated quantity needs them (3.8710)."""
+    short = quantity.quantize(Decimal("0.01"))
+    return f"{short:f}" if short == quantity else f"{quantity:f}"
+
+
 def export_rows(*, start: dt.date, end: dt.date):
     """One row per line of the invoices issued from ``start`` to ``end`` (inclusive), void
     invoices left out, in the columns of EXPORT_COLUMNS."""
@@ -113,7 +120,7 @@ def export_rows(*, start: dt.date, end: dt.date):
             invoice.due_on.isoformat(),
             _text(invoice.bill_to.splitlines()[0]),
             _text(line.description),
-            f"{line.quantity:f}",
+            quantity_text(line.quantity),
             f"{line.list_rate:f}",
             f"{line.discount_amount:f}",
             f"{line.amount:f}",

@@ -1,33 +1,65 @@
 """Invoicing workflows: the monthly invoices (the daily job), the final invoice of an early
-termination, the commitment of a term and overdue invoices. (Time entries: timesheets.py; the
-PDF, the email and the CSV export: documents.py.)
+termination, the commitment and overdue invoices. (Time entries: timesheets.py; the PDF, the
+email and the CSV export: documents.py; the money of one line: rules.py.)
 
-Reading is set-based: the inputs of a chunk of agreements (terms, Exhibit B lines, visits, time
-entries, what was billed before) come in a fixed number of queries whatever the chunk's size, and
-the pure functions of `billing.charges` price them. Writing is one short transaction per invoice:
-it locks the agreement row, checks that nothing was issued meanwhile, takes the next number and
-stores the invoice with its lines. The unique constraints on invoices are the last word: a re-run
-or a second worker never issues a month twice.
+The rules of a whole life (DESIGN.md, "Billing over a whole life"):
+
+- Each day is billed from the version in force that day (an amendment takes effect on its
+  completion date). Services that existed keep the term's locked rates; what an amendment added
+  is priced from its own Exhibit A (`pricing.merged_rates`).
+- An invoice knows what was signed before its issue date, never later. A version that becomes
+  known after the days it affects were billed in advance re-bills those months on the next
+  invoice: the lines billed for the month are reversed and the month is billed anew. So daily
+  runs and one catch-up run give the same invoices, whatever the order of the jobs on a day.
+- Maintenance is billed per visit the rule puts in the stretch (pure recurrence, never the
+  visit rows, which move and get cancelled): the same answer whenever it is asked.
+- Ended and terminated agreements are billed for every month they owe, and the month after the
+  end carries the last usage. Imports start after `Agreement.billed_through`.
+- One agreement that cannot be priced never stops the run: the problem is recorded on it and
+  the admins are told once.
+
+Reading is set-based: the inputs of a chunk of agreements come in a fixed number of queries
+whatever the chunk's size. Writing is one short transaction per invoice: it locks the
+agreement row, checks that nothing was issued meanwhile, takes the next number and stores the
+invoice with its lines. The unique constraints on invoices are the last word.
 """
 
 import datetime as dt
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
-from zoneinfo import ZoneInfo
+from types import SimpleNamespace
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Max, Min, OuterRef, Q, Subquery, Sum
+from django.utils import timezone
 
-from agreements.models import Agreement, AgreementVersion, ServiceKind, ServiceLine, Term
-from scheduling.models import Visit
+from agreements import rules
+from agreements.models import (
+    Agreement,
+    AgreementVersion,
+    RateReview,
+    ServiceKind,
+    ServiceLine,
+    Term,
+    TerminationRequest,
+)
+from allora.emails import send_after_commit
+from allora.models import Role
+from scheduling import recurrence
+from scheduling.models import ScheduleChange
+from scheduling.planning import segments
 
 from .charges import (
     ZERO,
+    Charge,
     Stretch,
     emergency_charge,
+    included_hours,
     month_start,
     next_month,
     overage_charge,
@@ -37,33 +69,60 @@ from .charges import (
     totals,
 )
 from .models import Invoice, InvoiceLine, InvoiceSequence, TimeEntry, invoice_number
+from .pricing import discount_percent, hosting_price, merged_rates, snapshot_rate
+
+logger = logging.getLogger(__name__)
 
 LIVE = (Agreement.Status.ACTIVE, Agreement.Status.ENDING)
+OVER = (Agreement.Status.ENDED, Agreement.Status.TERMINATED)
+BILLED_STATUSES = (*LIVE, *OVER)
 BILLABLE_KINDS = (ServiceKind.PRESCHEDULED, ServiceKind.EMERGENCY)
+SIGNED = (AgreementVersion.Status.SIGNED, AgreementVersion.Status.SUPERSEDED)
 CHUNK = 500
+# An ended agreement is looked at this long after its end for the months it still owes.
+_ENDED_LOOKBACK = dt.timedelta(days=400)
 
 
 # What one agreement's billing needs, loaded set-based --------------------------------------
+
+
+@dataclass(frozen=True)
+class Version:
+    """A signed version as billing sees it: in force from `effective` (its completion date),
+    known to the invoices issued from `known_from` on (the day after its completion)."""
+
+    pk: int
+    number: int
+    effective: dt.date
+    known_from: dt.date
+    billing_day: int
+    payment_terms_days: int
+    snapshot: dict | None
 
 
 @dataclass
 class Account:
     """One agreement's billing inputs. `cursor` is the first day whose recurring charges are not
     billed yet; `used` and `overage` are the prescheduled hours and the overage already billed,
-    by (line id, stretch start)."""
+    by (service, stretch start); `billed` the recurring lines billed for the months that may need
+    re-billing, by (month, service)."""
 
     agreement: Agreement
-    billing_day: int
-    payment_terms_days: int
     terms: list
-    lines: dict
-    visits: list  # (term id, line id, local date) of maintenance visits that are not cancelled
+    versions: list
+    lines: dict  # version id → its lines
+    root: dict  # line id → the id of the first line of that service (through amendments)
+    changes: dict  # line id → its schedule changes
     entries: list  # time entries not billed yet (prescheduled and emergency)
     cursor: dt.date
     last_period: dt.date | None
     last_invoice_id: int | None
+    last_issued_on: dt.date | None
+    ends_on: dt.date | None  # the first day not served, once the agreement is over
     used: dict = field(default_factory=lambda: defaultdict(Decimal))
     overage: dict = field(default_factory=lambda: defaultdict(Decimal))
+    billed: dict = field(default_factory=lambda: defaultdict(list))
+    _dates: dict = field(default_factory=dict)
 
     @property
     def first_start(self):
@@ -73,16 +132,174 @@ class Account:
     def latest_end(self):
         return self.terms[-1].end
 
-    def recurring(self, *, start, end) -> list:
-        """The recurring charges of [start, end), stretch by stretch, at each term's rates."""
+    @property
+    def floor(self) -> dt.date:
+        """The first day this system bills (after what an earlier system billed)."""
+        billed_through = self.agreement.billed_through
+        if billed_through is None:
+            return self.first_start
+        return max(self.first_start, billed_through + dt.timedelta(days=1))
+
+    @property
+    def billing_day(self) -> int:
+        return self.versions[-1].billing_day
+
+    @property
+    def payment_terms_days(self) -> int:
+        return self.versions[-1].payment_terms_days
+
+    # Versions ----------------------------------------------------------------------------
+
+    def known(self, on: dt.date) -> list:
+        """The versions an invoice issued on ``on`` knows (the first one always)."""
+        return [v for v in self.versions if v is self.versions[0] or v.known_from <= on]
+
+    def version_on(self, day: dt.date, *, known_on: dt.date) -> Version:
+        found = self.versions[0]
+        for version in self.known(known_on):
+            if version.effective <= day:
+                found = version
+        return found
+
+    def billing_day_for(self, period: dt.date) -> int:
+        """The billing day of a month: the version in force (and known) on its first day."""
+        return self.version_on(period, known_on=period).billing_day
+
+    def issue_date(self, period: dt.date) -> dt.date:
+        day = self.billing_day_for(period)
+        return billing_date(period, billing_day=day, first_start=self.first_start)
+
+    def pieces(self, start, end, *, known_on):
+        """[start, end) cut where a known version takes effect: (start, end, version)."""
+        cuts = sorted({v.effective for v in self.known(known_on) if start < v.effective < end})
+        bounds = [start, *cuts, end]
+        return [
+            (a, b, self.version_on(a, known_on=known_on))
+            for a, b in zip(bounds, bounds[1:], strict=False)
+        ]
+
+    # Recurring charges -------------------------------------------------------------------
+
+    def recurring(self, *, start, end, known_on, terms=None) -> list:
+        """The recurring charges of [start, end) as known on ``known_on``: per term and month,
+        each service priced by the version in force each day (a service whose price does not
+        change across an amendment stays one line)."""
         charges = []
-        for stretch in stretches(self.terms, start=start, end=end):
-            counts = defaultdict(int)
-            for term_id, line_id, day in self.visits:
-                if term_id == stretch.term.pk and stretch.start <= day < stretch.end:
-                    counts[line_id] += 1
-            charges += recurring_charges(stretch, self.lines[stretch.term.version_id], counts)
+        for stretch in stretches(terms or self.terms, start=start, end=end):
+            charges += self._stretch_charges(stretch.term, stretch.start, stretch.end, known_on)
         return charges
+
+    def _stretch_charges(self, term, start, end, known_on):
+        runs = {}  # service (root line id) → [[start, end, line, rates, signature], ...]
+        for piece_start, piece_end, version in self.pieces(start, end, known_on=known_on):
+            rates = merged_rates(term.locked_rates, version.snapshot)
+            for line in self.lines.get(version.pk, []):
+                if line.kind == ServiceKind.EMERGENCY:
+                    continue
+                signature = self._signature(line, rates, known_on)
+                found = runs.setdefault(self.root.get(line.pk, line.pk), [])
+                if found and found[-1][1] == piece_start and found[-1][4] == signature:
+                    found[-1][1] = piece_end
+                else:
+                    found.append([piece_start, piece_end, line, rates, signature])
+        charges = []
+        for items in runs.values():
+            for run_start, run_end, line, rates, _ in items:
+                stretch = Stretch(term, run_start, run_end)
+                counts = {}
+                if line.kind == ServiceKind.MAINTENANCE:
+                    dates = self._visit_dates(term, line, known_on)
+                    counts[line.pk] = sum(1 for day in dates if run_start <= day < run_end)
+                charges += recurring_charges(stretch, [line], counts, rates=rates)
+        return charges
+
+    def _known_changes(self, line, known_on):
+        return tuple(
+            (c.effective_from, c.rrule, c.start_time, c.duration_minutes, c.series)
+            for c in self.changes.get(line.pk, [])
+            if c.known_from <= known_on
+        )
+
+    def _signature(self, line, rates, known_on):
+        """What decides a service's price: equal signatures on both sides of an amendment keep
+        one line for the month."""
+        kind = line.kind
+        if kind == ServiceKind.HOSTING:
+            return (kind, line.package_name, line.quantity, hosting_price(rates, line.package_name))
+        price = snapshot_rate(rates, line.labor_rate)
+        percent = discount_percent(rates, kind)
+        if kind == ServiceKind.PRESCHEDULED:
+            return (kind, line.labor_rate, line.hours_per_month, price, percent)
+        schedule = (line.rrule, line.start_time, line.duration_minutes)
+        changes = self._known_changes(line, known_on)
+        return (kind, line.labor_rate, line.hours_per_visit, schedule, changes, price, percent)
+
+    def _visit_dates(self, term, line, known_on) -> list:
+        """The local dates the line's rule (with its known schedule changes) puts in the term."""
+        changes = self._known_changes(line, known_on)
+        key = (term.start, line.pk, changes)
+        if key not in self._dates:
+            dates = []
+            if line.rrule and line.start_time and line.duration_minutes:
+                known = [c for c in self.changes.get(line.pk, []) if c.known_from <= known_on]
+                zone = self.agreement.tz
+                for segment in segments(line, known, start=term.start, end=term.end):
+                    for starts_at, _ in recurrence.occurrences(
+                        segment.rrule,
+                        start_time=segment.start_time,
+                        duration_minutes=segment.duration_minutes,
+                        tz=self.agreement.time_zone,
+                        start=segment.start,
+                        end=segment.end,
+                    ):
+                        dates.append(starts_at.astimezone(zone).date())
+            self._dates[key] = dates
+        return self._dates[key]
+
+    # Re-billing what changed after it was billed ---------------------------------------------
+
+    def recheck_from(self, *, issued_on) -> dt.date | None:
+        """The first day whose billed charges may be wrong: the effective date of a version or
+        schedule change signed after the last invoice and known on ``issued_on``."""
+        since = self.last_issued_on
+        if since is None:
+            return None
+        days = [v.effective for v in self.versions[1:] if since < v.known_from <= issued_on]
+        days += [
+            c.effective_from
+            for found in self.changes.values()
+            for c in found
+            if since < c.known_from <= issued_on
+        ]
+        if not days:
+            return None
+        day = max(min(days), self.floor)
+        return day if day < self.cursor else None
+
+    def adjustments(self, *, issued_on) -> list:
+        """Reversals and re-billed lines for the months billed before a change became known."""
+        since = self.recheck_from(issued_on=issued_on)
+        if since is None:
+            return []
+        charges = []
+        month = month_start(since)
+        while month < self.cursor:
+            start, end = max(month, self.floor), min(next_month(month), self.cursor)
+            owed = defaultdict(list)
+            for charge in self.recurring(start=start, end=end, known_on=issued_on):
+                owed[self.root.get(charge.service_line_id, charge.service_line_id)].append(charge)
+            for service in list(owed) + [s for (m, s) in self.billed if m == month]:
+                billed = self.billed.get((month, service), [])
+                if _sums(billed) == _sums(owed[service]):
+                    continue
+                charges += [_reversal(line) for line in billed]
+                charges += [_rebilled(charge) for charge in owed[service]]
+                self.billed[(month, service)] = []  # handled (a service may be listed twice)
+                owed[service] = []
+            month = next_month(month)
+        return charges
+
+    # Usage -------------------------------------------------------------------------------
 
     def stretch_of(self, day) -> Stretch:
         """The stretch (month inside a term) a day of usage belongs to."""
@@ -90,37 +307,79 @@ class Account:
         term = term_on(self.terms, day) or (earlier[-1] if earlier else self.terms[0])
         return Stretch(term, max(month_start(day), term.start), min(next_month(day), term.end))
 
-    def usage(self, *, before) -> tuple[list, list]:
+    def _block(self, stretch, service, known_on) -> Decimal:
+        """The prescheduled hours included in a stretch for a service, version by version."""
+        hours = ZERO
+        for start, end, version in self.pieces(stretch.start, stretch.end, known_on=known_on):
+            for line in self.lines.get(version.pk, []):
+                if line.kind == ServiceKind.PRESCHEDULED and self.root.get(line.pk) == service:
+                    hours += included_hours(Stretch(stretch.term, start, end), line)
+        return hours
+
+    def usage(self, *, before, known_on) -> tuple[list, list]:
         """(charges, time entry ids) of the usage not billed yet dated before ``before``."""
         hours, lines, ids = defaultdict(Decimal), {}, []
         for entry in self.entries:
             if entry.work_date < before:
-                key = (entry.line_id, self.stretch_of(entry.work_date))
+                service = self.root.get(entry.line_id, entry.line_id)
+                key = (service, self.stretch_of(entry.work_date))
                 hours[key] += entry.hours
-                lines[entry.line_id] = entry.line  # None: a request without an ES line
+                lines[service] = entry.line  # None: a request without an ES line
                 ids.append(entry.pk)
         charges = []
-        for (line_id, stretch), worked in sorted(hours.items(), key=_usage_order(lines)):
-            line = lines[line_id]
+        for (service, stretch), worked in sorted(hours.items(), key=_usage_order(lines)):
+            line = lines[service]
+            version = self.version_on(stretch.start, known_on=known_on)
+            rates = merged_rates(stretch.term.locked_rates, version.snapshot)
             if _is_emergency(line):
-                charges.append(emergency_charge(stretch, line, worked))
+                charges.append(emergency_charge(stretch, line, worked, rates=rates))
             else:
-                key = (line_id, stretch.start)
+                key = (service, stretch.start)
                 charge = overage_charge(
                     stretch,
                     line,
                     used=worked + self.used[key],
                     already_billed=self.overage[key],
+                    included=self._block(stretch, service, known_on),
+                    rates=rates,
                 )
                 charges += [charge] if charge else []
         return charges, ids
 
 
+def _sums(items) -> tuple:
+    return (
+        sum((item.list_amount for item in items), ZERO),
+        sum((item.amount for item in items), ZERO),
+    )
+
+
+def _reversal(line) -> Charge:
+    """A billed line taken back, figure by figure (so it reconciles like the original)."""
+    return Charge(
+        kind=line.kind,
+        description=f"Reversal of invoice {line.invoice_number}: {line.description}"[:300],
+        quantity=-line.quantity,
+        unit=line.unit,
+        list_rate=line.list_rate,
+        discount_percent=line.discount_percent,
+        net_rate=line.net_rate,
+        list_amount=-line.list_amount,
+        amount=-line.amount,
+        stretch=Stretch(SimpleNamespace(pk=line.term_id), line.service_start, line.service_end),
+        service_line_id=line.service_line_id,
+    )
+
+
+def _rebilled(charge) -> Charge:
+    return Charge(**{**charge.__dict__, "description": f"{charge.description}, as amended"})
+
+
 def _usage_order(lines):
     # By month, emergency hours before the overage of the same month.
     def key(item):
-        (line_id, stretch), _ = item
-        return stretch.start, not _is_emergency(lines[line_id]), line_id or 0
+        (service, stretch), _ = item
+        return stretch.start, not _is_emergency(lines[service]), service or 0
 
     return key
 
@@ -134,27 +393,44 @@ def _non_void_invoices():
     return Invoice.objects.not_void().filter(agreement=OuterRef("pk"))
 
 
-def _versions_in_force(agreement_ids):
-    """agreement id → (billing day, payment terms days) of its latest signed version."""
-    found = {}
-    for row in (
-        AgreementVersion.objects.filter(
-            agreement_id__in=agreement_ids, status=AgreementVersion.Status.SIGNED
-        )
+def _versions(agreement_ids, tzs) -> dict:
+    """agreement id → its signed versions (superseded ones too), oldest first."""
+    found = defaultdict(list)
+    rows = (
+        AgreementVersion.objects.filter(agreement_id__in=agreement_ids, status__in=SIGNED)
         .order_by("agreement_id", "number")
-        .values_list("agreement_id", "billing_day", "payment_terms_days")
-    ):
-        found[row[0]] = row[1:]
+        .values_list(
+            "pk",
+            "agreement_id",
+            "number",
+            "completed_at",
+            "billing_day",
+            "payment_terms_days",
+            "rates_snapshot",
+        )
+    )
+    for pk, agreement_id, number, completed_at, day, terms_days, snapshot in rows:
+        completed = (
+            timezone.localdate(completed_at, tzs[agreement_id]) if completed_at else dt.date.min
+        )
+        first = not found[agreement_id]
+        found[agreement_id].append(
+            Version(
+                pk=pk,
+                number=number,
+                effective=dt.date.min if first else completed,
+                known_from=dt.date.min if first else completed + dt.timedelta(days=1),
+                billing_day=day,
+                payment_terms_days=terms_days,
+                snapshot=snapshot,
+            )
+        )
     return found
 
 
-def _local_midnight(day, tz_name="America/New_York"):
-    return dt.datetime.combine(day, dt.time.min, tzinfo=ZoneInfo(tz_name))
-
-
-def load_accounts(agreement_ids, *, until: dt.date) -> dict:
+def load_accounts(agreement_ids, *, until: dt.date | None = None) -> dict:
     """The billing inputs of these agreements (those with a signed term), in a fixed number of
-    queries; visits are loaded up to ``until``."""
+    queries. (``until`` is kept for callers; maintenance is priced from the rules.)"""
     invoices = _non_void_invoices()
     agreements = (
         Agreement.objects.filter(pk__in=agreement_ids)
@@ -166,63 +442,103 @@ def load_accounts(agreement_ids, *, until: dt.date) -> dict:
                 invoices.filter(kind=Invoice.Kind.MONTHLY).order_by("-period").values("period")[:1]
             ),
             last_invoice_id=Subquery(invoices.order_by("-pk").values("pk")[:1]),
+            last_issued_on=Subquery(invoices.order_by("-issued_on").values("issued_on")[:1]),
+            final_usage_until=Subquery(
+                invoices.filter(kind=Invoice.Kind.FINAL).values("usage_until")[:1]
+            ),
         )
     )
+    agreements = list(agreements)
     terms = defaultdict(list)
     for term in Term.objects.filter(agreement_id__in=agreement_ids).order_by("start"):
         terms[term.agreement_id].append(term)
+    versions = _versions(agreement_ids, {a.pk: a.tz for a in agreements})
     lines = defaultdict(list)
-    for line in ServiceLine.objects.filter(
-        version_id__in={term.version_id for found in terms.values() for term in found}
-    ).order_by("position", "id"):
+    line_versions = {v.pk for found in versions.values() for v in found}
+    all_lines = list(
+        ServiceLine.objects.filter(version_id__in=line_versions).order_by("position", "id")
+    )
+    parent = {line.pk: line.replaces_id for line in all_lines}
+    root = {}
+    for line in all_lines:
         lines[line.version_id].append(line)
-    versions = _versions_in_force(agreement_ids)
+        service, seen = line.pk, set()
+        while parent.get(service) and service not in seen:
+            seen.add(service)
+            service = parent[service]
+        root[line.pk] = service
+    changes = defaultdict(list)
+    tz_of_line = {}
+    for agreement in agreements:
+        for version in versions[agreement.pk]:
+            for line in lines[version.pk]:
+                tz_of_line[line.pk] = agreement.tz
+    for change in ScheduleChange.objects.filter(line_id__in=list(tz_of_line)).order_by(
+        "effective_from", "series"
+    ):
+        created = timezone.localdate(change.created_at, tz_of_line[change.line_id])
+        change.known_from = created + dt.timedelta(days=1)
+        changes[change.line_id].append(change)
     accounts = {}
     for agreement in agreements:
-        if not terms[agreement.pk] or agreement.pk not in versions:
+        if not terms[agreement.pk] or not versions[agreement.pk]:
             continue
-        billing_day, payment_terms = versions[agreement.pk]
-        accounts[agreement.pk] = Account(
+        ends_on = None
+        if agreement.status == Agreement.Status.ENDED:
+            ends_on = terms[agreement.pk][-1].end
+        elif agreement.status == Agreement.Status.TERMINATED:
+            ends_on = agreement.final_usage_until or terms[agreement.pk][-1].end
+        account = Account(
             agreement=agreement,
-            billing_day=billing_day,
-            payment_terms_days=payment_terms,
             terms=terms[agreement.pk],
+            versions=versions[agreement.pk],
             lines=lines,
-            visits=[],
+            root=root,
+            changes=changes,
             entries=[],
-            cursor=agreement.cursor or terms[agreement.pk][0].start,
+            cursor=terms[agreement.pk][0].start,
             last_period=agreement.last_period,
             last_invoice_id=agreement.last_invoice_id,
+            last_issued_on=agreement.last_issued_on,
+            ends_on=ends_on,
         )
+        account.cursor = max(agreement.cursor or account.floor, account.floor)
+        accounts[agreement.pk] = account
     if accounts:
-        _load_visits(accounts, until=until)
         _load_usage(accounts)
+        _load_billed(accounts)
     return accounts
 
 
-def _load_visits(accounts, *, until):
-    # A visit counts in the month its rule put it (occurrence_start): a move does not bill twice.
-    low = min(account.cursor for account in accounts.values()) - dt.timedelta(days=1)
-    visits = (
-        Visit.objects.filter(
-            agreement_id__in=list(accounts),
-            line__kind=ServiceKind.MAINTENANCE,
-            occurrence_start__gte=_local_midnight(low),
-            occurrence_start__lt=_local_midnight(until + dt.timedelta(days=1)),
-        )
-        .exclude(status=Visit.Status.CANCELLED)
-        .values_list("agreement_id", "term_id", "line_id", "occurrence_start")
-    )
-    for agreement_id, term_id, line_id, starts_at in visits:
-        account = accounts[agreement_id]
-        day = starts_at.astimezone(account.agreement.tz).date()
-        account.visits.append((term_id, line_id, day))
+def _load_billed(accounts):
+    # Only the months a change signed since the last invoice may touch: usually none.
+    since = [
+        day
+        for account in accounts.values()
+        for day in [account.recheck_from(issued_on=dt.date.max)]
+        if day is not None
+    ]
+    if not since:
+        return
+    rows = InvoiceLine.objects.filter(
+        invoice__agreement_id__in=[
+            pk for pk, account in accounts.items() if account.last_issued_on
+        ],
+        kind__in=InvoiceLine.RECURRING,
+        service_start__gte=month_start(min(since)),
+    ).exclude(invoice__status=Invoice.Status.VOID)
+    for line in rows.select_related("invoice").order_by("invoice__issued_on", "position", "pk"):
+        account = accounts[line.invoice.agreement_id]
+        line.invoice_number = line.invoice.number
+        service = account.root.get(line.service_line_id, line.service_line_id)
+        account.billed[(month_start(line.service_start), service)].append(line)
 
 
 def _load_usage(accounts):
     # Prescheduled and emergency hours, those of emergency requests included (a request of a
     # customer without an Emergency Support line has no line: its hours are emergency hours at
     # the term's emergency rate all the same). Project time has no agreement: never billed here.
+    # Nothing on or before `billed_through`: the previous system billed it.
     entries = (
         TimeEntry.objects.filter(agreement_id__in=list(accounts), invoice__isnull=True)
         .filter(Q(line__kind__in=BILLABLE_KINDS) | Q(emergency_request__isnull=False))
@@ -230,7 +546,10 @@ def _load_usage(accounts):
     )
     since = None
     for entry in entries.order_by("work_date", "pk"):
-        accounts[entry.agreement_id].entries.append(entry)
+        account = accounts[entry.agreement_id]
+        if entry.work_date < account.floor:
+            continue
+        account.entries.append(entry)
         if not entry.is_emergency:
             since = min(since or entry.work_date, entry.work_date)
     if since is None:
@@ -244,7 +563,8 @@ def _load_usage(accounts):
     ).values_list("agreement_id", "line_id", "work_date", "hours")
     for agreement_id, line_id, day, hours in billed:
         account = accounts[agreement_id]
-        account.used[(line_id, account.stretch_of(day).start)] += hours
+        service = account.root.get(line_id, line_id)
+        account.used[(service, account.stretch_of(day).start)] += hours
     overage = (
         InvoiceLine.objects.filter(
             invoice__agreement_id__in=list(accounts),
@@ -256,7 +576,8 @@ def _load_usage(accounts):
         .annotate(hours=Sum("quantity"))
     )
     for agreement_id, line_id, start, hours in overage:
-        accounts[agreement_id].overage[(line_id, start)] += hours
+        account = accounts[agreement_id]
+        account.overage[(account.root.get(line_id, line_id), start)] += hours
 
 
 # Planning an invoice (pure, given an account) ---------------------------------------------
@@ -293,44 +614,60 @@ def billing_date(period: dt.date, *, billing_day: int, first_start: dt.date) -> 
 
 
 def issue_date(account, period: dt.date) -> dt.date:
-    return billing_date(period, billing_day=account.billing_day, first_start=account.first_start)
+    return account.issue_date(period)
 
 
-def due_months(*, first_start, latest_end, billing_day, last_period, today) -> list:
-    """The months (first days) whose invoice is due by ``today`` and not issued yet, in order:
-    after the last one invoiced, covered by a term that exists, billing day come."""
-    period = next_month(last_period) if last_period else month_start(first_start)
-    due = []
-    while (
-        period < latest_end
-        and billing_date(period, billing_day=billing_day, first_start=first_start) <= today
-    ):
+def first_period(account) -> dt.date:
+    """The first month not invoiced yet (after what an earlier system billed, for imports)."""
+    if account.last_period:
+        return next_month(account.last_period)
+    return month_start(account.floor)
+
+
+def due_periods(account, *, today: dt.date) -> list:
+    """The months (first days) whose invoice is due by ``today`` and not issued yet, in order.
+    A live agreement waits for the term its billing day falls in (the renewal job adds it);
+    one that is over owes the months up to the one after its last day (the last usage)."""
+    period, due = first_period(account), []
+    last = next_month(account.ends_on - dt.timedelta(days=1)) if account.ends_on else None
+    while True:
+        issued_on = account.issue_date(period)
+        if issued_on > today:
+            break
+        if last is None and (period >= account.latest_end or issued_on >= account.latest_end):
+            break
+        if last is not None and period > last:
+            break
         due.append(period)
         period = next_month(period)
     return due
 
 
-def due_periods(account, *, today: dt.date) -> list:
-    return due_months(
-        first_start=account.first_start,
-        latest_end=account.latest_end,
-        billing_day=account.billing_day,
-        last_period=account.last_period,
-        today=today,
+def covers_until(account, *, period, issued_on) -> dt.date:
+    """The end of the recurring charges an invoice bills in advance: the month, within the term
+    its billing day falls in (never a term that starts after it was issued)."""
+    term = term_on(account.terms, issued_on)
+    end = term.end if term else account.latest_end
+    return max(account.cursor, min(next_month(period), end))
+
+
+def _plan(account, *, kind, period, issued_on, until, usage_until, terms=None) -> Plan:
+    until = max(until, account.cursor)
+    usage, entry_ids = account.usage(before=usage_until, known_on=issued_on)
+    version = account.version_on(issued_on, known_on=issued_on)
+    charges = (
+        account.adjustments(issued_on=issued_on)
+        + account.recurring(start=account.cursor, end=until, known_on=issued_on, terms=terms)
+        + usage
     )
-
-
-def _plan(account, *, kind, period, issued_on, covers_until, usage_until) -> Plan:
-    covers_until = max(covers_until, account.cursor)
-    usage, entry_ids = account.usage(before=usage_until)
     return Plan(
         kind=kind,
         period=period,
         issued_on=issued_on,
-        due_on=issued_on + dt.timedelta(days=account.payment_terms_days),
-        charges=account.recurring(start=account.cursor, end=covers_until) + usage,
+        due_on=issued_on + dt.timedelta(days=version.payment_terms_days),
+        charges=charges,
         covers_from=account.cursor,
-        covers_until=covers_until,
+        covers_until=until,
         usage_until=usage_until,
         entry_ids=entry_ids,
     )
@@ -338,26 +675,89 @@ def _plan(account, *, kind, period, issued_on, covers_until, usage_until) -> Pla
 
 def plan_monthly(account, *, period: dt.date) -> Plan:
     """The month in advance (and any earlier days not billed yet, e.g. the first days of a term
-    that started after the previous invoice), with the usage of earlier months in arrears."""
+    that started after the previous invoice), with the usage of earlier months in arrears and
+    the re-billing of months a later-signed amendment changed."""
+    issued_on = account.issue_date(period)
     return _plan(
         account,
         kind=Invoice.Kind.MONTHLY,
         period=period,
-        issued_on=issue_date(account, period),
-        covers_until=min(next_month(period), account.latest_end),
+        issued_on=issued_on,
+        until=covers_until(account, period=period, issued_on=issued_on),
         usage_until=period,
     )
 
 
+# What the customer is bound to (early termination) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Binding:
+    """The terms the customer is bound to on a day: the recorded ones, plus a renewal that can
+    no longer be avoided (a late notice, or the notice deadline has passed)."""
+
+    terms: list  # the recorded terms and any locked-in renewal (not recorded yet: pk None)
+    end: dt.date
+    reason: str
+
+    @property
+    def last_day(self) -> dt.date:
+        return self.end - dt.timedelta(days=1)
+
+
+def binding(account, *, today: dt.date) -> Binding:
+    """What ending early on ``today`` leaves the customer bound to (DESIGN.md: "Early
+    termination counts every term the customer is bound to")."""
+    agreement, latest = account.agreement, account.terms[-1]
+    request = (
+        agreement.termination_requests.filter(status=TerminationRequest.Status.STANDING)
+        .order_by("-received_at")
+        .first()
+    )
+    reviews = {
+        review.term_number: review
+        for review in agreement.rate_reviews.filter(status=RateReview.Status.FINALIZED)
+    }
+    following = reviews.get(latest.number + 1)
+    opt_out_open = following and following.opt_out_until and today <= following.opt_out_until
+    if request is not None and request.effective_end > latest.end:
+        reason = (
+            f"the written termination request received on "
+            f"{timezone.localdate(request.received_at, agreement.tz):%B %-d, %Y} arrived after "
+            f"the notice deadline, so the renewal of {latest.end:%B %-d, %Y} is locked in"
+        )
+    elif request is None and today > latest.notice_deadline and not opt_out_open:
+        reason = (
+            f"the notice deadline of {latest.notice_deadline:%B %-d, %Y} has passed, so the "
+            f"renewal of {latest.end:%B %-d, %Y} is locked in"
+        )
+    else:
+        return Binding(list(account.terms), latest.end, "")
+    version = account.versions[-1]
+    rates = following.rates if following else merged_rates(latest.locked_rates, version.snapshot)
+    renewal = SimpleNamespace(
+        pk=None,
+        number=latest.number + 1,
+        start=latest.end,
+        end=rules.term_end(latest.end),
+        locked_rates=rates,
+        version_id=version.pk,
+    )
+    return Binding([*account.terms, renewal], renewal.end, reason)
+
+
 def plan_final(account, *, today: dt.date) -> Plan:
-    """Early termination: every recurring charge left in the term, and all usage to date."""
+    """Early termination: every recurring charge the customer is bound to and not billed yet,
+    and all usage to date."""
+    bound = binding(account, today=today)
     return _plan(
         account,
         kind=Invoice.Kind.FINAL,
         period=month_start(today),
         issued_on=today,
-        covers_until=account.latest_end,
+        until=bound.end,
         usage_until=today + dt.timedelta(days=1),
+        terms=bound.terms,
     )
 
 
@@ -365,15 +765,15 @@ def plan_final(account, *, today: dt.date) -> Plan:
 
 
 def _store(account, plan, *, skip_locked=True) -> Invoice | None:
-    """Store a planned invoice, unless the agreement is locked by another worker, is no longer
-    live, or got an invoice since it was loaded (then None: nothing is issued twice)."""
+    """Store a planned invoice, unless the agreement is locked by another worker or got an
+    invoice since it was loaded (then None: nothing is issued twice)."""
     agreement = account.agreement
     last_invoice = _non_void_invoices().order_by("-pk").values("pk")[:1]
     try:
         with transaction.atomic():
             row = (
                 Agreement.objects.select_for_update(skip_locked=skip_locked, of=("self",))
-                .filter(pk=agreement.pk, status__in=LIVE)
+                .filter(pk=agreement.pk, status__in=BILLED_STATUSES)
                 .annotate(last_invoice_id=Subquery(last_invoice))
                 .values_list("pk", "last_invoice_id")
                 .first()
@@ -389,7 +789,7 @@ def _store(account, plan, *, skip_locked=True) -> Invoice | None:
                 period=plan.period,
                 issued_on=plan.issued_on,
                 due_on=plan.due_on,
-                payment_terms_days=account.payment_terms_days,
+                payment_terms_days=(plan.due_on - plan.issued_on).days,
                 bill_to=f"{agreement.customer.legal_name}\n{agreement.customer.address}",
                 subtotal=subtotal,
                 discount_total=discount,
@@ -403,12 +803,36 @@ def _store(account, plan, *, skip_locked=True) -> Invoice | None:
                 TimeEntry.objects.filter(pk__in=plan.entry_ids, invoice__isnull=True).update(
                     invoice=invoice
                 )
+            if agreement.billing_problem:
+                Agreement.objects.filter(pk=agreement.pk).update(
+                    billing_problem="", billing_problem_since=None
+                )
             transaction.on_commit(partial(queue_invoice_email, invoice.pk))
     except IntegrityError:
         if _already_issued(agreement, plan):
             return None  # the unique constraint: another worker issued it a moment ago
         raise
+    account.last_invoice_id = invoice.pk
+    _advance(account, plan)
     return invoice
+
+
+def _advance(account, plan):
+    """What an issued plan changes in the account, so the next plan starts after it."""
+    ids = set(plan.entry_ids)
+    for entry in account.entries:
+        if entry.pk in ids and not entry.is_emergency:
+            service = account.root.get(entry.line_id, entry.line_id)
+            account.used[(service, account.stretch_of(entry.work_date).start)] += entry.hours
+    account.entries = [entry for entry in account.entries if entry.pk not in ids]
+    for charge in plan.charges:
+        if charge.kind == InvoiceLine.Kind.OVERAGE:
+            service = account.root.get(charge.service_line_id, charge.service_line_id)
+            account.overage[(service, charge.stretch.start)] += charge.quantity
+    account.cursor = max(account.cursor, plan.covers_until)
+    account.last_issued_on = plan.issued_on
+    if plan.kind == Invoice.Kind.MONTHLY:
+        account.last_period = plan.period
 
 
 def _already_issued(agreement, plan) -> bool:
@@ -448,41 +872,77 @@ def queue_invoice_email(invoice_id):
     email_invoice.delay(invoice_id)
 
 
+# Billing problems: one agreement never stops the run ---------------------------------------
+
+
+def record_billing_problem(agreement, error) -> bool:
+    """Record why an agreement could not be billed; alert the admins the first time (True)."""
+    reason = (str(error) or error.__class__.__name__)[:500]
+    now = timezone.now()
+    with transaction.atomic():
+        first = bool(
+            Agreement.objects.filter(pk=agreement.pk, billing_problem="").update(
+                billing_problem=reason, billing_problem_since=now
+            )
+        )
+        if not first:
+            Agreement.objects.filter(pk=agreement.pk).update(billing_problem=reason)
+        if first:
+            agreement.log("billing_problem", f"Not invoiced: {reason}")
+            admins = get_user_model().objects.filter(role=Role.ADMIN, is_active=True)
+            send_after_commit(
+                "billing_problem",
+                to=list(admins.values_list("email", flat=True)),
+                context={"agreement": agreement, "reason": reason},
+            )
+    agreement.billing_problem = reason
+    return first
+
+
 # The daily jobs ---------------------------------------------------------------------------
 
 
 def _due(today: dt.date) -> dict:
-    """{month: [agreement ids]} of the monthly invoices due by ``today`` (one query)."""
+    """{month: [agreement ids]} of the monthly invoices that may be due by ``today`` (one
+    query; `due_periods` decides exactly)."""
     invoices = _non_void_invoices().filter(kind=Invoice.Kind.MONTHLY)
-    billing_day = (
-        AgreementVersion.objects.filter(
-            agreement=OuterRef("pk"), status=AgreementVersion.Status.SIGNED
-        )
-        .order_by("-number")
-        .values("billing_day")[:1]
-    )
+    signed = Q(versions__status__in=SIGNED)
     rows = (
-        Agreement.objects.filter(status__in=LIVE, terms__start__lte=today)
+        Agreement.objects.filter(terms__start__lte=today)
+        .filter(Q(status__in=LIVE) | Q(status__in=OVER, terms__end__gte=today - _ENDED_LOOKBACK))
         .annotate(
             first_start=Min("terms__start"),
             latest_end=Max("terms__end"),
             last_period=Subquery(invoices.order_by("-period").values("period")[:1]),
-            billing_day=Subquery(billing_day),
+            billing_day=Min("versions__billing_day", filter=signed),
         )
         .exclude(billing_day=None)
         .order_by("pk")
-        .values_list("pk", "first_start", "latest_end", "last_period", "billing_day")
+        .values_list(
+            "pk",
+            "status",
+            "first_start",
+            "latest_end",
+            "last_period",
+            "billing_day",
+            "billed_through",
+        )
     )
     due = defaultdict(list)
-    for pk, first_start, latest_end, last_period, day in rows:
-        for period in due_months(
-            first_start=first_start,
-            latest_end=latest_end,
-            billing_day=day,
-            last_period=last_period,
-            today=today,
-        ):
+    for pk, status, first_start, latest_end, last_period, day, billed_through in rows:
+        if last_period:
+            period = next_month(last_period)
+        elif billed_through and billed_through >= first_start:
+            period = next_month(billed_through)
+        else:
+            period = month_start(first_start)
+        # Over: the month after the last day still carries usage; live: the last term's months.
+        last = next_month(latest_end - dt.timedelta(days=1)) if status in OVER else latest_end
+        while period <= last and (status in OVER or period < latest_end):
+            if billing_date(period, billing_day=day, first_start=first_start) > today:
+                break
             due[period].append(pk)
+            period = next_month(period)
     return due
 
 
@@ -491,32 +951,70 @@ def _chunks(items, size):
         yield items[index : index + size]
 
 
+def _bring_lifecycle_up_to_date(today):
+    """Renewals and endings due by ``today`` first, so the order of the daily jobs never
+    changes an invoice (both are idempotent and catch-up safe)."""
+    from agreements import lifecycle
+
+    lifecycle.end_due_agreements(today=today)
+    lifecycle.renew_due_agreements(today=today)
+    lifecycle.end_due_agreements(today=today)
+
+
 def issue_invoices(*, today: dt.date, chunk_size: int = CHUNK) -> list:
     """Daily job: issue every monthly invoice due by ``today``. Catch-up safe: after downtime
     each missed month gets its own invoice, dated its billing day, month by month so numbers
     follow the dates. One transaction per invoice; a re-run or a concurrent run issues nothing
-    twice."""
-    issued = []
+    twice; an agreement that cannot be priced is recorded and skipped, never stops the run."""
+    _bring_lifecycle_up_to_date(today)
+    issued, failed = [], set()
     for period, agreement_ids in sorted(_due(today).items()):
-        for chunk in _chunks(agreement_ids, chunk_size):
-            for account in load_accounts(chunk, until=next_month(period)).values():
-                if period not in due_periods(account, today=today):
-                    continue  # issued meanwhile by another worker
-                plan = plan_monthly(account, period=period)
-                if not plan.charges:
-                    continue  # nothing to bill this month (no visit, no usage): no empty invoice
-                invoice = _store(account, plan)
-                if invoice is not None:  # None: another worker has (or had) this agreement
+        for chunk in _chunks([pk for pk in agreement_ids if pk not in failed], chunk_size):
+            for account in load_accounts(chunk).values():
+                try:
+                    invoice = _issue_due(account, period=period, today=today)
+                except DatabaseError:
+                    raise
+                except Exception as error:  # noqa: BLE001 - one agreement never stops the run
+                    logger.exception("Agreement %s could not be invoiced", account.agreement.pk)
+                    failed.add(account.agreement.pk)
+                    record_billing_problem(account.agreement, error)
+                    continue
+                if invoice is not None:
                     issued.append(invoice)
+    return issued
+
+
+def _issue_due(account, *, period, today):
+    if period not in due_periods(account, today=today):
+        return None  # issued meanwhile by another worker, or not due for this agreement
+    plan = plan_monthly(account, period=period)
+    if not plan.charges:
+        if account.agreement.billing_problem:
+            Agreement.objects.filter(pk=account.agreement.pk).update(
+                billing_problem="", billing_problem_since=None
+            )
+        return None  # nothing to bill this month (no visit, no usage): no empty invoice
+    return _store(account, plan)  # None: another worker has (or had) this agreement
+
+
+def issue_due_invoices(agreement, *, today: dt.date) -> list:
+    """Issue one agreement's monthly invoices due by ``today`` (before a final invoice)."""
+    account = load_accounts([agreement.pk]).get(agreement.pk)
+    issued = []
+    for period in due_periods(account, today=today) if account else []:
+        account = load_accounts([agreement.pk])[agreement.pk]  # what the last one billed
+        invoice = _issue_due(account, period=period, today=today)
+        issued += [invoice] if invoice else []
     return issued
 
 
 def issue_invoice(agreement, *, period: dt.date, today: dt.date) -> Invoice:
     """Issue one agreement's invoice for one month (and refuse plainly when it is not due)."""
     period = month_start(period)
-    account = load_accounts([agreement.pk], until=next_month(period)).get(agreement.pk)
-    if account is None or agreement.status not in LIVE:
-        raise ValidationError("Only an active agreement is invoiced.")
+    account = load_accounts([agreement.pk]).get(agreement.pk)
+    if account is None or agreement.status not in BILLED_STATUSES:
+        raise ValidationError("Only a signed agreement is invoiced.")
     due = due_periods(account, today=today)
     if period not in due:
         if account.last_period and period <= account.last_period:
@@ -545,10 +1043,10 @@ def issue_invoice(agreement, *, period: dt.date, today: dt.date) -> Invoice:
 
 def mark_overdue(*, today: dt.date) -> int:
     """Daily job: issued invoices past their due date become overdue. One conditional UPDATE,
-    so a re-run or a second worker changes nothing twice."""
-    return Invoice.objects.filter(status=Invoice.Status.ISSUED, due_on__lt=today).update(
-        status=Invoice.Status.OVERDUE
-    )
+    so a re-run or a second worker changes nothing twice. (A credit is never overdue.)"""
+    return Invoice.objects.filter(
+        status=Invoice.Status.ISSUED, due_on__lt=today, total__gt=0
+    ).update(status=Invoice.Status.OVERDUE)
 
 
 # Commitment and early termination ---------------------------------------------------------
@@ -556,17 +1054,20 @@ def mark_overdue(*, today: dt.date) -> int:
 
 @dataclass(frozen=True)
 class Commitment:
-    """What the customer owes for the recurring charges of a term: billed so far and remaining
-    (the early-termination charge, at the term's locked rates)."""
+    """What the customer owes for the recurring charges it is bound to: billed so far and
+    remaining (the early-termination charge), through `binding.end`. `problem` says why the
+    remaining amount could not be computed (then it is None)."""
 
     term: Term
     billed: Decimal
-    remaining: Decimal
+    remaining: Decimal | None
     is_live: bool
+    binding: Binding | None = None
+    problem: str = ""
 
     @property
-    def total(self) -> Decimal:
-        return self.billed + self.remaining
+    def total(self) -> Decimal | None:
+        return None if self.remaining is None else self.billed + self.remaining
 
 
 def _term_for(terms, today):
@@ -574,50 +1075,73 @@ def _term_for(terms, today):
 
 
 def commitment(agreement, *, today: dt.date) -> Commitment | None:
-    """The commitment of the term in force on ``today`` (None before the first term exists)."""
-    terms = list(agreement.terms.order_by("start"))
-    if not terms:
+    """The commitment from the term in force on ``today`` (None before the first term)."""
+    account = load_accounts([agreement.pk]).get(agreement.pk)
+    if account is None:
         return None
-    term = _term_for(terms, today)
+    term = _term_for(account.terms, today)
+    live = agreement.status in LIVE
+    bound = binding(account, today=today) if live else None
+    term_ids = [t.pk for t in account.terms if t.start >= term.start]
     billed = (
-        InvoiceLine.objects.filter(term=term, kind__in=InvoiceLine.RECURRING)
+        InvoiceLine.objects.filter(term_id__in=term_ids, kind__in=InvoiceLine.RECURRING)
         .exclude(invoice__status=Invoice.Status.VOID)
         .aggregate(total=Sum("amount"))["total"]
         or ZERO
     )
-    remaining, live = ZERO, agreement.status in LIVE
-    if live:
-        account = load_accounts([agreement.pk], until=term.end).get(agreement.pk)
-        if account is not None:
-            start = max(account.cursor, term.start)
-            remaining = totals(account.recurring(start=start, end=term.end))[2]
-    return Commitment(term=term, billed=billed, remaining=remaining, is_live=live)
+    if not live:
+        return Commitment(term=term, billed=billed, remaining=ZERO, is_live=False)
+    start = max(account.cursor, term.start)
+    try:
+        charges = account.recurring(start=start, end=bound.end, known_on=today, terms=bound.terms)
+    except Exception as error:  # noqa: BLE001 - a page shows the problem, never a 500
+        return Commitment(term, billed, None, True, bound, str(error) or "cannot be priced")
+    return Commitment(term, billed, totals(charges)[2], True, bound)
 
 
 def early_termination_amount(agreement, *, today: dt.date) -> Decimal:
-    """The early-termination charge: the term's recurring charges not billed yet."""
+    """The early-termination charge: the recurring charges bound and not billed yet."""
     found = commitment(agreement, today=today)
-    return found.remaining if found and found.is_live else ZERO
+    return found.remaining if found and found.is_live and found.remaining else ZERO
 
 
 def _final(agreement, *, today):
     if agreement.status not in LIVE:
         raise ValidationError("Only an active or ending agreement can be terminated early.")
-    until = agreement.terms.aggregate(end=Max("end"))["end"]
-    account = load_accounts([agreement.pk], until=until or today).get(agreement.pk)
+    account = load_accounts([agreement.pk]).get(agreement.pk)
     if account is None:
         raise ValidationError("This agreement has no term yet, so nothing is owed.")
-    return account, plan_final(account, today=today)
+    try:
+        return account, plan_final(account, today=today)
+    except (LookupError, ArithmeticError, ValueError) as error:
+        raise ValidationError(f"This agreement cannot be priced: {error}") from error
 
 
 def final_invoice_preview(agreement, *, today: dt.date) -> Plan:
-    """What terminating early today would invoice: the rest of the term and usage to date."""
-    return _final(agreement, today=today)[1]
+    """What terminating early today would invoice: the months due not issued yet, then the rest
+    of what the customer is bound to and the usage to date (one plan, for the page)."""
+    account, _ = _final(agreement, today=today)
+    charges, entry_ids = [], []
+    for period in due_periods(account, today=today):
+        monthly = plan_monthly(account, period=period)
+        charges += monthly.charges
+        entry_ids += monthly.entry_ids
+        _advance(account, monthly)
+    final = plan_final(account, today=today)
+    return Plan(
+        **{
+            **final.__dict__,
+            "charges": charges + final.charges,
+            "entry_ids": entry_ids + final.entry_ids,
+        }
+    )
 
 
 def issue_final_invoice(agreement, *, today: dt.date) -> Invoice | None:
     """The final invoice of an early termination; the caller holds the agreement's row lock.
-    None when nothing is left to bill."""
+    The monthly invoices due by today are issued first, so a catch-up gives the same invoices
+    as daily runs. None when nothing is left to bill."""
+    issue_due_invoices(agreement, today=today)
     account, plan = _final(agreement, today=today)
     if not plan.charges:
         return None

@@ -10,18 +10,20 @@ and discount policies in effect when an agreement version is sent; a term locks 
 """
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from agreements.models import ServiceKind
 
-CENT = Decimal("0.01")
-HUNDRED = Decimal("100")
+from .rules import HUNDRED, line_money, money
+
 DISCOUNTED_KINDS = (ServiceKind.MAINTENANCE, ServiceKind.PRESCHEDULED)
 
 
-def money(amount) -> Decimal:
-    """Round to cents, half up (never float)."""
-    return Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
+class PricingError(LookupError):
+    """A rate the line needs is missing from the rates in force: the line cannot be priced."""
+
+    def __str__(self):
+        return self.args[0] if self.args else "A rate is missing."
 
 
 def discounted(price: Decimal, percent: Decimal) -> Decimal:
@@ -34,14 +36,14 @@ def snapshot_rate(snapshot, kind) -> Decimal:
     for rate in snapshot["rates"]:
         if rate["kind"] == kind:
             return Decimal(rate["price"])
-    raise KeyError(f"The rates have no {kind}")
+    raise PricingError(f"The rates in force have no {kind.replace('_', ' ')} rate.")
 
 
 def hosting_price(snapshot, package_name) -> Decimal:
     for rate in snapshot["rates"]:
         if rate["kind"] == "hosting_monthly" and rate["name"] == package_name:
             return Decimal(rate["price"])
-    raise KeyError(f"The rates have no hosting package {package_name!r}")
+    raise PricingError(f"The rates in force have no hosting package “{package_name}”.")
 
 
 def merged_rates(locked, snapshot):
@@ -72,15 +74,15 @@ class Amount:
 
     @property
     def list_amount(self) -> Decimal:
-        return money(self.quantity * self.list_rate)
-
-    @property
-    def net_amount(self) -> Decimal:
-        return money(self.quantity * self.net_rate)
+        return line_money(self.quantity, self.list_rate, self.discount_percent)[0]
 
     @property
     def discount_amount(self) -> Decimal:
-        return self.list_amount - self.net_amount
+        return line_money(self.quantity, self.list_rate, self.discount_percent)[1]
+
+    @property
+    def net_amount(self) -> Decimal:
+        return line_money(self.quantity, self.list_rate, self.discount_percent)[2]
 
 
 def agreement_rates(snapshot):

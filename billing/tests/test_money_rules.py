@@ -139,9 +139,11 @@ def test_a_partial_first_month_prorates_block_and_hosting_and_bills_only_its_vis
     stretch = Stretch(first, dt.date(2027, 1, 15), dt.date(2027, 2, 1))  # 17 of 31 days
     charges = {c.kind: c for c in recurring_charges(stretch, LINES, {MAINTENANCE.pk: 1})}
     assert charges["maintenance"].amount == D("225.00")  # the one visit (Jan 20) in full
-    assert charges["prescheduled"].list_amount == D("658.06")  # 1200 × 17/31 = 658.0645…
-    assert charges["prescheduled"].amount == D("493.55")  # 900 × 17/31 = 493.548…
-    assert charges["prescheduled"].discount_amount == D("164.51")
+    # The prorated quantity makes the line reconcile: 8 h × 17/31 = 4.3871 h.
+    assert charges["prescheduled"].quantity == D("4.3871")
+    assert charges["prescheduled"].list_amount == D("658.07")  # 4.3871 × 150 = 658.065
+    assert charges["prescheduled"].discount_amount == D("164.52")  # 25% of 658.07 = 164.5175
+    assert charges["prescheduled"].amount == D("493.55")  # 658.07 − 164.52
     assert charges["hosting"].amount == D("24.68")
     assert "prorated: 17 of 31 days" in charges["hosting"].description
 
@@ -151,7 +153,9 @@ def test_leap_day_alone_is_one_twenty_ninth_of_february():
     stretch = Stretch(last, dt.date(2028, 2, 1), dt.date(2028, 2, 29))  # 28 of 29 days
     charges = {c.kind: c for c in recurring_charges(stretch, LINES, {})}
     assert "maintenance" not in charges  # no visit in the stretch: no line
-    assert charges["prescheduled"].amount == D("868.97")  # 900 × 28/29 = 868.965…
+    # 8 h × 28/29 = 7.7241 h; list 1158.62, 25% off 289.66 (289.655 half up), net 868.96
+    assert charges["prescheduled"].quantity == D("7.7241")
+    assert charges["prescheduled"].amount == D("868.96")
     assert charges["hosting"].amount == D("43.45")  # 45 × 28/29 = 43.448…
 
 
