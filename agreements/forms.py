@@ -339,6 +339,37 @@ class RateReviewForm(forms.Form):
         return data
 
 
+class FinalizeRateReviewForm(forms.Form):
+    """Finalizing the next term's rates; an increase after the notice deadline (``late`` =
+    (deadline, opt-out until)) needs the admin's explicit confirmation."""
+
+    confirm_late_increase = forms.BooleanField(
+        required=False,
+        error_messages={"required": "Tick the box to confirm the increase after the deadline."},
+    )
+
+    def __init__(self, *args, late=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.late = late
+        field = self.fields["confirm_late_increase"]
+        if late:
+            field.required = True
+            field.label = "I confirm this increase after the customer's notice deadline."
+        else:
+            del self.fields["confirm_late_increase"]
+
+    @property
+    def warning(self):
+        if not self.late:
+            return ""
+        deadline, until = self.late
+        return (
+            f"The customer's notice deadline of {deadline:%B %-d, %Y} has passed. Finalizing this "
+            f"increase gives them until {until:%B %-d, %Y} to end the agreement at the term end "
+            "without it."
+        )
+
+
 class BulkRateReviewForm(RateReviewForm):
     agreements = forms.ModelMultipleChoiceField(
         queryset=Agreement.objects.none(),

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from allora.emails import send_after_commit
 from allora.models import Role
-from billing.pricing import merged_rates, money
+from billing.pricing import merged_rates, money, rate_changes
 from billing.services import rates_snapshot
 from scheduling.planning import cancel_future_visits, plan_term
 
@@ -350,6 +350,10 @@ def termination_outcome(agreement, *, received_on: dt.date):
         raise ValidationError("This agreement was never signed, so there is nothing to terminate.")
     term = next((t for t in reversed(terms) if t.start <= received_on), terms[0])
     number, end = term.number, term.end
+    if open_opt_out(agreement, term_number=number + 1, on=received_on):
+        # A rate increase finalized after the deadline: within its window the request is timely
+        # for this term (even after its end: the renewal waits for the window to close).
+        return number, rules.notice_deadline(end), True, end, None
     while received_on >= end:  # the renewal job has not run yet: the next term applies
         number, end = number + 1, rules.term_end(end)
     deadline = rules.notice_deadline(end)
@@ -414,6 +418,13 @@ def file_termination_request(agreement, *, by, received_at, reason, typed_name, 
 
 def termination_message(request) -> str:
     """The plain answer to a termination request, with its dates."""
+    received_on = timezone.localdate(request.received_at, request.agreement.tz)
+    if request.timely and received_on > request.notice_deadline:
+        return (
+            f"Because of the rate increase for the next term, your agreement will end on "
+            f"{request.last_day:%B %-d, %Y} and will not renew (the increase was announced after "
+            f"the notice deadline of {request.notice_deadline:%B %-d, %Y})."
+        )
     if request.timely:
         return f"Your agreement will end on {request.last_day:%B %-d, %Y} and will not renew."
     return (
@@ -520,9 +531,39 @@ def save_rate_review(agreement, *, method, uplift_percent=None, by, today):
     return review
 
 
+OPT_OUT_DAYS = 30
+
+
+def late_increase(review, *, today: dt.date):
+    """(notice deadline, opt-out until) when finalizing ``review`` on ``today`` raises a rate
+    after the running term's notice deadline; None otherwise (before the deadline, or no rate
+    goes up compared with what the renewal would carry without the review)."""
+    agreement = review.agreement
+    term = agreement.latest_term
+    if term is None or today <= term.notice_deadline:
+        return None
+    old = carried_rates(term, agreement.signed_version())
+    changes = rate_changes(old, review.rates)
+    if not any(change.difference and change.difference > 0 for change in changes):
+        return None
+    return term.notice_deadline, today + dt.timedelta(days=OPT_OUT_DAYS)
+
+
+def open_opt_out(agreement, *, term_number, on: dt.date):
+    """The finalized review of ``term_number`` whose late-increase window is open on ``on``."""
+    return agreement.rate_reviews.filter(
+        term_number=term_number,
+        status=RateReview.Status.FINALIZED,
+        opt_out_until__gte=on,
+    ).first()
+
+
 @transaction.atomic
-def finalize_rate_review(review, *, by, today):
-    """Fix the next term's rates and tell the customer; the running term keeps its rates."""
+def finalize_rate_review(review, *, by, today, confirm_late_increase=False):
+    """Fix the next term's rates and tell the customer; the running term keeps its rates.
+
+    An increase after the notice deadline needs ``confirm_late_increase`` and gives the customer
+    30 days from today to end the agreement at the term end without it."""
     review = (
         RateReview.objects.select_for_update(of=("self",))
         .select_related("agreement")
@@ -533,13 +574,30 @@ def finalize_rate_review(review, *, by, today):
         raise ValidationError("These rates are already finalized.")
     if _reviewable_term(agreement, today=today) != review.term_number:
         raise ValidationError("This review is for a term that has already started.")
+    late = late_increase(review, today=today)
+    if late and not confirm_late_increase:
+        raise ValidationError(
+            "The customer's notice deadline of %(deadline)s has passed and these rates raise at "
+            "least one rate. Confirm the late increase to finalize it: the customer then has "
+            "until %(until)s to end the agreement at the term end without it.",
+            params={"deadline": f"{late[0]:%B %-d, %Y}", "until": f"{late[1]:%B %-d, %Y}"},
+        )
+    review.opt_out_until = late[1] if late else None
     review.status = RateReview.Status.FINALIZED
     review.finalized_at = timezone.now()
     review.reviewed_by = by
-    review.save(update_fields=["status", "finalized_at", "reviewed_by"])
+    review.save(update_fields=["status", "finalized_at", "reviewed_by", "opt_out_until"])
+    opt_out = (
+        f"; after the notice deadline: the customer may end the agreement on "
+        f"{agreement.latest_term.last_day:%B %-d, %Y} by a written request by "
+        f"{review.opt_out_until:%B %-d, %Y}"
+        if review.opt_out_until
+        else ""
+    )
     agreement.log(
         "rates_finalized",
-        f"Rates for term {review.term_number} finalized ({review.get_method_display().lower()})",
+        f"Rates for term {review.term_number} finalized ({review.get_method_display().lower()})"
+        + opt_out,
         actor=by,
     )
     _remind(
@@ -619,6 +677,8 @@ def renew_agreement(pk, *, today: dt.date):
             review = agreement.rate_reviews.filter(
                 term_number=term.number + 1, status=RateReview.Status.FINALIZED
             ).first()
+            if review and review.opt_out_until and review.opt_out_until >= today:
+                break  # a late increase's opt-out window is open: the renewal waits for it
             term = Term.objects.create(
                 agreement=agreement,
                 number=term.number + 1,

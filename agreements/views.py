@@ -25,6 +25,7 @@ from .forms import (
     BulkRateReviewForm,
     ContactForm,
     CustomerForm,
+    FinalizeRateReviewForm,
     RateReviewForm,
     RecordTerminationForm,
     SendForm,
@@ -614,11 +615,20 @@ def _lifecycle_context(agreement, latest, *, finalized_only):
         if finalized_only:
             reviews = reviews.filter(status=RateReview.Status.FINALIZED)
         review = reviews.first()
+    # A late increase's window to end at the term end without it (unless a request already does).
+    opt_out_open = (
+        review is not None
+        and review.opt_out_until is not None
+        and review.opt_out_until >= local_today()
+        and not (standing and standing.effective_end <= latest.end)
+    )
     return {
         "standing_request": standing,
         "standing_message": lifecycle.termination_message(standing) if standing else "",
         "next_review": review,
         "next_term_start": latest.end if latest else None,
+        "opt_out_until": review.opt_out_until if opt_out_open else None,
+        "opt_out_last_day": latest.last_day if opt_out_open else None,
         **(next_term_comparison(agreement, latest, review) if review else {}),
     }
 
@@ -764,6 +774,9 @@ def renewal_review(request, pk):
                 request, "Next-term rates saved as a draft. Finalize them to tell the customer."
             )
             return redirect("agreements:renewal_review", pk=agreement.pk)
+    late = None
+    if review and review.status == RateReview.Status.DRAFT:
+        late = lifecycle.late_increase(review, today=today)
     return render(
         request,
         "agreements/renewal_review.html",
@@ -772,6 +785,7 @@ def renewal_review(request, pk):
             "term": term,
             "review": review,
             "form": form,
+            "late_warning": FinalizeRateReviewForm(late=late).warning,
             **next_term_comparison(agreement, term, review),
         },
     )
@@ -796,9 +810,19 @@ def next_term_comparison(agreement, term, review):
 def renewal_finalize(request, pk):
     review = get_object_or_404(RateReview.objects.select_related("agreement"), pk=pk)
     agreement = review.agreement
-    if request.method == "POST":
+    today = local_today()
+    late = None
+    if review.status == RateReview.Status.DRAFT:
+        late = lifecycle.late_increase(review, today=today)
+    form = FinalizeRateReviewForm(request.POST if request.method == "POST" else None, late=late)
+    if request.method == "POST" and form.is_valid():
         try:
-            lifecycle.finalize_rate_review(review, by=request.user, today=local_today())
+            lifecycle.finalize_rate_review(
+                review,
+                by=request.user,
+                today=today,
+                confirm_late_increase=form.cleaned_data.get("confirm_late_increase", False),
+            )
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:
@@ -808,12 +832,12 @@ def renewal_finalize(request, pk):
         return redirect("agreements:renewal_review", pk=agreement.pk)
     return render(
         request,
-        "allora/confirm.html",
+        "agreements/renewal_finalize.html",
         {
+            "agreement": agreement,
+            "review": review,
+            "form": form,
             "title": f"Finalize the rates of term {review.term_number} for {agreement.number}?",
-            "body": "The customer's signers and billing contacts get an email, and the portal "
-            "shows the new rates. The running term keeps its rates; the renewal uses these.",
-            "confirm_label": "Finalize and notify",
             "cancel_url": reverse("agreements:renewal_review", args=[agreement.pk]),
         },
     )
@@ -848,6 +872,12 @@ def portal_terminate(request, pk):
             messages.success(request, lifecycle.termination_message(filed))
             return redirect("agreements:portal_agreement_detail", pk=agreement.pk)
     number, deadline, timely, effective_end, renews_on = outcome
+    # Past the deadline yet timely: a late rate increase's opt-out window is open.
+    opt_out = (
+        lifecycle.open_opt_out(agreement, term_number=number + 1, on=today)
+        if timely and today > deadline
+        else None
+    )
     return render(
         request,
         "portal/terminate.html",
@@ -858,6 +888,7 @@ def portal_terminate(request, pk):
             "timely": timely,
             "last_day": rules.last_covered_day(effective_end),
             "renews_on": renews_on,
+            "opt_out_until": opt_out.opt_out_until if opt_out else None,
         },
     )
 
