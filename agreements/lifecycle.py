@@ -228,6 +228,11 @@ def complete(version, *, now, by):
             status=Status.SUPERSEDED
         )
         agreement.log("amended", f"Amendment (version {version.number}) in effect", actor=by)
+        from scheduling.planning import replan_for_amendment
+
+        effective = timezone.localdate(now, agreement.tz)
+        replan = replan_for_amendment(agreement, version=version, effective=effective)
+        agreement.log("visits_replanned", replan.message, actor=by)
     else:
         activate(agreement, version=version, signed_on=timezone.localdate(now, agreement.tz))
     transaction.on_commit(lambda: generate_signed_pdf_later(version.pk))
@@ -319,7 +324,16 @@ def start_amendment(agreement, *, by):
         payment_terms_days=current.payment_terms_days,
         created_by=by,
     )
-    for line in current.lines.all():
+    # Each copy continues its line (`replaces`) with the schedule in force: the latest change.
+    for line in current.lines.prefetch_related("schedule_changes"):
+        changes = sorted(line.schedule_changes.all(), key=lambda c: (c.effective_from, c.series))
+        if changes:
+            latest = changes[-1]
+            line.rrule = latest.rrule
+            line.start_time = latest.start_time
+            line.duration_minutes = latest.duration_minutes
+            line.schedule_text = latest.schedule_text
+        line.replaces_id = line.pk
         line.pk = None
         line.version = draft
         line.save()

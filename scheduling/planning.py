@@ -7,13 +7,15 @@ cancelled visits are never touched.
 """
 
 import datetime as dt
+import operator
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import reduce
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from agreements.models import Agreement, ServiceKind, ServiceLine, Term
@@ -76,8 +78,9 @@ def plan_term(term, *, today: dt.date | None = None) -> int:
 
 
 @transaction.atomic
-def plan_terms(terms, *, today: dt.date | None = None) -> int:
-    """Set-based planning for many terms at once; skips visits before local date `today`."""
+def plan_terms(terms, *, today: dt.date | None = None, skip=()) -> int:
+    """Set-based planning for many terms at once; skips visits before local date `today` and
+    the keys (line id, term id, series, occurrence_start) in `skip` (already done elsewhere)."""
     term_ids = [term.pk for term in terms]
     if not term_ids:
         return 0
@@ -101,7 +104,7 @@ def plan_terms(terms, *, today: dt.date | None = None) -> int:
         Visit.objects.filter(term_id__in=term_ids).values_list(
             "line_id", "term_id", "series", "occurrence_start"
         )
-    )
+    ) | set(skip)
     holidays = holiday_dates(
         min(term.start for term in terms), max(term.end for term in terms) + _HOLIDAY_MARGIN
     )
@@ -380,6 +383,144 @@ def change_schedule(
         .for_display()
     )
     return ChangeResult(replaced=replaced, created=created, needs_technician=needs_technician)
+
+
+@dataclass
+class AmendmentReplan:
+    kept: int = 0
+    cancelled: int = 0
+    planned: int = 0
+
+    @property
+    def message(self):
+        return (
+            f"Visits re-planned for amendment: {self.kept} kept, {self.cancelled} cancelled, "
+            f"{self.planned} planned"
+        )
+
+
+def _schedule_of(line_or_change):
+    return (line_or_change.rrule, line_or_change.start_time, line_or_change.duration_minutes)
+
+
+@transaction.atomic
+def replan_for_amendment(agreement, *, version, effective: dt.date) -> AmendmentReplan:
+    """Give the visits of the terms running on or after local date `effective` to the amendment
+    `version` that takes effect that day.
+
+    A line the amendment continues (its copy's `replaces`) with the same kind and schedule keeps
+    its open visits from `effective` on: the same rows (technicians, moves) now on the new line.
+    The open visits of every other old line from that day are cancelled. Then the terms apply the
+    new version and its new or re-scheduled lines get their visits from `effective`. Completed
+    visits never change. A fixed number of queries whatever the number of terms, lines and visits;
+    a second run changes nothing (the terms already apply `version`)."""
+    result = AmendmentReplan()
+    terms = list(agreement.terms.filter(end__gt=effective).exclude(version=version))
+    if not terms:
+        return result
+    term_ids = [term.pk for term in terms]
+    tz_name = agreement.time_zone
+    zone = ZoneInfo(tz_name)
+    since = _local_midnight(effective, tz_name)
+    now = timezone.now()
+    old_lines = {
+        line.pk: line
+        for line in ServiceLine.objects.filter(version_id__in={term.version_id for term in terms})
+    }
+    in_force = {}  # old line id → the rule in force at the end (the last in `segments` order)
+    for change in ScheduleChange.objects.filter(line_id__in=list(old_lines)).order_by(
+        "effective_from", "series"
+    ):
+        in_force[change.line_id] = change
+    successors, continued = {}, {}  # old line id → new line; → (new line, series of its visits)
+    for line in version.lines.all():
+        old = old_lines.get(line.replaces_id)
+        if old is None or old.kind != line.kind or old.pk in successors:
+            continue
+        successors[old.pk] = line
+        rule = in_force.get(old.pk, old)
+        if line.is_scheduled and line.rrule and _schedule_of(line) == _schedule_of(rule):
+            continued[old.pk] = (line, getattr(rule, "series", 0))
+
+    # The continued lines' visits from `effective`: those the new rule has (by occurrence, as
+    # plan_terms would key them) and those moved from before that day to after it.
+    repoint, done = [], []
+    for term in terms:
+        for old_pk, (line, series) in continued.items():
+            if old_lines[old_pk].version_id != term.version_id:
+                continue
+            starts = [
+                starts_at
+                for starts_at, _ in recurrence.occurrences(
+                    line.rrule,
+                    start_time=line.start_time,
+                    duration_minutes=line.duration_minutes,
+                    tz=tz_name,
+                    start=term.start,
+                    end=term.end,
+                )
+                if starts_at.astimezone(zone).date() >= effective
+            ]
+            repoint.append(
+                Q(term_id=term.pk, line_id=old_pk, series=series)
+                & (
+                    Q(occurrence_start__in=starts)
+                    | Q(occurrence_start__lt=since, starts_at__gte=since)
+                )
+            )
+            done.append(Q(term_id=term.pk, line_id=old_pk, occurrence_start__in=starts))
+    skip = set()
+    if repoint:
+        to_new = Case(
+            *[When(line_id=old_pk, then=Value(line.pk)) for old_pk, (line, _) in continued.items()]
+        )
+        repoint = reduce(operator.or_, repoint)
+        result.kept = (
+            Visit.objects.open().filter(repoint).update(line_id=to_new, series=0, updated_at=now)
+        )
+        # A visit cancelled on its own stays cancelled: moved along, so it is not planned again.
+        Visit.objects.filter(repoint, status=Visit.Status.CANCELLED).update(
+            line_id=to_new, series=0
+        )
+        # A visit already done from `effective` on (e.g. this morning) is not planned again.
+        skip = {
+            (continued[line_id][0].pk, term_id, 0, occurrence_start)
+            for term_id, line_id, occurrence_start in Visit.objects.filter(
+                reduce(operator.or_, done), status=Visit.Status.COMPLETED
+            ).values_list("term_id", "line_id", "occurrence_start")
+        }
+    result.cancelled = (
+        Visit.objects.open()
+        .filter(term_id__in=term_ids, line_id__in=list(old_lines), starts_at__gte=since)
+        .update(
+            status=Visit.Status.CANCELLED,
+            note=f"Replaced by amendment (version {version.number})",
+            sequence=F("sequence") + 1,
+            updated_at=now,
+        )
+    )
+    # The default technician goes with the service, re-scheduled or not.
+    assignments = {
+        assignment.line_id: assignment
+        for assignment in LineAssignment.objects.filter(
+            line_id__in=[*successors, *(line.pk for line in successors.values())]
+        )
+    }
+    LineAssignment.objects.bulk_create(
+        [
+            LineAssignment(
+                line=line,
+                technician_id=assignments[old_pk].technician_id,
+                assigned_by_id=assignments[old_pk].assigned_by_id,
+                assigned_at=assignments[old_pk].assigned_at,
+            )
+            for old_pk, line in successors.items()
+            if old_pk in assignments and line.pk not in assignments
+        ]
+    )
+    Term.objects.filter(pk__in=term_ids).update(version=version)
+    result.planned = plan_terms(terms, today=effective, skip=skip)
+    return result
 
 
 def apply_holidays(*, today: dt.date) -> int:
