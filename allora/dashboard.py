@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Sum, Window
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -24,6 +24,7 @@ from scheduling.models import EmergencyRequest, Visit, technicians
 LIVE = (Agreement.Status.ACTIVE, Agreement.Status.ENDING)
 RENEWAL_WINDOW = dt.timedelta(days=90)
 LIST_LIMIT = 25
+PROBLEMS_LIMIT = 20
 MONTHS = 12
 WEEKS_BACK, WEEKS_AHEAD = 4, 4
 ZERO = Decimal("0.00")
@@ -203,6 +204,18 @@ def overdue_invoices():
     return {"invoices": invoices, "balance": sum((i.balance for i in invoices), ZERO)}
 
 
+def billing_problems(limit=PROBLEMS_LIMIT):
+    """Agreements the monthly run could not price, the oldest problem first, and how many there
+    are in all (1 query: the count rides along on each row as a window)."""
+    agreements = list(
+        Agreement.objects.exclude(billing_problem="")
+        .select_related("customer")
+        .annotate(problems=Window(Count("pk")))
+        .order_by("billing_problem_since", "number")[:limit]
+    )
+    return {"agreements": agreements, "count": agreements[0].problems if agreements else 0}
+
+
 def staff_dashboard(*, today: dt.date, now: dt.datetime, tz) -> dict:
     """Everything the staff home shows, in a constant number of queries."""
     mrr = mrr_series(today=today)
@@ -215,6 +228,7 @@ def staff_dashboard(*, today: dt.date, now: dt.datetime, tz) -> dict:
         "mrr": mrr,
         "utilization": utilization(today=today, tz=tz),
         "overdue": overdue_invoices(),
+        "billing_problems": billing_problems(),
         "chart_data": {
             "mrr": {
                 "labels": [f"{row['month']:%b %Y}" for row in mrr["series"]],

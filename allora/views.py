@@ -35,7 +35,8 @@ def healthz(request):
 @staff_required
 def staff_home(request):
     """The staff dashboard: renewals, terminations, emergencies, SLA, revenue, utilization,
-    overdue invoices (allora/dashboard.py), and the rate card and worker status."""
+    overdue invoices, billing problems (allora/dashboard.py), and the rate card and worker
+    status."""
     today = local_today()
     context = {
         **dashboard.staff_dashboard(
