@@ -1140,7 +1140,10 @@ def final_invoice_preview(agreement, *, today: dt.date) -> Plan:
 def issue_final_invoice(agreement, *, today: dt.date) -> Invoice | None:
     """The final invoice of an early termination; the caller holds the agreement's row lock.
     The monthly invoices due by today are issued first, so a catch-up gives the same invoices
-    as daily runs. None when nothing is left to bill."""
+    as daily runs (renewals due by today first). None when nothing is left to bill."""
+    from agreements import lifecycle
+
+    lifecycle.renew_agreement(agreement.pk, today=today)
     issue_due_invoices(agreement, today=today)
     account, plan = _final(agreement, today=today)
     if not plan.charges:
