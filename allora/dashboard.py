@@ -17,7 +17,7 @@ from django.utils import timezone
 from agreements.models import Agreement, Project, ServiceLine, Term, TerminationRequest
 from agreements.rules import notice_deadline
 from billing.models import Invoice, TimeEntry
-from billing.pricing import line_amount
+from billing.pricing import PricingError, line_amount, merged_rates
 from scheduling import emergencies, response_clock
 from scheduling.models import EmergencyRequest, Visit, technicians
 
@@ -121,8 +121,14 @@ def monthly_recurring(term) -> Decimal:
     """A term's recurring charges for one month at its locked rates (a maintenance line counts
     one visit a month)."""
     total = ZERO
+    # An amendment's added package is priced from its own Exhibit A (billing's rule); a line
+    # that cannot be priced at all counts nothing here (the run records it as a problem).
+    rates = merged_rates(term.locked_rates, term.version.rates_snapshot)
     for line in term.version.lines.all():
-        amount = line_amount(line, term.locked_rates)
+        try:
+            amount = line_amount(line, rates)
+        except PricingError:
+            continue
         total += amount.net_amount if amount else ZERO
     return total
 

@@ -10,7 +10,6 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from agreements import lifecycle
-from agreements.models import Agreement
 from agreements.tests.factories import agreement_for_2027, signed_agreement
 from billing import invoicing
 from billing.models import Invoice, InvoiceLine, TimeEntry
