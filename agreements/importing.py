@@ -63,8 +63,8 @@ from pydantic import ValidationError as PydanticError
 from simple_history.utils import bulk_create_with_history
 
 from allora.validation import Money, NoNulText, text
-from billing.charges import month_start, next_month
-from billing.invoicing import billing_date
+from billing.charges import next_month
+from billing.invoicing import billing_date, first_month
 from billing.models import HOURLY_KINDS, DiscountPolicy, Invoice, RateKind
 from billing.pricing import DISCOUNTED_KINDS
 from scheduling import recurrence
@@ -108,10 +108,7 @@ def first_invoice(*, billed_through: dt.date, first_start: dt.date, billing_day:
     """(period, issued_on) of the first invoice this system issues for an imported agreement:
     the month after ``billed_through`` (the first term's month when nothing was billed before
     it starts), issued on that month's billing day, as the monthly run does."""
-    if billed_through < first_start:
-        period = month_start(first_start)
-    else:
-        period = next_month(billed_through)
+    period = first_month(last_period=None, billed_through=billed_through, first_start=first_start)
     return period, billing_date(period, billing_day=billing_day, first_start=first_start)
 
 

@@ -691,7 +691,7 @@ def renew_agreement(pk, *, today: dt.date):
             review = agreement.rate_reviews.filter(
                 term_number=term.number + 1, status=RateReview.Status.FINALIZED
             ).first()
-            if review and review.opt_out_until and review.opt_out_until >= today:
+            if review and review.opt_out_open(today):
                 break  # a late increase's opt-out window is open: the renewal waits for it
             term = Term.objects.create(
                 agreement=agreement,
@@ -836,6 +836,9 @@ def terminate_early(agreement, *, by, today: dt.date):
     )
     if agreement.status not in LIVE_STATUSES:
         raise ValidationError("Only an active or ending agreement can be terminated early.")
+    # A renewal due by today first (a catch-up after downtime), so the final invoice counts
+    # the terms a daily run would have had.
+    renew_agreement(agreement.pk, today=today)
     invoice = issue_final_invoice(agreement, today=today)
     cancelled = cancel_future_visits(agreement, after=today + dt.timedelta(days=1))
     Agreement.objects.filter(pk=agreement.pk).update(status=Agreement.Status.TERMINATED)

@@ -646,6 +646,11 @@ class RateReview(models.Model):
     def __str__(self):
         return f"Rates for term {self.term_number} of {self.agreement.number} ({self.status})"
 
+    def opt_out_open(self, on) -> bool:
+        """Whether a late increase's window to end at the term end without it is open on the
+        local date ``on`` (the renewal waits for it to close)."""
+        return self.opt_out_until is not None and on <= self.opt_out_until
+
 
 class Reminder(models.Model):
     """A lifecycle email that was sent: the unique key makes each one go out once."""

@@ -618,8 +618,7 @@ def _lifecycle_context(agreement, latest, *, finalized_only):
     # A late increase's window to end at the term end without it (unless a request already does).
     opt_out_open = (
         review is not None
-        and review.opt_out_until is not None
-        and review.opt_out_until >= local_today()
+        and review.opt_out_open(local_today())
         and not (standing and standing.effective_end <= latest.end)
     )
     return {

@@ -64,7 +64,7 @@ def main():
         started = time.perf_counter()
         for period, ids in sorted(invoicing._due(MARCH).items()):
             for chunk in invoicing._chunks(ids, invoicing.CHUNK):
-                for account in invoicing.load_accounts(chunk, until=MARCH).values():
+                for account in invoicing.load_accounts(chunk).values():
                     invoicing.plan_monthly(account, period=period)
         reading = time.perf_counter() - started
 

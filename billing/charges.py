@@ -18,7 +18,7 @@ from agreements.models import ServiceKind
 
 from .models import InvoiceLine
 from .pricing import discount_percent, discounted, hosting_price, snapshot_rate
-from .rules import line_money, money, prorated_quantity
+from .rules import check_month_days, line_money, money, prorated_quantity
 
 ZERO = Decimal("0.00")
 HOURS = Decimal("0.01")
@@ -28,10 +28,7 @@ LABOR = {"onsite_hourly": "on-site", "remote_hourly": "remote"}
 
 def prorate(amount, *, days: int, days_in_month: int) -> Decimal:
     """``amount`` for ``days`` days of a month of ``days_in_month`` days, in cents half-up."""
-    if not 28 <= days_in_month <= 31:
-        raise ValueError(f"A month has 28 to 31 days, not {days_in_month}.")
-    if not 0 <= days <= days_in_month:
-        raise ValueError(f"{days} days is not part of a month of {days_in_month} days.")
+    check_month_days(days=days, days_in_month=days_in_month)
     return money(Decimal(amount) * days / days_in_month)
 
 

@@ -24,6 +24,7 @@ agreement row, checks that nothing was issued meanwhile, takes the next number a
 invoice with its lines. The unique constraints on invoices are the last word.
 """
 
+import dataclasses
 import datetime as dt
 import logging
 from collections import defaultdict
@@ -35,7 +36,7 @@ from types import SimpleNamespace
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import Max, Min, OuterRef, Q, Subquery, Sum
+from django.db.models import Exists, Max, Min, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from agreements import rules
@@ -123,6 +124,7 @@ class Account:
     overage: dict = field(default_factory=lambda: defaultdict(Decimal))
     billed: dict = field(default_factory=lambda: defaultdict(list))
     _dates: dict = field(default_factory=dict)
+    _rates: dict = field(default_factory=dict)
 
     @property
     def first_start(self):
@@ -139,14 +141,6 @@ class Account:
         if billed_through is None:
             return self.first_start
         return max(self.first_start, billed_through + dt.timedelta(days=1))
-
-    @property
-    def billing_day(self) -> int:
-        return self.versions[-1].billing_day
-
-    @property
-    def payment_terms_days(self) -> int:
-        return self.versions[-1].payment_terms_days
 
     # Versions ----------------------------------------------------------------------------
 
@@ -178,6 +172,13 @@ class Account:
             for a, b in zip(bounds, bounds[1:], strict=False)
         ]
 
+    def rates(self, term, version) -> dict:
+        """The rates of a term under a version: the locked ones, plus what the version added."""
+        key = (term.start, version.pk)
+        if key not in self._rates:
+            self._rates[key] = merged_rates(term.locked_rates, version.snapshot)
+        return self._rates[key]
+
     # Recurring charges -------------------------------------------------------------------
 
     def recurring(self, *, start, end, known_on, terms=None) -> list:
@@ -192,7 +193,7 @@ class Account:
     def _stretch_charges(self, term, start, end, known_on):
         runs = {}  # service (root line id) → [[start, end, line, rates, signature], ...]
         for piece_start, piece_end, version in self.pieces(start, end, known_on=known_on):
-            rates = merged_rates(term.locked_rates, version.snapshot)
+            rates = self.rates(term, version)
             for line in self.lines.get(version.pk, []):
                 if line.kind == ServiceKind.EMERGENCY:
                     continue
@@ -330,7 +331,7 @@ class Account:
         for (service, stretch), worked in sorted(hours.items(), key=_usage_order(lines)):
             line = lines[service]
             version = self.version_on(stretch.start, known_on=known_on)
-            rates = merged_rates(stretch.term.locked_rates, version.snapshot)
+            rates = self.rates(stretch.term, version)
             if _is_emergency(line):
                 charges.append(emergency_charge(stretch, line, worked, rates=rates))
             else:
@@ -372,7 +373,7 @@ def _reversal(line) -> Charge:
 
 
 def _rebilled(charge) -> Charge:
-    return Charge(**{**charge.__dict__, "description": f"{charge.description}, as amended"})
+    return dataclasses.replace(charge, description=f"{charge.description}, as amended")
 
 
 def _usage_order(lines):
@@ -387,6 +388,13 @@ def _usage_order(lines):
 def _is_emergency(line) -> bool:
     """Usage on the Emergency Support line, or on a request that has no line."""
     return line is None or line.kind == ServiceKind.EMERGENCY
+
+
+def _billable_entries():
+    """Time billed on the monthly invoice: prescheduled and emergency hours."""
+    return TimeEntry.objects.filter(
+        Q(line__kind__in=BILLABLE_KINDS) | Q(emergency_request__isnull=False)
+    )
 
 
 def _non_void_invoices():
@@ -428,9 +436,9 @@ def _versions(agreement_ids, tzs) -> dict:
     return found
 
 
-def load_accounts(agreement_ids, *, until: dt.date | None = None) -> dict:
+def load_accounts(agreement_ids) -> dict:
     """The billing inputs of these agreements (those with a signed term), in a fixed number of
-    queries. (``until`` is kept for callers; maintenance is priced from the rules.)"""
+    queries."""
     invoices = _non_void_invoices()
     agreements = (
         Agreement.objects.filter(pk__in=agreement_ids)
@@ -540,8 +548,8 @@ def _load_usage(accounts):
     # the term's emergency rate all the same). Project time has no agreement: never billed here.
     # Nothing on or before `billed_through`: the previous system billed it.
     entries = (
-        TimeEntry.objects.filter(agreement_id__in=list(accounts), invoice__isnull=True)
-        .filter(Q(line__kind__in=BILLABLE_KINDS) | Q(emergency_request__isnull=False))
+        _billable_entries()
+        .filter(agreement_id__in=list(accounts), invoice__isnull=True)
         .select_related("line")
     )
     since = None
@@ -613,34 +621,50 @@ def billing_date(period: dt.date, *, billing_day: int, first_start: dt.date) -> 
     return max(period.replace(day=billing_day), first_start)
 
 
-def issue_date(account, period: dt.date) -> dt.date:
-    return account.issue_date(period)
+def first_month(*, last_period, billed_through, first_start) -> dt.date:
+    """The first month not invoiced yet: after the last one invoiced, else after what an earlier
+    system billed (an import), else the first term's month."""
+    if last_period:
+        return next_month(last_period)
+    if billed_through and billed_through >= first_start:
+        return next_month(billed_through)
+    return month_start(first_start)
 
 
-def first_period(account) -> dt.date:
-    """The first month not invoiced yet (after what an earlier system billed, for imports)."""
-    if account.last_period:
-        return next_month(account.last_period)
-    return month_start(account.floor)
-
-
-def due_periods(account, *, today: dt.date) -> list:
-    """The months (first days) whose invoice is due by ``today`` and not issued yet, in order.
-    A live agreement waits for the term its billing day falls in (the renewal job adds it);
-    one that is over owes the months up to the one after its last day (the last usage)."""
-    period, due = first_period(account), []
-    last = next_month(account.ends_on - dt.timedelta(days=1)) if account.ends_on else None
+def months_due(*, first, latest_end, ends_on, issue_date, today) -> list:
+    """The months from ``first`` whose invoice is due by ``today``, in order (``issue_date``:
+    month → its billing date). A live agreement (``ends_on`` None) waits for the term its
+    billing day falls in (the renewal job adds it); one that is over owes the months up to the
+    one after its last day, which carries the last usage."""
+    last = next_month(ends_on - dt.timedelta(days=1)) if ends_on else None
+    period, due = first, []
     while True:
-        issued_on = account.issue_date(period)
+        issued_on = issue_date(period)
         if issued_on > today:
             break
-        if last is None and (period >= account.latest_end or issued_on >= account.latest_end):
+        if last is None and max(period, issued_on) >= latest_end:
             break
         if last is not None and period > last:
             break
         due.append(period)
         period = next_month(period)
     return due
+
+
+def due_periods(account, *, today: dt.date) -> list:
+    """The months (first days) whose invoice is due by ``today`` and not issued yet, in order."""
+    first = first_month(
+        last_period=account.last_period,
+        billed_through=account.agreement.billed_through,
+        first_start=account.first_start,
+    )
+    return months_due(
+        first=first,
+        latest_end=account.latest_end,
+        ends_on=account.ends_on,
+        issue_date=account.issue_date,
+        today=today,
+    )
 
 
 def covers_until(account, *, period, issued_on) -> dt.date:
@@ -719,7 +743,7 @@ def binding(account, *, today: dt.date) -> Binding:
         for review in agreement.rate_reviews.filter(status=RateReview.Status.FINALIZED)
     }
     following = reviews.get(latest.number + 1)
-    opt_out_open = following and following.opt_out_until and today <= following.opt_out_until
+    opt_out_open = following is not None and following.opt_out_open(today)
     if request is not None and request.effective_end > latest.end:
         reason = (
             f"the written termination request received on "
@@ -803,10 +827,7 @@ def _store(account, plan, *, skip_locked=True) -> Invoice | None:
                 TimeEntry.objects.filter(pk__in=plan.entry_ids, invoice__isnull=True).update(
                     invoice=invoice
                 )
-            if agreement.billing_problem:
-                Agreement.objects.filter(pk=agreement.pk).update(
-                    billing_problem="", billing_problem_since=None
-                )
+            _clear_billing_problem(agreement)
             transaction.on_commit(partial(queue_invoice_email, invoice.pk))
     except IntegrityError:
         if _already_issued(agreement, plan):
@@ -880,6 +901,7 @@ def record_billing_problem(agreement, error) -> bool:
     reason = (str(error) or error.__class__.__name__)[:500]
     now = timezone.now()
     with transaction.atomic():
+        # A conditional UPDATE: only the run that finds no problem recorded alerts the admins.
         first = bool(
             Agreement.objects.filter(pk=agreement.pk, billing_problem="").update(
                 billing_problem=reason, billing_problem_since=now
@@ -887,7 +909,7 @@ def record_billing_problem(agreement, error) -> bool:
         )
         if not first:
             Agreement.objects.filter(pk=agreement.pk).update(billing_problem=reason)
-        if first:
+        else:
             agreement.log("billing_problem", f"Not invoiced: {reason}")
             admins = get_user_model().objects.filter(role=Role.ADMIN, is_active=True)
             send_after_commit(
@@ -897,6 +919,15 @@ def record_billing_problem(agreement, error) -> bool:
             )
     agreement.billing_problem = reason
     return first
+
+
+def _clear_billing_problem(agreement):
+    """The agreement was priced again: its recorded problem is over."""
+    if agreement.billing_problem:
+        Agreement.objects.filter(pk=agreement.pk).update(
+            billing_problem="", billing_problem_since=None
+        )
+        agreement.billing_problem = ""
 
 
 # The daily jobs ---------------------------------------------------------------------------
@@ -915,6 +946,12 @@ def _due(today: dt.date) -> dict:
             latest_end=Max("terms__end"),
             last_period=Subquery(invoices.order_by("-period").values("period")[:1]),
             billing_day=Min("versions__billing_day", filter=signed),
+            cursor=Subquery(
+                _non_void_invoices().order_by("-covers_until").values("covers_until")[:1]
+            ),
+            has_usage=Exists(
+                _billable_entries().filter(agreement=OuterRef("pk"), invoice__isnull=True)
+            ),
         )
         .exclude(billing_day=None)
         .order_by("pk")
@@ -926,23 +963,25 @@ def _due(today: dt.date) -> dict:
             "last_period",
             "billing_day",
             "billed_through",
+            "cursor",
+            "has_usage",
         )
     )
     due = defaultdict(list)
-    for pk, status, first_start, latest_end, last_period, day, billed_through in rows:
-        if last_period:
-            period = next_month(last_period)
-        elif billed_through and billed_through >= first_start:
-            period = next_month(billed_through)
-        else:
-            period = month_start(first_start)
-        # Over: the month after the last day still carries usage; live: the last term's months.
-        last = next_month(latest_end - dt.timedelta(days=1)) if status in OVER else latest_end
-        while period <= last and (status in OVER or period < latest_end):
-            if billing_date(period, billing_day=day, first_start=first_start) > today:
-                break
+    for pk, status, first_start, latest_end, last_period, day, billed, cursor, usage in rows:
+        if status in OVER and cursor and cursor >= latest_end and not usage:
+            continue  # over, every recurring day billed and no usage left: nothing more to bill
+        # The earliest billing day of its versions: a superset of what `due_periods` finds.
+        for period in months_due(
+            first=first_month(
+                last_period=last_period, billed_through=billed, first_start=first_start
+            ),
+            latest_end=latest_end,
+            ends_on=latest_end if status in OVER else None,
+            issue_date=partial(billing_date, billing_day=day, first_start=first_start),
+            today=today,
+        ):
             due[period].append(pk)
-            period = next_month(period)
     return due
 
 
@@ -956,9 +995,8 @@ def _bring_lifecycle_up_to_date(today):
     changes an invoice (both are idempotent and catch-up safe)."""
     from agreements import lifecycle
 
-    lifecycle.end_due_agreements(today=today)
-    lifecycle.renew_due_agreements(today=today)
-    lifecycle.end_due_agreements(today=today)
+    lifecycle.renew_due_agreements(today=today)  # a late request's following term first,
+    lifecycle.end_due_agreements(today=today)  # then the endings it makes due
 
 
 def issue_invoices(*, today: dt.date, chunk_size: int = CHUNK) -> list:
@@ -990,10 +1028,7 @@ def _issue_due(account, *, period, today):
         return None  # issued meanwhile by another worker, or not due for this agreement
     plan = plan_monthly(account, period=period)
     if not plan.charges:
-        if account.agreement.billing_problem:
-            Agreement.objects.filter(pk=account.agreement.pk).update(
-                billing_problem="", billing_problem_since=None
-            )
+        _clear_billing_problem(account.agreement)  # it could be priced: nothing was owed
         return None  # nothing to bill this month (no visit, no usage): no empty invoice
     return _store(account, plan)  # None: another worker has (or had) this agreement
 
@@ -1105,14 +1140,18 @@ def early_termination_amount(agreement, *, today: dt.date) -> Decimal:
     return found.remaining if found and found.is_live and found.remaining else ZERO
 
 
-def _final(agreement, *, today):
+def _final_account(agreement, *, today):
     if agreement.status not in LIVE:
         raise ValidationError("Only an active or ending agreement can be terminated early.")
     account = load_accounts([agreement.pk]).get(agreement.pk)
     if account is None:
         raise ValidationError("This agreement has no term yet, so nothing is owed.")
+    return account
+
+
+def _plan_final(account, *, today):
     try:
-        return account, plan_final(account, today=today)
+        return plan_final(account, today=today)
     except (LookupError, ArithmeticError, ValueError) as error:
         raise ValidationError(f"This agreement cannot be priced: {error}") from error
 
@@ -1120,32 +1159,26 @@ def _final(agreement, *, today):
 def final_invoice_preview(agreement, *, today: dt.date) -> Plan:
     """What terminating early today would invoice: the months due not issued yet, then the rest
     of what the customer is bound to and the usage to date (one plan, for the page)."""
-    account, _ = _final(agreement, today=today)
+    account = _final_account(agreement, today=today)
     charges, entry_ids = [], []
     for period in due_periods(account, today=today):
         monthly = plan_monthly(account, period=period)
         charges += monthly.charges
         entry_ids += monthly.entry_ids
         _advance(account, monthly)
-    final = plan_final(account, today=today)
-    return Plan(
-        **{
-            **final.__dict__,
-            "charges": charges + final.charges,
-            "entry_ids": entry_ids + final.entry_ids,
-        }
+    final = _plan_final(account, today=today)
+    return dataclasses.replace(
+        final, charges=charges + final.charges, entry_ids=entry_ids + final.entry_ids
     )
 
 
 def issue_final_invoice(agreement, *, today: dt.date) -> Invoice | None:
     """The final invoice of an early termination; the caller holds the agreement's row lock.
     The monthly invoices due by today are issued first, so a catch-up gives the same invoices
-    as daily runs (renewals due by today first). None when nothing is left to bill."""
-    from agreements import lifecycle
-
-    lifecycle.renew_agreement(agreement.pk, today=today)
+    as daily runs. None when nothing is left to bill."""
     issue_due_invoices(agreement, today=today)
-    account, plan = _final(agreement, today=today)
+    account = _final_account(agreement, today=today)
+    plan = _plan_final(account, today=today)
     if not plan.charges:
         return None
     invoice = _store(account, plan, skip_locked=False)

@@ -17,12 +17,17 @@ def money(amount) -> Decimal:
     return Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def prorated_quantity(quantity, *, days: int, days_in_month: int) -> Decimal:
-    """``quantity`` for ``days`` days of a month of ``days_in_month`` days, to four places."""
+def check_month_days(*, days: int, days_in_month: int):
+    """Refuse what is not ``days`` days of a real month."""
     if not 28 <= days_in_month <= 31:
         raise ValueError(f"A month has 28 to 31 days, not {days_in_month}.")
     if not 0 <= days <= days_in_month:
         raise ValueError(f"{days} days is not part of a month of {days_in_month} days.")
+
+
+def prorated_quantity(quantity, *, days: int, days_in_month: int) -> Decimal:
+    """``quantity`` for ``days`` days of a month of ``days_in_month`` days, to four places."""
+    check_month_days(days=days, days_in_month=days_in_month)
     exact = Decimal(quantity) * days / days_in_month
     return exact.quantize(QUANTITY, rounding=ROUND_HALF_UP)
 
