@@ -17,23 +17,24 @@ draft needs (the term it would run in and the rates its overage would cost) and 
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from types import SimpleNamespace
 
 from django.core.exceptions import ValidationError
 
 from agreements import rules
 from agreements.models import ServiceKind
+from billing.charges import Stretch, included_hours, stretches
 from billing.pricing import merged_rates, snapshot_rate
+from billing.rules import money
 from billing.services import rates_snapshot
 
 from . import recurrence
 
 HOURS = Decimal("0.01")
-CENT = Decimal("0.01")
 _MINUTE = dt.timedelta(minutes=1)
 
 
@@ -51,18 +52,17 @@ class Overrun:
     cost: Decimal | None
 
     @property
+    def stretch(self) -> Stretch:
+        return Stretch(None, self.start, self.end)
+
+    @property
     def is_partial(self) -> bool:
-        return (self.end - self.start).days != _days_in_month(self.month)
+        return not self.stretch.is_whole_month
 
     @property
     def label(self) -> str:
         """ "March 2027" for a whole month, "January 15–31, 2027" for part of one."""
-        if not self.is_partial:
-            return f"{self.month:%B %Y}"
-        last = self.end - dt.timedelta(days=1)
-        if last == self.start:
-            return f"{self.start:%B %-d, %Y}"
-        return f"{self.start:%B %-d}–{last:%-d, %Y}"
+        return self.stretch.label
 
 
 def block_overruns(
@@ -92,24 +92,17 @@ def block_overruns(
         local_day = recurrence.to_local(starts_at, tz).date()
         minutes[local_day.replace(day=1)] += (ends_at - starts_at) // _MINUTE
     found = []
-    for month_start, month_end in _months(start, end):
-        month = month_start.replace(day=1)
+    # The months of [start, end), as billing cuts a term; the block of each as billing counts it.
+    for stretch in stretches([SimpleNamespace(start=start, end=end)], start=start, end=end):
+        month = stretch.start.replace(day=1)
         planned = _hours(Decimal(minutes.get(month, 0)) / 60)
-        block = block_hours(line.hours_per_month, days=(month_end - month_start).days, month=month)
+        block = included_hours(stretch, line)
         excess = planned - block
         if excess <= 0:
             continue
-        cost = None if rate is None else (excess * Decimal(rate)).quantize(CENT, ROUND_HALF_UP)
-        found.append(Overrun(month, month_start, month_end, planned, block, excess, rate, cost))
+        cost = None if rate is None else money(excess * Decimal(rate))
+        found.append(Overrun(month, stretch.start, stretch.end, planned, block, excess, rate, cost))
     return found
-
-
-def block_hours(hours_per_month, *, days: int, month: dt.date) -> Decimal:
-    """The block of ``days`` days of ``month``: all of it for a whole month, prorated by days."""
-    month_days = _days_in_month(month)
-    if days == month_days:
-        return _hours(Decimal(hours_per_month))
-    return _hours(Decimal(hours_per_month) * days / month_days)
 
 
 @dataclass(frozen=True)
@@ -189,21 +182,6 @@ def _standard_rate(snapshot, labor_rate) -> Decimal | None:
         return snapshot_rate(snapshot, labor_rate)
     except LookupError:
         return None
-
-
-def _months(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
-    """[start, end) cut at calendar month boundaries."""
-    found, cursor = [], start
-    while cursor < end:
-        following = (cursor.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-        stop = min(end, following)
-        found.append((cursor, stop))
-        cursor = stop
-    return found
-
-
-def _days_in_month(day: dt.date) -> int:
-    return calendar.monthrange(day.year, day.month)[1]
 
 
 def _hours(value: Decimal) -> Decimal:
