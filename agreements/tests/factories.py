@@ -92,24 +92,49 @@ class ServiceLineFactory(factory.django.DjangoModelFactory):
     )
 
 
+def prescheduled_line(version, **fields):
+    """A Prescheduled Services line: an 8 h block, every Tuesday at 09:00 for 2 hours."""
+    return ServiceLineFactory(
+        version=version,
+        **{
+            "position": 1,
+            "kind": ServiceKind.PRESCHEDULED,
+            "hours_per_visit": None,
+            "hours_per_month": D("8.00"),
+            "rrule": "FREQ=WEEKLY;BYDAY=TU",
+            "start_time": dt.time(9, 0),
+            "duration_minutes": 120,
+            "schedule_text": "Every Tuesday at 09:00 for 2 hours",
+            "checklist": [],
+            **fields,
+        },
+    )
+
+
+def hosting_line(version, *, package_name="Website hosting", quantity=1, position=3):
+    """A hosting line: a package of the rate card and a quantity."""
+    return ServiceLineFactory(
+        version=version,
+        position=position,
+        kind=ServiceKind.HOSTING,
+        hours_per_visit=None,
+        rrule="",
+        start_time=None,
+        duration_minutes=None,
+        schedule_text="",
+        checklist=[],
+        package_name=package_name,
+        quantity=quantity,
+    )
+
+
 def draft_with_all_services(customer=None, **kwargs):
     """A draft version with one line of each kind (maintenance, prescheduled, emergency,
     hosting), as staff would draft it."""
     agreement = AgreementFactory(**({"customer": customer} if customer else {}))
     version = VersionFactory(agreement=agreement, **kwargs)
     ServiceLineFactory(version=version, position=0)
-    ServiceLineFactory(
-        version=version,
-        position=1,
-        kind=ServiceKind.PRESCHEDULED,
-        hours_per_visit=None,
-        hours_per_month=D("8.00"),
-        rrule="FREQ=WEEKLY;BYDAY=TU",
-        start_time=dt.time(9, 0),
-        duration_minutes=120,
-        schedule_text="Every Tuesday at 09:00 for 2 hours",
-        checklist=[],
-    )
+    prescheduled_line(version)
     ServiceLineFactory(
         version=version,
         position=2,
@@ -122,19 +147,7 @@ def draft_with_all_services(customer=None, **kwargs):
         checklist=[],
         response_tier=response_tier(),
     )
-    ServiceLineFactory(
-        version=version,
-        position=3,
-        kind=ServiceKind.HOSTING,
-        hours_per_visit=None,
-        rrule="",
-        start_time=None,
-        duration_minutes=None,
-        schedule_text="",
-        checklist=[],
-        package_name="Website hosting",
-        quantity=1,
-    )
+    hosting_line(version)
     return version
 
 

@@ -19,6 +19,7 @@ from agreements.tests.factories import (
     ServiceLineFactory,
     agreement_for_2027,
     evidence,
+    prescheduled_line,
     signed_agreement,
     signer_contact,
 )
@@ -230,17 +231,13 @@ def test_an_added_service_is_planned_from_the_effective_date_to_the_term_end(
     term = agreement.terms.get()
 
     def add_two_lines(draft):
-        ServiceLineFactory(
-            version=draft,
+        prescheduled_line(
+            draft,
             position=10,
-            kind=ServiceKind.PRESCHEDULED,
-            hours_per_visit=None,
             hours_per_month=D("10.00"),
             rrule="FREQ=WEEKLY;BYDAY=TH",
             start_time=dt.time(14, 0),
-            duration_minutes=120,
             schedule_text="Every Thursday at 14:00 for 2 hours",
-            checklist=[],
         )
         ServiceLineFactory(
             version=draft,

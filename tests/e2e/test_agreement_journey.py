@@ -37,6 +37,21 @@ def add_service(page, kind):
     page.get_by_role("link", name=kind, exact=True).click()
 
 
+def send_to(page, name, email):
+    """Staff, on the agreement page: send the version to a signer."""
+    page.get_by_role("link", name="Send for signature…").click()
+    page.get_by_label("Signer").select_option(label=f"{name} ({email})")
+    page.get_by_role("button", name="Send for signature").click()
+    expect(page.get_by_text(f"Sent to {name} for signature.")).to_be_visible()
+
+
+def open_for_signing(page, agreement):
+    """The signer, in the portal: from the menu to the agreement's signing page."""
+    page.get_by_role("link", name="Agreements").click()
+    page.get_by_role("link", name=agreement.number).click()
+    page.get_by_role("link", name="Review and sign").click()
+
+
 def test_draft_send_sign_countersign_and_download(
     page, live_server, sign_in, sign_out, staff, admin, alice, customer_a, tmp_path
 ):
@@ -86,16 +101,11 @@ def test_draft_send_sign_countersign_and_download(
     preview = page.request.get(f"{live_server.url}/agreements/{agreement.pk}/preview.pdf")
     assert preview.ok and preview.body().startswith(b"%PDF")
 
-    page.get_by_role("link", name="Send for signature…").click()
-    page.get_by_label("Signer").select_option(label=f"Alice Moore ({alice.email})")
-    page.get_by_role("button", name="Send for signature").click()
-    expect(page.get_by_text("Sent to Alice Moore for signature.")).to_be_visible()
+    send_to(page, "Alice Moore", alice.email)
     sign_out()
 
     sign_in(alice)
-    page.get_by_role("link", name="Agreements").click()
-    page.get_by_role("link", name=agreement.number).click()
-    page.get_by_role("link", name="Review and sign").click()
+    open_for_signing(page, agreement)
     expect(page.get_by_role("heading", name="Exhibit A — Rates")).to_be_visible()
     sign(page, "Alice Moore")
     expect(page.get_by_text("Allora will countersign it shortly")).to_be_visible()

@@ -16,7 +16,7 @@ from agreements.tests.factories import agreement_for_2027
 from billing.invoicing import issue_invoices
 from billing.models import Invoice, InvoiceLine
 from billing.tests.factories import published_card
-from tests.e2e.test_agreement_journey import add_service, sign
+from tests.e2e.test_agreement_journey import add_service, open_for_signing, send_to, sign
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -71,16 +71,11 @@ def test_an_amendment_adds_cloud_backup_billed_after_the_renewal(
         page.get_by_label("Quantity").fill("2")
         page.get_by_role("button", name="Save").click()
         expect(page.get_by_text("Hosting added.")).to_be_visible()
-        page.get_by_role("link", name="Send for signature…").click()
-        page.get_by_label("Signer").select_option(label=f"Alice Moore ({alice.email})")
-        page.get_by_role("button", name="Send for signature").click()
-        expect(page.get_by_text("Sent to Alice Moore for signature.")).to_be_visible()
+        send_to(page, "Alice Moore", alice.email)
         sign_out()
 
         sign_in(alice)
-        page.get_by_role("link", name="Agreements").click()
-        page.get_by_role("link", name=agreement.number).click()
-        page.get_by_role("link", name="Review and sign").click()
+        open_for_signing(page, agreement)
         expect(page.get_by_role("cell", name="Cloud backup").first).to_be_visible()  # Exhibit A
         sign(page, "Alice Moore")
         sign_out()
