@@ -156,7 +156,15 @@ def build(count):
     lines = []
     for version in versions:
         lines += [
-            ServiceLine(version=version, kind=ServiceKind.MAINTENANCE, hours_per_visit=D("2")),
+            # Maintenance is billed per visit its rule puts in the month (the third Wednesday).
+            ServiceLine(
+                version=version,
+                kind=ServiceKind.MAINTENANCE,
+                hours_per_visit=D("2"),
+                rrule="FREQ=MONTHLY;BYDAY=+3WE",
+                start_time=dt.time(10, 0),
+                duration_minutes=120,
+            ),
             ServiceLine(
                 version=version, kind=ServiceKind.PRESCHEDULED, position=1, hours_per_month=D("8")
             ),
