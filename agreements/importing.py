@@ -93,7 +93,6 @@ from .services import next_agreement_number
 FORMAT = "allora-agreements"
 FORMAT_VERSION = 1
 MAX_PDF_BYTES = 20 * 1024 * 1024
-LIVE_STATUSES = (Agreement.Status.ACTIVE, Agreement.Status.ENDING)
 BILLED_THROUGH_RANGE = (dt.date(2000, 1, 1), dt.date(2100, 12, 31))
 
 
@@ -986,7 +985,7 @@ class _Importer:
             item.existing = by_ref.get(ref)
             if item.existing is None and number in by_number:
                 other = by_number[number]
-                if other.external_ref is None and other.status in LIVE_STATUSES:
+                if other.external_ref is None and other.is_live:
                     item.existing = other
                 else:
                     self.error(item.line, "number", f"{number} is already another agreement's")
@@ -1027,7 +1026,7 @@ class _Importer:
             (
                 AgreementEvent(
                     agreement=item.agreement,
-                    kind="imported",
+                    kind=AgreementEvent.Kind.IMPORTED,
                     actor=self.by,
                     message=(
                         f"Imported (reference {item.row.external_ref}), signed on "
@@ -1351,7 +1350,8 @@ def export_document(*, pdfs=True) -> dict:
         status=AgreementVersion.Status.SIGNED
     ).select_related("terms_template", "signer")
     agreements = (
-        Agreement.objects.filter(status__in=LIVE_STATUSES, terms__isnull=False)
+        Agreement.objects.live()
+        .filter(terms__isnull=False)
         .distinct()
         .select_related("customer")
         .prefetch_related(

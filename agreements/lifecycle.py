@@ -4,6 +4,7 @@ activation (the first term with its locked rates, then the signed PDF).
 Each step is one transaction that locks the version row; emails and the PDF run after commit.
 """
 
+import dataclasses
 import datetime as dt
 import hashlib
 from decimal import Decimal
@@ -24,6 +25,7 @@ from . import rules
 from .document import content_digest
 from .models import (
     Agreement,
+    AgreementEvent,
     AgreementVersion,
     Contact,
     RateReview,
@@ -34,6 +36,8 @@ from .models import (
     TerminationRequest,
 )
 from .services import ensure_portal_user, set_password_url
+
+Event = AgreementEvent.Kind
 
 Status = AgreementVersion.Status
 
@@ -91,7 +95,9 @@ def send_for_signature(version, *, signer: Contact, by, today: dt.date):
     version.save(update_fields=["signer", "status", "sent_at", "content_sha256"])
     if not version.is_amendment:
         Agreement.objects.filter(pk=agreement.pk).update(status=Agreement.Status.SENT)
-    agreement.log("sent", f"Version {version.number} sent to {signer.name} for signature", actor=by)
+    agreement.log(
+        Event.SENT, f"Version {version.number} sent to {signer.name} for signature", actor=by
+    )
     link_user = ensure_portal_user(signer)
     send_after_commit(
         "signature_request",
@@ -119,7 +125,7 @@ def recall(version, *, by):
     )
     if not version.is_amendment:
         Agreement.objects.filter(pk=version.agreement_id).update(status=Agreement.Status.DRAFT)
-    version.agreement.log("recalled", f"Version {version.number} recalled to draft", actor=by)
+    version.agreement.log(Event.RECALLED, f"Version {version.number} recalled to draft", actor=by)
 
 
 def _signature(version, *, party, user, contact, evidence, now):
@@ -163,15 +169,25 @@ def _check_signable(version):
         raise ValidationError("This version is not waiting for a signature.")
 
 
+def authorized_signer(version, user):
+    """The user's contact when they may sign for the version's customer, else None."""
+    return Contact.objects.filter(
+        user=user, customer_id=version.agreement.customer_id, is_authorized_signer=True
+    ).first()
+
+
+def can_sign(version, user):
+    """Whether the portal should offer this user the signature: sent, and an authorized signer."""
+    return version.status == Status.SENT and authorized_signer(version, user) is not None
+
+
 @transaction.atomic
 def sign_as_customer(version, *, user, evidence, now=None):
     """The customer's authorized signer signs in the portal."""
     now = now or timezone.now()
     version = _lock(version)
     _check_signable(version)
-    contact = Contact.objects.filter(
-        user=user, customer_id=version.agreement.customer_id, is_authorized_signer=True
-    ).first()
+    contact = authorized_signer(version, user)
     if contact is None:
         raise ValidationError(
             "Only an authorized signer of %(customer)s can sign this agreement.",
@@ -192,7 +208,7 @@ def sign_as_customer(version, *, user, evidence, now=None):
         Agreement.objects.filter(pk=version.agreement_id).update(
             status=Agreement.Status.CUSTOMER_SIGNED
         )
-    version.agreement.log("signed", f"Signed by {contact.name} for the customer", actor=user)
+    version.agreement.log(Event.SIGNED, f"Signed by {contact.name} for the customer", actor=user)
     admins = get_user_model().objects.filter(role=Role.ADMIN, is_active=True)
     send_after_commit(
         "countersignature_needed",
@@ -215,7 +231,7 @@ def countersign(version, *, user, evidence, now=None):
     _signature(
         version, party=Signature.Party.ALLORA, user=user, contact=None, evidence=evidence, now=now
     )
-    version.agreement.log("countersigned", f"Countersigned by {user} for Allora", actor=user)
+    version.agreement.log(Event.COUNTERSIGNED, f"Countersigned by {user} for Allora", actor=user)
     return complete(version, now=now, by=user)
 
 
@@ -227,12 +243,12 @@ def complete(version, *, now, by):
         agreement.versions.filter(status=Status.SIGNED).exclude(pk=version.pk).update(
             status=Status.SUPERSEDED
         )
-        agreement.log("amended", f"Amendment (version {version.number}) in effect", actor=by)
+        agreement.log(Event.AMENDED, f"Amendment (version {version.number}) in effect", actor=by)
         from scheduling.planning import replan_for_amendment
 
         effective = timezone.localdate(now, agreement.tz)
         replan = replan_for_amendment(agreement, version=version, effective=effective)
-        agreement.log("visits_replanned", replan.message, actor=by)
+        agreement.log(Event.VISITS_REPLANNED, replan.message, actor=by)
     else:
         activate(agreement, version=version, signed_on=timezone.localdate(now, agreement.tz))
     transaction.on_commit(lambda: generate_signed_pdf_later(version.pk))
@@ -253,7 +269,8 @@ def activate(agreement, *, version, signed_on: dt.date):
     plan_term(term)
     Agreement.objects.filter(pk=agreement.pk).update(status=Agreement.Status.ACTIVE)
     agreement.log(
-        "activated", f"Active: term 1 from {term.start:%B %-d, %Y} to {term.last_day:%B %-d, %Y}"
+        Event.ACTIVATED,
+        f"Active: term 1 from {term.start:%B %-d, %Y} to {term.last_day:%B %-d, %Y}",
     )
     return term
 
@@ -281,7 +298,7 @@ def store_signed_pdf(version_id, *, today):
         locked.signed_pdf.save(name, ContentFile(data), save=False)
         locked.signed_pdf_sha256 = digest
         locked.save(update_fields=["signed_pdf", "signed_pdf_sha256"])
-        locked.agreement.log("pdf", f"Signed PDF stored (SHA-256 {digest[:12]}…)")
+        locked.agreement.log(Event.PDF, f"Signed PDF stored (SHA-256 {digest[:12]}…)")
     return locked
 
 
@@ -337,13 +354,11 @@ def start_amendment(agreement, *, by):
         line.pk = None
         line.version = draft
         line.save()
-    agreement.log("amendment", f"Amendment (version {draft.number}) drafted", actor=by)
+    agreement.log(Event.AMENDMENT_DRAFTED, f"Amendment (version {draft.number}) drafted", actor=by)
     return draft
 
 
 # Termination requests -------------------------------------------------------------------
-
-LIVE_STATUSES = (Agreement.Status.ACTIVE, Agreement.Status.ENDING)
 
 
 def _customer_recipients(agreement, *extra):
@@ -355,10 +370,25 @@ def _customer_recipients(agreement, *extra):
     return list(dict.fromkeys(email.lower() for email in emails if email))
 
 
-def termination_outcome(agreement, *, received_on: dt.date):
-    """What a request received on a local date means: (term number, deadline, timely,
-    effective end, renews on). The term is the one in force that day, or the first term if it
-    has not started; a day past the last term's end counts in the renewal that is due."""
+@dataclasses.dataclass(frozen=True)
+class TerminationOutcome:
+    """What a termination request received on a given day means."""
+
+    term_number: int  # the term the request is counted against
+    deadline: dt.date  # the last day a request is timely for that term
+    timely: bool
+    effective_end: dt.date  # the agreement ends here (exclusive)
+    renews_on: dt.date | None  # a late request: the renewal it cannot stop starts here
+
+    @property
+    def last_day(self):
+        return rules.last_covered_day(self.effective_end)
+
+
+def termination_outcome(agreement, *, received_on: dt.date) -> TerminationOutcome:
+    """What a request received on a local date means. The term is the one in force that day, or
+    the first term if it has not started; a day past the last term's end counts in the renewal
+    that is due."""
     terms = list(agreement.terms.order_by("number"))
     if not terms:
         raise ValidationError("This agreement was never signed, so there is nothing to terminate.")
@@ -367,13 +397,13 @@ def termination_outcome(agreement, *, received_on: dt.date):
     if open_opt_out(agreement, term_number=number + 1, on=received_on):
         # A rate increase finalized after the deadline: within its window the request is timely
         # for this term (even after its end: the renewal waits for the window to close).
-        return number, rules.notice_deadline(end), True, end, None
+        return TerminationOutcome(number, rules.notice_deadline(end), True, end, None)
     while received_on >= end:  # the renewal job has not run yet: the next term applies
         number, end = number + 1, rules.term_end(end)
     deadline = rules.notice_deadline(end)
     timely = rules.is_timely(received_on, deadline=deadline)
     effective_end = end if timely else rules.term_end(end)
-    return number, deadline, timely, effective_end, (None if timely else end)
+    return TerminationOutcome(number, deadline, timely, effective_end, None if timely else end)
 
 
 @transaction.atomic
@@ -387,7 +417,7 @@ def file_termination_request(agreement, *, by, received_at, reason, typed_name, 
     )
     if agreement.status in (Agreement.Status.ENDED, Agreement.Status.TERMINATED):
         raise ValidationError("This agreement has already ended.")
-    if agreement.status not in LIVE_STATUSES:
+    if not agreement.is_live:
         raise ValidationError("This agreement was never signed, so there is nothing to terminate.")
     if agreement.termination_requests.filter(status=TerminationRequest.Status.STANDING).exists():
         raise ValidationError(
@@ -399,9 +429,7 @@ def file_termination_request(agreement, *, by, received_at, reason, typed_name, 
     if not reason.strip() or len(typed_name.strip()) < 3:
         raise ValidationError("Give the reason and type your full name.")
     received_on = timezone.localdate(received_at, agreement.tz)
-    number, deadline, timely, effective_end, renews_on = termination_outcome(
-        agreement, received_on=received_on
-    )
+    outcome = termination_outcome(agreement, received_on=received_on)
     request = TerminationRequest.objects.create(
         agreement=agreement,
         received_at=received_at,
@@ -409,16 +437,16 @@ def file_termination_request(agreement, *, by, received_at, reason, typed_name, 
         reason=reason.strip(),
         typed_name=typed_name.strip(),
         filed_by=by,
-        term_number=number,
-        notice_deadline=deadline,
-        timely=timely,
-        effective_end=effective_end,
-        renews_on=renews_on,
+        term_number=outcome.term_number,
+        notice_deadline=outcome.deadline,
+        timely=outcome.timely,
+        effective_end=outcome.effective_end,
+        renews_on=outcome.renews_on,
     )
     latest = agreement.latest_term
-    if latest and latest.end == effective_end:
+    if latest and latest.end == outcome.effective_end:
         Agreement.objects.filter(pk=agreement.pk).update(status=Agreement.Status.ENDING)
-    agreement.log("termination_request", termination_message(request), actor=by)
+    agreement.log(Event.TERMINATION_REQUEST, termination_message(request), actor=by)
     _remind(
         agreement,
         Reminder.Kind.REQUEST_RECEIVED,
@@ -472,7 +500,7 @@ def withdraw_termination_request(request, *, by, now=None):
         status=Agreement.Status.ACTIVE
     )
     agreement.log(
-        "request_withdrawn",
+        Event.REQUEST_WITHDRAWN,
         "Termination request withdrawn: the agreement renews as usual",
         actor=by,
     )
@@ -515,7 +543,7 @@ def uplifted(snapshot, percent):
 def _reviewable_term(agreement, *, today):
     """The term a review is for (the next one), refusing one that has started or won't come."""
     latest = agreement.latest_term
-    if latest is None or agreement.status not in LIVE_STATUSES:
+    if latest is None or not agreement.is_live:
         raise ValidationError("Only an active agreement has a next term to review.")
     if today >= latest.end:
         raise ValidationError("The next term has already started; its rates can no longer change.")
@@ -609,7 +637,7 @@ def finalize_rate_review(review, *, by, today, confirm_late_increase=False):
         else ""
     )
     agreement.log(
-        "rates_finalized",
+        Event.RATES_FINALIZED,
         f"Rates for term {review.term_number} finalized ({review.get_method_display().lower()})"
         + opt_out,
         actor=by,
@@ -638,7 +666,7 @@ def _remind(agreement, kind, *, key, today, to, context):
             defaults={"sent_on": today, "recipients": ", ".join(to)},
         )
     if created:
-        agreement.log("reminder", f"Email sent: {Reminder.Kind(kind).label}")
+        agreement.log(Event.REMINDER, f"Email sent: {Reminder.Kind(kind).label}")
         send_after_commit(
             f"lifecycle_{kind}",
             to=to,
@@ -652,7 +680,7 @@ def _claim_live(pk):
     holds it (that worker finishes the job for it)."""
     return (
         Agreement.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(pk=pk, status__in=LIVE_STATUSES)
+        .filter(pk=pk, status__in=Agreement.LIVE)
         .select_related("customer")
         .first()
     )
@@ -661,7 +689,7 @@ def _claim_live(pk):
 def renew_due_agreements(*, today: dt.date):
     """Renew every live agreement whose term has ended by ``today`` without a timely request."""
     due = (
-        Agreement.objects.filter(status__in=LIVE_STATUSES)
+        Agreement.objects.live()
         .annotate(last_end=models.Max("terms__end"))
         .filter(last_end__lte=today)
         .values_list("pk", flat=True)
@@ -704,7 +732,7 @@ def renew_agreement(pk, *, today: dt.date):
             plan_term(term)  # the whole term, as if the job had run on the day it was due
             how = "with the reviewed rates" if review else "as is"
             agreement.log(
-                "renewed",
+                Event.RENEWED,
                 f"Renewed {how}: term {term.number} from {term.start:%B %-d, %Y} "
                 f"to {term.last_day:%B %-d, %Y}",
             )
@@ -727,7 +755,7 @@ def end_due_agreements(*, today: dt.date):
     due = TerminationRequest.objects.filter(
         status=TerminationRequest.Status.STANDING,
         effective_end__lte=today,
-        agreement__status__in=LIVE_STATUSES,
+        agreement__status__in=Agreement.LIVE,
     ).values_list("agreement_id", flat=True)
     return [pk for pk in list(due) if end_agreement(pk, today=today)]
 
@@ -749,7 +777,7 @@ def end_agreement(pk, *, today: dt.date) -> bool:
         )
         cancelled = cancel_future_visits(agreement, after=request.effective_end)
         agreement.log(
-            "ended",
+            Event.ENDED,
             f"Ended on {request.last_day:%B %-d, %Y} as requested; "
             f"{cancelled} future visits cancelled",
         )
@@ -788,7 +816,7 @@ def send_lifecycle_reminders(*, today: dt.date):
     digest of what went out to the staff."""
     agreements = (
         Agreement.objects.filter(
-            status__in=LIVE_STATUSES, terms__start__lte=today, terms__end__gt=today
+            status__in=Agreement.LIVE, terms__start__lte=today, terms__end__gt=today
         )
         .select_related("customer")
         .distinct()
@@ -834,7 +862,7 @@ def terminate_early(agreement, *, by, today: dt.date):
         .select_related("customer")
         .get(pk=agreement.pk)
     )
-    if agreement.status not in LIVE_STATUSES:
+    if not agreement.is_live:
         raise ValidationError("Only an active or ending agreement can be terminated early.")
     # A renewal due by today first (a catch-up after downtime), so the final invoice counts
     # the terms a daily run would have had.
@@ -848,7 +876,7 @@ def terminate_early(agreement, *, by, today: dt.date):
     )
     owed = f"final invoice {invoice.number}, ${invoice.total:,.2f}" if invoice else "nothing owed"
     agreement.log(
-        "terminated",
+        Event.TERMINATED,
         f"Terminated early on {today:%B %-d, %Y}: {owed}; {cancelled} future visits cancelled",
         actor=by,
     )

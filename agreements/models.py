@@ -49,6 +49,12 @@ class CustomerQuerySet(CustomerScopedQuerySet):
     customer_lookup = "pk"
 
 
+class AgreementQuerySet(CustomerScopedQuerySet):
+    def live(self):
+        """Agreements in force: active, or ending at the term's end after a notice."""
+        return self.filter(status__in=Agreement.LIVE)
+
+
 class Customer(models.Model):
     class Status(models.TextChoices):
         PROSPECT = "prospect", "Prospect"
@@ -218,6 +224,9 @@ class Agreement(models.Model):
         ENDED = "ended", "Ended"
         TERMINATED = "terminated", "Terminated early"
 
+    # In force: billed, scheduled and renewed. The one definition of "live".
+    LIVE = (Status.ACTIVE, Status.ENDING)
+
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="agreements")
     number = models.CharField(max_length=20, unique=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
@@ -236,7 +245,7 @@ class Agreement(models.Model):
     billing_problem = models.CharField(max_length=500, blank=True)
     billing_problem_since = models.DateTimeField(null=True, blank=True)
 
-    objects = CustomerScopedQuerySet.as_manager()
+    objects = AgreementQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -263,10 +272,16 @@ class Agreement(models.Model):
         terms = list(self.terms.all())
         return max(terms, key=lambda term: term.number) if terms else None
 
+    @property
+    def is_live(self):
+        return self.status in self.LIVE
+
     def current_term(self, *, today):
         return self.terms.filter(start__lte=today, end__gt=today).first()
 
     def log(self, kind, message, *, actor=None):
+        """Add a line to the history; ``kind`` must be one of ``AgreementEvent.Kind``."""
+        kind = AgreementEvent.Kind(kind)  # an unknown kind is a ValueError, not a hidden event
         return AgreementEvent.objects.create(
             agreement=self, kind=kind, message=message, actor=actor
         )
@@ -516,20 +531,44 @@ class Term(models.Model):
 class AgreementEvent(models.Model):
     """One line of an agreement's history: who did what, when."""
 
-    # What the customer sees of the history in the portal (drafting stays internal).
-    CUSTOMER_KINDS = (
-        "sent",
-        "signed",
-        "countersigned",
-        "activated",
-        "amended",
-        "termination_request",
-        "request_withdrawn",
-        "rates_finalized",
-        "reminder",
-        "renewed",
-        "ended",
-        "terminated",
+    class Kind(models.TextChoices):
+        DRAFTED = "drafted", "Drafted"
+        EDITED = "edited", "Draft edited"
+        SENT = "sent", "Sent for signature"
+        RECALLED = "recalled", "Recalled to draft"
+        SIGNED = "signed", "Signed by the customer"
+        COUNTERSIGNED = "countersigned", "Countersigned by Allora"
+        PDF = "pdf", "Signed PDF stored"
+        ACTIVATED = "activated", "Activated"
+        AMENDMENT_DRAFTED = "amendment", "Amendment drafted"
+        AMENDED = "amended", "Amendment in effect"
+        VISITS_REPLANNED = "visits_replanned", "Visits re-planned"
+        TERMINATION_REQUEST = "termination_request", "Termination request"
+        REQUEST_WITHDRAWN = "request_withdrawn", "Termination request withdrawn"
+        RATES_FINALIZED = "rates_finalized", "Rates finalized"
+        REMINDER = "reminder", "Reminder sent"
+        RENEWED = "renewed", "Renewed"
+        ENDED = "ended", "Ended"
+        TERMINATED = "terminated", "Terminated early"
+        BILLING_PROBLEM = "billing_problem", "Billing problem"
+        IMPORTED = "imported", "Imported"
+
+    # What the customer sees of the history in the portal (drafting and billing stay internal).
+    CUSTOMER_KINDS = frozenset(
+        {
+            Kind.SENT,
+            Kind.SIGNED,
+            Kind.COUNTERSIGNED,
+            Kind.ACTIVATED,
+            Kind.AMENDED,
+            Kind.TERMINATION_REQUEST,
+            Kind.REQUEST_WITHDRAWN,
+            Kind.RATES_FINALIZED,
+            Kind.REMINDER,
+            Kind.RENEWED,
+            Kind.ENDED,
+            Kind.TERMINATED,
+        }
     )
 
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="events")
@@ -537,7 +576,7 @@ class AgreementEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    kind = models.CharField(max_length=40)
+    kind = models.CharField(max_length=40, choices=Kind.choices)
     message = models.CharField(max_length=500)
 
     class Meta:

@@ -19,7 +19,6 @@ from billing.timesheets import log_time
 
 from .models import Agreement, Contact, Project, ProjectApproval, ProjectEstimate
 
-LIVE = (Agreement.Status.ACTIVE, Agreement.Status.ENDING)
 MAX_ESTIMATE_HOURS = Decimal("10000")
 
 
@@ -39,7 +38,7 @@ def project_rate(customer, agreement, *, today: dt.date) -> Decimal:
 
 def live_agreement(customer):
     """The customer's live agreement the estimate takes its rates from (None when there is none)."""
-    return Agreement.objects.filter(customer=customer, status__in=LIVE).order_by("-pk").first()
+    return Agreement.objects.live().filter(customer=customer).order_by("-pk").first()
 
 
 def _check_estimate_hours(hours):

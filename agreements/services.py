@@ -12,7 +12,9 @@ from django.utils.http import urlsafe_base64_encode
 from allora.emails import send_after_commit
 from allora.models import Role
 
-from .models import Agreement, AgreementVersion, Contact, Customer
+from .models import Agreement, AgreementEvent, AgreementVersion, Contact, Customer
+
+Event = AgreementEvent.Kind
 
 
 def set_password_url(user):
@@ -116,7 +118,7 @@ def create_agreement(customer: Customer, *, by, today, **version_fields):
                 version = AgreementVersion.objects.create(
                     agreement=agreement, created_by=by, **version_fields
                 )
-                agreement.log("drafted", "Agreement drafted", actor=by)
+                agreement.log(Event.DRAFTED, "Agreement drafted", actor=by)
                 return version
         except IntegrityError:
             continue  # another agreement took the number at the same moment: take the next

@@ -18,7 +18,7 @@ from billing.services import hosting_packages
 from scheduling.blocks import version_block_overruns
 from scheduling.forms import ScheduleForm
 
-from . import lifecycle, rules, services
+from . import lifecycle, services
 from .document import document_context, exhibit_b
 from .forms import (
     AgreementCreateForm,
@@ -48,6 +48,8 @@ from .models import (
     TerminationRequest,
 )
 from .pdf import agreement_pdf as agreement_pdf_bytes
+
+Event = AgreementEvent.Kind
 
 
 @staff_required
@@ -293,7 +295,9 @@ def version_edit(request, pk):
     form = VersionForm(request.POST or None, instance=version, today=local_today())
     if request.method == "POST" and form.is_valid():
         form.save()
-        agreement.log("edited", f"Version {version.number} settings changed", actor=request.user)
+        agreement.log(
+            Event.EDITED, f"Version {version.number} settings changed", actor=request.user
+        )
         messages.success(request, "Agreement settings saved.")
         return redirect("agreements:agreement_detail", pk=agreement.pk)
     return render(request, "agreements/agreement_form.html", {"form": form, "agreement": agreement})
@@ -362,7 +366,7 @@ def _line_form_view(request, version, kind, instance):
         line.save()
         verb = "changed" if instance else "added"
         version.agreement.log(
-            "edited", f"{line.get_kind_display()} line {verb}", actor=request.user
+            Event.EDITED, f"{line.get_kind_display()} line {verb}", actor=request.user
         )
         messages.success(request, f"{line.get_kind_display()} {verb}.")
         return redirect("agreements:agreement_detail", pk=version.agreement_id)
@@ -389,7 +393,7 @@ def line_delete(request, pk):
     agreement = line.version.agreement
     if request.method == "POST":
         line.delete()
-        agreement.log("edited", f"{line.get_kind_display()} line removed", actor=request.user)
+        agreement.log(Event.EDITED, f"{line.get_kind_display()} line removed", actor=request.user)
         messages.success(request, f"{line.get_kind_display()} removed.")
         return redirect("agreements:agreement_detail", pk=agreement.pk)
     return render(
@@ -595,7 +599,7 @@ def portal_agreement_detail(request, pk):
             "agreement": agreement,
             "version": version,
             "term": agreement.current_term(today=today) or latest,
-            "can_sign": _can_sign(request.user, version),
+            "can_sign": lifecycle.can_sign(version, request.user),
             "signed_versions": agreement.versions.filter(
                 status__in=[AgreementVersion.Status.SIGNED, AgreementVersion.Status.SUPERSEDED]
             ).order_by("-number"),
@@ -632,22 +636,13 @@ def _lifecycle_context(agreement, latest, *, finalized_only):
     }
 
 
-def _can_sign(user, version):
-    return (
-        version.status == AgreementVersion.Status.SENT
-        and Contact.objects.filter(
-            user=user, customer_id=version.agreement.customer_id, is_authorized_signer=True
-        ).exists()
-    )
-
-
 @portal_required
 def portal_agreement_sign(request, pk):
     agreement = _portal_agreement(request, pk)
     version = _portal_version(agreement)
     if version is None:
         raise Http404("This agreement has not been sent yet")
-    if not _can_sign(request.user, version):
+    if not lifecycle.can_sign(version, request.user):
         if version.status == AgreementVersion.Status.SENT:
             messages.error(
                 request,
@@ -682,7 +677,7 @@ def portal_signed_pdf(request, pk):
 def _renewal_window(today):
     """Live agreements whose current term ends within 90 days, with what the queue shows."""
     return (
-        Agreement.objects.filter(status__in=lifecycle.LIVE_STATUSES)
+        Agreement.objects.live()
         .annotate(last_end=Max("terms__end"))
         .filter(last_end__gt=today, last_end__lte=today + dt.timedelta(days=90))
         .select_related("customer")
@@ -752,7 +747,7 @@ def renewal_review(request, pk):
     agreement = _staff_agreement(pk)
     today = local_today()
     term = agreement.latest_term
-    if term is None or agreement.status not in lifecycle.LIVE_STATUSES:
+    if term is None or not agreement.is_live:
         raise Http404("This agreement has no term to renew")
     review = agreement.rate_reviews.filter(term_number=term.number + 1).first()
     initial = {"method": review.method, "uplift_percent": review.uplift_percent} if review else {}
@@ -870,11 +865,10 @@ def portal_terminate(request, pk):
         else:
             messages.success(request, lifecycle.termination_message(filed))
             return redirect("agreements:portal_agreement_detail", pk=agreement.pk)
-    number, deadline, timely, effective_end, renews_on = outcome
     # Past the deadline yet timely: a late rate increase's opt-out window is open.
     opt_out = (
-        lifecycle.open_opt_out(agreement, term_number=number + 1, on=today)
-        if timely and today > deadline
+        lifecycle.open_opt_out(agreement, term_number=outcome.term_number + 1, on=today)
+        if outcome.timely and today > outcome.deadline
         else None
     )
     return render(
@@ -883,10 +877,10 @@ def portal_terminate(request, pk):
         {
             "agreement": agreement,
             "form": form,
-            "deadline": deadline,
-            "timely": timely,
-            "last_day": rules.last_covered_day(effective_end),
-            "renews_on": renews_on,
+            "deadline": outcome.deadline,
+            "timely": outcome.timely,
+            "last_day": outcome.last_day,
+            "renews_on": outcome.renews_on,
             "opt_out_until": opt_out.opt_out_until if opt_out else None,
         },
     )

@@ -21,7 +21,6 @@ from billing.pricing import PricingError, line_amount, merged_rates
 from scheduling import emergencies, response_clock
 from scheduling.models import EmergencyRequest, Visit, technicians
 
-LIVE = (Agreement.Status.ACTIVE, Agreement.Status.ENDING)
 RENEWAL_WINDOW = dt.timedelta(days=90)
 LIST_LIMIT = 25
 PROBLEMS_LIMIT = 20
@@ -47,7 +46,7 @@ def renewals(*, today):
     later = Term.objects.filter(agreement=OuterRef("agreement"), number__gt=OuterRef("number"))
     terms = (
         Term.objects.filter(
-            agreement__status__in=LIVE, end__gt=today, end__lte=today + RENEWAL_WINDOW
+            agreement__status__in=Agreement.LIVE, end__gt=today, end__lte=today + RENEWAL_WINDOW
         )
         .exclude(Exists(later))
         .select_related("agreement__customer")
@@ -139,7 +138,11 @@ def mrr_series(*, today):
     months = _months_ending(today)
     terms = list(
         Term.objects.filter(
-            agreement__status__in=[*LIVE, Agreement.Status.ENDED, Agreement.Status.TERMINATED],
+            agreement__status__in=[
+                *Agreement.LIVE,
+                Agreement.Status.ENDED,
+                Agreement.Status.TERMINATED,
+            ],
             start__lte=months[-1],
             end__gt=months[0],
         )
@@ -152,7 +155,7 @@ def mrr_series(*, today):
         in_force = [t for t in terms if t.start <= month < t.end]
         series.append({"month": month, "amount": sum((amounts[t.pk] for t in in_force), ZERO)})
     current = sum(
-        (amounts[t.pk] for t in terms if t.start <= today < t.end and t.agreement.status in LIVE),
+        (amounts[t.pk] for t in terms if t.start <= today < t.end and t.agreement.is_live),
         ZERO,
     )
     return {"current": current, "series": series}
@@ -266,7 +269,7 @@ def portal_dashboard(user, *, today: dt.date, now: dt.datetime) -> dict:
     approval, latest invoices, each live agreement's term end and notice deadline."""
     agreements = (
         Agreement.objects.for_user(user)
-        .filter(status__in=LIVE)
+        .filter(status__in=Agreement.LIVE)
         .prefetch_related("terms")
         .order_by("number")
     )

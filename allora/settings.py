@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "agreements",
     "scheduling",
     "billing",
+    "delivery",
+    "portal",
 ]
 
 MIDDLEWARE = [

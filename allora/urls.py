@@ -49,5 +49,7 @@ urlpatterns = [
     path("", include("agreements.urls")),
     path("", include("billing.urls")),
     path("", include("scheduling.urls")),
+    path("", include("delivery.urls")),
+    path("portal/", include("portal.urls")),
     path("admin/", admin.site.urls),
 ]

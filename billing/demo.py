@@ -88,7 +88,7 @@ def _log_demo_time(*, today, staff):
         )
     for legal_name, days_ago, hours in EMERGENCIES:
         agreement = Agreement.objects.filter(
-            customer__legal_name=legal_name, status__in=invoicing.LIVE
+            customer__legal_name=legal_name, status__in=Agreement.LIVE
         ).first()
         line = agreement and agreement.signed_version().lines.filter(kind="emergency").first()
         if line is not None:

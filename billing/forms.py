@@ -7,8 +7,6 @@ from scheduling.models import Visit, technicians
 
 from .models import Invoice, Payment, RateCard, RateCardLine, RateKind
 
-LIVE = (Agreement.Status.ACTIVE, Agreement.Status.ENDING)
-
 PRICE_ERRORS = {
     "invalid": "Enter a price in dollars, such as 150 or 149.50.",
     "max_decimal_places": "Prices have at most two decimals (cents).",
@@ -159,7 +157,7 @@ class InvoiceFilterForm(forms.Form):
 
 class TimeAgreementForm(forms.Form):
     agreement = forms.ModelChoiceField(
-        queryset=Agreement.objects.filter(status__in=LIVE).select_related("customer"),
+        queryset=Agreement.objects.live().select_related("customer"),
         empty_label="Choose an agreement…",
         error_messages={"invalid_choice": "Choose an active agreement."},
     )

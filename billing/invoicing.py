@@ -42,6 +42,7 @@ from django.utils import timezone
 from agreements import rules
 from agreements.models import (
     Agreement,
+    AgreementEvent,
     AgreementVersion,
     RateReview,
     ServiceKind,
@@ -72,11 +73,12 @@ from .charges import (
 from .models import Invoice, InvoiceLine, InvoiceSequence, TimeEntry, invoice_number
 from .pricing import discount_percent, hosting_price, merged_rates, snapshot_rate
 
+Event = AgreementEvent.Kind
+
 logger = logging.getLogger(__name__)
 
-LIVE = (Agreement.Status.ACTIVE, Agreement.Status.ENDING)
 OVER = (Agreement.Status.ENDED, Agreement.Status.TERMINATED)
-BILLED_STATUSES = (*LIVE, *OVER)
+BILLED_STATUSES = (*Agreement.LIVE, *OVER)
 BILLABLE_KINDS = (ServiceKind.PRESCHEDULED, ServiceKind.EMERGENCY)
 SIGNED = (AgreementVersion.Status.SIGNED, AgreementVersion.Status.SUPERSEDED)
 CHUNK = 500
@@ -910,7 +912,7 @@ def record_billing_problem(agreement, error) -> bool:
         if not first:
             Agreement.objects.filter(pk=agreement.pk).update(billing_problem=reason)
         else:
-            agreement.log("billing_problem", f"Not invoiced: {reason}")
+            agreement.log(Event.BILLING_PROBLEM, f"Not invoiced: {reason}")
             admins = get_user_model().objects.filter(role=Role.ADMIN, is_active=True)
             send_after_commit(
                 "billing_problem",
@@ -940,7 +942,10 @@ def _due(today: dt.date) -> dict:
     signed = Q(versions__status__in=SIGNED)
     rows = (
         Agreement.objects.filter(terms__start__lte=today)
-        .filter(Q(status__in=LIVE) | Q(status__in=OVER, terms__end__gte=today - _ENDED_LOOKBACK))
+        .filter(
+            Q(status__in=Agreement.LIVE)
+            | Q(status__in=OVER, terms__end__gte=today - _ENDED_LOOKBACK)
+        )
         .annotate(
             first_start=Min("terms__start"),
             latest_end=Max("terms__end"),
@@ -1115,7 +1120,7 @@ def commitment(agreement, *, today: dt.date) -> Commitment | None:
     if account is None:
         return None
     term = _term_for(account.terms, today)
-    live = agreement.status in LIVE
+    live = agreement.is_live
     bound = binding(account, today=today) if live else None
     term_ids = [t.pk for t in account.terms if t.start >= term.start]
     billed = (
@@ -1141,7 +1146,7 @@ def early_termination_amount(agreement, *, today: dt.date) -> Decimal:
 
 
 def _final_account(agreement, *, today):
-    if agreement.status not in LIVE:
+    if not agreement.is_live:
         raise ValidationError("Only an active or ending agreement can be terminated early.")
     account = load_accounts([agreement.pk]).get(agreement.pk)
     if account is None:

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from agreements.models import Agreement, Project, ServiceKind
+from agreements.models import Project, ServiceKind
 from scheduling.models import EmergencyRequest, Visit
 
 from .models import TimeEntry
@@ -60,7 +60,7 @@ def _agreement_work(agreement, *, line, visit, work_date, today):
     """The agreement and line of time on a visit or directly on a line of an agreement."""
     if agreement is None:
         raise ValidationError("Choose the agreement the time was for.")
-    if agreement.status not in (Agreement.Status.ACTIVE, Agreement.Status.ENDING):
+    if not agreement.is_live:
         raise ValidationError("Time can be logged only on an active agreement.")
     terms = list(agreement.terms.order_by("start"))
     if not any(term.start <= work_date < term.end for term in terms):

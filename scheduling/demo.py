@@ -37,9 +37,9 @@ def seed(*, today, technicians):
     """Plan the active agreements' visits, assign technicians, report on their past visits."""
     people = {user.email: user for user in technicians}
     seed_holidays(range(today.year - 1, today.year + 3))
-    terms = Term.objects.filter(
-        agreement__status__in=[Agreement.Status.ACTIVE, Agreement.Status.ENDING]
-    ).select_related("agreement__customer", "version")
+    terms = Term.objects.filter(agreement__status__in=Agreement.LIVE).select_related(
+        "agreement__customer", "version"
+    )
     plan_terms(terms)
     apply_holidays(today=today)
     for term in terms:

@@ -20,7 +20,6 @@ from . import response_clock
 from .business_days import holiday_dates
 from .models import EmergencyAlert, EmergencyRequest, technicians
 
-LIVE = (Agreement.Status.ACTIVE, Agreement.Status.ENDING)
 THRESHOLD_FIELDS = {50: "alert_50_at", 80: "alert_80_at", 100: "due_at"}
 REQUIRED = {
     "summary": "Say what is wrong, e.g. “The server room is flooding”.",
@@ -44,7 +43,7 @@ def guarantee_for(customer, *, today: dt.date) -> Guarantee:
     agreements = list(
         Agreement.objects.filter(
             customer=customer,
-            status__in=LIVE,
+            status__in=Agreement.LIVE,
             terms__start__lte=today,
             terms__end__gt=today,
         ).order_by("pk")

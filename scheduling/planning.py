@@ -337,7 +337,7 @@ def change_schedule(
     """A new rule for `line` from local date `effective_from` on: its open visits from that day
     are cancelled and re-planned with the new rule; completed visits never change."""
     agreement = Agreement.objects.select_for_update().get(pk=line.version.agreement_id)
-    if agreement.status not in (Agreement.Status.ACTIVE, Agreement.Status.ENDING):
+    if not agreement.is_live:
         raise ValidationError("Only the schedule of an active agreement can change.")
     if effective_from < today:
         raise ValidationError("The new schedule must start today or later, not in the past.")

@@ -139,7 +139,7 @@ def line_list(request):
     lines = (
         ServiceLine.objects.filter(
             kind__in=planning.SCHEDULED_KINDS,
-            version__agreement__status__in=[Agreement.Status.ACTIVE, Agreement.Status.ENDING],
+            version__agreement__status__in=Agreement.LIVE,
             version__status="signed",
         )
         .select_related("version__agreement__customer", "assignment__technician")

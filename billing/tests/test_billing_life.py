@@ -333,7 +333,7 @@ def owed_recurring(agreement, *, billing_day):
     )
     final = agreement.invoices.filter(kind="final").first()
     end = final.covers_until if final else terms[-1].end
-    if agreement.status in (Agreement.Status.ACTIVE, Agreement.Status.ENDING):
+    if agreement.is_live:
         # Billed in advance: up to the end of the last month whose billing day has come.
         end = min(end, next_month(last_invoiced_month(billing_day)))
     roots = {}
@@ -412,7 +412,7 @@ def usage_owed_and_billed(agreement, *, billing_day):
     that are owed by the horizon (worked before the last invoiced month, or all of them once the
     agreement is over), and those billed."""
     agreement.refresh_from_db()
-    live = agreement.status in (Agreement.Status.ACTIVE, Agreement.Status.ENDING)
+    live = agreement.is_live
     cutoff = last_invoiced_month(billing_day) if live else dt.date.max
     worked = defaultdict(D)
     for entry in TimeEntry.objects.filter(agreement=agreement, work_date__lt=cutoff):
