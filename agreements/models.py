@@ -49,6 +49,13 @@ class CustomerQuerySet(CustomerScopedQuerySet):
     customer_lookup = "pk"
 
 
+class AgreementPartQuerySet(CustomerScopedQuerySet):
+    """Rows that belong to one agreement (its versions, its termination requests): scoped
+    through the agreement's customer."""
+
+    customer_lookup = "agreement__customer_id"
+
+
 class AgreementQuerySet(CustomerScopedQuerySet):
     def live(self):
         """Agreements in force: active, or ending at the term's end after a notice."""
@@ -333,6 +340,8 @@ class AgreementVersion(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AgreementPartQuerySet.as_manager()
 
     class Meta:
         ordering = ["agreement", "-number"]
@@ -628,6 +637,8 @@ class TerminationRequest(models.Model):
     withdrawn_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+
+    objects = AgreementPartQuerySet.as_manager()
 
     class Meta:
         ordering = ["-received_at"]

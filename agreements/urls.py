@@ -55,31 +55,6 @@ urlpatterns = [
         views.renewal_finalize,
         name="renewal_finalize",
     ),
-    # Portal
-    path("portal/", views.portal_home, name="portal_home"),
-    path("portal/contacts/<int:pk>/", views.portal_contact, name="portal_contact"),
-    path("portal/agreements/", views.portal_agreement_list, name="portal_agreement_list"),
-    path(
-        "portal/agreements/<int:pk>/",
-        views.portal_agreement_detail,
-        name="portal_agreement_detail",
-    ),
-    path(
-        "portal/agreements/<int:pk>/sign/",
-        views.portal_agreement_sign,
-        name="portal_agreement_sign",
-    ),
-    path("portal/versions/<int:pk>/signed.pdf", views.portal_signed_pdf, name="portal_signed_pdf"),
-    path(
-        "portal/agreements/<int:pk>/terminate/",
-        views.portal_terminate,
-        name="portal_terminate",
-    ),
-    path(
-        "portal/termination-requests/<int:pk>/withdraw/",
-        views.portal_withdraw_termination,
-        name="portal_withdraw_termination",
-    ),
 ]
 
 # Projects (agreements/views_projects.py)

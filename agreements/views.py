@@ -1,25 +1,27 @@
+"""The staff pages of customers, contacts, agreements (drafting, sending, countersigning,
+amending), renewal review and termination requests. The customer's side of the same agreements is
+in ``portal/views/agreements.py``; what both use is in ``agreements/pages.py``."""
+
 import datetime as dt
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Max, Prefetch, Q
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from allora.history import timeline
-from allora.tenancy import admin_required, portal_required, staff_required
+from allora.tenancy import admin_required, staff_required
 from allora.timeutils import local_today
-from billing.pricing import rate_changes
 from billing.services import hosting_packages
 from scheduling.blocks import version_block_overruns
 from scheduling.forms import ScheduleForm
 
 from . import lifecycle, services
-from .document import document_context, exhibit_b
+from .document import document_context
 from .forms import (
     AgreementCreateForm,
     BulkRateReviewForm,
@@ -30,8 +32,6 @@ from .forms import (
     RecordTerminationForm,
     SendForm,
     ServiceLineForm,
-    SignForm,
-    TerminationRequestForm,
     VersionForm,
 )
 from .lifecycle import check_ready_to_send
@@ -46,6 +46,15 @@ from .models import (
     ServiceKind,
     ServiceLine,
     TerminationRequest,
+)
+from .pages import (
+    get_agreement_for_user,
+    lifecycle_context,
+    next_term_comparison,
+    pdf_response,
+    sign_view,
+    signed_pdf_response,
+    withdraw_view,
 )
 from .pdf import agreement_pdf as agreement_pdf_bytes
 
@@ -172,29 +181,7 @@ def contact_revoke(request, pk):
     )
 
 
-@portal_required
-def portal_home(request):
-    """The customer's home: next visits, open requests, projects awaiting approval, latest
-    invoices, term ends and notice deadlines (allora/dashboard.py)."""
-    from allora.dashboard import portal_dashboard  # the dashboard reads every app
-
-    context = portal_dashboard(request.user, today=local_today(), now=timezone.now())
-    context["customer"] = request.user.customer
-    context["contacts"] = Contact.objects.for_user(request.user)
-    return render(request, "portal/home.html", context)
-
-
-@portal_required
-def portal_contact(request, pk):
-    contact = get_object_or_404(Contact.objects.for_user(request.user), pk=pk)
-    return render(request, "portal/contact.html", {"contact": contact})
-
-
-# Agreements (staff) ---------------------------------------------------------------------
-
-
-def _staff_agreement(pk):
-    return get_object_or_404(Agreement.objects.select_related("customer"), pk=pk)
+# Agreements ---------------------------------------------------------------------------------
 
 
 def _latest_version(agreement):
@@ -245,7 +232,7 @@ def agreement_create(request):
 
 @staff_required
 def agreement_detail(request, pk):
-    agreement = _staff_agreement(pk)
+    agreement = get_agreement_for_user(request.user, pk)
     version = _latest_version(agreement)
     today = local_today()
     try:
@@ -274,7 +261,7 @@ def agreement_detail(request, pk):
             "events": agreement.events.select_related("actor")[:50],
             "kinds": ServiceKind.choices,
             "requests": agreement.termination_requests.select_related("filed_by"),
-            **_lifecycle_context(agreement, agreement.latest_term, finalized_only=False),
+            **lifecycle_context(agreement, agreement.latest_term, finalized_only=False),
         },
     )
 
@@ -288,7 +275,7 @@ def _draft_or_redirect(request, version):
 
 @staff_required
 def version_edit(request, pk):
-    agreement = _staff_agreement(pk)
+    agreement = get_agreement_for_user(request.user, pk)
     version = _latest_version(agreement)
     if response := _draft_or_redirect(request, version):
         return response
@@ -332,7 +319,7 @@ def _line_forms(request, version, kind, instance=None):
 
 @staff_required
 def line_create(request, pk, kind):
-    agreement = _staff_agreement(pk)
+    agreement = get_agreement_for_user(request.user, pk)
     version = _latest_version(agreement)
     if kind not in ServiceKind.values:
         raise Http404("No such kind of service")
@@ -411,26 +398,19 @@ def line_delete(request, pk):
 @staff_required
 def agreement_pdf(request, pk):
     """The PDF of the latest version as it stands (a preview for drafts)."""
-    agreement = _staff_agreement(pk)
+    agreement = get_agreement_for_user(request.user, pk)
     version = _latest_version(agreement)
     try:
         data = agreement_pdf_bytes(version, today=local_today())
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect("agreements:agreement_detail", pk=agreement.pk)
-    return _pdf_response(data, f"{agreement.number}-v{version.number}-preview.pdf")
-
-
-def _pdf_response(data, filename, *, attachment=False):
-    response = HttpResponse(data, content_type="application/pdf")
-    disposition = "attachment" if attachment else "inline"
-    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
-    return response
+    return pdf_response(data, f"{agreement.number}-v{version.number}-preview.pdf")
 
 
 @staff_required
 def agreement_send(request, pk):
-    agreement = _staff_agreement(pk)
+    agreement = get_agreement_for_user(request.user, pk)
     version = _latest_version(agreement)
     if response := _draft_or_redirect(request, version):
         return response
@@ -461,7 +441,7 @@ def agreement_send(request, pk):
 @staff_required
 @require_POST
 def agreement_recall(request, pk):
-    agreement = _staff_agreement(pk)
+    agreement = get_agreement_for_user(request.user, pk)
     return _act(
         request,
         agreement,
@@ -473,7 +453,7 @@ def agreement_recall(request, pk):
 @staff_required
 @require_POST
 def agreement_amend(request, pk):
-    agreement = _staff_agreement(pk)
+    agreement = get_agreement_for_user(request.user, pk)
     return _act(
         request,
         agreement,
@@ -503,12 +483,12 @@ def _act(request, agreement, action, success):
 
 @admin_required
 def agreement_countersign(request, pk):
-    agreement = _staff_agreement(pk)
+    agreement = get_agreement_for_user(request.user, pk)
     version = _latest_version(agreement)
     if version.status != AgreementVersion.Status.CUSTOMER_SIGNED:
         messages.info(request, "This version is not waiting for Allora's signature.")
         return redirect("agreements:agreement_detail", pk=agreement.pk)
-    return _sign_view(
+    return sign_view(
         request,
         version,
         lambda evidence: lifecycle.countersign(version, user=request.user, evidence=evidence),
@@ -517,158 +497,10 @@ def agreement_countersign(request, pk):
     )
 
 
-def _sign_view(request, version, sign, *, done_url, party):
-    form = SignForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            sign(form.evidence(request))
-        except ValidationError as error:
-            for message in error.messages:
-                form.add_error(None, message)
-        else:
-            messages.success(request, "Signed. Thank you.")
-            return redirect(done_url)
-    doc = document_context(version, today=local_today())
-    return render(
-        request,
-        "agreements/sign.html",
-        {**doc, "form": form, "party": party, "cancel_url": done_url},
-    )
-
-
 @staff_required
 def signed_pdf(request, pk):
-    version = get_object_or_404(AgreementVersion.objects.select_related("agreement"), pk=pk)
-    return _signed_pdf_response(version)
-
-
-def _signed_pdf_response(version):
-    if not version.signed_pdf:
-        raise Http404("The signed PDF is not ready yet")
-    with version.signed_pdf.open("rb") as handle:
-        data = handle.read()
-    return _pdf_response(
-        data, f"{version.agreement.number}-v{version.number}-signed.pdf", attachment=True
-    )
-
-
-# Portal ---------------------------------------------------------------------------------
-
-
-def _portal_agreement(request, pk):
-    return get_object_or_404(
-        Agreement.objects.for_user(request.user).select_related("customer"), pk=pk
-    )
-
-
-def _portal_version(agreement):
-    """What the customer sees: the version awaiting them, else the one in force."""
-    return (
-        agreement.versions.exclude(status=AgreementVersion.Status.DRAFT)
-        .select_related("terms_template", "signer")
-        .order_by("-number")
-        .first()
-    )
-
-
-@portal_required
-def portal_agreement_list(request):
-    agreements = (
-        Agreement.objects.for_user(request.user)
-        .exclude(status=Agreement.Status.DRAFT)
-        .prefetch_related("terms")
-        .order_by("-created_at")
-    )
-    return render(request, "portal/agreement_list.html", {"agreements": agreements})
-
-
-@portal_required
-def portal_agreement_detail(request, pk):
-    agreement = _portal_agreement(request, pk)
-    version = _portal_version(agreement)
-    if version is None:
-        raise Http404("This agreement has not been sent yet")
-    today = local_today()
-    latest = agreement.latest_term
-    return render(
-        request,
-        "portal/agreement_detail.html",
-        {
-            **document_context(version, today=today),
-            **_lifecycle_context(agreement, latest, finalized_only=True),
-            "agreement": agreement,
-            "version": version,
-            "term": agreement.current_term(today=today) or latest,
-            "can_sign": lifecycle.can_sign(version, request.user),
-            "signed_versions": agreement.versions.filter(
-                status__in=[AgreementVersion.Status.SIGNED, AgreementVersion.Status.SUPERSEDED]
-            ).order_by("-number"),
-            "events": agreement.events.filter(kind__in=AgreementEvent.CUSTOMER_KINDS)[:50],
-        },
-    )
-
-
-def _lifecycle_context(agreement, latest, *, finalized_only):
-    """The standing termination request and the next term's rates, for the agreement pages."""
-    standing = agreement.termination_requests.filter(
-        status=TerminationRequest.Status.STANDING
-    ).first()
-    review = None
-    if latest is not None:
-        reviews = agreement.rate_reviews.filter(term_number=latest.number + 1)
-        if finalized_only:
-            reviews = reviews.filter(status=RateReview.Status.FINALIZED)
-        review = reviews.first()
-    # A late increase's window to end at the term end without it (unless a request already does).
-    opt_out_open = (
-        review is not None
-        and review.opt_out_open(local_today())
-        and not (standing and standing.effective_end <= latest.end)
-    )
-    return {
-        "standing_request": standing,
-        "standing_message": lifecycle.termination_message(standing) if standing else "",
-        "next_review": review,
-        "next_term_start": latest.end if latest else None,
-        "opt_out_until": review.opt_out_until if opt_out_open else None,
-        "opt_out_last_day": latest.last_day if opt_out_open else None,
-        **(next_term_comparison(agreement, latest, review) if review else {}),
-    }
-
-
-@portal_required
-def portal_agreement_sign(request, pk):
-    agreement = _portal_agreement(request, pk)
-    version = _portal_version(agreement)
-    if version is None:
-        raise Http404("This agreement has not been sent yet")
-    if not lifecycle.can_sign(version, request.user):
-        if version.status == AgreementVersion.Status.SENT:
-            messages.error(
-                request,
-                f"Only an authorized signer of {agreement.customer} can sign this agreement.",
-            )
-        else:
-            messages.info(request, "This agreement is not waiting for your signature.")
-        return redirect("agreements:portal_agreement_detail", pk=agreement.pk)
-    return _sign_view(
-        request,
-        version,
-        lambda evidence: lifecycle.sign_as_customer(version, user=request.user, evidence=evidence),
-        done_url=reverse("agreements:portal_agreement_detail", args=[agreement.pk]),
-        party=agreement.customer.legal_name,
-    )
-
-
-@portal_required
-def portal_signed_pdf(request, pk):
-    version = get_object_or_404(
-        AgreementVersion.objects.select_related("agreement").filter(
-            agreement__customer_id=request.user.customer_id
-        ),
-        pk=pk,
-    )
-    return _signed_pdf_response(version)
+    versions = AgreementVersion.objects.for_user(request.user).select_related("agreement")
+    return signed_pdf_response(get_object_or_404(versions, pk=pk))
 
 
 # Renewal review (admins) -------------------------------------------------------------------
@@ -744,7 +576,7 @@ def renewal_bulk(request):
 
 @admin_required
 def renewal_review(request, pk):
-    agreement = _staff_agreement(pk)
+    agreement = get_agreement_for_user(request.user, pk)
     today = local_today()
     term = agreement.latest_term
     if term is None or not agreement.is_live:
@@ -783,21 +615,6 @@ def renewal_review(request, pk):
             **next_term_comparison(agreement, term, review),
         },
     )
-
-
-def next_term_comparison(agreement, term, review):
-    """Old and new rates side by side, with the monthly total under each."""
-    if review is None:
-        return {"changes": None}
-    version = agreement.signed_version()
-    _, old_total = exhibit_b(version, term.locked_rates, anchor=term.end)
-    _, new_total = exhibit_b(version, review.rates, anchor=term.end)
-    return {
-        "changes": rate_changes(term.locked_rates, review.rates),
-        "old_total": old_total,
-        "new_total": new_total,
-        "monthly_difference": new_total - old_total,
-    }
 
 
 @admin_required
@@ -840,55 +657,9 @@ def renewal_finalize(request, pk):
 # Termination requests ---------------------------------------------------------------------
 
 
-@portal_required
-def portal_terminate(request, pk):
-    agreement = _portal_agreement(request, pk)
-    today = local_today()
-    try:
-        outcome = lifecycle.termination_outcome(agreement, received_on=today)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-        return redirect("agreements:portal_agreement_detail", pk=agreement.pk)
-    form = TerminationRequestForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            filed = lifecycle.file_termination_request(
-                agreement,
-                by=request.user,
-                received_at=timezone.now(),
-                reason=form.cleaned_data["reason"],
-                typed_name=form.cleaned_data["typed_name"],
-                channel=TerminationRequest.Channel.PORTAL,
-            )
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            messages.success(request, lifecycle.termination_message(filed))
-            return redirect("agreements:portal_agreement_detail", pk=agreement.pk)
-    # Past the deadline yet timely: a late rate increase's opt-out window is open.
-    opt_out = (
-        lifecycle.open_opt_out(agreement, term_number=outcome.term_number + 1, on=today)
-        if outcome.timely and today > outcome.deadline
-        else None
-    )
-    return render(
-        request,
-        "portal/terminate.html",
-        {
-            "agreement": agreement,
-            "form": form,
-            "deadline": outcome.deadline,
-            "timely": outcome.timely,
-            "last_day": outcome.last_day,
-            "renews_on": outcome.renews_on,
-            "opt_out_until": opt_out.opt_out_until if opt_out else None,
-        },
-    )
-
-
 @staff_required
 def record_termination(request, pk):
-    agreement = _staff_agreement(pk)
+    agreement = get_agreement_for_user(request.user, pk)
     form = RecordTerminationForm(request.POST or None, tz=agreement.tz)
     if request.method == "POST" and form.is_valid():
         try:
@@ -914,51 +685,6 @@ def record_termination(request, pk):
     )
 
 
-def _withdraw(request, termination, *, done_url):
-    if request.method == "POST":
-        try:
-            lifecycle.withdraw_termination_request(termination, by=request.user)
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
-        else:
-            messages.success(
-                request, "The termination request is withdrawn; the agreement renews as usual."
-            )
-        return redirect(done_url)
-    return render(
-        request,
-        "allora/confirm.html",
-        {
-            "title": "Withdraw the termination request?",
-            "body": "The agreement would then renew as usual on "
-            f"{termination.agreement.latest_term.end:%B %-d, %Y} unless a new written request "
-            "is filed.",
-            "confirm_label": "Withdraw the request",
-            "cancel_url": done_url,
-        },
-    )
-
-
 @staff_required
 def withdraw_termination(request, pk):
-    termination = get_object_or_404(TerminationRequest.objects.select_related("agreement"), pk=pk)
-    return _withdraw(
-        request,
-        termination,
-        done_url=reverse("agreements:agreement_detail", args=[termination.agreement_id]),
-    )
-
-
-@portal_required
-def portal_withdraw_termination(request, pk):
-    termination = get_object_or_404(
-        TerminationRequest.objects.select_related("agreement").filter(
-            agreement__customer_id=request.user.customer_id
-        ),
-        pk=pk,
-    )
-    return _withdraw(
-        request,
-        termination,
-        done_url=reverse("agreements:portal_agreement_detail", args=[termination.agreement_id]),
-    )
+    return withdraw_view(request, pk, done="agreements:agreement_detail")

@@ -20,7 +20,7 @@ from .timeutils import local_today
 def home(request):
     """Send each person to the home of their role."""
     if request.user.is_customer_user:
-        return redirect("agreements:portal_home")
+        return redirect("portal:home")
     return redirect("staff_home")
 
 

@@ -81,7 +81,7 @@ def send_invoice_email(invoice_id) -> bool:
                 "invoice": invoice,
                 "customer": invoice.customer,
                 "portal_url": settings.SITE_URL
-                + reverse("billing:portal_invoice_detail", args=[invoice.pk]),
+                + reverse("portal:invoice_detail", args=[invoice.pk]),
             },
             attachments=[(invoice_filename(invoice), invoice_pdf(invoice), "application/pdf")],
         )

@@ -25,12 +25,4 @@ urlpatterns = [
         views.early_termination,
         name="early_termination",
     ),
-    # Portal
-    path("portal/invoices/", views.portal_invoice_list, name="portal_invoice_list"),
-    path("portal/invoices/<int:pk>/", views.portal_invoice_detail, name="portal_invoice_detail"),
-    path(
-        "portal/invoices/<int:pk>/invoice.pdf",
-        views.portal_invoice_pdf,
-        name="portal_invoice_pdf",
-    ),
 ]

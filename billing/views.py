@@ -1,3 +1,7 @@
+"""The staff pages of rate cards, invoices (list, detail, PDF, payments, void, export), time
+entries and early termination. The customer's invoices are in ``portal/views/invoices.py``; what
+both use is in ``billing/pages.py``."""
+
 import csv
 
 from django.contrib import messages
@@ -10,14 +14,15 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from agreements import lifecycle
-from agreements.models import Agreement, Customer
+from agreements.models import Customer
+from agreements.pages import get_agreement_for_user
 from allora.history import timeline
-from allora.tenancy import admin_required, portal_required, staff_required
+from allora.tenancy import admin_required, staff_required
 from allora.timeutils import local_today
 from scheduling.models import Visit
 
 from . import invoicing
-from .documents import EXPORT_COLUMNS, export_rows, invoice_context, invoice_filename, invoice_pdf
+from .documents import EXPORT_COLUMNS, export_rows, invoice_context
 from .forms import (
     ExportForm,
     InvoiceFilterForm,
@@ -30,6 +35,7 @@ from .forms import (
     VoidForm,
 )
 from .models import DiscountPolicy, Invoice, RateCard, RateCardLine, TimeEntry
+from .pages import get_invoice_for_user, invoice_pdf_response
 from .timesheets import default_work_date, describe, log_time, loggable_lines
 
 DRAFT_EXISTS = "A draft rate card already exists: edit or publish it first."
@@ -145,12 +151,6 @@ def ratecard_new_version(request, pk):
 # Invoices (staff) --------------------------------------------------------------------------
 
 
-def get_invoice_for_user(request, pk):
-    """The invoice if the signed-in user may see it; another customer's invoice is a 404."""
-    invoices = Invoice.objects.for_user(request.user).select_related("customer", "agreement")
-    return get_object_or_404(invoices, pk=pk)
-
-
 @staff_required
 def invoice_list(request):
     form = InvoiceFilterForm(request.GET or None)
@@ -179,18 +179,9 @@ def invoice_detail(request, pk):
     )
 
 
-def _pdf_response(invoice, *, download):
-    disposition = "attachment" if download else "inline"
-    return HttpResponse(
-        invoice_pdf(invoice),
-        content_type="application/pdf",
-        headers={"Content-Disposition": f'{disposition}; filename="{invoice_filename(invoice)}"'},
-    )
-
-
 @staff_required
 def invoice_pdf_view(request, pk):
-    return _pdf_response(get_invoice_for_user(request, pk), download=False)
+    return invoice_pdf_response(get_invoice_for_user(request, pk), download=False)
 
 
 @staff_required
@@ -333,7 +324,7 @@ def time_entry_create(request):
 
 @staff_required
 def early_termination(request, pk):
-    agreement = get_object_or_404(Agreement.objects.select_related("customer"), pk=pk)
+    agreement = get_agreement_for_user(request.user, pk)
     today = local_today()
     try:
         plan = invoicing.final_invoice_preview(agreement, today=today)
@@ -372,26 +363,3 @@ def early_termination(request, pk):
             "today": today,
         },
     )
-
-
-# Portal ------------------------------------------------------------------------------------
-
-
-@portal_required
-def portal_invoice_list(request):
-    invoices = Invoice.objects.for_user(request.user).select_related("agreement")
-    page = Paginator(invoices.order_by("-issued_on", "-number"), 25).get_page(
-        request.GET.get("page")
-    )
-    return render(request, "portal/invoice_list.html", {"page": page})
-
-
-@portal_required
-def portal_invoice_detail(request, pk):
-    invoice = get_invoice_for_user(request, pk)
-    return render(request, "portal/invoice_detail.html", invoice_context(invoice))
-
-
-@portal_required
-def portal_invoice_pdf(request, pk):
-    return _pdf_response(get_invoice_for_user(request, pk), download=True)

@@ -2,10 +2,32 @@
 
 from django.urls import path  # noqa: F401
 
+from .views import agreements, home, invoices, schedule
+
 app_name = "portal"
 
 # Home, contacts, agreements, signing, termination, schedule, calendar, invoices.
-urlpatterns = []
+urlpatterns = [
+    path("", home.home, name="home"),
+    path("contacts/<int:pk>/", home.contact, name="contact"),
+    path("agreements/", agreements.agreement_list, name="agreement_list"),
+    path("agreements/<int:pk>/", agreements.agreement_detail, name="agreement_detail"),
+    path("agreements/<int:pk>/sign/", agreements.agreement_sign, name="agreement_sign"),
+    path("versions/<int:pk>/signed.pdf", agreements.signed_pdf, name="signed_pdf"),
+    path("agreements/<int:pk>/terminate/", agreements.terminate, name="terminate"),
+    path(
+        "termination-requests/<int:pk>/withdraw/",
+        agreements.withdraw_termination,
+        name="withdraw_termination",
+    ),
+    path("schedule/", schedule.schedule, name="schedule"),
+    path("schedule/calendar/", schedule.calendar, name="calendar"),
+    path("schedule/feed/new/", schedule.feed_regenerate, name="feed_regenerate"),
+    path("visits/<int:pk>/", schedule.visit_detail, name="visit_detail"),
+    path("invoices/", invoices.invoice_list, name="invoice_list"),
+    path("invoices/<int:pk>/", invoices.invoice_detail, name="invoice_detail"),
+    path("invoices/<int:pk>/invoice.pdf", invoices.invoice_pdf, name="invoice_pdf"),
+]
 
 # ---------------------------------------------------------------------------------------------
 # Projects and emergencies (service delivery, seen by the customer).

@@ -82,7 +82,7 @@ def _event(visit, *, for_customer) -> Event:
     event.add("location", customer.address)
     event.add("description", _description(visit))
     path = (
-        reverse("scheduling:portal_visit_detail", args=[visit.pk])
+        reverse("portal:visit_detail", args=[visit.pk])
         if for_customer
         else reverse("scheduling:visit_detail", args=[visit.pk])
     )

@@ -21,11 +21,6 @@ urlpatterns = [
     path("schedule/mine/", views.my_schedule, name="my_schedule"),
     path("schedule/mine/calendar/", views.my_calendar, name="my_calendar"),
     path("schedule/mine/feed/new/", views.my_feed_regenerate, name="my_feed_regenerate"),
-    # Portal
-    path("portal/schedule/", views.portal_schedule, name="portal_schedule"),
-    path("portal/schedule/calendar/", views.portal_calendar, name="portal_calendar"),
-    path("portal/schedule/feed/new/", views.portal_feed_regenerate, name="portal_feed_regenerate"),
-    path("portal/visits/<int:pk>/", views.portal_visit_detail, name="portal_visit_detail"),
     # iCalendar feeds at secret addresses
     path("feeds/<slug:token>.ics", views.feed, name="feed"),
 ]

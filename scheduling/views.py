@@ -1,3 +1,8 @@
+"""The staff schedule pages: the calendar and visit lists, one visit (move, reassign, cancel,
+complete), service lines' technicians and schedules, a technician's own visits; and the iCalendar
+feeds at their secret addresses. The customer's schedule is in ``portal/views/schedule.py``; what
+both use is in ``scheduling/pages.py``."""
+
 import datetime as dt
 
 from django.conf import settings
@@ -13,7 +18,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from agreements.models import Agreement, Customer, ServiceLine
-from allora.tenancy import portal_required, public, staff_required
+from allora.tenancy import public, staff_required
 from allora.timeutils import local_today
 
 from . import calendars, feeds, planning
@@ -26,11 +31,10 @@ from .forms import (
     VisitMoveForm,
 )
 from .models import CalendarFeed, LineAssignment, Visit, technicians
+from .pages import month_visits, regenerate_feed_view
 from .recurrence import RecurrenceError
 
 UPCOMING_PAGE = 50
-PORTAL_UPCOMING = 20
-RECENT_REPORTS = 10
 
 
 @staff_required
@@ -58,12 +62,6 @@ def _int(text):
     return int(text) if text and text.isdigit() else None
 
 
-def _month_visits(visits, first):
-    days = [day for week in calendars.month_days(first) for day in week]
-    start, end = calendars.utc_bounds(days)
-    return visits.active().filter(starts_at__gte=start, starts_at__lt=end).for_display()
-
-
 # Staff: calendars and lists -------------------------------------------------------------
 
 
@@ -84,7 +82,7 @@ def calendar(request):
         request,
         "scheduling/calendar.html",
         {
-            "month": calendars.month_grid(first, _month_visits(visits, first), today=today),
+            "month": calendars.month_grid(first, month_visits(visits, first), today=today),
             "technicians": technicians(),
             "customers": Customer.objects.only("id", "legal_name"),
             "technician": technician,
@@ -479,7 +477,7 @@ def my_schedule(request):
 def my_calendar(request):
     today = local_today()
     first = calendars.parse_month(request.GET.get("month", ""), today=today)
-    visits = _month_visits(Visit.objects.filter(technician=request.user), first)
+    visits = month_visits(Visit.objects.filter(technician=request.user), first)
     return render(
         request,
         "scheduling/calendar.html",
@@ -491,86 +489,11 @@ def my_calendar(request):
     )
 
 
-def _regenerate(request, feed, *, done, cancel_url):
-    if request.method == "POST":
-        feed.regenerate(now=timezone.now())
-        messages.success(
-            request, "New calendar address created; the old one no longer works anywhere."
-        )
-        return redirect(done)
-    return render(
-        request,
-        "allora/confirm.html",
-        {
-            "title": "Create a new calendar address?",
-            "body": "The current address stops working at once: calendars subscribed to it "
-            "(Google Calendar, Outlook, phones) stop updating until you subscribe them to the "
-            "new address.",
-            "confirm_label": "Create a new address",
-            "cancel_url": cancel_url,
-        },
-    )
-
-
 @staff_required
 def my_feed_regenerate(request):
     url = reverse("scheduling:my_schedule")
-    return _regenerate(request, CalendarFeed.for_technician(request.user), done=url, cancel_url=url)
-
-
-# Portal ---------------------------------------------------------------------------------
-
-
-def _portal_visits(request):
-    return Visit.objects.for_user(request.user).exclude(agreement__status=Agreement.Status.DRAFT)
-
-
-@portal_required
-def portal_schedule(request):
-    """The customer's next visits, recent visit reports and their calendar feed."""
-    now = timezone.now()
-    visits = _portal_visits(request).for_display()
-    return render(
-        request,
-        "portal/schedule.html",
-        {
-            "upcoming": visits.open()
-            .filter(ends_at__gte=now)
-            .order_by("starts_at")[:PORTAL_UPCOMING],
-            "reports": visits.filter(status=Visit.Status.COMPLETED).order_by("-starts_at")[
-                :RECENT_REPORTS
-            ],
-            "feed": CalendarFeed.for_customer(request.user.customer),
-        },
-    )
-
-
-@portal_required
-def portal_calendar(request):
-    today = local_today()
-    first = calendars.parse_month(request.GET.get("month", ""), today=today)
-    return render(
-        request,
-        "portal/calendar.html",
-        {
-            "month": calendars.month_grid(
-                first, _month_visits(_portal_visits(request), first), today=today
-            )
-        },
-    )
-
-
-@portal_required
-def portal_visit_detail(request, pk):
-    visit = get_object_or_404(_portal_visits(request).for_display(), pk=pk)
-    return render(request, "portal/visit_detail.html", {"visit": visit})
-
-
-@portal_required
-def portal_feed_regenerate(request):
-    url = reverse("scheduling:portal_schedule")
-    return _regenerate(
-        request, CalendarFeed.for_customer(request.user.customer), done=url, cancel_url=url
+    return regenerate_feed_view(
+        request, CalendarFeed.for_technician(request.user), done=url, cancel_url=url
     )
 
 

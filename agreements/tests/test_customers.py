@@ -121,14 +121,6 @@ def test_revoke_needs_confirmation_then_blocks_sign_in(client_for, staff, alice)
     assert not alice.is_active
 
 
-def test_portal_home_shows_only_the_users_own_company(client_for, alice, bob, customer_b):
-    ContactFactory(customer=customer_b, name="Bob's Colleague")
-    page = client_for(alice).get(reverse("agreements:portal_home")).content.decode()
-    assert "Oak City Dental, PLLC" in page
-    assert "Triangle Legal" not in page
-    assert "Bob&#x27;s Colleague" not in page and "Bob's Colleague" not in page
-
-
 @pytest.mark.parametrize("role", [Role.CUSTOMER])
 def test_a_customer_user_without_a_customer_cannot_exist(db, role):
     from django.db import IntegrityError

@@ -237,8 +237,8 @@ def test_the_email_of_an_increase_before_the_deadline_has_no_opt_out(
 
 def test_the_portal_pages_give_the_dates(client_for, agreement, admin, alice):
     late_increase(agreement, admin)
-    detail = reverse("agreements:portal_agreement_detail", args=[agreement.pk])
-    terminate = reverse("agreements:portal_terminate", args=[agreement.pk])
+    detail = reverse("portal:agreement_detail", args=[agreement.pk])
+    terminate = reverse("portal:terminate", args=[agreement.pk])
     for day in (dt.date(2027, 12, 15), dt.date(2028, 1, 5)):  # before and after the term end
         with on(day):
             client = client_for(alice)
@@ -254,7 +254,7 @@ def test_filing_in_the_portal_answers_with_the_rate_increase(client_for, agreeme
     late_increase(agreement, admin)
     with on(dt.date(2028, 1, 5)):
         response = client_for(alice).post(
-            reverse("agreements:portal_terminate", args=[agreement.pk]),
+            reverse("portal:terminate", args=[agreement.pk]),
             {"reason": "Budget", "typed_name": "Alice Moore", "confirm": "on"},
             follow=True,
         )

@@ -1,5 +1,5 @@
-"""The lifecycle pages: the renewals queue and review (admins), termination requests (portal and
-staff), and what the customer sees."""
+"""The staff lifecycle pages: the renewals queue and review (admins), and termination requests
+recorded by staff. The customer's side is in portal/tests/test_agreements.py."""
 
 import datetime as dt
 from decimal import Decimal as D
@@ -9,7 +9,6 @@ import time_machine
 from django.core import mail
 from django.urls import reverse
 
-from agreements import lifecycle
 from agreements.models import RateReview, TerminationRequest
 from agreements.tests.factories import agreement_for_2027
 from billing.tests.factories import published_card
@@ -82,47 +81,6 @@ def test_bulk_review_drafts_rates_for_the_selection(client_for, admin, agreement
     assert RateReview.objects.get().uplift_percent == D("3.00")
 
 
-@time_machine.travel(NOW)
-def test_customer_sees_finalized_next_term_rates_in_the_portal(client_for, admin, alice, agreement):
-    review = lifecycle.save_rate_review(
-        agreement, method="uplift", uplift_percent=D("5"), by=admin, today=dt.date(2027, 11, 15)
-    )
-    url = reverse("agreements:portal_agreement_detail", args=[agreement.pk])
-    assert "Rates for your next term" not in client_for(alice).get(url).content.decode()
-    lifecycle.finalize_rate_review(review, by=admin, today=dt.date(2027, 11, 15))
-    page = client_for(alice).get(url).content.decode()
-    assert "Rates for your next term" in page and "$157.50" in page
-
-
-@time_machine.travel(dt.datetime(2027, 12, 10, 16, tzinfo=dt.UTC))
-def test_portal_late_request_shows_the_exact_dates(client_for, alice, agreement):
-    client = client_for(alice)
-    url = reverse("agreements:portal_terminate", args=[agreement.pk])
-    assert "The notice deadline of December 1, 2027 has passed" in client.get(url).content.decode()
-    response = client.post(
-        url,
-        {"reason": "Budget cuts", "typed_name": "Alice Moore", "confirm": "on"},
-        follow=True,
-    )
-    page = response.content.decode()
-    assert (
-        "Your request arrived after the notice deadline of December 1, 2027. The agreement renews "
-        "on January 1, 2028 for one year and will end on December 31, 2028" in page
-    )
-    request = TerminationRequest.objects.get()
-    assert request.filed_by == alice and request.channel == "portal"
-
-
-@time_machine.travel(NOW)
-def test_portal_request_without_confirmation_is_a_form_error(client_for, alice, agreement):
-    response = client_for(alice).post(
-        reverse("agreements:portal_terminate", args=[agreement.pk]),
-        {"reason": "x", "typed_name": "Alice Moore"},
-    )
-    assert "Tick the confirmation" in response.content.decode()
-    assert not TerminationRequest.objects.exists()
-
-
 @time_machine.travel(dt.datetime(2027, 12, 5, 16, tzinfo=dt.UTC))
 def test_staff_record_a_letter_in_the_customers_local_time(client_for, staff, agreement):
     # 23:59 on the deadline in Raleigh: timely, although it is already 2 December in UTC.
@@ -148,36 +106,3 @@ def test_a_future_received_time_is_refused(client_for, staff, agreement):
         {"received_at": "2027-12-01T10:00", "channel": "email", "typed_name": "Sam", "reason": "r"},
     )
     assert "cannot be in the future" in response.content.decode()
-
-
-@time_machine.travel(NOW)
-def test_customer_withdraws_after_confirming(client_for, alice, agreement):
-    request = lifecycle.file_termination_request(
-        agreement,
-        by=alice,
-        received_at=NOW,
-        reason="r",
-        typed_name="Alice Moore",
-        channel="portal",
-    )
-    url = reverse("agreements:portal_withdraw_termination", args=[request.pk])
-    assert "Withdraw the termination request?" in client_for(alice).get(url).content.decode()
-    client_for(alice).post(url)
-    request.refresh_from_db()
-    assert request.status == TerminationRequest.Status.WITHDRAWN
-
-
-@time_machine.travel(NOW)
-def test_portal_timeline_shows_the_customer_their_history(client_for, alice, agreement):
-    lifecycle.file_termination_request(
-        agreement, by=alice, received_at=NOW, reason="r", typed_name="Alice Moore", channel="portal"
-    )
-    page = (
-        client_for(alice)
-        .get(reverse("agreements:portal_agreement_detail", args=[agreement.pk]))
-        .content.decode()
-    )
-    assert "Timeline" in page
-    assert "Active: term 1 from January 1, 2027 to December 31, 2027" in page
-    assert "Your agreement will end on December 31, 2027 and will not renew." in page
-    assert "Agreement drafted" not in page  # internal history stays internal

@@ -132,6 +132,6 @@ def test_openapi_schema_documents_token_and_session(db):
 def test_profile_links_the_api_for_staff_and_customers(client_for, staff, alice):
     for user in (staff, alice):
         page = client_for(user).get(
-            reverse("agreements:customer_list" if user == staff else "agreements:portal_home")
+            reverse("agreements:customer_list" if user == staff else "portal:home")
         )
         assert reverse("profile") in page.content.decode()

@@ -22,7 +22,6 @@ from allora.tests.authz import (
     ADMIN,
     ADMIN_POST,
     LOGIN,
-    PORTAL,
     POST_ONLY_PUBLIC,
     PUBLIC,
     ROLES,
@@ -33,6 +32,7 @@ from allora.tests.authz import (
 from allora.tests.authz_rows_api import ROWS as API_PAGE_ROWS
 from billing.tests.authz_rows import ROWS as BILLING_ROWS
 from billing.tests.factories import RateCardFactory, published_card
+from portal.tests.authz_rows import ROWS as PORTAL_ROWS
 from scheduling.tests.authz_rows import ROWS as SCHEDULING_ROWS
 from scheduling.tests.authz_rows_service import ROWS as SERVICE_ROWS
 
@@ -63,10 +63,6 @@ def _draft_agreement(objs):
 
 def _awaiting_agreement(objs):
     return {"pk": objs["awaiting"].agreement_id}
-
-
-def _sent_agreement(objs):
-    return {"pk": objs["sent"].agreement_id}
 
 
 def _termination(objs):
@@ -103,9 +99,6 @@ MATRIX = {
     "agreements:contact_edit": (_contact, STAFF),
     "agreements:contact_invite": (_contact, STAFF_POST),
     "agreements:contact_revoke": (_contact, STAFF),
-    "agreements:portal_home": (None, PORTAL),
-    # bob asks for a contact of customer A: not there for him.
-    "agreements:portal_contact": (_contact, (302, 404, 200, 403, 403)),
     "agreements:agreement_list": (None, STAFF),
     "agreements:agreement_create": (None, STAFF),
     "agreements:agreement_detail": (_agreement, STAFF),
@@ -129,13 +122,6 @@ MATRIX = {
     "agreements:renewal_bulk": (None, ADMIN_POST),
     "agreements:renewal_review": (_agreement, ADMIN),
     "agreements:renewal_finalize": (_review, ADMIN),
-    "agreements:portal_terminate": (_agreement, (302, 404, 200, 403, 403)),
-    "agreements:portal_withdraw_termination": (_termination, (302, 404, 200, 403, 403)),
-    "agreements:portal_agreement_list": (None, PORTAL),
-    # bob (customer B) asks for customer A's agreement: 404, never a hint it exists.
-    "agreements:portal_agreement_detail": (_agreement, (302, 404, 200, 403, 403)),
-    "agreements:portal_agreement_sign": (_sent_agreement, (302, 404, 200, 403, 403)),
-    "agreements:portal_signed_pdf": (_signed_version, (302, 404, 200, 403, 403)),
     "billing:ratecard_list": (None, STAFF),
     "billing:ratecard_create": (None, ADMIN),
     "billing:ratecard_detail": (_card, STAFF),
@@ -145,6 +131,7 @@ MATRIX = {
     **SCHEDULING_ROWS,
     **SERVICE_ROWS,
     **BILLING_ROWS,
+    **PORTAL_ROWS,
     **API_PAGE_ROWS,
 }
 

@@ -69,8 +69,8 @@ def test_the_staff_home_lists_the_problem_linked_to_the_agreement(agreement, sta
 def test_the_portal_never_shows_the_reason(agreement, alice, client_for):
     client = client_for(alice)
     for url in (
-        reverse("agreements:portal_agreement_detail", args=[agreement.pk]),
-        reverse("agreements:portal_home"),
+        reverse("portal:agreement_detail", args=[agreement.pk]),
+        reverse("portal:home"),
     ):
         body = client.get(url).content.decode()
         assert "Cloud backup" not in body and "Billing problem" not in body

@@ -149,11 +149,8 @@ def test_the_portal_home_shows_term_end_notice_deadline_and_requests(
         by=alice,
         now=NOW,
     )
-    body = client_for(alice).get(reverse("agreements:portal_home")).content.decode()
+    body = client_for(alice).get(reverse("portal:home")).content.decode()
     assert "December 31, 2027" in body and "December 1, 2027" in body
     assert "Printer on fire" in body
-    assert (
-        "Printer on fire"
-        not in client_for(bob).get(reverse("agreements:portal_home")).content.decode()
-    )
+    assert "Printer on fire" not in client_for(bob).get(reverse("portal:home")).content.decode()
     assert EmergencyRequest.objects.count() == 1

@@ -2,12 +2,10 @@
 allora/tests/test_authorization.py): URL name -> (build(objs) -> kwargs or None, expected codes).
 
 ``objs`` holds customer A's active agreement (``agreement``) among others; the builders add an
-invoice of customer A. bob (customer B) asking for it gets a 404, never a hint it exists."""
+invoice of customer A (the portal's rows, in portal/tests/authz_rows.py, use it too)."""
 
-from allora.tests.authz import ADMIN, PORTAL, STAFF
+from allora.tests.authz import ADMIN, STAFF
 from billing.tests.factories import make_invoice
-
-OTHER_CUSTOMERS = (302, 404, 200, 403, 403)
 
 
 def _invoice(objs):
@@ -30,7 +28,4 @@ ROWS = {
     "billing:time_entry_list": (None, STAFF),
     "billing:time_entry_create": (None, STAFF),
     "billing:early_termination": (_agreement, STAFF),
-    "billing:portal_invoice_list": (None, PORTAL),
-    "billing:portal_invoice_detail": (_invoice, OTHER_CUSTOMERS),
-    "billing:portal_invoice_pdf": (_invoice, OTHER_CUSTOMERS),
 }

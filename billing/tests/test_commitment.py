@@ -114,7 +114,7 @@ def test_a_stale_confirmation_page_terminates_nothing(agreement, staff, client_f
 
 @time_machine.travel(dt.datetime(2027, 3, 10, 15, tzinfo=dt.UTC))
 def test_the_customer_sees_the_commitment_in_the_portal(agreement, alice, client_for):
-    page = client_for(alice).get(reverse("agreements:portal_agreement_detail", args=[agreement.pk]))
+    page = client_for(alice).get(reverse("portal:agreement_detail", args=[agreement.pk]))
     assert b"Commitment, term 1" in page.content and b"$14,040.00" in page.content
     assert b"Terminate early" not in page.content
 

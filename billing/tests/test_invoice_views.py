@@ -81,24 +81,24 @@ def test_the_portal_lists_only_the_customers_own_invoices_and_no_void_one(
     theirs = agreement_for_2027(customer=customer_b, customer_user=bob, admin=admin)
     make_invoice(theirs, issued_on=dt.date(2027, 3, 1))
     invoices[-1].void(by=admin, reason="Wrong month", now=NOW)
-    page = client_for(alice).get(reverse("billing:portal_invoice_list"))
+    page = client_for(alice).get(reverse("portal:invoice_list"))
     assert [invoice.number for invoice in page.context["page"]] == ["INV-000002", "INV-000001"]
     assert theirs.number not in page.content.decode()
-    (bobs,) = client_for(bob).get(reverse("billing:portal_invoice_list")).context["page"]
+    (bobs,) = client_for(bob).get(reverse("portal:invoice_list")).context["page"]
     assert bobs.agreement == theirs
 
 
 @time_machine.travel(NOW)
 def test_another_customers_invoice_and_its_pdf_are_not_found(client_for, bob, invoices):
     client = client_for(bob)
-    for name in ("billing:portal_invoice_detail", "billing:portal_invoice_pdf"):
+    for name in ("portal:invoice_detail", "portal:invoice_pdf"):
         assert client.get(reverse(name, args=[invoices[0].pk])).status_code == 404
 
 
 @time_machine.travel(NOW)
 def test_the_portal_invoice_shows_list_price_discount_and_net(client_for, alice, invoices):
     invoicing.mark_overdue(today=dt.date(2027, 3, 15))
-    page = client_for(alice).get(reverse("billing:portal_invoice_detail", args=[invoices[0].pk]))
+    page = client_for(alice).get(reverse("portal:invoice_detail", args=[invoices[0].pk]))
     text = page.content.decode()
     assert "Prescheduled Services, January 2027: block of 8 h on-site" in text
     assert "$1,200.00" in text and "25% off (−$300.00)" in text and "$900.00" in text
@@ -107,7 +107,7 @@ def test_the_portal_invoice_shows_list_price_discount_and_net(client_for, alice,
 
 @time_machine.travel(NOW)
 def test_the_pdf_has_the_lines_with_their_discount(client_for, alice, staff, invoices):
-    response = client_for(alice).get(reverse("billing:portal_invoice_pdf", args=[invoices[0].pk]))
+    response = client_for(alice).get(reverse("portal:invoice_pdf", args=[invoices[0].pk]))
     assert response["Content-Disposition"] == 'attachment; filename="INV-000001.pdf"'
     assert response.content.startswith(b"%PDF")
     text = pdf_text(response.content)

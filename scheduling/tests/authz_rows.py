@@ -5,10 +5,7 @@ allora/tests/test_authorization.py): URL name -> (build(objs) -> kwargs or None,
 draft_agreement, alice (user of A), bob (user of B, the outsider), staff, admin. A builder may
 create the objects its URL needs."""
 
-from allora.tests.authz import PORTAL, PUBLIC, STAFF
-
-# bob (customer B) asks for a visit of customer A: 404, never a hint that it exists.
-PORTAL_OF_A = (302, 404, 200, 403, 403)
+from allora.tests.authz import PUBLIC, STAFF
 
 
 def _visit(objs):
@@ -41,10 +38,6 @@ ROWS = {
     "scheduling:my_schedule": (None, STAFF),
     "scheduling:my_calendar": (None, STAFF),
     "scheduling:my_feed_regenerate": (None, STAFF),
-    "scheduling:portal_schedule": (None, PORTAL),
-    "scheduling:portal_calendar": (None, PORTAL),
-    "scheduling:portal_feed_regenerate": (None, PORTAL),
-    "scheduling:portal_visit_detail": (_visit, PORTAL_OF_A),
     # The secret address is the only key: anyone holding it reads the feed (a wrong one: 404).
     "scheduling:feed": (_feed, PUBLIC),
 }

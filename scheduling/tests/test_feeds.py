@@ -108,17 +108,17 @@ def test_regenerating_revokes_the_old_address(term, client_for, alice, bob, cust
     feed = CalendarFeed.for_customer(customer_a)
     old = reverse("scheduling:feed", args=[feed.token])
     client = client_for(alice)
-    confirm = client.get(reverse("scheduling:portal_feed_regenerate"))
+    confirm = client.get(reverse("portal:feed_regenerate"))
     assert "Create a new calendar address?" in confirm.content.decode()
 
-    response = client.post(reverse("scheduling:portal_feed_regenerate"), follow=True)
+    response = client.post(reverse("portal:feed_regenerate"), follow=True)
 
     feed.refresh_from_db()
     assert client.get(old).status_code == 404
     assert client.get(reverse("scheduling:feed", args=[feed.token])).status_code == 200
     assert reverse("scheduling:feed", args=[feed.token]) in response.content.decode()
     # Bob regenerating his own customer's address leaves customer A's alone.
-    client_for(bob).post(reverse("scheduling:portal_feed_regenerate"))
+    client_for(bob).post(reverse("portal:feed_regenerate"))
     assert CalendarFeed.objects.get(pk=feed.pk).token == feed.token
 
 

@@ -51,7 +51,7 @@ def maintenance(agreement, month):
 
 
 def test_bob_gets_a_404_for_a_visit_of_customer_a(oak, client_for, bob, alice):
-    url = reverse("scheduling:portal_visit_detail", args=[maintenance(oak, 3).pk])
+    url = reverse("portal:visit_detail", args=[maintenance(oak, 3).pk])
 
     assert client_for(bob).get(url).status_code == 404
     assert client_for(alice).get(url).status_code == 200
@@ -60,13 +60,13 @@ def test_bob_gets_a_404_for_a_visit_of_customer_a(oak, client_for, bob, alice):
 def test_the_portal_shows_only_the_customers_own_visits(oak, legal, client_for, alice):
     client = client_for(alice)
 
-    schedule = client.get(reverse("scheduling:portal_schedule")).content.decode()
-    calendar = client.get(reverse("scheduling:portal_calendar") + "?month=2027-03").content.decode()
+    schedule = client.get(reverse("portal:schedule")).content.decode()
+    calendar = client.get(reverse("portal:calendar") + "?month=2027-03").content.decode()
 
     assert "Wed Mar 17, 2027 10:00–12:00" in schedule
     assert str(legal.agreement.customer) not in schedule + calendar
     for visit in legal.visits.filter(starts_at__month=3):
-        assert reverse("scheduling:portal_visit_detail", args=[visit.pk]) not in calendar
+        assert reverse("portal:visit_detail", args=[visit.pk]) not in calendar
 
 
 # --- constant query counts ---------------------------------------------------------------
@@ -128,8 +128,8 @@ def test_the_portal_pages_use_the_same_queries_whatever_the_number_of_visits(
     oak, client_for, alice, django_assert_num_queries
 ):
     client = client_for(alice)
-    schedule = reverse("scheduling:portal_schedule")
-    calendar = reverse("scheduling:portal_calendar") + "?month=2027-03"
+    schedule = reverse("portal:schedule")
+    calendar = reverse("portal:calendar") + "?month=2027-03"
     client.get(schedule)  # creates the feed's secret address once
     # session, user, the customer (nav), upcoming visits, visit reports, the feed
     _queries(client, schedule, django_assert_num_queries, 6)
@@ -311,7 +311,7 @@ def test_the_technician_completes_a_visit_once(oak, client_for, staff, alice):
     visit.refresh_from_db()
     assert visit.findings == "Cleaned the server fans."
 
-    report = client_for(alice).get(reverse("scheduling:portal_visit_detail", args=[visit.pk]))
+    report = client_for(alice).get(reverse("portal:visit_detail", args=[visit.pk]))
     page = report.content.decode()
     assert "Visit report" in page and "Cleaned the server fans." in page and "2.50 hours" in page
     assert page.count('aria-label="done"') == 3

@@ -1,0 +1,134 @@
+"""What the staff agreement pages (``agreements/views.py``) and the customer portal's
+(``portal/views/agreements.py``) share: the one scoping helper that fetches an agreement for the
+signed-in user, the signing page, the PDF responses, the withdraw-a-termination confirmation, and
+the renewal and termination context of an agreement page."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+
+from allora.timeutils import local_today
+from billing.pricing import rate_changes
+
+from . import lifecycle
+from .document import document_context, exhibit_b
+from .forms import SignForm
+from .models import Agreement, RateReview, TerminationRequest
+
+
+def get_agreement_for_user(user, pk):
+    """The agreement if the user may see it; another customer's agreement is a 404."""
+    return get_object_or_404(Agreement.objects.for_user(user).select_related("customer"), pk=pk)
+
+
+def pdf_response(data, filename, *, attachment=False):
+    response = HttpResponse(data, content_type="application/pdf")
+    disposition = "attachment" if attachment else "inline"
+    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    return response
+
+
+def signed_pdf_response(version):
+    if not version.signed_pdf:
+        raise Http404("The signed PDF is not ready yet")
+    with version.signed_pdf.open("rb") as handle:
+        data = handle.read()
+    return pdf_response(
+        data, f"{version.agreement.number}-v{version.number}-signed.pdf", attachment=True
+    )
+
+
+def sign_view(request, version, sign, *, done_url, party):
+    """The signing page of one party: the document, then the typed-name form."""
+    form = SignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            sign(form.evidence(request))
+        except ValidationError as error:
+            for message in error.messages:
+                form.add_error(None, message)
+        else:
+            messages.success(request, "Signed. Thank you.")
+            return redirect(done_url)
+    doc = document_context(version, today=local_today())
+    return render(
+        request,
+        "agreements/sign.html",
+        {**doc, "form": form, "party": party, "cancel_url": done_url},
+    )
+
+
+def withdraw_view(request, pk, *, done):
+    """Confirm, then withdraw a standing termination request the user may see; then go to the
+    agreement's page named ``done``."""
+    termination = get_object_or_404(
+        TerminationRequest.objects.for_user(request.user).select_related("agreement"), pk=pk
+    )
+    done_url = reverse(done, args=[termination.agreement_id])
+    if request.method == "POST":
+        try:
+            lifecycle.withdraw_termination_request(termination, by=request.user)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(
+                request, "The termination request is withdrawn; the agreement renews as usual."
+            )
+        return redirect(done_url)
+    return render(
+        request,
+        "allora/confirm.html",
+        {
+            "title": "Withdraw the termination request?",
+            "body": "The agreement would then renew as usual on "
+            f"{termination.agreement.latest_term.end:%B %-d, %Y} unless a new written request "
+            "is filed.",
+            "confirm_label": "Withdraw the request",
+            "cancel_url": done_url,
+        },
+    )
+
+
+def lifecycle_context(agreement, latest, *, finalized_only):
+    """The standing termination request and the next term's rates, for the agreement pages."""
+    standing = agreement.termination_requests.filter(
+        status=TerminationRequest.Status.STANDING
+    ).first()
+    review = None
+    if latest is not None:
+        reviews = agreement.rate_reviews.filter(term_number=latest.number + 1)
+        if finalized_only:
+            reviews = reviews.filter(status=RateReview.Status.FINALIZED)
+        review = reviews.first()
+    # A late increase's window to end at the term end without it (unless a request already does).
+    opt_out_open = (
+        review is not None
+        and review.opt_out_open(local_today())
+        and not (standing and standing.effective_end <= latest.end)
+    )
+    return {
+        "standing_request": standing,
+        "standing_message": lifecycle.termination_message(standing) if standing else "",
+        "next_review": review,
+        "next_term_start": latest.end if latest else None,
+        "opt_out_until": review.opt_out_until if opt_out_open else None,
+        "opt_out_last_day": latest.last_day if opt_out_open else None,
+        **(next_term_comparison(agreement, latest, review) if review else {}),
+    }
+
+
+def next_term_comparison(agreement, term, review):
+    """Old and new rates side by side, with the monthly total under each."""
+    if review is None:
+        return {"changes": None}
+    version = agreement.signed_version()
+    _, old_total = exhibit_b(version, term.locked_rates, anchor=term.end)
+    _, new_total = exhibit_b(version, review.rates, anchor=term.end)
+    return {
+        "changes": rate_changes(term.locked_rates, review.rates),
+        "old_total": old_total,
+        "new_total": new_total,
+        "monthly_difference": new_total - old_total,
+    }

@@ -1,0 +1,26 @@
+"""The customer's home page and their company's contacts."""
+
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from agreements.models import Contact
+from allora.tenancy import portal_required
+from allora.timeutils import local_today
+
+
+@portal_required
+def home(request):
+    """The customer's home: next visits, open requests, projects awaiting approval, latest
+    invoices, term ends and notice deadlines (allora/dashboard.py)."""
+    from allora.dashboard import portal_dashboard  # the dashboard reads every app
+
+    context = portal_dashboard(request.user, today=local_today(), now=timezone.now())
+    context["customer"] = request.user.customer
+    context["contacts"] = Contact.objects.for_user(request.user)
+    return render(request, "portal/home.html", context)
+
+
+@portal_required
+def contact(request, pk):
+    contact = get_object_or_404(Contact.objects.for_user(request.user), pk=pk)
+    return render(request, "portal/contact.html", {"contact": contact})
