@@ -702,7 +702,7 @@ def renew_due_agreements(*, today: dt.date):
 
 def renew_agreement(pk, *, today: dt.date):
     """Add the terms due by ``today`` (several after a long gap), each from the previous end."""
-    created = []
+    created: list[Term] = []
     with transaction.atomic():
         agreement = _claim_live(pk)
         if agreement is None:
