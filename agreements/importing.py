@@ -66,7 +66,7 @@ from allora.validation import Money, NoNulText, text
 from billing.charges import next_month
 from billing.invoicing import billing_date, first_month
 from billing.models import HOURLY_KINDS, DiscountPolicy, Invoice, RateKind
-from billing.pricing import DISCOUNTED_KINDS
+from billing.rules import DISCOUNTED_KINDS
 from scheduling import recurrence
 from scheduling.models import Visit
 from scheduling.planning import plan_terms

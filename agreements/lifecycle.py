@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from allora.emails import send_after_commit
 from allora.models import Role
-from billing.pricing import merged_rates, money, rate_changes
+from billing.pricing import merged_rates, rate_changes
+from billing.rules import money
 from billing.services import rates_snapshot
 from scheduling.planning import cancel_future_visits, plan_term
 

@@ -57,7 +57,6 @@ from scheduling.models import ScheduleChange
 from scheduling.planning import segments
 
 from .charges import (
-    ZERO,
     Charge,
     Stretch,
     emergency_charge,
@@ -68,10 +67,10 @@ from .charges import (
     recurring_charges,
     stretches,
     term_on,
-    totals,
 )
 from .models import Invoice, InvoiceLine, InvoiceSequence, TimeEntry, invoice_number
-from .pricing import discount_percent, hosting_price, merged_rates, snapshot_rate
+from .pricing import hosting_price, merged_rates, snapshot_rate
+from .rules import ZERO, discount_percent, totals
 
 Event = AgreementEvent.Kind
 
@@ -293,7 +292,7 @@ class Account:
                 owed[self.root.get(charge.service_line_id, charge.service_line_id)].append(charge)
             for service in list(owed) + [s for (m, s) in self.billed if m == month]:
                 billed = self.billed.get((month, service), [])
-                if _sums(billed) == _sums(owed[service]):
+                if totals(billed) == totals(owed[service]):
                     continue
                 charges += [_reversal(line) for line in billed]
                 charges += [_rebilled(charge) for charge in owed[service]]
@@ -348,13 +347,6 @@ class Account:
                 )
                 charges += [charge] if charge else []
         return charges, ids
-
-
-def _sums(items) -> tuple:
-    return (
-        sum((item.list_amount for item in items), ZERO),
-        sum((item.amount for item in items), ZERO),
-    )
 
 
 def _reversal(line) -> Charge:
