@@ -63,8 +63,8 @@ from pydantic import ValidationError as PydanticError
 from simple_history.utils import bulk_create_with_history
 
 from allora.validation import Money, NoNulText, text
+from billing.accounts import billing_date, first_month
 from billing.charges import next_month
-from billing.invoicing import billing_date, first_month
 from billing.models import HOURLY_KINDS, DiscountPolicy, Invoice, RateKind
 from billing.rules import DISCOUNTED_KINDS
 from scheduling import recurrence

@@ -856,7 +856,7 @@ def terminate_early(agreement, *, by, today: dt.date):
     """End a live agreement today, before its term ends: a final invoice for the term's
     remaining recurring charges at its locked rates (and usage not billed yet), its future
     visits cancelled, status terminated. Returns the final invoice (None if nothing was owed)."""
-    from billing.invoicing import issue_final_invoice
+    from billing.closing import issue_final_invoice
 
     agreement = (
         Agreement.objects.select_for_update(of=("self",))
