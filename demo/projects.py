@@ -4,8 +4,8 @@ one declined. Idempotent."""
 import datetime as dt
 from decimal import Decimal
 
-from . import projects
-from .models import Contact, Customer, Project
+from agreements import projects
+from agreements.models import Contact, Customer, Project
 
 # (customer, title, scope, hours, decision: True approve, False decline, None pending)
 PROJECTS = [
