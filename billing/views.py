@@ -21,7 +21,7 @@ from allora.tenancy import admin_required, staff_required
 from allora.timeutils import local_today
 from scheduling.models import Visit
 
-from . import invoicing
+from . import closing
 from .documents import EXPORT_COLUMNS, export_rows, invoice_context
 from .forms import (
     ExportForm,
@@ -327,7 +327,7 @@ def early_termination(request, pk):
     agreement = get_agreement_for_user(request.user, pk)
     today = local_today()
     try:
-        plan = invoicing.final_invoice_preview(agreement, today=today)
+        plan = closing.final_invoice_preview(agreement, today=today)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect("agreements:agreement_detail", pk=agreement.pk)
@@ -356,7 +356,7 @@ def early_termination(request, pk):
         {
             "agreement": agreement,
             "plan": plan,
-            "commitment": invoicing.commitment(agreement, today=today),
+            "commitment": closing.commitment(agreement, today=today),
             "future_visits": Visit.objects.open()
             .filter(agreement=agreement, starts_at__gte=timezone.now())
             .count(),
