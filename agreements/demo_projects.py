@@ -4,8 +4,10 @@ one declined. Idempotent."""
 import datetime as dt
 from decimal import Decimal
 
-from . import projects
-from .models import Contact, Customer, Project
+from delivery import projects
+from delivery.models import Project
+
+from .models import Contact, Customer
 
 # (customer, title, scope, hours, decision: True approve, False decline, None pending)
 PROJECTS = [
