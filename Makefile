@@ -9,7 +9,7 @@ PORT ?= 8000
 # Development defaults; production sets its own environment (see README, "Settings").
 DEV_ENV := DEBUG=$${DEBUG:-true}
 
-.PHONY: run test install lint migrate demo clean
+.PHONY: run test install lint typecheck migrate demo clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,9 +43,14 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+# The rules and workflow modules listed in mypy.ini, with django-stubs.
+typecheck: install
+	$(BIN)/mypy
+
+# The suite runs on every core (pytest-xdist); PYTEST_ARGS adds options (CI: --create-db).
+test: lint typecheck
 	$(DEV_ENV) $(PY) manage.py makemigrations --check --dry-run
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var

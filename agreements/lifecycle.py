@@ -94,7 +94,7 @@ def send_for_signature(version, *, signer: Contact, by, today: dt.date):
     version.content_sha256 = content_digest(version)
     version.save(update_fields=["signer", "status", "sent_at", "content_sha256"])
     if not version.is_amendment:
-        Agreement.objects.filter(pk=agreement.pk).update(status=Agreement.Status.SENT)
+        agreement.set_status(Agreement.Status.SENT)
     agreement.log(
         Event.SENT, f"Version {version.number} sent to {signer.name} for signature", actor=by
     )
@@ -124,7 +124,7 @@ def recall(version, *, by):
         status=Status.DRAFT, rates_snapshot=None, content_sha256="", sent_at=None
     )
     if not version.is_amendment:
-        Agreement.objects.filter(pk=version.agreement_id).update(status=Agreement.Status.DRAFT)
+        version.agreement.set_status(Agreement.Status.DRAFT)
     version.agreement.log(Event.RECALLED, f"Version {version.number} recalled to draft", actor=by)
 
 
@@ -205,9 +205,7 @@ def sign_as_customer(version, *, user, evidence, now=None):
     )
     AgreementVersion.objects.filter(pk=version.pk).update(status=Status.CUSTOMER_SIGNED)
     if not version.is_amendment:
-        Agreement.objects.filter(pk=version.agreement_id).update(
-            status=Agreement.Status.CUSTOMER_SIGNED
-        )
+        version.agreement.set_status(Agreement.Status.CUSTOMER_SIGNED)
     version.agreement.log(Event.SIGNED, f"Signed by {contact.name} for the customer", actor=user)
     admins = get_user_model().objects.filter(role=Role.ADMIN, is_active=True)
     send_after_commit(
@@ -267,7 +265,7 @@ def activate(agreement, *, version, signed_on: dt.date):
         version=version,
     )
     plan_term(term)
-    Agreement.objects.filter(pk=agreement.pk).update(status=Agreement.Status.ACTIVE)
+    agreement.set_status(Agreement.Status.ACTIVE)
     agreement.log(
         Event.ACTIVATED,
         f"Active: term 1 from {term.start:%B %-d, %Y} to {term.last_day:%B %-d, %Y}",
@@ -445,7 +443,7 @@ def file_termination_request(agreement, *, by, received_at, reason, typed_name, 
     )
     latest = agreement.latest_term
     if latest and latest.end == outcome.effective_end:
-        Agreement.objects.filter(pk=agreement.pk).update(status=Agreement.Status.ENDING)
+        agreement.set_status(Agreement.Status.ENDING)
     agreement.log(Event.TERMINATION_REQUEST, termination_message(request), actor=by)
     _remind(
         agreement,
@@ -496,9 +494,8 @@ def withdraw_termination_request(request, *, by, now=None):
     request.withdrawn_at = now
     request.withdrawn_by = by
     request.save(update_fields=["status", "withdrawn_at", "withdrawn_by"])
-    Agreement.objects.filter(pk=agreement.pk, status=Agreement.Status.ENDING).update(
-        status=Agreement.Status.ACTIVE
-    )
+    if agreement.status == Agreement.Status.ENDING:
+        agreement.set_status(Agreement.Status.ACTIVE)
     agreement.log(
         Event.REQUEST_WITHDRAWN,
         "Termination request withdrawn: the agreement renews as usual",
@@ -705,7 +702,7 @@ def renew_due_agreements(*, today: dt.date):
 
 def renew_agreement(pk, *, today: dt.date):
     """Add the terms due by ``today`` (several after a long gap), each from the previous end."""
-    created = []
+    created: list[Term] = []
     with transaction.atomic():
         agreement = _claim_live(pk)
         if agreement is None:
@@ -746,7 +743,7 @@ def renew_agreement(pk, *, today: dt.date):
             )
             created.append(term)
         if request and request.effective_end == term.end:
-            Agreement.objects.filter(pk=pk).update(status=Agreement.Status.ENDING)
+            agreement.set_status(Agreement.Status.ENDING)
     return created
 
 
@@ -771,7 +768,7 @@ def end_agreement(pk, *, today: dt.date) -> bool:
         latest = agreement.latest_term
         if request is None or latest.end != request.effective_end:
             return False  # a late request whose following term has not been added yet
-        Agreement.objects.filter(pk=pk).update(status=Agreement.Status.ENDED)
+        agreement.set_status(Agreement.Status.ENDED)
         TerminationRequest.objects.filter(pk=request.pk).update(
             status=TerminationRequest.Status.FULFILLED
         )
@@ -869,7 +866,7 @@ def terminate_early(agreement, *, by, today: dt.date):
     renew_agreement(agreement.pk, today=today)
     invoice = issue_final_invoice(agreement, today=today)
     cancelled = cancel_future_visits(agreement, after=today + dt.timedelta(days=1))
-    Agreement.objects.filter(pk=agreement.pk).update(status=Agreement.Status.TERMINATED)
+    agreement.set_status(Agreement.Status.TERMINATED)
     # A standing request is settled by the early end: it must not wait for a term end any more.
     agreement.termination_requests.filter(status=TerminationRequest.Status.STANDING).update(
         status=TerminationRequest.Status.FULFILLED

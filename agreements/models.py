@@ -139,6 +139,10 @@ class Contact(models.Model):
         return [label for flag, label in flags if flag]
 
 
+class StatusTransitionError(ValidationError):
+    """An agreement status change the transition table does not allow."""
+
+
 class FrozenContentError(ValidationError):
     """Raised on any attempt to change the content of an agreement version once it was sent."""
 
@@ -226,6 +230,17 @@ class Agreement(models.Model):
 
     # In force: billed, scheduled and renewed. The one definition of "live".
     LIVE = (Status.ACTIVE, Status.ENDING)
+    # Which status may follow which. ``set_status`` refuses anything else; nothing else writes
+    # the status (an agreement is created in its first status: draft, or active when imported).
+    TRANSITIONS = {
+        Status.DRAFT: {Status.SENT},
+        Status.SENT: {Status.DRAFT, Status.CUSTOMER_SIGNED},  # recalled, or signed
+        Status.CUSTOMER_SIGNED: {Status.ACTIVE},  # countersigned
+        Status.ACTIVE: {Status.ENDING, Status.ENDED, Status.TERMINATED},
+        Status.ENDING: {Status.ACTIVE, Status.ENDED, Status.TERMINATED},  # ACTIVE: withdrawn
+        Status.ENDED: set(),
+        Status.TERMINATED: set(),
+    }
 
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="agreements")
     number = models.CharField(max_length=20, unique=True)
@@ -252,6 +267,37 @@ class Agreement(models.Model):
 
     def __str__(self):
         return f"{self.number} – {self.customer}"
+
+    def save(self, *args, **kwargs):
+        stored = getattr(self, "_stored_status", None)
+        if not self._state.adding and stored is not None and self.status != stored:
+            raise StatusTransitionError(
+                f"The status of {self.number} changes only through set_status() "
+                f"({stored} → {self.status})."
+            )
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        agreement = super().from_db(db, field_names, values)
+        agreement._stored_status = agreement.__dict__.get("status")
+        return agreement
+
+    def set_status(self, status):
+        """Move the agreement to ``status`` if the transition table allows it from the status
+        stored now (one conditional UPDATE, so two workers cannot both move it); the same
+        status again is a no-op. Raises StatusTransitionError otherwise."""
+        status = self.Status(status)
+        allowed_from = [old for old, new in self.TRANSITIONS.items() if status in new]
+        moved = Agreement.objects.filter(pk=self.pk, status__in=[*allowed_from, status]).update(
+            status=status
+        )
+        if not moved:
+            stored = Agreement.objects.values_list("status", flat=True).get(pk=self.pk)
+            raise StatusTransitionError(
+                f"{self.number} cannot go from “{self.Status(stored).label}” to “{status.label}”."
+            )
+        self.status = self._stored_status = status
 
     @property
     def tz(self):

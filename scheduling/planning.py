@@ -474,12 +474,12 @@ def replan_for_amendment(agreement, *, version, effective: dt.date) -> Amendment
         to_new = Case(
             *[When(line_id=old_pk, then=Value(line.pk)) for old_pk, (line, _) in continued.items()]
         )
-        repoint = reduce(operator.or_, repoint)
+        moved = reduce(operator.or_, repoint)
         result.kept = (
-            Visit.objects.open().filter(repoint).update(line_id=to_new, series=0, updated_at=now)
+            Visit.objects.open().filter(moved).update(line_id=to_new, series=0, updated_at=now)
         )
         # A visit cancelled on its own stays cancelled: moved along, so it is not planned again.
-        Visit.objects.filter(repoint, status=Visit.Status.CANCELLED).update(
+        Visit.objects.filter(moved, status=Visit.Status.CANCELLED).update(
             line_id=to_new, series=0
         )
         # A visit already done from `effective` on (e.g. this morning) is not planned again.

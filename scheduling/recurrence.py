@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from itertools import islice
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dateutil.rrule import rrule, rrulestr
+from dateutil.rrule import rrule, rruleset, rrulestr
 
 FREQUENCIES = ("weekly", "monthly")
 ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", -1: "last"}
@@ -79,8 +79,8 @@ def parse_rrule(rule: str) -> RuleParts:
     if prefixes and (frequency == "weekly" or len(days) != 1):
         raise RecurrenceError("The form does not support this combination of days.")
     ordinal = _parse_int(prefixes[0], "week of the month") if prefixes else None
-    month_day = fields.get("BYMONTHDAY")
-    month_day = None if month_day is None else _parse_int(month_day, "day of the month")
+    month_day_text = fields.get("BYMONTHDAY")
+    month_day = None if month_day_text is None else _parse_int(month_day_text, "day of the month")
     if frequency == "monthly" and weekdays and ordinal is None:
         raise RecurrenceError("Choose first, second, third, fourth or last.")
     return _validated(RuleParts(frequency, interval, weekdays, ordinal, month_day))
@@ -95,12 +95,12 @@ def describe(rule: str, *, start_time: dt.time, duration_minutes: int) -> str:
     if parts.frequency == "weekly":
         days = _join_names([WEEKDAY_NAMES[d] for d in parts.weekdays])
         return f"Every {days} {at}" if n == 1 else f"Every {n} weeks on {days} {at}"
-    if parts.month_day is None:
+    if parts.ordinal is not None:  # validated: a weekday form has an ordinal, no month day
         which = f"{ORDINALS[parts.ordinal]} {WEEKDAY_NAMES[parts.weekdays[0]]}"
         if n == 1:
             return f"The {which} of every month {at}"
         return f"Every {n} months on the {which} {at}"
-    day = parts.month_day
+    day = parts.month_day or 1  # validated: the day form always has its day
     text = f"Day {day} of every month {at}" if n == 1 else f"Every {n} months on day {day} {at}"
     if day >= 29:  # February (and for the 31st, the 30-day months) has no such day
         text += f"; months without a {day}{'st' if day == 31 else 'th'} are skipped"
@@ -180,7 +180,11 @@ def _validated(parts: RuleParts) -> RuleParts:
                 raise RecurrenceError("Choose first, second, third, fourth or last.")
             if len(weekdays) != 1:
                 raise RecurrenceError("Choose exactly one weekday for a monthly schedule.")
-        elif not _is_int(parts.month_day) or not 1 <= parts.month_day <= 31:
+        elif (
+            parts.month_day is None
+            or not _is_int(parts.month_day)
+            or not 1 <= parts.month_day <= 31
+        ):
             raise RecurrenceError("The day of the month must be between 1 and 31.")
     return RuleParts(parts.frequency, parts.interval, weekdays, parts.ordinal, parts.month_day)
 
@@ -202,7 +206,7 @@ def _fields(rule: str) -> dict[str, str]:
     return fields
 
 
-def _compile(rule: str, dtstart: dt.datetime) -> rrule:
+def _compile(rule: str, dtstart: dt.datetime) -> rrule | rruleset:
     """Build a dateutil rrule anchored at a naive local dtstart from any supported RRULE."""
     fields = _fields(rule)
     if fields.get("FREQ") not in _GENERAL_FREQS:

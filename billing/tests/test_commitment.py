@@ -77,8 +77,7 @@ def test_early_termination_bills_the_rest_of_the_term_cancels_visits_and_ends(
 
 
 def test_an_agreement_that_has_ended_cannot_be_terminated_early(agreement, staff):
-    Agreement.objects.filter(pk=agreement.pk).update(status=Agreement.Status.ENDED)
-    agreement.refresh_from_db()
+    agreement.set_status(Agreement.Status.ENDED)
     with pytest.raises(ValidationError, match="Only an active or ending agreement"):
         lifecycle.terminate_early(agreement, by=staff, today=dt.date(2027, 3, 10))
     assert not Invoice.objects.exists()

@@ -92,8 +92,7 @@ def test_maintenance_time_goes_on_its_visit_and_hosting_takes_none(agreement, st
 
 
 def test_no_time_on_an_agreement_that_has_ended(agreement, staff):
-    Agreement.objects.filter(pk=agreement.pk).update(status=Agreement.Status.TERMINATED)
-    agreement.refresh_from_db()
+    agreement.set_status(Agreement.Status.TERMINATED)
     with pytest.raises(ValidationError, match="only on an active agreement"):
         log(agreement, staff, line=line_of(agreement, "emergency"))
 
