@@ -1,4 +1,5 @@
 import zoneinfo
+from pathlib import Path
 
 from crispy_forms.helper import FormHelper
 from django import forms
@@ -379,3 +380,19 @@ class BulkRateReviewForm(RateReviewForm):
     def __init__(self, *args, queryset, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["agreements"].queryset = queryset
+
+
+class ImportForm(CrispyForm, forms.Form):
+    """The admins' import page: a JSON or CSV file in the import format."""
+
+    file = forms.FileField(
+        label="File to import",
+        help_text="JSON or CSV in the import format (see the README). PDFs of the paper "
+        "contracts travel inside it as base64.",
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if Path(upload.name).suffix.lower() not in (".json", ".csv"):
+            raise forms.ValidationError("Choose a .json or .csv file.")
+        return upload

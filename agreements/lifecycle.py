@@ -712,7 +712,10 @@ def renew_agreement(pk, *, today: dt.date):
         ).first()
         version = agreement.signed_version()
         term = agreement.terms.order_by("-number").first()
-        while term.end <= today and not (request and request.effective_end <= term.end):
+        due = rules.term_dates(term.end, through=today) if term.end <= today else []
+        for start, end in due:
+            if request and request.effective_end <= term.end:
+                break  # the agreement ends with this term
             review = agreement.rate_reviews.filter(
                 term_number=term.number + 1, status=RateReview.Status.FINALIZED
             ).first()
@@ -721,8 +724,8 @@ def renew_agreement(pk, *, today: dt.date):
             term = Term.objects.create(
                 agreement=agreement,
                 number=term.number + 1,
-                start=term.end,
-                end=rules.term_end(term.end),
+                start=start,
+                end=end,
                 locked_rates=review.rates if review else carried_rates(term, version),
                 version=version,
             )

@@ -13,6 +13,17 @@ def term_end(start: dt.date) -> dt.date:
     return start + relativedelta(years=1)
 
 
+def term_dates(first_start: dt.date, *, through: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """The (start, end) of each term from ``first_start`` up to ``through``: the first term,
+    then one more from each end that has come (``end <= through``), as renewal adds them. Each
+    term starts on the previous one's end, so after a leap-day start every later term starts
+    on 28 February."""
+    dates = [(first_start, term_end(first_start))]
+    while dates[-1][1] <= through:
+        dates.append((dates[-1][1], term_end(dates[-1][1])))
+    return dates
+
+
 def last_covered_day(end: dt.date) -> dt.date:
     """The last day a term covers (its exclusive end minus one day)."""
     return end - dt.timedelta(days=1)

@@ -4,7 +4,6 @@ row, with its line), then confirm. The same import as ``manage.py import_agreeme
 import secrets
 from pathlib import Path
 
-from django import forms
 from django.contrib import messages
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -15,23 +14,10 @@ from allora.tenancy import admin_required
 from allora.timeutils import local_today
 
 from . import importing
+from .forms import ImportForm
 
 PENDING = "imports/pending/"
 SESSION_KEY = "pending_imports"
-
-
-class ImportForm(forms.Form):
-    file = forms.FileField(
-        label="File to import",
-        help_text="JSON or CSV in the import format (see the README). PDFs of the paper "
-        "contracts travel inside it as base64.",
-    )
-
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if Path(upload.name).suffix.lower() not in (".json", ".csv"):
-            raise forms.ValidationError("Choose a .json or .csv file.")
-        return upload
 
 
 @admin_required

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "billing",
     "delivery",
     "portal",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -1,4 +1,3 @@
-from django import forms
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.db import connection
@@ -10,7 +9,7 @@ from django.utils import timezone
 from billing.models import RateCard
 
 from . import dashboard
-from .forms import PasswordResetForm
+from .forms import ApiTokenForm, PasswordResetForm
 from .models import ApiToken, Heartbeat
 from .tenancy import public, signed_in, staff_required
 from .timeutils import local_today
@@ -56,12 +55,6 @@ class PasswordResetView(auth_views.PasswordResetView):
 
 
 # Profile and personal API tokens ------------------------------------------------------------
-
-
-class ApiTokenForm(forms.Form):
-    name = forms.CharField(
-        max_length=100, label="Token name", help_text="What it is for, e.g. “RMM sync”."
-    )
 
 
 @signed_in

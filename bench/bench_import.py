@@ -48,7 +48,7 @@ def main():
 
     call_command("migrate", verbosity=0)
 
-    from agreements import importing
+    from agreements import exporting, importing
     from agreements.models import Agreement, Term
     from agreements.tests.import_samples import sample_document
     from allora.models import Role, User
@@ -86,7 +86,7 @@ def main():
         lambda: importing.import_path(source, by=admin, today=today),
     )
     assert again.ok and again.agreements_created == 0
-    timed("export", lambda: importing.export_to_path(workdir / "export.json"))
+    timed("export", lambda: exporting.export_to_path(workdir / "export.json"))
 
 
 if __name__ == "__main__":

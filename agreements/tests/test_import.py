@@ -11,7 +11,7 @@ import time_machine
 from django.core.management import call_command
 from django.db import transaction
 
-from agreements import importing
+from agreements import exporting, importing
 from agreements.models import Agreement, AgreementEvent, Contact, Customer, RateReview
 from agreements.tests.factories import CustomerFactory
 from agreements.tests.import_samples import PDF, RATES, SERVICES, sample_document, uplifted
@@ -239,17 +239,17 @@ def _roundtrip(document, admin, *, fmt):
 
     def export():
         buffer = io.StringIO()
-        data = importing.export_document()
+        data = exporting.export_document()
         if fmt == "csv":
-            importing.write_csv(data, buffer)
+            exporting.write_csv(data, buffer)
         else:
-            importing.write_json(data, buffer)
+            exporting.write_json(data, buffer)
         return buffer.getvalue()
 
     name = f"agreements.{fmt}"
     if fmt == "csv":
         buffer = io.StringIO()
-        importing.write_csv(document, buffer)
+        exporting.write_csv(document, buffer)
         document = buffer.getvalue().encode()
     with transaction.atomic():
         assert run(document, admin, name=name).ok
@@ -295,7 +295,7 @@ def test_round_trip_csv_loses_nothing(admin):
     ]
     first, second = _roundtrip(document, admin, fmt="csv")
     assert first == second
-    exported = importing.export_document()
+    exported = exporting.export_document()
     assert exported["agreements"][0]["pdf_base64"] == document["agreements"][0]["pdf_base64"]
     assert exported["agreements"][1]["rate_changes"] == document["agreements"][1]["rate_changes"]
     assert exported["agreements"][1]["services"][0]["checklist"] == [
@@ -308,7 +308,7 @@ def test_round_trip_csv_loses_nothing(admin):
 
 def test_csv_rows_report_their_line(admin):
     buffer = io.StringIO()
-    importing.write_csv(copy.deepcopy(sample_document()), buffer)
+    exporting.write_csv(copy.deepcopy(sample_document()), buffer)
     lines = buffer.getvalue().splitlines()
     service = next(
         i for i, line in enumerate(lines) if line.startswith("service,") and "WEEKLY" in line
@@ -362,7 +362,7 @@ NOV_15 = dt.datetime(2026, 11, 15, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=
 
 def _csv(document):
     buffer = io.StringIO()
-    importing.write_csv(document, buffer)
+    exporting.write_csv(document, buffer)
     return buffer.getvalue().encode()
 
 
@@ -532,7 +532,7 @@ def test_round_trip_keeps_billed_through(admin, fmt):
     stored = dict(Agreement.objects.values_list("external_ref", "billed_through"))
     # The second without one: the default of the first import (end of TODAY's month).
     assert stored == {"A-00001": dt.date(2026, 10, 31), "A-00002": dt.date(2026, 11, 30)}
-    exported = importing.export_document()["agreements"]
+    exported = exporting.export_document()["agreements"]
     assert [a["billed_through"] for a in exported] == ["2026-10-31", "2026-11-30"]
 
 
@@ -546,6 +546,6 @@ def test_export_counts_the_months_invoiced_here_as_billed(admin):
     make_invoice(first, issued_on=dt.date(2026, 11, 1))
     make_invoice(first, issued_on=dt.date(2026, 12, 1))
     make_invoice(first, issued_on=dt.date(2027, 1, 1), status="void")
-    exported = {a["external_ref"]: a for a in importing.export_document()["agreements"]}
+    exported = {a["external_ref"]: a for a in exporting.export_document()["agreements"]}
     assert exported["A-00001"]["billed_through"] == "2026-12-31"
     assert exported["A-00002"]["billed_through"] == "2026-11-30"  # the imported date is later

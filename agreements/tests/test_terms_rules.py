@@ -38,3 +38,52 @@ def test_first_term_starts_at_last_signature_or_a_later_start_date():
     assert rules.first_term_start(signed_on=signed, requested_start=D(2027, 1, 1)) == D(2027, 1, 1)
     # A requested start that has already passed when the last signature comes is ignored.
     assert rules.first_term_start(signed_on=signed, requested_start=D(2026, 12, 1)) == signed
+
+
+def test_term_dates_hold_only_the_first_term_until_its_end_comes():
+    first = (D(2026, 3, 15), D(2027, 3, 15))
+    assert rules.term_dates(D(2026, 3, 15), through=D(2026, 3, 15)) == [first]
+    assert rules.term_dates(D(2026, 3, 15), through=D(2027, 3, 14)) == [first]
+    # A first term that starts later than ``through`` (a start date in the future) is there.
+    assert rules.term_dates(D(2026, 3, 15), through=D(2026, 1, 1)) == [first]
+
+
+def test_term_dates_add_the_next_term_on_the_day_the_previous_one_ends():
+    assert rules.term_dates(D(2024, 3, 15), through=D(2026, 11, 28)) == [
+        (D(2024, 3, 15), D(2025, 3, 15)),
+        (D(2025, 3, 15), D(2026, 3, 15)),
+        (D(2026, 3, 15), D(2027, 3, 15)),
+    ]
+    assert rules.term_dates(D(2024, 3, 15), through=D(2027, 3, 15))[-1] == (
+        D(2027, 3, 15),
+        D(2028, 3, 15),
+    )
+
+
+def test_after_a_leap_day_start_every_later_term_starts_on_february_28():
+    assert rules.term_dates(D(2028, 2, 29), through=D(2033, 1, 1)) == [
+        (D(2028, 2, 29), D(2029, 2, 28)),
+        (D(2029, 2, 28), D(2030, 2, 28)),
+        (D(2030, 2, 28), D(2031, 2, 28)),
+        (D(2031, 2, 28), D(2032, 2, 28)),
+        # The next leap year does not bring 29 February back: each term follows the last end.
+        (D(2032, 2, 28), D(2033, 2, 28)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("first_start", "through", "last"),
+    [
+        (D(2025, 1, 31), D(2027, 6, 1), (D(2027, 1, 31), D(2028, 1, 31))),
+        (D(2025, 8, 31), D(2026, 8, 30), (D(2025, 8, 31), D(2026, 8, 31))),
+        (D(2025, 8, 31), D(2026, 8, 31), (D(2026, 8, 31), D(2027, 8, 31))),
+        (D(2025, 12, 31), D(2026, 12, 31), (D(2026, 12, 31), D(2027, 12, 31))),
+        (D(2027, 2, 28), D(2028, 2, 29), (D(2028, 2, 28), D(2029, 2, 28))),
+    ],
+)
+def test_term_dates_keep_month_ends(first_start, through, last):
+    dates = rules.term_dates(first_start, through=through)
+    assert dates[-1] == last
+    # Each term starts where the previous one ends, and the last one has not ended yet.
+    assert all(end == start for (_s, end), (start, _e) in zip(dates, dates[1:], strict=False))
+    assert dates[-1][1] > through

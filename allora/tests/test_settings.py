@@ -1,13 +1,10 @@
 """Settings come from the environment, strictly: production passes `check --deploy` cleanly,
 and bad or missing values stop the start with a clear message."""
 
-import datetime as dt
 import os
 import subprocess
 import sys
 from pathlib import Path
-
-from django.core.management import call_command
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = {
@@ -55,22 +52,6 @@ def test_a_bad_boolean_is_refused():
     result = manage("check", **{**PRODUCTION, "DEBUG": "maybe"})
     assert result.returncode != 0
     assert "DEBUG='maybe' is not a boolean" in result.stderr
-
-
-def test_seed_demo_is_idempotent(db):
-    from agreements.models import Contact, Customer
-    from allora.models import User
-    from billing.models import RateCard, RateCardLine
-
-    def counts():
-        return [m.objects.count() for m in (User, Customer, Contact, RateCard, RateCardLine)]
-
-    call_command("seed_demo", "--today", "2026-11-28", stdout=open(os.devnull, "w"))  # noqa: SIM115
-    first = counts()
-    call_command("seed_demo", "--today", "2026-11-28", stdout=open(os.devnull, "w"))  # noqa: SIM115
-    assert counts() == first
-    assert first[0] >= 6 and first[1] == 4
-    assert RateCard.objects.current(on=dt.date(2026, 11, 28)) is not None
 
 
 def test_heartbeat_task_records_the_worker(db):

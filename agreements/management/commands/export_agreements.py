@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from agreements import importing
+from agreements import exporting
 
 
 class Command(BaseCommand):
@@ -14,10 +14,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if options["file"]:
-            document = importing.export_to_path(options["file"])
+            document = exporting.export_to_path(options["file"])
             self.stderr.write(
                 f"Exported {len(document['customers'])} customers and "
                 f"{len(document['agreements'])} agreements to {options['file']}."
             )
         else:
-            self.stdout.write(importing.dumps_json(importing.export_document()), ending="")
+            self.stdout.write(exporting.dumps_json(exporting.export_document()), ending="")

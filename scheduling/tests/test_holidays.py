@@ -1,8 +1,7 @@
-"""Company holidays added after planning, the seed_holidays command, the admin, the demo."""
+"""Company holidays added after planning, the seed_holidays command, the admin."""
 
 import datetime as dt
 import io
-import os
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -12,7 +11,6 @@ from scheduling.business_days import is_business_day, next_business_day
 from scheduling.models import (
     Holiday,
     HolidayPolicy,
-    LineAssignment,
     SchedulingSettings,
     Visit,
 )
@@ -114,24 +112,3 @@ def test_the_scheduling_admin_pages_open(client_for, superuser):
         "calendarfeed",
     ):
         assert client.get(reverse(f"admin:scheduling_{model}_changelist")).status_code == 200
-
-
-def test_the_demo_plans_assigns_and_reports_and_is_idempotent():
-    def snapshot():
-        return (
-            Visit.objects.count(),
-            Visit.objects.filter(status=Visit.Status.COMPLETED).count(),
-            LineAssignment.objects.count(),
-            Holiday.objects.count(),
-        )
-
-    with open(os.devnull, "w") as devnull:
-        call_command("seed_demo", "--today", "2026-11-28", stdout=devnull)
-        first = snapshot()
-        call_command("seed_demo", "--today", "2026-11-28", stdout=devnull)
-
-    assert snapshot() == first
-    visits, completed, assignments, holidays = first
-    assert visits > 50 and completed > 5 and assignments == 3 and holidays >= 30
-    marcus = Visit.objects.filter(technician__email="marcus@allora.example")
-    assert marcus.exists() and marcus.filter(status="completed").exclude(findings="").exists()

@@ -7,10 +7,9 @@ import datetime as dt
 from decimal import Decimal as D
 
 from agreements.models import Agreement, ServiceKind, Term
-
-from .business_days import seed_holidays
-from .models import LineAssignment, Visit
-from .planning import apply_holidays, assign_line, plan_terms
+from scheduling.business_days import seed_holidays
+from scheduling.models import LineAssignment, Visit
+from scheduling.planning import apply_holidays, assign_line, plan_terms
 
 # (customer, service kind) -> technician email
 TECHNICIANS = {

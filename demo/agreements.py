@@ -1,95 +1,18 @@
-"""Demo customers and contacts for `manage.py seed_demo`."""
+"""Demo agreements for `manage.py seed_demo`, in every state around ``today``: active ones
+(one with next-term rates finalized), termination requests timely and late, one sent for
+signature, a draft. Signed the way customers sign (sent, signed, countersigned, PDF stored)."""
 
-from allora.demo import ensure_user
-from allora.models import Role
+import datetime as dt
+from decimal import Decimal
 
-from .models import Contact, Customer
+from django.utils import timezone
 
-CUSTOMERS = [
-    {
-        "legal_name": "Oak City Dental, PLLC",
-        "address_line1": "410 Glenwood Avenue",
-        "postal_code": "27603",
-        "phone": "(919) 555-0142",
-        "status": Customer.Status.ACTIVE,
-        "contacts": [
-            ("Karen Liu", "Practice Manager", "karen@oakcitydental.example", True, True, True),
-            ("Dr. Sam Ortiz", "Owner", "sam@oakcitydental.example", True, False, False),
-        ],
-    },
-    {
-        "legal_name": "Triangle Legal Group, LLP",
-        "address_line1": "150 Fayetteville Street, Suite 900",
-        "postal_code": "27601",
-        "phone": "(919) 555-0187",
-        "status": Customer.Status.ACTIVE,
-        "contacts": [
-            ("James Porter", "Managing Partner", "james@trianglelegal.example", True, True, False),
-            (
-                "Alicia Grant",
-                "Office Administrator",
-                "alicia@trianglelegal.example",
-                False,
-                False,
-                True,
-            ),
-        ],
-    },
-    {
-        "legal_name": "Glenwood Family Practice, PA",
-        "address_line1": "3320 Wake Forest Road",
-        "postal_code": "27609",
-        "phone": "(919) 555-0164",
-        "status": Customer.Status.ACTIVE,
-        "contacts": [
-            ("Dr. Helen Park", "Medical Director", "helen@glenwoodfp.example", True, True, True),
-        ],
-    },
-    {
-        "legal_name": "Crabtree Valley Architects, Inc.",
-        "address_line1": "4325 Glenwood Avenue",
-        "postal_code": "27612",
-        "phone": "(919) 555-0123",
-        "status": Customer.Status.PROSPECT,
-        "contacts": [
-            ("Nina Patel", "Principal", "nina@crabtreearch.example", True, True, True),
-        ],
-    },
-]
-
-
-def seed(*, today):
-    """Customers with contacts; the first contact of each active customer uses the portal."""
-    customers = {}
-    for spec in CUSTOMERS:
-        spec = dict(spec)
-        contacts = spec.pop("contacts")
-        customer, _ = Customer.objects.get_or_create(legal_name=spec["legal_name"], defaults=spec)
-        customers[customer.legal_name] = customer
-        for index, (name, title, email, signer, approver, billing) in enumerate(contacts):
-            contact, _ = Contact.objects.get_or_create(
-                customer=customer,
-                email=email,
-                defaults={
-                    "name": name,
-                    "title": title,
-                    "is_authorized_signer": signer,
-                    "is_project_approver": approver,
-                    "is_billing_contact": billing,
-                },
-            )
-            if index == 0 and customer.status == Customer.Status.ACTIVE and not contact.user:
-                first, _, last = name.partition(" ")
-                contact.user = ensure_user(email, first, last, Role.CUSTOMER, customer)
-                contact.has_portal_access = True
-                contact.save(update_fields=["user", "has_portal_access"])
-    return customers
+from agreements import lifecycle
+from agreements.models import Agreement, ResponseTier, ServiceLine, TermsTemplate
+from agreements.services import create_agreement
 
 
 def _draft(customer, *, by, today, lines):
-    from .models import ResponseTier, ServiceLine, TermsTemplate
-    from .services import create_agreement
-
     version = create_agreement(
         customer,
         by=by,
@@ -135,12 +58,6 @@ def _hosting(name, quantity=1):
 
 def _sign(version, *, admin, staff, signed_on):
     """Send, sign and countersign a demo version on a past date, and store its signed PDF."""
-    import datetime as dt
-
-    from django.utils import timezone
-
-    from . import lifecycle
-
     customer = version.agreement.customer
     signer = customer.contacts.filter(is_authorized_signer=True, user__isnull=False).first()
     lifecycle.send_for_signature(version, signer=signer, by=staff, today=signed_on)
@@ -160,7 +77,7 @@ def _sign(version, *, admin, staff, signed_on):
     return version.agreement
 
 
-def seed_agreements(*, today, admin, staff, customers):
+def seed(*, today, admin, staff, customers):
     """Agreements in every state, placed around ``today`` so the daily jobs have work:
 
     - Oak City Dental: active, its term ends in about 65 days, next-term rates finalized (+4%);
@@ -168,14 +85,6 @@ def seed_agreements(*, today, admin, staff, customers):
     - Glenwood Family Practice: term ends in 15 days, with a late request (renews, then ends);
     - Crabtree Valley Architects: sent for signature.
     """
-    import datetime as dt
-    from decimal import Decimal
-
-    from django.utils import timezone
-
-    from . import lifecycle
-    from .models import Agreement
-
     if Agreement.objects.exists():
         return
     oak = customers["Oak City Dental, PLLC"]

@@ -2,13 +2,14 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from agreements import demo as agreements_demo
-from agreements import demo_projects
-from allora import demo as people_demo
 from allora.management.dates import today_argument, today_from
-from billing import demo as billing_demo
-from scheduling import demo as scheduling_demo
-from scheduling import demo_service
+from demo import agreements as agreements_demo
+from demo import billing as billing_demo
+from demo import customers as customers_demo
+from demo import people as people_demo
+from demo import projects as projects_demo
+from demo import scheduling as scheduling_demo
+from demo import service as service_demo
 
 
 class Command(BaseCommand):
@@ -22,9 +23,9 @@ class Command(BaseCommand):
         today = today_from(options)
         people = people_demo.seed(today=today)
         admin = people["admin@allora.example"]
-        customers = agreements_demo.seed(today=today)
+        customers = customers_demo.seed(today=today)
         billing_demo.seed(today=today, admin=admin)
-        agreements_demo.seed_agreements(
+        agreements_demo.seed(
             today=today, admin=admin, staff=people["marcus@allora.example"], customers=customers
         )
         scheduling_demo.seed(
@@ -32,8 +33,8 @@ class Command(BaseCommand):
             technicians=[people["marcus@allora.example"], people["priya@allora.example"]],
         )
         billing_demo.seed_invoices(today=today, staff=people["marcus@allora.example"])
-        demo_service.seed(now=timezone.now(), technician=people["marcus@allora.example"])
-        demo_projects.seed(today=today, now=timezone.now(), staff=people["marcus@allora.example"])
+        service_demo.seed(now=timezone.now(), technician=people["marcus@allora.example"])
+        projects_demo.seed(today=today, now=timezone.now(), staff=people["marcus@allora.example"])
         self.stdout.write(self.style.SUCCESS(f"Demo data ready ({len(customers)} customers)."))
         self.stdout.write(
             f"Sign in at http://127.0.0.1:8000/ with password {people_demo.DEMO_PASSWORD}"

@@ -4,10 +4,9 @@ one declined. Idempotent."""
 import datetime as dt
 from decimal import Decimal
 
+from agreements.models import Contact, Customer
 from delivery import projects
 from delivery.models import Project
-
-from .models import Contact, Customer
 
 # (customer, title, scope, hours, decision: True approve, False decline, None pending)
 PROJECTS = [

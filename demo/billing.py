@@ -8,11 +8,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from agreements.models import Agreement, ServiceKind
+from billing import invoicing
+from billing.models import Invoice, Payment, RateCard, RateCardLine, RateKind, TimeEntry
+from billing.timesheets import log_time
 from scheduling.models import Visit
-
-from . import invoicing
-from .models import Invoice, Payment, RateCard, RateCardLine, RateKind, TimeEntry
-from .timesheets import log_time
 
 LINES = [
     (RateKind.ONSITE, "On-site support", "hour", D("150.00")),

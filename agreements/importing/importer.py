@@ -1,0 +1,656 @@
+"""The import itself: check every row of a file (no writes), then write it all in one
+transaction, set-based: customers and contacts, agreements numbered, version 1 recorded as
+signed on paper with its service lines and PDF, the terms up to today (``rules.term_dates``)
+with their rate changes as finalized reviews, and the current term's visits planned. A dry run
+(the admin page's preview, the API's ``dry_run``) does the same and rolls it back."""
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import Count
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
+
+from billing.charges import next_month
+from billing.invoicing import billing_date, first_month
+from scheduling.models import Visit
+from scheduling.planning import plan_terms
+
+from .. import rules
+from ..document import content_digest
+from ..forms import ServiceLineForm
+from ..models import (
+    Agreement,
+    AgreementEvent,
+    AgreementVersion,
+    Contact,
+    Customer,
+    RateReview,
+    ResponseTier,
+    ServiceKind,
+    ServiceLine,
+    Term,
+    TermsTemplate,
+)
+from ..services import next_agreement_number
+from .reading import read_document
+from .report import ImportedAgreement, ImportReport
+from .rows import (
+    AgreementRow,
+    ContactRow,
+    CustomerRow,
+    RateChangeRow,
+    ServiceRow,
+    check_billed_through,
+    check_pdf,
+    check_rates,
+    check_service,
+    validate_row,
+)
+
+# Billing after an import ---------------------------------------------------------------------
+
+
+def end_of_month(day: dt.date) -> dt.date:
+    return next_month(day) - dt.timedelta(days=1)
+
+
+def first_invoice(*, billed_through: dt.date, first_start: dt.date, billing_day: int):
+    """(period, issued_on) of the first invoice this system issues for an imported agreement:
+    the month after ``billed_through`` (the first term's month when nothing was billed before
+    it starts), issued on that month's billing day, as the monthly run does."""
+    period = first_month(last_period=None, billed_through=billed_through, first_start=first_start)
+    return period, billing_date(period, billing_day=billing_day, first_start=first_start)
+
+
+class _DryRun(Exception):
+    """Raised at the end of a dry run's transaction, to roll it back."""
+
+
+@dataclass
+class _Customer:
+    row: CustomerRow
+    line: int
+    contacts: list  # [(ContactRow, line)]
+    instance: Customer | None = None
+    adopt: bool = False  # an existing customer (same legal name) that gets the reference
+
+
+@dataclass
+class _Agreement:
+    row: AgreementRow
+    line: int
+    customer_ref: str
+    rates: dict
+    services: list  # [(ServiceRow, line)]
+    changes: dict  # term -> (RateChangeRow, rates)
+    pdf: bytes | None
+    billed_through: dt.date | None = None
+    existing: Agreement | None = None
+    # Set while writing:
+    customer: Customer | None = None
+    terms_template: TermsTemplate | None = None
+    agreement: Agreement | None = None
+    version: AgreementVersion | None = None
+    terms: list = field(default_factory=list)
+
+
+def import_bytes(data: bytes, *, name: str, by, today: dt.date, dry_run=False, base_dir=None):
+    """Import a JSON or CSV file's content (see the module's docstring); returns the report.
+    All or nothing: with any bad row, or ``dry_run``, nothing is written."""
+    report = ImportReport(dry_run=dry_run)
+    document = read_document(data, name=name, report=report)
+    if document is None:
+        return report
+    importer = _Importer(document, report, by=by, today=today, base_dir=base_dir)
+    importer.check()
+    if not report.ok:
+        return report
+    try:
+        with transaction.atomic():
+            importer.write(store_pdfs=not dry_run)
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    except IntegrityError:
+        # Someone created the same agreement number or reference at this very moment.
+        report.agreements.clear()
+        report.error(0, "file", "Another change collided with this import; import it again.")
+    return report
+
+
+def import_path(path, *, by, today, dry_run=False):
+    """Import a file from disk; a ``pdf_path`` is read relative to the file's folder."""
+    path = Path(path)
+    return import_bytes(
+        path.read_bytes(), name=path.name, by=by, today=today, dry_run=dry_run, base_dir=path.parent
+    )
+
+
+class _Importer:
+    def __init__(self, document, report, *, by, today, base_dir):
+        self.doc = document
+        self.report = report
+        self.by = by
+        self.today = today
+        self.base_dir = Path(base_dir).resolve() if base_dir else None
+        self.customers: dict[str, _Customer] = {}
+        self.agreements: list[_Agreement] = []
+
+    def error(self, line, field_name, reason):
+        self.report.error(line, field_name, reason)
+
+    # Checks (no writes) ---------------------------------------------------------------
+
+    def check(self):
+        for raw in self.doc.data["customers"]:
+            self._check_customer(raw)
+        self._match_customers()
+        self.tiers = {tier.name: tier for tier in ResponseTier.objects.all()}
+        self.templates = {
+            t.version: t for t in TermsTemplate.objects.filter(published_at__isnull=False)
+        }
+        refs = set()
+        for raw in self.doc.data["agreements"]:
+            agreement = self._check_agreement(raw)
+            if agreement is None:
+                continue
+            if agreement.row.external_ref in refs:
+                self.error(agreement.line, "external_ref", "appears twice in this file")
+                continue
+            refs.add(agreement.row.external_ref)
+            self.agreements.append(agreement)
+        self._match_agreements()
+
+    def _check_customer(self, raw):
+        line = self.doc.line(raw)
+        row = validate_row(CustomerRow, raw, line=line, report=self.report)
+        raw_contacts = (
+            row.contacts if row else (raw.get("contacts") if isinstance(raw, dict) else [])
+        )
+        contacts, emails = [], set()
+        for raw_contact in raw_contacts if isinstance(raw_contacts, list) else []:
+            contact_line = self.doc.line(raw_contact, line)
+            contact = validate_row(ContactRow, raw_contact, line=contact_line, report=self.report)
+            if contact is None:
+                continue
+            if contact.email in emails:
+                self.error(contact_line, "email", "appears twice for this customer")
+                continue
+            emails.add(contact.email)
+            contacts.append((contact, contact_line))
+        if row is None:
+            return
+        if row.external_ref in self.customers:
+            self.error(line, "external_ref", "appears twice in this file")
+            return
+        self.customers[row.external_ref] = _Customer(row, line, contacts)
+
+    def _match_customers(self):
+        """Existing customers: by reference (left as they are), else by legal name (adopted)."""
+        refs = list(self.customers)
+        by_ref = {
+            c.external_ref: c
+            for chunk in _chunks(refs)
+            for c in Customer.objects.filter(external_ref__in=chunk)
+        }
+        names = [
+            c.row.legal_name for c in self.customers.values() if c.row.external_ref not in by_ref
+        ]
+        by_name = {
+            c.legal_name: c
+            for chunk in _chunks(names)
+            for c in Customer.objects.filter(legal_name__in=chunk)
+        }
+        seen_names = {}
+        for ref, item in self.customers.items():
+            name = item.row.legal_name
+            if ref in by_ref:
+                item.instance = by_ref[ref]
+                continue
+            if name in seen_names:
+                self.error(
+                    item.line, "legal_name", f"appears twice in this file ({seen_names[name]})"
+                )
+                continue
+            seen_names[name] = ref
+            existing = by_name.get(name)
+            if existing is not None and existing.external_ref:
+                self.error(
+                    item.line,
+                    "legal_name",
+                    f"already belongs to the customer with external_ref {existing.external_ref!r}",
+                )
+            elif existing is not None:
+                item.instance, item.adopt = existing, True
+        existing_ids = [item.instance.pk for item in self.customers.values() if item.instance]
+        known = {
+            (customer_id, email.lower())
+            for chunk in _chunks(existing_ids)
+            for customer_id, email in Contact.objects.filter(customer_id__in=chunk).values_list(
+                "customer_id", "email"
+            )
+        }
+        for item in self.customers.values():
+            if item.instance:  # add only the contacts it does not have yet
+                item.contacts = [
+                    (c, line)
+                    for c, line in item.contacts
+                    if (item.instance.pk, c.email) not in known
+                ]
+
+    def _check_agreement(self, raw):
+        line = self.doc.line(raw)
+        problems = len(self.report.errors)
+        row = validate_row(AgreementRow, raw, line=line, report=self.report)
+        # The nested rates and services are checked even when the row itself is not valid,
+        # so one pass reports every bad line.
+        raw = raw if isinstance(raw, dict) else {}
+        signed_on = row.signed_on if row else self.today
+        customer_ref = row.customer_ref if row else str(raw.get("customer_ref"))
+        customer = self.customers.get(customer_ref)
+        if row is not None:
+            if row.signed_on > self.today:
+                self.error(line, "signed_on", f"is after today ({self.today.isoformat()})")
+            if row.billed_through is not None:
+                check_billed_through(row.billed_through, line, today=self.today, report=self.report)
+            if customer is None and not Customer.objects.filter(external_ref=customer_ref).exists():
+                self.error(line, "customer_ref", f"names no customer: {customer_ref!r}")
+            if row.terms_version is not None and row.terms_version not in self.templates:
+                self.error(line, "terms_version", f"no published terms version {row.terms_version}")
+            if row.terms_version is None and not self.templates:
+                self.error(line, "terms_version", "no published terms and conditions exist yet")
+        rates = None
+        if "rates" in raw:
+            rates = self._check_rates(raw["rates"], line=line, signed_on=signed_on)
+        changes = {}
+        raw_changes = raw.get("rate_changes")
+        for raw_change in raw_changes if isinstance(raw_changes, list) else []:
+            change_line = self.doc.line(raw_change, line)
+            change = validate_row(RateChangeRow, raw_change, line=change_line, report=self.report)
+            if change is None:
+                continue
+            if change.term in changes:
+                self.error(change_line, "term", "has two rate changes")
+                continue
+            if change.method == RateReview.Method.UPLIFT and change.uplift_percent is None:
+                self.error(change_line, "uplift_percent", "is required for method uplift")
+            change_rates = self._check_rates(change.rates, line=change_line, signed_on=signed_on)
+            changes[change.term] = (change, change_rates)
+        if row is not None:
+            start = rules.first_term_start(signed_on=row.signed_on, requested_start=row.start_date)
+            next_term = len(rules.term_dates(start, through=self.today)) + 1
+            for term in sorted(changes):
+                if term > next_term:
+                    self.error(
+                        line, "rate_changes", f"term {term} is past the next term ({next_term})"
+                    )
+        time_zone = (
+            customer.row.time_zone
+            if customer
+            else Customer.objects.filter(external_ref=customer_ref)
+            .values_list("time_zone", flat=True)
+            .first()
+        )
+        services = []
+        raw_services = raw.get("services")
+        for position, raw_service in enumerate(
+            raw_services if isinstance(raw_services, list) else []
+        ):
+            service_line = self.doc.line(raw_service, line)
+            service = validate_row(ServiceRow, raw_service, line=service_line, report=self.report)
+            if service is not None:
+                service = check_service(
+                    service,
+                    report=self.report,
+                    tiers=self.tiers,
+                    line=service_line,
+                    rates=[rates, *(r for _c, r in changes.values())],
+                    time_zone=time_zone or "America/New_York",
+                    start=signed_on,
+                )
+                services.append((service, service_line, position))
+        pdf = check_pdf(row, line, report=self.report, base_dir=self.base_dir) if row else None
+        if len(self.report.errors) > problems:
+            return None
+        billed_through = row.billed_through or end_of_month(self.today)
+        return _Agreement(row, line, customer_ref, rates, services, changes, pdf, billed_through)
+
+    def _check_rates(self, raw, *, line, signed_on):
+        return check_rates(
+            raw, doc=self.doc, report=self.report, line=line, where="rates", signed_on=signed_on
+        )
+
+    def _match_agreements(self):
+        """Agreements already imported (same reference, or same number and no reference) are
+        left as they are; a number in use by another agreement is an error."""
+        agreements = Agreement.objects.select_related("customer")
+        refs = [a.row.external_ref for a in self.agreements]
+        by_ref = {
+            a.external_ref: a
+            for chunk in _chunks(refs)
+            for a in agreements.filter(external_ref__in=chunk)
+        }
+        numbers = [a.row.number for a in self.agreements if a.row.number]
+        by_number = {
+            a.number: a for chunk in _chunks(numbers) for a in agreements.filter(number__in=chunk)
+        }
+        seen = {}
+        for item in self.agreements:
+            ref, number = item.row.external_ref, item.row.number
+            item.existing = by_ref.get(ref)
+            if item.existing is None and number in by_number:
+                other = by_number[number]
+                if other.external_ref is None and other.is_live:
+                    item.existing = other
+                else:
+                    self.error(item.line, "number", f"{number} is already another agreement's")
+            if number and number in seen:
+                self.error(item.line, "number", f"appears twice in this file ({seen[number]})")
+            seen[number] = ref
+            if item.existing is None and item.row.signer_email:
+                customer = self.customers.get(item.customer_ref)
+                emails = {c.email for c, _line in customer.contacts} if customer else set()
+                owner = customer.instance if customer else None
+                if owner is None and customer is None:
+                    owner = Customer.objects.filter(external_ref=item.customer_ref).first()
+                if item.row.signer_email.lower() not in emails and not (
+                    owner and owner.contacts.filter(email__iexact=item.row.signer_email).exists()
+                ):
+                    self.error(item.line, "signer_email", "is not a contact of the customer")
+
+    # Writes (inside the transaction) -------------------------------------------------
+    # Set-based: a few bulk inserts for the whole file, and one read per agreement (the
+    # content digest reads its lines); no query per term, line or visit.
+
+    def write(self, *, store_pdfs):
+        report = self.report
+        customers = self._write_customers()
+        new = [item for item in self.agreements if item.existing is None]
+        self._write_agreements(new, customers)
+        self._write_versions(new, customers, store_pdfs=store_pdfs)
+        self._write_terms(new)
+        first_invoices = {
+            id(item): first_invoice(
+                billed_through=item.billed_through,
+                first_start=item.terms[0].start,
+                billing_day=item.row.billing_day,
+            )
+            for item in new
+        }
+        AgreementEvent.objects.bulk_create(
+            (
+                AgreementEvent(
+                    agreement=item.agreement,
+                    kind=AgreementEvent.Kind.IMPORTED,
+                    actor=self.by,
+                    message=(
+                        f"Imported (reference {item.row.external_ref}), signed on "
+                        f"{item.row.signed_on:%B %-d, %Y}: term {item.terms[-1].number} runs "
+                        f"from {item.terms[-1].start:%B %-d, %Y} to "
+                        f"{item.terms[-1].last_day:%B %-d, %Y}. Billed by the previous system "
+                        f"through {item.billed_through:%B %-d, %Y}; first invoice here: "
+                        f"{first_invoices[id(item)][0]:%B %Y}, issued "
+                        f"{first_invoices[id(item)][1]:%B %-d, %Y}"
+                    )[:500],
+                )
+                for item in new
+            ),
+            batch_size=500,
+        )
+        current = [item.terms[-1] for item in new]
+        plan_terms(current, today=self.today)
+        visits = {}
+        for chunk in _chunks([term.pk for term in current]):
+            visits.update(
+                Visit.objects.filter(term_id__in=chunk)
+                .values("term_id")
+                .annotate(count=Count("id"))
+                .values_list("term_id", "count")
+            )
+        existing = self._existing_terms()
+        for item in self.agreements:
+            first = (None, None)
+            if item.existing is None:
+                agreement, term = item.agreement, item.terms[-1]
+                planned, terms = visits.get(term.pk, 0), len(item.terms)
+                first = first_invoices[id(item)]
+            else:
+                agreement, term = item.existing, existing.get(item.existing.pk)
+                planned, terms = 0, term.number if term else 0
+            report.agreements.append(
+                ImportedAgreement(
+                    external_ref=item.row.external_ref,
+                    number=agreement.number,
+                    customer=agreement.customer.legal_name,
+                    terms=terms,
+                    current_term_start=term.start if term else None,
+                    current_term_end=term.end if term else None,
+                    visits_planned=planned,
+                    existing=item.existing is not None,
+                    billed_through=None if item.existing else item.billed_through,
+                    first_invoice_period=first[0],
+                    first_invoice_on=first[1],
+                )
+            )
+        report.agreements_created = len(new)
+        report.agreements_existing = len(self.agreements) - len(new)
+
+    def _existing_terms(self):
+        """The newest term of each agreement that was already imported; adopted ones (matched
+        by number) get their reference."""
+        old = [item for item in self.agreements if item.existing is not None]
+        for item in old:
+            if item.existing.external_ref is None:
+                Agreement.objects.filter(pk=item.existing.pk).update(
+                    external_ref=item.row.external_ref
+                )
+        latest = {}
+        for chunk in _chunks([item.existing.pk for item in old]):
+            for term in Term.objects.filter(agreement_id__in=chunk).order_by("number"):
+                latest[term.agreement_id] = term
+        return latest
+
+    def _write_customers(self):
+        report = self.report
+        new = []
+        for item in self.customers.values():
+            if item.instance is None:
+                fields = item.row.model_dump(exclude={"contacts"})
+                item.instance = Customer(**fields)
+                new.append(item.instance)
+            elif item.adopt:
+                item.instance.external_ref = item.row.external_ref
+                item.instance.save(update_fields=["external_ref", "updated_at"])
+                report.customers_existing += 1
+            else:
+                report.customers_existing += 1
+        bulk_create_with_history(new, Customer, batch_size=500, default_user=self.by)
+        if new and new[0].pk is None:  # a backend that does not return ids
+            ids = {}
+            for chunk in _chunks([c.external_ref for c in new]):
+                ids.update(
+                    Customer.objects.filter(external_ref__in=chunk).values_list(
+                        "external_ref", "pk"
+                    )
+                )
+            for customer in new:
+                customer.pk = ids[customer.external_ref]
+        report.customers_created = len(new)
+        contacts = [
+            Contact(customer=item.instance, **contact.model_dump())
+            for item in self.customers.values()
+            for contact, _line in item.contacts
+        ]
+        bulk_create_with_history(contacts, Contact, batch_size=500, default_user=self.by)
+        report.contacts_created = len(contacts)
+        found = {ref: item.instance for ref, item in self.customers.items()}
+        missing = list({a.customer_ref for a in self.agreements} - set(found))
+        for chunk in _chunks(missing):
+            found.update(
+                {c.external_ref: c for c in Customer.objects.filter(external_ref__in=chunk)}
+            )
+        return found
+
+    def _write_agreements(self, items, customers):
+        """Agreements with the file's numbers first; the others are numbered after them by
+        ``next_agreement_number`` (CA-<year of signature>-<sequence>), in file order."""
+        template = max(self.templates.values(), key=lambda t: t.version, default=None)
+        for item in items:
+            item.customer = customers[item.customer_ref]
+            item.terms_template = self.templates.get(item.row.terms_version) or template
+            item.agreement = Agreement(
+                customer=item.customer,
+                number=item.row.number or "",
+                status=Agreement.Status.ACTIVE,
+                time_zone=item.customer.time_zone,
+                created_by=self.by,
+                external_ref=item.row.external_ref,
+                billed_through=item.billed_through,
+            )
+        Agreement.objects.bulk_create(
+            [item.agreement for item in items if item.row.number], batch_size=500
+        )
+        by_year = {}
+        for item in items:
+            if not item.row.number:
+                by_year.setdefault(item.row.signed_on.year, []).append(item)
+        for year, group in by_year.items():
+            prefix, first = next_agreement_number(year).rsplit("-", 1)
+            for offset, item in enumerate(group):
+                item.agreement.number = f"{prefix}-{int(first) + offset:0{len(first)}d}"
+            Agreement.objects.bulk_create([item.agreement for item in group], batch_size=500)
+
+    def _write_versions(self, items, customers, *, store_pdfs):
+        """Version 1 of each agreement, recorded as signed on paper, with its Exhibit B lines.
+        Lines go in with bulk_create: ServiceLine.save's draft-only guard is for editing a
+        version, not for recording what was signed."""
+        contacts = {}
+        for chunk in _chunks(list({item.customer.pk for item in items})):
+            for contact in Contact.objects.filter(customer_id__in=chunk):
+                contacts[contact.customer_id, contact.email.lower()] = contact
+        for item in items:
+            customer = item.customer
+            signed_at = dt.datetime.combine(item.row.signed_on, dt.time(12), tzinfo=customer.tz)
+            email = (item.row.signer_email or "").lower()
+            item.version = AgreementVersion(
+                agreement=item.agreement,
+                number=1,
+                status=AgreementVersion.Status.SIGNED,
+                terms_template=item.terms_template,
+                billing_day=item.row.billing_day,
+                payment_terms_days=item.row.payment_terms_days,
+                start_date=item.row.start_date,
+                rates_snapshot=item.rates,
+                signer=contacts.get((customer.pk, email)),
+                sent_at=signed_at,
+                completed_at=signed_at,
+                created_by=self.by,
+            )
+        AgreementVersion.objects.bulk_create([item.version for item in items], batch_size=500)
+        ServiceLine.objects.bulk_create(
+            (
+                ServiceLine(
+                    version=item.version,
+                    position=position,
+                    **self._line_fields(service, self.tiers),
+                )
+                for item in items
+                for service, _line, position in item.services
+            ),
+            batch_size=500,
+        )
+        field = AgreementVersion._meta.get_field("signed_pdf")
+        for item in items:
+            version = item.version
+            version.content_sha256 = content_digest(version)
+            if item.pdf is not None and store_pdfs:
+                name = field.generate_filename(version, f"{item.agreement.number}-v1-paper.pdf")
+                version.signed_pdf = field.storage.save(name, ContentFile(item.pdf))
+                version.signed_pdf_sha256 = hashlib.sha256(item.pdf).hexdigest()
+        AgreementVersion.objects.bulk_update(
+            [item.version for item in items],
+            ["content_sha256", "signed_pdf", "signed_pdf_sha256"],
+            batch_size=500,
+        )
+
+    @staticmethod
+    def _line_fields(service, tiers):
+        fields = {
+            "kind": service.kind,
+            "notes": service.notes,
+            "labor_rate": service.labor_rate or ServiceLine.LaborRate.ONSITE,
+            "hours_per_visit": service.hours_per_visit,
+            "hours_per_month": service.hours_per_month,
+            "rrule": service.rrule or "",
+            "start_time": service.start_time,
+            "duration_minutes": service.duration_minutes,
+            "schedule_text": service.schedule_text or "",
+            "response_tier": None,
+            "package_name": service.package_name or "",
+            "quantity": service.quantity or 1,
+            "checklist": [],
+        }
+        if service.kind == ServiceKind.MAINTENANCE:
+            fields["checklist"] = (
+                service.checklist
+                if service.checklist is not None
+                else list(ServiceLineForm.DEFAULT_CHECKLIST)
+            )
+        if service.kind not in (ServiceKind.MAINTENANCE, ServiceKind.PRESCHEDULED):
+            fields["labor_rate"] = ServiceLine.LaborRate.ONSITE
+        if service.response_tier:
+            fields["response_tier"] = tiers[service.response_tier]
+        return fields
+
+    def _write_terms(self, items):
+        """The terms up to today (``rules.term_dates``); each takes the rates of a rate change for
+        it, else carries the previous term's over, as the renewal job does with finalized
+        reviews (which the rate changes are recorded as)."""
+        reviews = []
+        for item in items:
+            start = rules.first_term_start(
+                signed_on=item.row.signed_on, requested_start=item.row.start_date
+            )
+            item.terms, rates = [], item.rates
+            for number, (term_start, term_end) in enumerate(
+                rules.term_dates(start, through=self.today), 1
+            ):
+                if number in item.changes:
+                    rates = item.changes[number][1]
+                item.terms.append(
+                    Term(
+                        agreement=item.agreement,
+                        number=number,
+                        start=term_start,
+                        end=term_end,
+                        locked_rates=rates,
+                        version=item.version,
+                    )
+                )
+            reviews += [
+                RateReview(
+                    agreement=item.agreement,
+                    term_number=number,
+                    method=change.method,
+                    uplift_percent=change.uplift_percent,
+                    rates=change_rates,
+                    status=RateReview.Status.FINALIZED,
+                    reviewed_by=self.by,
+                    finalized_at=timezone.now(),
+                )
+                for number, (change, change_rates) in sorted(item.changes.items())
+            ]
+        Term.objects.bulk_create([term for item in items for term in item.terms], batch_size=500)
+        RateReview.objects.bulk_create(reviews, batch_size=500)
+
+
+def _chunks(values, size=500):
+    """Slices of a list for ``__in`` look-ups (SQLite limits the parameters of a statement)."""
+    values = list(values)
+    return [values[i : i + size] for i in range(0, len(values), size)]
