@@ -8,7 +8,8 @@ import hashlib
 import json
 from decimal import Decimal
 
-from billing.pricing import agreement_rates, line_amount, money
+from billing.pricing import agreement_rates, line_amount
+from billing.rules import money
 from billing.services import rates_snapshot
 from scheduling import recurrence
 

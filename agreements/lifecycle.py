@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from allora.emails import send_after_commit
 from allora.models import Role
-from billing.pricing import merged_rates, money, rate_changes
+from billing.pricing import merged_rates, rate_changes
+from billing.rules import money
 from billing.services import rates_snapshot
 from scheduling.planning import cancel_future_visits, plan_term
 
@@ -855,7 +856,7 @@ def terminate_early(agreement, *, by, today: dt.date):
     """End a live agreement today, before its term ends: a final invoice for the term's
     remaining recurring charges at its locked rates (and usage not billed yet), its future
     visits cancelled, status terminated. Returns the final invoice (None if nothing was owed)."""
-    from billing.invoicing import issue_final_invoice
+    from billing.closing import issue_final_invoice
 
     agreement = (
         Agreement.objects.select_for_update(of=("self",))

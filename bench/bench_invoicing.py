@@ -54,7 +54,7 @@ def main():
 
     call_command("migrate", verbosity=0)
 
-    from billing import invoicing
+    from billing import accounts, invoicing
     from billing.models import Invoice, InvoiceLine, TimeEntry
 
     build(args.agreements)
@@ -64,7 +64,7 @@ def main():
         started = time.perf_counter()
         for period, ids in sorted(invoicing._due(MARCH).items()):
             for chunk in invoicing._chunks(ids, invoicing.CHUNK):
-                for account in invoicing.load_accounts(chunk).values():
+                for account in accounts.load_accounts(chunk).values():
                     invoicing.plan_monthly(account, period=period)
         reading = time.perf_counter() - started
 

@@ -1,35 +1,27 @@
-"""The money rules of invoicing, as pure functions: proration by days, the stretches a date range
-is billed in (a calendar month inside one term), and the charges of a stretch.
+"""The charges of invoicing, as pure functions: the stretches a date range is billed in (a
+calendar month inside one term), and the charges of a stretch, each priced by the rules.
 
 Recurring charges are billed in advance: each Monthly Maintenance visit the rule put in the
 stretch (hours × rate, discounted), the Prescheduled Services block and hosting (prorated by days
 when the stretch is not a whole month). Usage is billed in arrears: emergency hours at the
 emergency rate, and prescheduled hours beyond the block at the standard (undiscounted) rate.
-Rates always come from the term's locked rates. Every amount is rounded to cents half-up once,
-per line.
+Rates always come from the term's locked rates. The money of each line (list, discount, net,
+proration, rounding to cents half-up once per line) is computed by rules.py.
 """
 
 import calendar
 import datetime as dt
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from agreements.models import ServiceKind
 
 from .models import InvoiceLine
-from .pricing import discount_percent, discounted, hosting_price, snapshot_rate
-from .rules import check_month_days, line_money, money, prorated_quantity
+from .pricing import hosting_price, snapshot_rate
+from .rules import discount_percent, line_money, net_rate, prorated_hours, prorated_quantity
 
-ZERO = Decimal("0.00")
-HOURS = Decimal("0.01")
 LineKind = InvoiceLine.Kind
 LABOR = {"onsite_hourly": "on-site", "remote_hourly": "remote"}
-
-
-def prorate(amount, *, days: int, days_in_month: int) -> Decimal:
-    """``amount`` for ``days`` days of a month of ``days_in_month`` days, in cents half-up."""
-    check_month_days(days=days, days_in_month=days_in_month)
-    return money(Decimal(amount) * days / days_in_month)
 
 
 def month_start(day: dt.date) -> dt.date:
@@ -114,10 +106,11 @@ class Charge:
         return self.list_amount - self.amount
 
 
-def _charge(kind, description, *, quantity, unit, rate, percent, stretch, line, prorated):
-    """Price ``quantity`` at ``rate`` less ``percent``; a prorated line carries the prorated
-    quantity, so list = quantity × rate holds for every line."""
-    quantity, rate, percent = Decimal(quantity), Decimal(rate), Decimal(percent)
+def _charge(kind, description, *, quantity, unit, rate, rates, stretch, line, prorated):
+    """Price ``quantity`` at ``rate`` less the discount ``rates`` give a line of ``kind``; a
+    prorated line carries the prorated quantity, so list = quantity × rate holds for every line."""
+    quantity, rate = Decimal(quantity), Decimal(rate)
+    percent = discount_percent(rates, kind)
     if prorated and not stretch.is_whole_month:
         days, month_days = stretch.days, stretch.days_in_month
         quantity = prorated_quantity(quantity, days=days, days_in_month=month_days)
@@ -130,7 +123,7 @@ def _charge(kind, description, *, quantity, unit, rate, percent, stretch, line, 
         unit=unit,
         list_rate=rate,
         discount_percent=percent,
-        net_rate=discounted(rate, percent),
+        net_rate=net_rate(rate, percent),
         list_amount=list_amount,
         amount=amount,
         stretch=stretch,
@@ -162,7 +155,7 @@ def recurring_charges(stretch: Stretch, lines, visit_counts, *, rates=None) -> l
                     quantity=Decimal(line.hours_per_visit) * count,
                     unit="hour",
                     rate=snapshot_rate(snapshot, line.labor_rate),
-                    percent=discount_percent(snapshot, ServiceKind.MAINTENANCE),
+                    rates=snapshot,
                     stretch=stretch,
                     line=line,
                     prorated=False,  # a partial month simply has fewer visits
@@ -177,7 +170,7 @@ def recurring_charges(stretch: Stretch, lines, visit_counts, *, rates=None) -> l
                     quantity=line.hours_per_month,
                     unit="hour",
                     rate=snapshot_rate(snapshot, line.labor_rate),
-                    percent=discount_percent(snapshot, ServiceKind.PRESCHEDULED),
+                    rates=snapshot,
                     stretch=stretch,
                     line=line,
                     prorated=True,
@@ -191,7 +184,7 @@ def recurring_charges(stretch: Stretch, lines, visit_counts, *, rates=None) -> l
                     quantity=line.quantity,
                     unit="month",
                     rate=hosting_price(snapshot, line.package_name),
-                    percent=ZERO,
+                    rates=snapshot,
                     stretch=stretch,
                     line=line,
                     prorated=True,
@@ -202,13 +195,14 @@ def recurring_charges(stretch: Stretch, lines, visit_counts, *, rates=None) -> l
 
 def emergency_charge(stretch: Stretch, line, hours, *, rates=None) -> Charge:
     """Emergency hours worked in a stretch, at the term's emergency rate (no discount)."""
+    rates = rates or stretch.term.locked_rates
     return _charge(
         LineKind.EMERGENCY,
         f"Emergency Support, {stretch.label}: {_hours(hours)} h",
         quantity=hours,
         unit="hour",
-        rate=snapshot_rate(rates or stretch.term.locked_rates, "emergency_hourly"),
-        percent=ZERO,
+        rate=snapshot_rate(rates, "emergency_hourly"),
+        rates=rates,
         stretch=stretch,
         line=line,
         prorated=False,
@@ -217,8 +211,9 @@ def emergency_charge(stretch: Stretch, line, hours, *, rates=None) -> Charge:
 
 def included_hours(stretch: Stretch, line) -> Decimal:
     """The block's hours in a stretch: all of them in a whole month, prorated by days otherwise."""
-    hours = Decimal(line.hours_per_month) * stretch.days / stretch.days_in_month
-    return hours.quantize(HOURS, rounding=ROUND_HALF_UP)
+    return prorated_hours(
+        line.hours_per_month, days=stretch.days, days_in_month=stretch.days_in_month
+    )
 
 
 def overage_charge(
@@ -231,22 +226,16 @@ def overage_charge(
     hours = Decimal(used) - included - Decimal(already_billed)
     if hours <= 0:
         return None
+    rates = rates or stretch.term.locked_rates
     return _charge(
         LineKind.OVERAGE,
         f"Prescheduled Services beyond the block, {stretch.label}: {_hours(hours)} h "
         f"at the standard {LABOR[line.labor_rate]} rate",
         quantity=hours,
         unit="hour",
-        rate=snapshot_rate(rates or stretch.term.locked_rates, line.labor_rate),
-        percent=ZERO,
+        rate=snapshot_rate(rates, line.labor_rate),
+        rates=rates,
         stretch=stretch,
         line=line,
         prorated=False,
     )
-
-
-def totals(charges) -> tuple[Decimal, Decimal, Decimal]:
-    """(list amount, discount, net) of some charges: sums of the per-line rounded amounts."""
-    list_total = sum((charge.list_amount for charge in charges), ZERO)
-    net = sum((charge.amount for charge in charges), ZERO)
-    return list_total, list_total - net, net

@@ -21,6 +21,8 @@ from agreements.models import (
     Term,
 )
 
+from .rules import money
+
 ZERO = Decimal("0.00")
 
 
@@ -384,7 +386,7 @@ class Invoice(models.Model):
                 raise ValidationError("This invoice is already paid in full.")
             if amount <= 0:
                 raise ValidationError("A payment must be more than $0.00.")
-            if amount != amount.quantize(Decimal("0.01")):
+            if amount != money(amount):
                 raise ValidationError("A payment is in dollars and cents, e.g. 1170.00.")
             if amount > invoice.balance:
                 raise ValidationError(

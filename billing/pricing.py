@@ -1,4 +1,7 @@
-"""Money rules as pure functions: Decimal, USD, cents rounded half-up per line.
+"""The rates in force, as pure functions: a rate or a hosting package looked up in a rates
+snapshot, the rates of a term under an amendment, two snapshots side by side, and Exhibit A's and
+Exhibit B's priced lines. (The money of a line itself — list, discount, net, rounding — is
+rules.py's.)
 
 A *rates snapshot* is Exhibit A frozen as JSON (amounts as strings), taken from the rate card
 and discount policies in effect when an agreement version is sent; a term locks it:
@@ -14,9 +17,7 @@ from decimal import Decimal
 
 from agreements.models import ServiceKind
 
-from .rules import HUNDRED, line_money, money
-
-DISCOUNTED_KINDS = (ServiceKind.MAINTENANCE, ServiceKind.PRESCHEDULED)
+from .rules import discount_percent, line_money, net_rate
 
 
 class PricingError(LookupError):
@@ -24,11 +25,6 @@ class PricingError(LookupError):
 
     def __str__(self):
         return self.args[0] if self.args else "A rate is missing."
-
-
-def discounted(price: Decimal, percent: Decimal) -> Decimal:
-    """The price after a percent discount, rounded to cents."""
-    return money(Decimal(price) * (HUNDRED - Decimal(percent)) / HUNDRED)
 
 
 def snapshot_rate(snapshot, kind) -> Decimal:
@@ -55,10 +51,6 @@ def merged_rates(locked, snapshot):
     added = [rate for rate in snapshot["rates"] if (rate["kind"], rate["name"]) not in known]
     discounts = {**snapshot.get("discounts", {}), **locked.get("discounts", {})}
     return {**locked, "discounts": discounts, "rates": [*locked["rates"], *added]}
-
-
-def discount_percent(snapshot, service_kind) -> Decimal:
-    return Decimal(snapshot["discounts"].get(service_kind, "0"))
 
 
 @dataclass(frozen=True)
@@ -97,7 +89,7 @@ def agreement_rates(snapshot):
     ):
         price = snapshot_rate(snapshot, labor_kind)
         percent = discount_percent(snapshot, service_kind)
-        rows.append(Amount(label, Decimal(1), "hour", price, percent, discounted(price, percent)))
+        rows.append(Amount(label, Decimal(1), "hour", price, percent, net_rate(price, percent)))
     return rows
 
 
@@ -107,17 +99,17 @@ def line_amount(line, snapshot, *, visits_per_month: Decimal | None = None) -> A
     if kind == ServiceKind.EMERGENCY:
         return None
     if kind == ServiceKind.HOSTING:
+        label, unit, quantity = line.package_name, "month", Decimal(line.quantity)
         price = hosting_price(snapshot, line.package_name)
-        return Amount(line.package_name, Decimal(line.quantity), "month", price, Decimal(0), price)
-    price = snapshot_rate(snapshot, line.labor_rate)
-    percent = discount_percent(snapshot, kind)
-    if kind == ServiceKind.MAINTENANCE:
-        hours = Decimal(line.hours_per_visit) * (visits_per_month or Decimal(1))
-        label = "Monthly Maintenance"
+    elif kind == ServiceKind.MAINTENANCE:
+        label, unit = "Monthly Maintenance", "hour"
+        quantity = Decimal(line.hours_per_visit) * (visits_per_month or Decimal(1))
+        price = snapshot_rate(snapshot, line.labor_rate)
     else:
-        hours = Decimal(line.hours_per_month)
-        label = "Prescheduled Services"
-    return Amount(label, hours, "hour", price, percent, discounted(price, percent))
+        label, unit, quantity = "Prescheduled Services", "hour", Decimal(line.hours_per_month)
+        price = snapshot_rate(snapshot, line.labor_rate)
+    percent = discount_percent(snapshot, kind)
+    return Amount(label, quantity, unit, price, percent, net_rate(price, percent))
 
 
 @dataclass(frozen=True)

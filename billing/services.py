@@ -5,7 +5,7 @@ import datetime as dt
 from django.core.exceptions import ValidationError
 
 from .models import DiscountPolicy, RateCard
-from .pricing import DISCOUNTED_KINDS
+from .rules import DISCOUNTED_KINDS
 
 
 def rates_snapshot(*, on: dt.date):

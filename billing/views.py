@@ -16,7 +16,7 @@ from allora.tenancy import admin_required, portal_required, staff_required
 from allora.timeutils import local_today
 from scheduling.models import Visit
 
-from . import invoicing
+from . import closing
 from .documents import EXPORT_COLUMNS, export_rows, invoice_context, invoice_filename, invoice_pdf
 from .forms import (
     ExportForm,
@@ -336,7 +336,7 @@ def early_termination(request, pk):
     agreement = get_object_or_404(Agreement.objects.select_related("customer"), pk=pk)
     today = local_today()
     try:
-        plan = invoicing.final_invoice_preview(agreement, today=today)
+        plan = closing.final_invoice_preview(agreement, today=today)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect("agreements:agreement_detail", pk=agreement.pk)
@@ -365,7 +365,7 @@ def early_termination(request, pk):
         {
             "agreement": agreement,
             "plan": plan,
-            "commitment": invoicing.commitment(agreement, today=today),
+            "commitment": closing.commitment(agreement, today=today),
             "future_visits": Visit.objects.open()
             .filter(agreement=agreement, starts_at__gte=timezone.now())
             .count(),

@@ -15,7 +15,8 @@ from django.db.models import Max, Sum
 from agreements.models import Agreement, Contact
 from allora.emails import send_after_commit
 from billing.models import RateCard, RateKind
-from billing.pricing import money, snapshot_rate
+from billing.pricing import snapshot_rate
+from billing.rules import money
 from billing.timesheets import log_time
 
 from .models import Project, ProjectApproval, ProjectEstimate

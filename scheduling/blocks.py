@@ -8,7 +8,7 @@ fix the schedule or the block while drafting.
 
 Months are calendar months; a partial first or last month's block is prorated by days, as
 billing does (hours_per_month × days / days in the month, rounded to 0.01 h: the rule of
-billing.charges.included_hours). A visit counts in the month of its local start date, for its
+billing.rules.prorated_hours). A visit counts in the month of its local start date, for its
 elapsed duration.
 
 ``block_overruns`` is a pure function of its arguments; ``version_block_overruns`` loads what a
@@ -29,7 +29,7 @@ from agreements import rules
 from agreements.models import ServiceKind
 from billing.charges import Stretch, included_hours, stretches
 from billing.pricing import merged_rates, snapshot_rate
-from billing.rules import money
+from billing.rules import list_amount
 from billing.services import rates_snapshot
 
 from . import recurrence
@@ -100,7 +100,7 @@ def block_overruns(
         excess = planned - block
         if excess <= 0:
             continue
-        cost = None if rate is None else money(excess * Decimal(rate))
+        cost = None if rate is None else list_amount(excess, rate)
         found.append(Overrun(month, stretch.start, stretch.end, planned, block, excess, rate, cost))
     return found
 

@@ -479,9 +479,7 @@ def replan_for_amendment(agreement, *, version, effective: dt.date) -> Amendment
             Visit.objects.open().filter(moved).update(line_id=to_new, series=0, updated_at=now)
         )
         # A visit cancelled on its own stays cancelled: moved along, so it is not planned again.
-        Visit.objects.filter(moved, status=Visit.Status.CANCELLED).update(
-            line_id=to_new, series=0
-        )
+        Visit.objects.filter(moved, status=Visit.Status.CANCELLED).update(line_id=to_new, series=0)
         # A visit already done from `effective` on (e.g. this morning) is not planned again.
         skip = {
             (continued[line_id][0].pk, term_id, 0, occurrence_start)

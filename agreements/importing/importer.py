@@ -15,8 +15,8 @@ from django.db.models import Count
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
+from billing.accounts import billing_date, first_month
 from billing.charges import next_month
-from billing.invoicing import billing_date, first_month
 from scheduling.models import Visit
 from scheduling.planning import plan_terms
 

@@ -11,7 +11,7 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
-from billing.pricing import DISCOUNTED_KINDS
+from billing.rules import DISCOUNTED_KINDS
 
 from .report import ImportReport
 

@@ -24,7 +24,7 @@ from pydantic import ValidationError as PydanticError
 
 from allora.validation import Money, NoNulText, text
 from billing.models import HOURLY_KINDS, DiscountPolicy, RateKind
-from billing.pricing import DISCOUNTED_KINDS
+from billing.rules import DISCOUNTED_KINDS
 from scheduling import recurrence
 
 from ..forms import PAYMENT_TERMS

@@ -5,7 +5,7 @@ from decimal import Decimal
 from django import template
 
 from allora.timeutils import local_today
-from billing import invoicing
+from billing import closing
 
 register = template.Library()
 
@@ -35,4 +35,4 @@ def percent(value):
 @register.simple_tag
 def commitment_for(agreement):
     """The commitment of the agreement's term in force today (None before it has a term)."""
-    return invoicing.commitment(agreement, today=local_today())
+    return closing.commitment(agreement, today=local_today())

@@ -26,7 +26,7 @@ from agreements.tests.factories import (
     hosting_line,
     signer_contact,
 )
-from billing import invoicing
+from billing import closing, invoicing
 from billing.charges import month_start, next_month
 from billing.models import Invoice, InvoiceLine, RateKind, TimeEntry
 from billing.pricing import merged_rates
@@ -174,9 +174,9 @@ def test_a_catch_up_after_the_end_bills_every_month_owed_and_the_last_usage(
 def test_early_termination_counts_the_renewal_locked_in_by_a_late_notice(agreement, alice, admin):
     run_jobs(dt.date(2027, 12, 1))
     request_termination(agreement, on=dt.date(2027, 12, 5), by=alice)  # late: renews
-    plan = invoicing.final_invoice_preview(agreement, today=dt.date(2027, 12, 20))
+    plan = closing.final_invoice_preview(agreement, today=dt.date(2027, 12, 20))
     assert plan.covers_until == dt.date(2029, 1, 1)  # through the end of term 2
-    found = invoicing.commitment(agreement, today=dt.date(2027, 12, 20))
+    found = closing.commitment(agreement, today=dt.date(2027, 12, 20))
     assert "arrived after the notice deadline" in found.binding.reason
     assert found.binding.last_day == dt.date(2028, 12, 31)
     invoice = lifecycle.terminate_early(agreement, by=admin, today=dt.date(2027, 12, 20))

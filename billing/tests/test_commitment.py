@@ -12,7 +12,7 @@ from django.urls import reverse
 from agreements import lifecycle
 from agreements.models import Agreement
 from agreements.tests.factories import agreement_for_2027
-from billing import invoicing
+from billing import closing, invoicing
 from billing.models import Invoice
 from billing.tests.factories import log_hours, published_card
 from scheduling.models import Visit
@@ -32,25 +32,23 @@ def agreement(customer_a, alice, admin):
 
 
 def test_commitment_is_the_term_total_billed_so_far_and_remaining(agreement):
-    before = invoicing.commitment(agreement, today=dt.date(2026, 12, 20))
+    before = closing.commitment(agreement, today=dt.date(2026, 12, 20))
     assert (before.term.number, before.billed, before.remaining) == (1, D("0.00"), TERM_TOTAL)
     invoicing.issue_invoices(today=dt.date(2027, 3, 10))
-    found = invoicing.commitment(agreement, today=dt.date(2027, 3, 10))
+    found = closing.commitment(agreement, today=dt.date(2027, 3, 10))
     assert (found.total, found.billed, found.remaining) == (
         TERM_TOTAL,
         D("3510.00"),  # January to March, billed in advance
         D("10530.00"),  # April to December: 9 × (225 + 900 + 45)
     )
-    assert invoicing.early_termination_amount(agreement, today=dt.date(2027, 3, 10)) == D(
-        "10530.00"
-    )
+    assert closing.early_termination_amount(agreement, today=dt.date(2027, 3, 10)) == D("10530.00")
 
 
 def test_usage_is_not_part_of_the_commitment(agreement, staff):
     invoicing.issue_invoices(today=dt.date(2027, 2, 1))
     log_hours(agreement, "emergency", dt.date(2027, 1, 20), "3", by=staff)
     invoicing.issue_invoices(today=dt.date(2027, 3, 1))
-    assert invoicing.commitment(agreement, today=dt.date(2027, 3, 2)).billed == D("3510.00")
+    assert closing.commitment(agreement, today=dt.date(2027, 3, 2)).billed == D("3510.00")
 
 
 def test_early_termination_bills_the_rest_of_the_term_cancels_visits_and_ends(
@@ -71,7 +69,7 @@ def test_early_termination_bills_the_rest_of_the_term_cancels_visits_and_ends(
     open_after = Visit.objects.open().filter(agreement=agreement, starts_at__date__gt="2027-03-11")
     assert not open_after.exists()
     assert Visit.objects.filter(agreement=agreement, status="cancelled").count() > 30
-    found = invoicing.commitment(agreement, today=dt.date(2027, 3, 10))
+    found = closing.commitment(agreement, today=dt.date(2027, 3, 10))
     assert (found.billed, found.remaining) == (TERM_TOTAL, D("0.00"))
     assert invoicing.issue_invoices(today=dt.date(2027, 6, 1)) == []
 

@@ -1,5 +1,5 @@
 """The pure money rules of invoicing: proration by days (month ends, leap February), stretches,
-the discount on the line, overage at the standard rate, rounding half-up per line."""
+the discount on the line, overage at the standard rate, rounding half-up per line, credits."""
 
 import datetime as dt
 from decimal import Decimal as D
@@ -13,9 +13,18 @@ from billing.charges import (
     included_hours,
     next_month,
     overage_charge,
-    prorate,
     recurring_charges,
     stretches,
+)
+from billing.rules import (
+    discount_percent,
+    line_money,
+    list_amount,
+    money,
+    net_rate,
+    prorate,
+    prorated_hours,
+    prorated_quantity,
     totals,
 )
 
@@ -204,3 +213,89 @@ def test_the_block_of_a_partial_month_is_prorated_too():
     assert included_hours(stretch, PRESCHEDULED) == D("4.39")  # 8 × 17/31 = 4.387…
     charge = overage_charge(stretch, PRESCHEDULED, used=D("5"), already_billed=D("0"))
     assert charge.quantity == D("0.61")
+
+
+# The money of one line (billing/rules.py) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("maintenance", D("25.00")),
+        ("prescheduled", D("12.50")),
+        ("hosting", D("0")),
+        ("emergency", D("0")),
+        ("overage", D("0")),  # prescheduled hours beyond the block: the standard rate
+    ],
+)
+def test_the_discount_covers_maintenance_and_the_block_only(kind, expected):
+    rates = {**RATES, "discounts": {"maintenance": "25.00", "prescheduled": "12.50"}}
+    assert discount_percent(rates, kind) == expected
+
+
+def test_a_discounted_kind_without_a_percent_in_the_rates_has_no_discount():
+    assert discount_percent({**RATES, "discounts": {"prescheduled": "25.00"}}, "maintenance") == 0
+
+
+def test_an_undiscounted_line_needs_no_discounts_in_the_rates():
+    assert discount_percent({"rates": RATES["rates"]}, "hosting") == 0
+
+
+def test_a_line_reconciles_list_discount_and_net():
+    assert line_money(D("2.00"), D("150.00"), D("25.00")) == (D("300.00"), D("75.00"), D("225.00"))
+    assert net_rate(D("150.00"), D("25.00")) == D("112.50")
+    assert line_money(D("1"), D("45.00"), D("0")) == (D("45.00"), D("0.00"), D("45.00"))
+
+
+def test_a_line_rounds_an_exact_half_cent_up_at_each_figure():
+    # 0.5 × 0.05 = 0.025 and 25% of 0.10 = 0.025: half up gives 0.03 (banker's rounding 0.02).
+    assert list_amount(D("0.5"), D("0.05")) == D("0.03")
+    assert line_money(D("1"), D("0.10"), D("25")) == (D("0.10"), D("0.03"), D("0.07"))
+    assert net_rate(D("0.10"), D("25")) == D("0.08")  # 0.075
+    assert money(D("2.345")) == D("2.35") and money(D("2.3449")) == D("2.34")
+
+
+def test_money_never_takes_a_float():
+    assert isinstance(money(3), D) and money("1.005") == D("1.01")
+
+
+def test_a_zero_quantity_costs_nothing():
+    assert line_money(D("0"), D("150.00"), D("25.00")) == (D("0.00"), D("0.00"), D("0.00"))
+    assert prorated_quantity(D("8"), days=0, days_in_month=31) == D("0.0000")
+
+
+@pytest.mark.parametrize("quantity", [D("2.00"), D("4.3871"), D("0.5"), D("0.0001")])
+def test_a_credit_is_the_same_line_with_the_opposite_sign(quantity):
+    # A reversal (an amendment removed a service already billed) rounds away from zero too.
+    listed, discount, net = line_money(quantity, D("150.00"), D("25.00"))
+    assert line_money(-quantity, D("150.00"), D("25.00")) == (-listed, -discount, -net)
+    assert money(-listed * 3 / 7) == -money(listed * 3 / 7)
+
+
+def test_totals_are_the_sums_of_the_rounded_lines_credits_included():
+    def line(quantity, rate, percent):
+        listed, _, net = line_money(quantity, rate, percent)
+        return SimpleNamespace(list_amount=listed, amount=net)
+
+    billed = line(D("4.3871"), D("150.00"), D("25.00"))  # 658.07 − 164.52 = 493.55
+    reversal = line(D("-4.3871"), D("150.00"), D("25.00"))
+    rebilled = line(D("2.0000"), D("150.00"), D("25.00"))  # 300.00 − 75.00 = 225.00
+    assert totals([billed]) == (D("658.07"), D("164.52"), D("493.55"))
+    assert totals([reversal, rebilled]) == (D("-358.07"), D("-89.52"), D("-268.55"))
+    assert totals([]) == (D("0.00"), D("0.00"), D("0.00"))
+    # Three lines of 1/3 h: each rounded (0.33 × 3 = 0.99), never the sum rounded (1.00).
+    third = line(D("0.0333"), D("10.00"), D("0"))
+    assert totals([third] * 3)[2] == D("0.99")
+
+
+@pytest.mark.parametrize(
+    ("days", "month_days", "expected"),
+    [(31, 31, D("8.00")), (17, 31, D("4.39")), (1, 29, D("0.28")), (0, 30, D("0.00"))],
+)
+def test_the_block_of_a_partial_month_counts_its_hours_to_the_hundredth(days, month_days, expected):
+    assert prorated_hours(D("8"), days=days, days_in_month=month_days) == expected
+
+
+def test_prorated_hours_refuse_impossible_days():
+    with pytest.raises(ValueError):
+        prorated_hours(D("8"), days=32, days_in_month=31)
