@@ -56,23 +56,3 @@ urlpatterns = [
         name="renewal_finalize",
     ),
 ]
-
-# Projects (agreements/views_projects.py)
-from . import views_projects as projects  # noqa: E402
-
-urlpatterns += [
-    path("projects/", projects.project_list, name="project_list"),
-    path("projects/new/", projects.project_create, name="project_create"),
-    path("projects/<int:pk>/", projects.project_detail, name="project_detail"),
-    path("projects/<int:pk>/estimate/", projects.project_estimate, name="project_estimate"),
-    path("projects/<int:pk>/time/", projects.project_log_time, name="project_log_time"),
-    path("projects/<int:pk>/start/", projects.project_start, name="project_start"),
-    path("projects/<int:pk>/complete/", projects.project_complete, name="project_complete"),
-    path("portal/projects/", projects.portal_project_list, name="portal_project_list"),
-    path("portal/projects/<int:pk>/", projects.portal_project_detail, name="portal_project_detail"),
-    path(
-        "portal/estimates/<int:pk>/decide/",
-        projects.portal_estimate_decide,
-        name="portal_estimate_decide",
-    ),
-]

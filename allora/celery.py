@@ -33,9 +33,9 @@ app.conf.beat_schedule = {
         "task": "billing.tasks.mark_overdue",
         "schedule": crontab(hour=1, minute=15),
     },
-    # Emergency Support (scheduling/emergencies.py): every minute, each alert once.
+    # Emergency Support (delivery/emergencies.py): every minute, each alert once.
     "alert-emergency-deadlines": {
-        "task": "scheduling.tasks.alert_emergency_deadlines",
+        "task": "delivery.tasks.alert_emergency_deadlines",
         "schedule": crontab(minute="*"),
     },
     "send-lifecycle-reminders": {

@@ -14,12 +14,13 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Sum, Window
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from agreements.models import Agreement, Project, ServiceLine, Term, TerminationRequest
+from agreements.models import Agreement, ServiceLine, Term, TerminationRequest
 from agreements.rules import notice_deadline
 from billing.models import Invoice, TimeEntry
 from billing.pricing import PricingError, line_amount, merged_rates
-from scheduling import emergencies, response_clock
-from scheduling.models import EmergencyRequest, Visit, technicians
+from delivery import emergencies, response_clock
+from delivery.models import EmergencyRequest, Project
+from scheduling.models import Visit, technicians
 
 RENEWAL_WINDOW = dt.timedelta(days=90)
 LIST_LIMIT = 25

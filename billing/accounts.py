@@ -23,6 +23,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import SimpleNamespace
+from typing import Any
 
 from django.db.models import OuterRef, Q, Subquery, Sum
 from django.utils import timezone
@@ -159,7 +160,8 @@ class Account:
         return charges
 
     def _stretch_charges(self, term, start, end, known_on):
-        runs = {}  # service (root line id) → [[start, end, line, rates, signature], ...]
+        # service (root line id) → [[start, end, line, rates, signature], ...]
+        runs: dict[int, list[list]] = {}
         for piece_start, piece_end, version in self.pieces(start, end, known_on=known_on):
             rates = self.rates(term, version)
             for line in self.lines.get(version.pk, []):
@@ -287,7 +289,8 @@ class Account:
 
     def usage(self, *, before, known_on) -> tuple[list, list]:
         """(charges, time entry ids) of the usage not billed yet dated before ``before``."""
-        hours, lines, ids = defaultdict(Decimal), {}, []
+        hours: defaultdict[tuple[int, Stretch], Decimal] = defaultdict(Decimal)
+        lines, ids = {}, []
         for entry in self.entries:
             if entry.work_date < before:
                 service = self.root.get(entry.line_id, entry.line_id)
@@ -303,12 +306,12 @@ class Account:
             if _is_emergency(line):
                 charges.append(emergency_charge(stretch, line, worked, rates=rates))
             else:
-                key = (service, stretch.start)
+                block = (service, stretch.start)
                 charge = overage_charge(
                     stretch,
                     line,
-                    used=worked + self.used[key],
-                    already_billed=self.overage[key],
+                    used=worked + self.used[block],
+                    already_billed=self.overage[block],
                     included=self._block(stretch, service, known_on),
                     rates=rates,
                 )
@@ -320,7 +323,7 @@ def _reversal(line) -> Charge:
     """A billed line taken back, figure by figure (so it reconciles like the original)."""
     return Charge(
         kind=line.kind,
-        description=f"Reversal of invoice {line.invoice_number}: {line.description}"[:300],
+        description=f"Reversal of invoice {line.invoice.number}: {line.description}"[:300],
         quantity=-line.quantity,
         unit=line.unit,
         list_rate=line.list_rate,
@@ -364,7 +367,7 @@ def non_void_invoices():
 
 def _versions(agreement_ids, tzs) -> dict:
     """agreement id → its signed versions (superseded ones too), oldest first."""
-    found = defaultdict(list)
+    found: defaultdict[int, list] = defaultdict(list)
     rows = (
         AgreementVersion.objects.filter(agreement_id__in=agreement_ids, status__in=SIGNED)
         .order_by("agreement_id", "number")
@@ -432,9 +435,9 @@ def load_accounts(agreement_ids) -> dict:
     for line in all_lines:
         lines[line.version_id].append(line)
         service, seen = line.pk, set()
-        while parent.get(service) and service not in seen:
+        while (up := parent.get(service)) and service not in seen:
             seen.add(service)
-            service = parent[service]
+            service = up
         root[line.pk] = service
     changes = defaultdict(list)
     tz_of_line = {}
@@ -442,12 +445,13 @@ def load_accounts(agreement_ids) -> dict:
         for version in versions[agreement.pk]:
             for line in lines[version.pk]:
                 tz_of_line[line.pk] = agreement.tz
-    for change in ScheduleChange.objects.filter(line_id__in=list(tz_of_line)).order_by(
+    known: Any  # a ScheduleChange that also carries `known_from`, the day invoices learn of it
+    for known in ScheduleChange.objects.filter(line_id__in=list(tz_of_line)).order_by(
         "effective_from", "series"
     ):
-        created = timezone.localdate(change.created_at, tz_of_line[change.line_id])
-        change.known_from = created + dt.timedelta(days=1)
-        changes[change.line_id].append(change)
+        created = timezone.localdate(known.created_at, tz_of_line[known.line_id])
+        known.known_from = created + dt.timedelta(days=1)
+        changes[known.line_id].append(known)
     accounts = {}
     for agreement in agreements:
         if not terms[agreement.pk] or not versions[agreement.pk]:
@@ -498,7 +502,6 @@ def _load_billed(accounts):
     ).exclude(invoice__status=Invoice.Status.VOID)
     for line in rows.select_related("invoice").order_by("invoice__issued_on", "position", "pk"):
         account = accounts[line.invoice.agreement_id]
-        line.invoice_number = line.invoice.number
         service = account.root.get(line.service_line_id, line.service_line_id)
         account.billed[(month_start(line.service_start), service)].append(line)
 

@@ -13,6 +13,7 @@ import calendar
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
 from agreements.models import ServiceKind
 
@@ -37,11 +38,19 @@ def days_in_month(day: dt.date) -> int:
     return calendar.monthrange(day.year, day.month)[1]
 
 
+class PricedTerm(Protocol):
+    """What a stretch needs of its term: agreements.models.Term, or a stand-in in tests."""
+
+    pk: int
+    locked_rates: dict
+    version_id: int
+
+
 @dataclass(frozen=True)
 class Stretch:
     """[start, end): part of one calendar month inside one term, billed at that term's rates."""
 
-    term: object  # agreements.models.Term (or anything with pk, locked_rates, version_id)
+    term: PricedTerm
     start: dt.date
     end: dt.date
 

@@ -131,7 +131,6 @@ def commitment(agreement, *, today: dt.date) -> Commitment | None:
         return None
     term = _term_for(account.terms, today)
     live = agreement.is_live
-    bound = binding(account, today=today) if live else None
     term_ids = [t.pk for t in account.terms if t.start >= term.start]
     billed = (
         InvoiceLine.objects.filter(term_id__in=term_ids, kind__in=InvoiceLine.RECURRING)
@@ -141,6 +140,7 @@ def commitment(agreement, *, today: dt.date) -> Commitment | None:
     )
     if not live:
         return Commitment(term=term, billed=billed, remaining=ZERO, is_live=False)
+    bound = binding(account, today=today)
     start = max(account.cursor, term.start)
     try:
         charges = account.recurring(start=start, end=bound.end, known_on=today, terms=bound.terms)

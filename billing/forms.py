@@ -207,19 +207,6 @@ class TimeEntryForm(CrispyForm, forms.Form):
         return {"line": None, "visit": visit}
 
 
-class HoursForm(forms.Form):
-    """Hours worked on one thing whose page it sits on (a project, an emergency request)."""
-
-    work_date = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
-    hours = forms.DecimalField(max_digits=5, decimal_places=2)
-    note = forms.CharField(required=False, max_length=300)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            field.widget.attrs.setdefault("class", "form-control")
-
-
 def line_label(line) -> str:
     if line.kind == ServiceKind.PRESCHEDULED:
         hours = f"{line.hours_per_month.normalize():f}"

@@ -553,14 +553,14 @@ class TimeEntry(models.Model):
         related_name="time_entries",
     )
     emergency_request = models.ForeignKey(
-        "scheduling.EmergencyRequest",
+        "delivery.EmergencyRequest",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="time_entries",
     )
     project = models.ForeignKey(
-        "agreements.Project",
+        "delivery.Project",
         null=True,
         blank=True,
         on_delete=models.PROTECT,

@@ -12,8 +12,9 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from agreements.models import Project, ServiceKind
-from scheduling.models import EmergencyRequest, Visit
+from agreements.models import ServiceKind
+from delivery.models import EmergencyRequest, Project
+from scheduling.models import Visit
 
 from .models import TimeEntry
 

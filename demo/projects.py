@@ -4,8 +4,9 @@ one declined. Idempotent."""
 import datetime as dt
 from decimal import Decimal
 
-from agreements import projects
-from agreements.models import Contact, Customer, Project
+from agreements.models import Contact, Customer
+from delivery import projects
+from delivery.models import Project
 
 # (customer, title, scope, hours, decision: True approve, False decline, None pending)
 PROJECTS = [

@@ -4,8 +4,8 @@ one with its clock running, and one from a customer without Emergency Support. I
 import datetime as dt
 
 from agreements.models import Customer
-from scheduling import emergencies
-from scheduling.models import EmergencyRequest
+from delivery import emergencies
+from delivery.models import EmergencyRequest
 
 # (customer, days ago, minutes to acknowledge or None for open, summary)
 REQUESTS = [

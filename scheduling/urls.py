@@ -24,30 +24,3 @@ urlpatterns = [
     # iCalendar feeds at secret addresses
     path("feeds/<slug:token>.ics", views.feed, name="feed"),
 ]
-
-# Emergency Support (scheduling/views_emergency.py)
-from . import views_emergency as emergency  # noqa: E402
-
-urlpatterns += [
-    path("emergencies/", emergency.emergency_list, name="emergency_list"),
-    path("emergencies/new/", emergency.emergency_create, name="emergency_create"),
-    path("emergencies/<int:pk>/", emergency.emergency_detail, name="emergency_detail"),
-    path(
-        "emergencies/<int:pk>/acknowledge/",
-        emergency.emergency_acknowledge,
-        name="emergency_acknowledge",
-    ),
-    path("emergencies/<int:pk>/close/", emergency.emergency_close, name="emergency_close"),
-    path("emergencies/<int:pk>/time/", emergency.emergency_log_time, name="emergency_log_time"),
-    path("portal/emergencies/", emergency.portal_emergency_list, name="portal_emergency_list"),
-    path(
-        "portal/emergencies/new/",
-        emergency.portal_emergency_create,
-        name="portal_emergency_create",
-    ),
-    path(
-        "portal/emergencies/<int:pk>/",
-        emergency.portal_emergency_detail,
-        name="portal_emergency_detail",
-    ),
-]

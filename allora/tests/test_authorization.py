@@ -32,9 +32,9 @@ from allora.tests.authz import (
 from allora.tests.authz_rows_api import ROWS as API_PAGE_ROWS
 from billing.tests.authz_rows import ROWS as BILLING_ROWS
 from billing.tests.factories import RateCardFactory, published_card
+from delivery.tests.authz_rows import ROWS as DELIVERY_ROWS
 from portal.tests.authz_rows import ROWS as PORTAL_ROWS
 from scheduling.tests.authz_rows import ROWS as SCHEDULING_ROWS
-from scheduling.tests.authz_rows_service import ROWS as SERVICE_ROWS
 
 
 def _customer(objs):
@@ -129,7 +129,7 @@ MATRIX = {
     "billing:ratecard_publish": (_draft, ADMIN),
     "billing:ratecard_new_version": (_card, ADMIN_POST),
     **SCHEDULING_ROWS,
-    **SERVICE_ROWS,
+    **DELIVERY_ROWS,
     **BILLING_ROWS,
     **PORTAL_ROWS,
     **API_PAGE_ROWS,

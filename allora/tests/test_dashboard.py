@@ -15,8 +15,8 @@ from allora import dashboard
 from allora.tests.factories import UserFactory
 from billing.models import Invoice
 from billing.tests.factories import make_invoice, published_card
-from scheduling import emergencies
-from scheduling.models import EmergencyRequest
+from delivery import emergencies
+from delivery.models import EmergencyRequest
 
 NY = ZoneInfo("America/New_York")
 TODAY = dt.date(2027, 3, 12)

@@ -11,14 +11,14 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from agreements import projects
-from agreements.models import Contact, Project, ServiceKind, ServiceLine
+from agreements.models import Contact, ServiceKind, ServiceLine
 from agreements.tests.factories import agreement_for_2027
 from billing import invoicing
 from billing.models import Invoice, InvoiceLine, TimeEntry
 from billing.tests.factories import line_of, published_card
 from billing.timesheets import log_time
-from scheduling import emergencies
+from delivery import emergencies, projects
+from delivery.models import Project
 
 RECEIVED = dt.datetime(2027, 3, 12, 21, 0, tzinfo=dt.UTC)  # Friday 16:00 EST
 ACKNOWLEDGED = RECEIVED + dt.timedelta(minutes=20)
@@ -163,7 +163,7 @@ def test_bad_time_on_a_request_is_refused_with_a_message(
 def test_staff_log_time_from_the_request_page(agreement, customer_a, alice, staff, client_for):
     request = file(customer_a, alice)
     client = client_for(staff)
-    url = reverse("scheduling:emergency_log_time", args=[request.pk])
+    url = reverse("delivery:emergency_log_time", args=[request.pk])
     refused = client.post(url, {"work_date": "2027-03-12", "hours": "2"})
     assert refused.status_code == 200
     assert "Acknowledge the request first" in refused.content.decode()

@@ -7,10 +7,11 @@ import os
 import pytest
 from django.core.management import call_command
 
-from agreements.models import Contact, Customer, Project
+from agreements.models import Contact, Customer
 from allora.models import User
 from billing.models import RateCard, RateCardLine
-from scheduling.models import EmergencyRequest, Holiday, LineAssignment, Visit
+from delivery.models import EmergencyRequest, Project
+from scheduling.models import Holiday, LineAssignment, Visit
 
 pytestmark = pytest.mark.django_db
 

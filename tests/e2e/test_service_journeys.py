@@ -12,7 +12,7 @@ from agreements.models import Contact
 from agreements.tests.factories import signed_agreement
 from billing.models import TimeEntry
 from billing.tests.factories import published_card
-from scheduling.models import EmergencyRequest
+from delivery.models import EmergencyRequest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -76,7 +76,7 @@ def test_an_approver_approves_the_estimate_then_staff_log_time(
     page.get_by_role("button", name="Create and send for approval").click()
     expect(page.get_by_text("its estimate went to the customer's approvers")).to_be_visible()
     # Before the approval, time is refused with a message.
-    page.get_by_label("Hours", exact=True).first.fill("2")
+    page.locator("form[action$='/time/'] input[name='hours']").fill("2")
     page.get_by_role("button", name="Log time").click()
     expect(page.get_by_text("No time can be logged on “Office move”")).to_be_visible()
     sign_out()

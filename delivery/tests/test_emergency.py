@@ -13,8 +13,9 @@ from django.urls import reverse
 from agreements.models import ServiceKind, ServiceLine
 from agreements.tests.factories import agreement_for_2027, response_tier
 from billing.tests.factories import published_card
-from scheduling import emergencies
-from scheduling.models import EmergencyAlert, EmergencyRequest, Holiday
+from delivery import emergencies
+from delivery.models import EmergencyAlert, EmergencyRequest
+from scheduling.models import Holiday
 
 UTC = dt.UTC
 RECEIVED = dt.datetime(2027, 3, 12, 21, 0, tzinfo=UTC)  # Friday 16:00 EST
@@ -199,7 +200,7 @@ def test_the_command_twin_takes_now(agreement, customer_a, alice):
 
 
 def test_the_celery_task_runs_the_job(agreement, customer_a, alice):
-    from scheduling.tasks import alert_emergency_deadlines
+    from delivery.tasks import alert_emergency_deadlines
 
     file(customer_a, alice)
     assert alert_emergency_deadlines("2027-03-12T22:00:00+00:00") == 3
@@ -209,7 +210,7 @@ def test_the_job_is_in_the_beat_schedule():
     from allora.celery import app
 
     entry = app.conf.beat_schedule["alert-emergency-deadlines"]
-    assert entry["task"] == "scheduling.tasks.alert_emergency_deadlines"
+    assert entry["task"] == "delivery.tasks.alert_emergency_deadlines"
 
 
 # Views --------------------------------------------------------------------------------------
@@ -218,7 +219,7 @@ def test_the_job_is_in_the_beat_schedule():
 @time_machine.travel(dt.datetime(2027, 3, 12, 21, 0, tzinfo=UTC), tick=False)
 def test_a_customer_files_a_request_in_the_portal(agreement, client_for, alice):
     response = client_for(alice).post(
-        reverse("scheduling:portal_emergency_create"),
+        reverse("portal:emergency_create"),
         {
             "summary": "Phones are dead",
             "contact_name": "Alice",
@@ -228,14 +229,14 @@ def test_a_customer_files_a_request_in_the_portal(agreement, client_for, alice):
     )
     request = EmergencyRequest.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == reverse("scheduling:portal_emergency_detail", args=[request.pk])
+    assert response["Location"] == reverse("portal:emergency_detail", args=[request.pk])
     assert request.customer == agreement.customer and request.filed_by == alice
     page = client_for(alice).get(response["Location"])
     assert "Clock running" in page.content.decode()
 
 
 def test_a_portal_request_with_empty_fields_shows_messages(client_for, alice):
-    response = client_for(alice).post(reverse("scheduling:portal_emergency_create"), {})
+    response = client_for(alice).post(reverse("portal:emergency_create"), {})
     assert response.status_code == 200
     body = response.content.decode()
     assert "Say what is wrong" in body and "Say who we should call" in body
@@ -245,7 +246,7 @@ def test_a_portal_request_with_empty_fields_shows_messages(client_for, alice):
 @time_machine.travel(dt.datetime(2027, 3, 12, 21, 30, tzinfo=UTC), tick=False)
 def test_staff_enter_a_phone_request_with_its_received_time(agreement, client_for, staff):
     response = client_for(staff).post(
-        reverse("scheduling:emergency_create"),
+        reverse("delivery:emergency_create"),
         {
             "customer": agreement.customer_id,
             "received_at": "2027-03-12T16:10",  # New York time
@@ -267,9 +268,9 @@ def test_staff_acknowledge_from_the_list_and_a_second_try_gets_a_message(
 ):
     request = file(customer_a, alice, received_at=dt.datetime.now(UTC))
     client = client_for(staff)
-    listing = client.get(reverse("scheduling:emergency_list")).content.decode()
+    listing = client.get(reverse("delivery:emergency_list")).content.decode()
     assert "min left" in listing
-    url = reverse("scheduling:emergency_acknowledge", args=[request.pk])
+    url = reverse("delivery:emergency_acknowledge", args=[request.pk])
     assert client.post(url).status_code == 302
     again = client.post(url, follow=True)
     assert again.status_code == 200
@@ -284,7 +285,7 @@ def test_acknowledging_a_closed_request_in_the_browser_is_a_message_not_an_error
     emergencies.acknowledge(request, by=staff, now=now)
     emergencies.close(request, by=staff, now=now, resolution="Fixed")
     response = client_for(staff).post(
-        reverse("scheduling:emergency_acknowledge", args=[request.pk]), follow=True
+        reverse("delivery:emergency_acknowledge", args=[request.pk]), follow=True
     )
     assert response.status_code == 200
     assert "already resolved" in response.content.decode()

@@ -4,7 +4,7 @@ import datetime as dt
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from scheduling.emergencies import alert_emergency_deadlines
+from delivery.emergencies import alert_emergency_deadlines
 
 
 def parse_moment(value):

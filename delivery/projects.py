@@ -12,13 +12,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max, Sum
 
+from agreements.models import Agreement, Contact
 from allora.emails import send_after_commit
 from billing.models import RateCard, RateKind
 from billing.pricing import snapshot_rate
 from billing.rules import money
 from billing.timesheets import log_time
 
-from .models import Agreement, Contact, Project, ProjectApproval, ProjectEstimate
+from .models import Project, ProjectApproval, ProjectEstimate
 
 MAX_ESTIMATE_HOURS = Decimal("10000")
 

@@ -15,10 +15,11 @@ from django.urls import reverse
 
 from agreements.models import Agreement, AgreementVersion, ServiceKind, ServiceLine
 from allora.emails import send_after_commit
+from scheduling.business_days import holiday_dates
+from scheduling.models import technicians
 
 from . import response_clock
-from .business_days import holiday_dates
-from .models import EmergencyAlert, EmergencyRequest, technicians
+from .models import EmergencyAlert, EmergencyRequest
 
 THRESHOLD_FIELDS = {50: "alert_50_at", 80: "alert_80_at", 100: "due_at"}
 REQUIRED = {
@@ -88,7 +89,7 @@ def _email_context(request, **extra):
     return {
         "request": request,
         "staff_url": settings.SITE_URL
-        + reverse("scheduling:emergency_detail", kwargs={"pk": request.pk}),
+        + reverse("delivery:emergency_detail", kwargs={"pk": request.pk}),
         **extra,
     }
 
@@ -182,7 +183,7 @@ def acknowledge(request, *, by, now) -> EmergencyRequest:
             context={
                 **_email_context(request),
                 "portal_url": settings.SITE_URL
-                + reverse("scheduling:portal_emergency_detail", kwargs={"pk": request.pk}),
+                + reverse("portal:emergency_detail", kwargs={"pk": request.pk}),
             },
         )
     return request
@@ -214,6 +215,18 @@ def by_time_left(requests):
     return requests.annotate(rank=rank).order_by(
         "rank", F("due_at").asc(nulls_last=True), "received_at"
     )
+
+
+def with_time_left(requests, now):
+    """The requests, each with ``left``: the time left on its clock in words ("42 min left",
+    "overdue by 12 min"), empty once acknowledged or without a guarantee. For the pages."""
+    for request in requests:
+        request.left = (
+            response_clock.describe_left(response_clock.time_left(request.due_at, now))
+            if request.due_at and request.is_open
+            else ""
+        )
+    return requests
 
 
 # The every-minute job ----------------------------------------------------------------------

@@ -3,7 +3,7 @@
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from scheduling.response_clock import (
+from delivery.response_clock import (
     BusinessHours,
     deadline,
     describe_left,

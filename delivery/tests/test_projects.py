@@ -8,11 +8,12 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from agreements import projects
-from agreements.models import Contact, Project, ProjectApproval, ProjectEstimate
+from agreements.models import Contact
 from agreements.tests.factories import ContactFactory, agreement_for_2027
 from allora.tests.factories import UserFactory
 from billing.tests.factories import published_card
+from delivery import projects
+from delivery.models import Project, ProjectApproval, ProjectEstimate
 
 TODAY = dt.date(2027, 3, 1)
 NOW = dt.datetime(2027, 3, 1, 15, 0, tzinfo=dt.UTC)
@@ -184,10 +185,10 @@ def test_a_declined_project_can_be_re_estimated(project, approver, staff):
 def test_the_approver_approves_in_the_portal(project, approver, client_for):
     estimate = project.estimates.get()
     client = client_for(approver)
-    page = client.get(reverse("agreements:portal_project_detail", args=[project.pk]))
+    page = client.get(reverse("portal:project_detail", args=[project.pk]))
     assert "Approve" in page.content.decode()
     response = client.post(
-        reverse("agreements:portal_estimate_decide", args=[estimate.pk]),
+        reverse("portal:estimate_decide", args=[estimate.pk]),
         {"decision": "approve", "typed_name": "Alice Moore"},
         REMOTE_ADDR="198.51.100.4",
     )
@@ -200,7 +201,7 @@ def test_a_non_approver_in_the_portal_gets_a_message_not_an_error(project, custo
     user = UserFactory(role="customer", customer=customer_a, email="bea@oakcity.example")
     ContactFactory(customer=customer_a, user=user, email=user.email)
     response = client_for(user).post(
-        reverse("agreements:portal_estimate_decide", args=[project.estimates.get().pk]),
+        reverse("portal:estimate_decide", args=[project.estimates.get().pk]),
         {"decision": "approve", "typed_name": "Bea Smith"},
     )
     assert response.status_code == 200
@@ -210,7 +211,7 @@ def test_a_non_approver_in_the_portal_gets_a_message_not_an_error(project, custo
 def test_deciding_a_declined_estimate_in_the_portal_shows_the_reason(project, approver, client_for):
     estimate = decide(project.estimates.get(), approver, approve=False)
     response = client_for(approver).post(
-        reverse("agreements:portal_estimate_decide", args=[estimate.pk]),
+        reverse("portal:estimate_decide", args=[estimate.pk]),
         {"decision": "approve", "typed_name": "Alice Moore"},
     )
     assert response.status_code == 200
@@ -219,7 +220,7 @@ def test_deciding_a_declined_estimate_in_the_portal_shows_the_reason(project, ap
 
 def test_another_customers_user_gets_404_for_the_estimate(project, bob, client_for):
     response = client_for(bob).post(
-        reverse("agreements:portal_estimate_decide", args=[project.estimates.get().pk]),
+        reverse("portal:estimate_decide", args=[project.estimates.get().pk]),
         {"decision": "approve", "typed_name": "Bob"},
     )
     assert response.status_code == 404
@@ -231,12 +232,12 @@ def test_staff_create_a_project_and_bad_hours_get_a_message(
     published_card()
     client = client_for(staff)
     bad = client.post(
-        reverse("agreements:project_create"),
+        reverse("delivery:project_create"),
         {"customer": customer_a.pk, "title": "Audit", "scope": "Security audit", "hours": "-2"},
     )
     assert bad.status_code == 200 and "more than zero" in bad.content.decode()
     good = client.post(
-        reverse("agreements:project_create"),
+        reverse("delivery:project_create"),
         {"customer": customer_a.pk, "title": "Audit", "scope": "Security audit", "hours": "6"},
     )
     assert good.status_code == 302
@@ -245,7 +246,7 @@ def test_staff_create_a_project_and_bad_hours_get_a_message(
 
 def test_staff_cannot_log_time_on_an_unapproved_project_in_the_browser(project, client_for, staff):
     response = client_for(staff).post(
-        reverse("agreements:project_log_time", args=[project.pk]),
+        reverse("delivery:project_log_time", args=[project.pk]),
         {"work_date": "2026-11-01", "hours": "2"},
     )
     assert response.status_code == 200

@@ -1,4 +1,5 @@
-"""Celery tasks of the scheduling app: thin wrappers around the services."""
+"""Celery tasks of service delivery: thin wrappers around the services (the schedule is in
+``allora/celery.py``)."""
 
 import datetime as dt
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
-from .business_days import ONE_DAY
+from scheduling.business_days import ONE_DAY
 
 UTC = dt.UTC
 # A guarantee longer than this many calendar days is a data error, not a deadline: a bound keeps
