@@ -5,7 +5,7 @@ from celery import shared_task
 from allora.timeutils import local_today
 
 from . import lifecycle
-from .lifecycle import store_signed_pdf
+from .signing import store_signed_pdf
 
 
 @shared_task

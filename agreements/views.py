@@ -20,7 +20,7 @@ from billing.services import hosting_packages
 from scheduling.blocks import version_block_overruns
 from scheduling.forms import ScheduleForm
 
-from . import lifecycle, services
+from . import lifecycle, services, signing
 from .document import document_context
 from .forms import (
     AgreementCreateForm,
@@ -34,7 +34,6 @@ from .forms import (
     ServiceLineForm,
     VersionForm,
 )
-from .lifecycle import check_ready_to_send
 from .models import (
     Agreement,
     AgreementEvent,
@@ -57,6 +56,7 @@ from .pages import (
     withdraw_view,
 )
 from .pdf import agreement_pdf as agreement_pdf_bytes
+from .signing import check_ready_to_send
 
 Event = AgreementEvent.Kind
 
@@ -417,7 +417,7 @@ def agreement_send(request, pk):
     form = SendForm(request.POST or None, customer=agreement.customer)
     if request.method == "POST" and form.is_valid():
         try:
-            lifecycle.send_for_signature(
+            signing.send_for_signature(
                 version, signer=form.cleaned_data["signer"], by=request.user, today=local_today()
             )
         except ValidationError as error:
@@ -445,7 +445,7 @@ def agreement_recall(request, pk):
     return _act(
         request,
         agreement,
-        lambda: lifecycle.recall(_latest_version(agreement), by=request.user),
+        lambda: signing.recall(_latest_version(agreement), by=request.user),
         "Recalled to draft: you can edit it again.",
     )
 
@@ -457,7 +457,7 @@ def agreement_amend(request, pk):
     return _act(
         request,
         agreement,
-        lambda: lifecycle.start_amendment(agreement, by=request.user),
+        lambda: signing.start_amendment(agreement, by=request.user),
         "Amendment drafted: change it, then send it for signature.",
     )
 
@@ -466,7 +466,7 @@ def agreement_amend(request, pk):
 @require_POST
 def version_verify(request, pk):
     version = get_object_or_404(AgreementVersion, pk=pk)
-    intact, message = lifecycle.verify_signed_pdf(version)
+    intact, message = signing.verify_signed_pdf(version)
     (messages.success if intact else messages.error)(request, message)
     return redirect("agreements:agreement_detail", pk=version.agreement_id)
 
@@ -491,7 +491,7 @@ def agreement_countersign(request, pk):
     return sign_view(
         request,
         version,
-        lambda evidence: lifecycle.countersign(version, user=request.user, evidence=evidence),
+        lambda evidence: signing.countersign(version, user=request.user, evidence=evidence),
         done_url=reverse("agreements:agreement_detail", args=[agreement.pk]),
         party="Allora",
     )

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from agreements import lifecycle
+from agreements import lifecycle, signing
 from agreements.models import Agreement, ResponseTier, ServiceLine, TermsTemplate
 from agreements.services import create_agreement
 
@@ -60,7 +60,7 @@ def _sign(version, *, admin, staff, signed_on):
     """Send, sign and countersign a demo version on a past date, and store its signed PDF."""
     customer = version.agreement.customer
     signer = customer.contacts.filter(is_authorized_signer=True, user__isnull=False).first()
-    lifecycle.send_for_signature(version, signer=signer, by=staff, today=signed_on)
+    signing.send_for_signature(version, signer=signer, by=staff, today=signed_on)
     when = timezone.make_aware(dt.datetime.combine(signed_on, dt.time(15, 0)), customer.tz)
     evidence = {
         "consent": True,
@@ -70,10 +70,10 @@ def _sign(version, *, admin, staff, signed_on):
         "ip": "198.51.100.20",
         "user_agent": "Demo data",
     }
-    lifecycle.sign_as_customer(version, user=signer.user, evidence=evidence, now=when)
+    signing.sign_as_customer(version, user=signer.user, evidence=evidence, now=when)
     allora = {**evidence, "typed_name": admin.get_full_name(), "title": "Managing Director"}
-    lifecycle.countersign(version, user=admin, evidence=allora, now=when)
-    lifecycle.store_signed_pdf(version.pk, today=signed_on)
+    signing.countersign(version, user=admin, evidence=allora, now=when)
+    signing.store_signed_pdf(version.pk, today=signed_on)
     return version.agreement
 
 
@@ -122,7 +122,7 @@ def seed(*, today, admin, staff, customers):
 
     sent = _draft(crabtree, by=staff, today=today, lines=[MAINTENANCE, EMERGENCY])
     signer = crabtree.contacts.filter(is_authorized_signer=True).first()
-    lifecycle.send_for_signature(sent, signer=signer, by=staff, today=today)
+    signing.send_for_signature(sent, signer=signer, by=staff, today=today)
     _draft(legal, by=staff, today=today, lines=[PRESCHEDULED])
 
 

@@ -187,11 +187,11 @@ def signer_contact(customer, customer_user):
 
 def sent_agreement(*, customer, customer_user, sender, today=dt.date(2026, 11, 28), **kwargs):
     """A version with all four services, sent to the customer's signer on ``today``."""
-    from agreements import lifecycle
+    from agreements import signing
 
     version = draft_with_all_services(customer=customer, **kwargs)
     contact = signer_contact(customer, customer_user)
-    return lifecycle.send_for_signature(version, signer=contact, by=sender, today=today)
+    return signing.send_for_signature(version, signer=contact, by=sender, today=today)
 
 
 def signed_agreement(*, customer, customer_user, admin, signed_at=None, pdf=True, **kwargs):
@@ -200,12 +200,12 @@ def signed_agreement(*, customer, customer_user, admin, signed_at=None, pdf=True
     ``pdf=False`` stores a stand-in file instead of rendering, for tests about access only."""
     from django.utils import timezone
 
-    from agreements import lifecycle
+    from agreements import signing
 
     signed_at = signed_at or timezone.now()
     version = sent_agreement(customer=customer, customer_user=customer_user, sender=admin, **kwargs)
-    lifecycle.sign_as_customer(version, user=customer_user, evidence=evidence(), now=signed_at)
-    lifecycle.countersign(version, user=admin, evidence=evidence("Dana Whitfield"), now=signed_at)
+    signing.sign_as_customer(version, user=customer_user, evidence=evidence(), now=signed_at)
+    signing.countersign(version, user=admin, evidence=evidence("Dana Whitfield"), now=signed_at)
     if not pdf:
         from django.core.files.base import ContentFile
 
@@ -213,7 +213,7 @@ def signed_agreement(*, customer, customer_user, admin, signed_at=None, pdf=True
         version.signed_pdf.save("stand-in.pdf", ContentFile(b"%PDF-1.7 stand-in"), save=False)
         version.save(update_fields=["signed_pdf"])
         return version
-    return lifecycle.store_signed_pdf(version.pk, today=signed_at.date())
+    return signing.store_signed_pdf(version.pk, today=signed_at.date())
 
 
 def agreement_for_2027(*, customer, customer_user, admin):

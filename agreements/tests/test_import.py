@@ -211,7 +211,7 @@ def test_paper_contract_pdf_from_base64_is_stored_with_its_digest(admin):
     assert run(document, admin).ok
     version = Agreement.objects.get().signed_version()
     assert version.signed_pdf.read() == PDF
-    from agreements.lifecycle import verify_signed_pdf
+    from agreements.signing import verify_signed_pdf
 
     assert verify_signed_pdf(version)[0]
 

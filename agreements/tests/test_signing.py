@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from agreements import lifecycle
+from agreements import signing
 from agreements.models import Agreement, AgreementVersion, ServiceKind, ServiceLine, Term
 from agreements.tests.factories import (
     ContactFactory,
@@ -40,7 +40,7 @@ def test_send_freezes_exhibit_a_and_emails_the_signer(
     version = draft_with_all_services(customer=customer_a)
     contact = signer_contact(customer_a, alice)
     with django_capture_on_commit_callbacks(execute=True):
-        lifecycle.send_for_signature(version, signer=contact, by=staff, today=TODAY)
+        signing.send_for_signature(version, signer=contact, by=staff, today=TODAY)
     version.refresh_from_db()
     assert version.status == AgreementVersion.Status.SENT
     assert version.agreement.status == Agreement.Status.SENT
@@ -56,7 +56,7 @@ def test_a_signer_who_is_not_an_authorized_signer_is_refused(customer_a, staff):
     version = draft_with_all_services(customer=customer_a)
     not_a_signer = ContactFactory(customer=customer_a, is_authorized_signer=False)
     with pytest.raises(ValidationError, match="not an authorized signer"):
-        lifecycle.send_for_signature(version, signer=not_a_signer, by=staff, today=TODAY)
+        signing.send_for_signature(version, signer=not_a_signer, by=staff, today=TODAY)
     version.refresh_from_db()
     assert version.is_draft and version.rates_snapshot is None
 
@@ -64,7 +64,7 @@ def test_a_signer_who_is_not_an_authorized_signer_is_refused(customer_a, staff):
 def test_a_start_date_in_the_past_cannot_be_sent(customer_a, alice, staff):
     version = draft_with_all_services(customer=customer_a, start_date=dt.date(2026, 11, 1))
     with pytest.raises(ValidationError, match="start date is in the past"):
-        lifecycle.send_for_signature(
+        signing.send_for_signature(
             version, signer=signer_contact(customer_a, alice), by=staff, today=TODAY
         )
 
@@ -73,7 +73,7 @@ def test_a_draft_without_services_cannot_be_sent(customer_a, alice, staff):
     version = draft_with_all_services(customer=customer_a)
     version.lines.all().delete()
     with pytest.raises(ValidationError, match="at least one Exhibit B service line"):
-        lifecycle.send_for_signature(
+        signing.send_for_signature(
             version, signer=signer_contact(customer_a, alice), by=staff, today=TODAY
         )
 
@@ -96,12 +96,12 @@ def test_content_is_frozen_once_sent(customer_a, alice, staff):
 @time_machine.travel(dt.datetime(2026, 12, 3, 15, 0, tzinfo=dt.UTC))
 def test_both_signatures_activate_the_first_term_with_locked_rates(customer_a, alice, admin):
     version = sent_agreement(customer=customer_a, customer_user=alice, sender=admin)
-    lifecycle.sign_as_customer(version, user=alice, evidence=evidence())
+    signing.sign_as_customer(version, user=alice, evidence=evidence())
     version.refresh_from_db()
     assert version.status == AgreementVersion.Status.CUSTOMER_SIGNED
     assert not Term.objects.exists()
 
-    lifecycle.countersign(version, user=admin, evidence=evidence("Dana Whitfield"))
+    signing.countersign(version, user=admin, evidence=evidence("Dana Whitfield"))
     agreement = Agreement.objects.get(pk=version.agreement_id)
     term = agreement.terms.get()
     assert agreement.status == Agreement.Status.ACTIVE
@@ -118,8 +118,8 @@ def test_the_term_starts_on_the_last_signature_date_in_the_customers_zone(custom
     version = sent_agreement(customer=customer_a, customer_user=alice, sender=admin)
     # 02:30 UTC on 1 March is still 28 February in Raleigh.
     late_evening = dt.datetime(2027, 3, 1, 2, 30, tzinfo=dt.UTC)
-    lifecycle.sign_as_customer(version, user=alice, evidence=evidence(), now=late_evening)
-    lifecycle.countersign(version, user=admin, evidence=evidence("Dana"), now=late_evening)
+    signing.sign_as_customer(version, user=alice, evidence=evidence(), now=late_evening)
+    signing.countersign(version, user=admin, evidence=evidence("Dana"), now=late_evening)
     assert version.agreement.terms.get().start == dt.date(2027, 2, 28)
 
 
@@ -128,8 +128,8 @@ def test_a_later_start_date_is_kept(customer_a, alice, admin):
         customer=customer_a, customer_user=alice, sender=admin, start_date=dt.date(2027, 1, 1)
     )
     when = dt.datetime(2026, 12, 10, 15, tzinfo=dt.UTC)
-    lifecycle.sign_as_customer(version, user=alice, evidence=evidence(), now=when)
-    lifecycle.countersign(version, user=admin, evidence=evidence("Dana"), now=when)
+    signing.sign_as_customer(version, user=alice, evidence=evidence(), now=when)
+    signing.countersign(version, user=admin, evidence=evidence("Dana"), now=when)
     term = version.agreement.terms.get()
     assert (term.start, term.last_day) == (dt.date(2027, 1, 1), dt.date(2027, 12, 31))
     assert term.notice_deadline == dt.date(2027, 12, 1)
@@ -168,7 +168,7 @@ def test_incomplete_signatures_are_refused_and_nothing_is_saved(
 ):
     version = sent_agreement(customer=customer_a, customer_user=alice, sender=staff)
     with pytest.raises(ValidationError, match=message):
-        lifecycle.sign_as_customer(version, user=alice, evidence=evidence(**change))
+        signing.sign_as_customer(version, user=alice, evidence=evidence(**change))
     assert not version.signatures.exists()
     version.refresh_from_db()
     assert version.status == AgreementVersion.Status.SENT
@@ -176,9 +176,9 @@ def test_incomplete_signatures_are_refused_and_nothing_is_saved(
 
 def test_a_second_signature_by_the_customer_is_refused(customer_a, alice, staff):
     version = sent_agreement(customer=customer_a, customer_user=alice, sender=staff)
-    lifecycle.sign_as_customer(version, user=alice, evidence=evidence())
+    signing.sign_as_customer(version, user=alice, evidence=evidence())
     with pytest.raises(ValidationError, match="already signed"):
-        lifecycle.sign_as_customer(version, user=alice, evidence=evidence())
+        signing.sign_as_customer(version, user=alice, evidence=evidence())
     assert version.signatures.count() == 1
 
 
@@ -188,7 +188,7 @@ def test_a_portal_user_who_is_not_a_signer_cannot_sign(customer_a, alice, staff)
     version = sent_agreement(customer=customer_a, customer_user=alice, sender=staff)
     clerk = UserFactory(role="customer", customer=customer_a, email="clerk@oakcity.example")
     with pytest.raises(ValidationError, match="Only an authorized signer"):
-        lifecycle.sign_as_customer(version, user=clerk, evidence=evidence())
+        signing.sign_as_customer(version, user=clerk, evidence=evidence())
 
 
 def test_allora_countersigns_only_after_the_customer_and_only_as_admin(
@@ -196,10 +196,10 @@ def test_allora_countersigns_only_after_the_customer_and_only_as_admin(
 ):
     version = sent_agreement(customer=customer_a, customer_user=alice, sender=staff)
     with pytest.raises(ValidationError, match="customer must sign before"):
-        lifecycle.countersign(version, user=admin, evidence=evidence("Dana"))
-    lifecycle.sign_as_customer(version, user=alice, evidence=evidence())
+        signing.countersign(version, user=admin, evidence=evidence("Dana"))
+    signing.sign_as_customer(version, user=alice, evidence=evidence())
     with pytest.raises(ValidationError, match="Only an Allora admin"):
-        lifecycle.countersign(version, user=staff, evidence=evidence("Marcus"))
+        signing.countersign(version, user=staff, evidence=evidence("Marcus"))
 
 
 def test_signed_pdf_is_stored_with_its_hash_and_verify_detects_tampering(customer_a, alice, admin):
@@ -207,19 +207,19 @@ def test_signed_pdf_is_stored_with_its_hash_and_verify_detects_tampering(custome
     data = version.signed_pdf.open("rb").read()
     assert data.startswith(b"%PDF")
     assert version.signed_pdf_sha256 == hashlib.sha256(data).hexdigest()
-    assert lifecycle.verify_signed_pdf(version)[0] is True
+    assert signing.verify_signed_pdf(version)[0] is True
 
     # Someone replaces the file in storage: verify says so.
     name = version.signed_pdf.name
     version.signed_pdf.storage.delete(name)
     version.signed_pdf.storage.save(name, ContentFile(data + b"%tampered"))
-    intact, message = lifecycle.verify_signed_pdf(version)
+    intact, message = signing.verify_signed_pdf(version)
     assert intact is False and "does NOT match" in message
 
 
 def test_storing_the_signed_pdf_twice_keeps_the_first(customer_a, alice, admin):
     version = signed_agreement(customer=customer_a, customer_user=alice, admin=admin)
-    again = lifecycle.store_signed_pdf(version.pk, today=TODAY)
+    again = signing.store_signed_pdf(version.pk, today=TODAY)
     assert again.signed_pdf.name == version.signed_pdf.name
     assert again.signed_pdf_sha256 == version.signed_pdf_sha256
 
@@ -228,23 +228,23 @@ def test_amendment_is_a_new_version_signed_again_and_terms_stay(customer_a, alic
     original = signed_agreement(customer=customer_a, customer_user=alice, admin=admin)
     agreement = original.agreement
     term_before = agreement.terms.get()
-    draft = lifecycle.start_amendment(agreement, by=admin)
+    draft = signing.start_amendment(agreement, by=admin)
     assert draft.number == 2 and draft.is_draft
     assert draft.lines.count() == original.lines.count()
     with pytest.raises(ValidationError, match="already in progress"):
-        lifecycle.start_amendment(agreement, by=admin)
+        signing.start_amendment(agreement, by=admin)
 
     line = draft.lines.get(kind=ServiceKind.PRESCHEDULED)
     line.hours_per_month = D("12")
     line.save()
-    lifecycle.send_for_signature(
+    signing.send_for_signature(
         draft, signer=signer_contact(customer_a, alice), by=admin, today=TODAY
     )
     # The superseded-to-be original cannot be signed again.
     with pytest.raises(ValidationError):
-        lifecycle.sign_as_customer(original, user=alice, evidence=evidence())
-    lifecycle.sign_as_customer(draft, user=alice, evidence=evidence())
-    lifecycle.countersign(draft, user=admin, evidence=evidence("Dana"))
+        signing.sign_as_customer(original, user=alice, evidence=evidence())
+    signing.sign_as_customer(draft, user=alice, evidence=evidence())
+    signing.countersign(draft, user=admin, evidence=evidence("Dana"))
 
     original.refresh_from_db()
     assert original.status == AgreementVersion.Status.SUPERSEDED
@@ -252,12 +252,12 @@ def test_amendment_is_a_new_version_signed_again_and_terms_stay(customer_a, alic
     assert list(agreement.terms.all()) == [term_before]
     assert agreement.terms.get().locked_rates == term_before.locked_rates
     with pytest.raises(ValidationError, match="superseded"):
-        lifecycle.sign_as_customer(original, user=alice, evidence=evidence())
+        signing.sign_as_customer(original, user=alice, evidence=evidence())
 
 
 def test_recall_returns_an_unsigned_version_to_draft(customer_a, alice, staff):
     version = sent_agreement(customer=customer_a, customer_user=alice, sender=staff)
-    lifecycle.recall(version, by=staff)
+    signing.recall(version, by=staff)
     version.refresh_from_db()
     assert version.is_draft and version.rates_snapshot is None
     assert version.agreement.status == Agreement.Status.DRAFT

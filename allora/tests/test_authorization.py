@@ -10,7 +10,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from agreements import lifecycle
+from agreements import lifecycle, signing
 from agreements.tests.factories import (
     ContactFactory,
     draft_with_all_services,
@@ -173,7 +173,7 @@ def objects(customer_a, admin, alice, bob, staff):
     signed = signed_agreement(customer=customer_a, customer_user=alice, admin=admin, pdf=False)
     sent = sent_agreement(customer=customer_a, customer_user=alice, sender=admin)
     awaiting = sent_agreement(customer=customer_a, customer_user=alice, sender=admin)
-    lifecycle.sign_as_customer(awaiting, user=alice, evidence=evidence())
+    signing.sign_as_customer(awaiting, user=alice, evidence=evidence())
     today = timezone.localdate()
     review = lifecycle.save_rate_review(signed.agreement, method="keep", by=admin, today=today)
     termination = lifecycle.file_termination_request(

@@ -18,7 +18,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from agreements import lifecycle
+from agreements import lifecycle, signing
 from agreements.models import Agreement, ServiceKind
 from agreements.tests.factories import (
     agreement_for_2027,
@@ -62,15 +62,15 @@ def at_noon(day):
 
 def amend(agreement, *, on, by, signer, add_cloud=1, drop_website=False):
     """An amendment signed by both parties on ``on``: adds Cloud backup, may drop hosting."""
-    draft = lifecycle.start_amendment(agreement, by=by)
+    draft = signing.start_amendment(agreement, by=by)
     if add_cloud:
         hosting_line(draft, package_name="Cloud backup", quantity=add_cloud, position=9)
     if drop_website:
         draft.lines.filter(package_name="Website hosting").delete()
     contact = signer_contact(agreement.customer, signer)
-    lifecycle.send_for_signature(draft, signer=contact, by=by, today=on)
-    lifecycle.sign_as_customer(draft, user=signer, evidence=evidence(), now=at_noon(on))
-    lifecycle.countersign(draft, user=by, evidence=evidence("Dana"), now=at_noon(on))
+    signing.send_for_signature(draft, signer=contact, by=by, today=on)
+    signing.sign_as_customer(draft, user=signer, evidence=evidence(), now=at_noon(on))
+    signing.countersign(draft, user=by, evidence=evidence("Dana"), now=at_noon(on))
     return draft
 
 

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from agreements import lifecycle
+from agreements import lifecycle, signing
 from agreements.document import document_context
 from agreements.forms import TerminationRequestForm
 from agreements.models import Agreement, AgreementEvent, AgreementVersion, TerminationRequest
@@ -62,7 +62,7 @@ def agreement_detail(request, pk):
             "agreement": agreement,
             "version": version,
             "term": agreement.current_term(today=today) or latest,
-            "can_sign": lifecycle.can_sign(version, request.user),
+            "can_sign": signing.can_sign(version, request.user),
             "signed_versions": agreement.versions.filter(
                 status__in=[AgreementVersion.Status.SIGNED, AgreementVersion.Status.SUPERSEDED]
             ).order_by("-number"),
@@ -75,7 +75,7 @@ def agreement_detail(request, pk):
 def agreement_sign(request, pk):
     agreement = get_agreement_for_user(request.user, pk)
     version = _portal_version(agreement)
-    if not lifecycle.can_sign(version, request.user):
+    if not signing.can_sign(version, request.user):
         if version.status == AgreementVersion.Status.SENT:
             messages.error(
                 request,
@@ -87,7 +87,7 @@ def agreement_sign(request, pk):
     return sign_view(
         request,
         version,
-        lambda evidence: lifecycle.sign_as_customer(version, user=request.user, evidence=evidence),
+        lambda evidence: signing.sign_as_customer(version, user=request.user, evidence=evidence),
         done_url=reverse("portal:agreement_detail", args=[agreement.pk]),
         party=agreement.customer.legal_name,
     )

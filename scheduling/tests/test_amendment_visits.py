@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from agreements import lifecycle
+from agreements import lifecycle, signing
 from agreements.models import AgreementVersion, ServiceKind
 from agreements.tests.factories import (
     ServiceLineFactory,
@@ -64,17 +64,17 @@ def line_of(version, kind):
 def amend(agreement, *, customer, alice, admin, at=AMENDED_AT, edit=None):
     """Draft an amendment, let ``edit`` change the draft, send, sign and countersign at ``at``."""
     with time_machine.travel(at, tick=False):
-        draft = lifecycle.start_amendment(agreement, by=admin)
+        draft = signing.start_amendment(agreement, by=admin)
         if edit:
             edit(draft)
-        lifecycle.send_for_signature(
+        signing.send_for_signature(
             draft,
             signer=signer_contact(customer, alice),
             by=admin,
             today=timezone.localdate(at, agreement.tz),
         )
-        lifecycle.sign_as_customer(draft, user=alice, evidence=evidence(), now=at)
-        lifecycle.countersign(draft, user=admin, evidence=evidence("Dana Whitfield"), now=at)
+        signing.sign_as_customer(draft, user=alice, evidence=evidence(), now=at)
+        signing.countersign(draft, user=admin, evidence=evidence("Dana Whitfield"), now=at)
     draft.refresh_from_db()
     assert draft.status == AgreementVersion.Status.SIGNED
     return draft
@@ -459,7 +459,7 @@ def test_replanning_takes_the_same_queries_whatever_changed_and_runs_once(
         for each in (agreement, other):
             line = line_of(each.signed_version(), ServiceKind.MAINTENANCE)
             assign_line(line, technician=staff, by=admin, today=dt.date(2027, 1, 1))
-            drafts.append(lifecycle.start_amendment(each, by=admin))
+            drafts.append(signing.start_amendment(each, by=admin))
         # Both amendments move maintenance to 11:00; the second one also adds two weekly lines.
         for draft in drafts:
             line = line_of(draft, ServiceKind.MAINTENANCE)

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from agreements import lifecycle
+from agreements import signing
 from agreements.models import AgreementVersion, ServiceKind, ServiceLine
 from agreements.tests.factories import (
     AgreementFactory,
@@ -227,7 +227,7 @@ def test_an_amendment_is_checked_over_the_rest_of_the_running_term_at_its_locked
     agreement = agreement_for_2027(customer=customer_a, customer_user=alice, admin=admin)
     dearer = [(k, n, u, p + 20 if u == "hour" else p) for k, n, u, p in STANDARD_LINES]
     published_card(effective_date=dt.date(2027, 6, 1), lines=dearer)
-    draft = lifecycle.start_amendment(agreement, by=admin)
+    draft = signing.start_amendment(agreement, by=admin)
 
     (found,) = version_block_overruns(draft, today=dt.date(2027, 6, 15))
 
