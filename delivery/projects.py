@@ -16,7 +16,7 @@ from agreements.models import Agreement, Contact
 from allora.emails import send_after_commit
 from billing.models import RateCard, RateKind
 from billing.pricing import snapshot_rate
-from billing.rules import money
+from billing.rules import list_amount
 from billing.timesheets import log_time
 
 from .models import Project, ProjectApproval, ProjectEstimate
@@ -108,7 +108,7 @@ def _new_estimate(project, *, hours, description, by, today):
         description=description.strip(),
         hours=hours,
         rate=rate,
-        total=money(hours * rate),
+        total=list_amount(hours, rate),
         created_by=by,
     )
     _notify_approvers(estimate)
