@@ -453,15 +453,22 @@ class Rollback(Exception):
     pass
 
 
+# The lives are drawn in shards, so the parallel suite (pytest-xdist) runs them side by side:
+# BILLING_LIVES in all (CI asks for more than a local run), each shard drawing its own.
+SHARDS = 4
+LIVES_PER_SHARD = max(1, int(os.environ.get("BILLING_LIVES", "24")) // SHARDS)
+
+
+@pytest.mark.parametrize("shard", range(SHARDS))
 @settings(
-    max_examples=int(os.environ.get("BILLING_LIVES", "25")),
+    max_examples=LIVES_PER_SHARD,
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],  # a database life shrinks slowly
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(life=lives)
 def test_any_schedule_of_runs_bills_the_same_and_what_is_owed_once(
-    life, customer_a, alice, admin, staff
+    shard, life, customer_a, alice, admin, staff
 ):
     results = []
     for run_days in ([day(offset) for offset in life["runs"]], []):
