@@ -12,7 +12,6 @@ Errors are JSON and name the field: ``{"detail": [{"loc": ["body", "legal_name"]
 """
 
 import functools
-import json
 from decimal import Decimal
 from typing import Annotated
 
@@ -175,7 +174,7 @@ class VendoredSwagger(DocsBase):
         return render(
             request,
             "allora/api_docs.html",
-            {"api": api, "swagger_settings": json.dumps(swagger)},
+            {"api": api, "swagger_settings": swagger},
         )
 
 

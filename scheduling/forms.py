@@ -33,7 +33,7 @@ class ScheduleForm(forms.Form):
         min_value=1,
         max_value=12,
         initial=1,
-        widget=forms.NumberInput(attrs={"class": "form-control", "style": "width: 5rem"}),
+        widget=forms.NumberInput(attrs={"class": "form-control w-5rem"}),
         error_messages={
             "required": "Enter how often it repeats, e.g. 1 for every month.",
             "invalid": "Enter how often it repeats as a whole number, e.g. 1 or 2.",
@@ -81,7 +81,7 @@ class ScheduleForm(forms.Form):
         min_value=1,
         max_value=31,
         required=False,
-        widget=forms.NumberInput(attrs={"class": "form-control", "style": "width: 5rem"}),
+        widget=forms.NumberInput(attrs={"class": "form-control w-5rem"}),
         error_messages={
             "invalid": ONE_TO_THIRTY_ONE,
             "min_value": ONE_TO_THIRTY_ONE,
@@ -104,7 +104,7 @@ class ScheduleForm(forms.Form):
         min_value=Decimal("0.25"),
         max_value=12,
         initial=2,
-        widget=forms.NumberInput(attrs={"class": "form-control", "style": "width: 6rem"}),
+        widget=forms.NumberInput(attrs={"class": "form-control w-6rem"}),
         error_messages={
             "required": "Enter how many hours the visit lasts, e.g. 2 or 1.5.",
             "invalid": "Enter the hours as a number, e.g. 2 or 1.5.",
@@ -337,9 +337,7 @@ class VisitCompleteForm(forms.Form):
         decimal_places=2,
         min_value=Decimal("0.25"),
         max_value=24,
-        widget=forms.NumberInput(
-            attrs={"class": "form-control", "step": "0.25", "style": "width: 8rem"}
-        ),
+        widget=forms.NumberInput(attrs={"class": "form-control w-8rem", "step": "0.25"}),
         error_messages={
             "required": "Enter the hours worked, e.g. 2 or 1.5.",
             "invalid": "Enter the hours as a number, e.g. 2 or 1.5.",
