@@ -5,6 +5,8 @@ from crispy_forms.helper import FormHelper
 from django import forms
 from django.contrib.auth import get_user_model
 
+from allora.clientip import client_ip
+
 from .models import (
     Agreement,
     AgreementVersion,
@@ -267,7 +269,7 @@ class SignForm(forms.Form):
     def evidence(self, request):
         return {
             **self.cleaned_data,
-            "ip": request.META.get("REMOTE_ADDR"),
+            "ip": client_ip(request),
             "user_agent": request.headers.get("user-agent", ""),
         }
 

@@ -5,6 +5,7 @@ console email. Production sets DEBUG=false, SECRET_KEY, ALLOWED_HOSTS, DATABASE_
 CELERY_BROKER_URL (Redis) and EMAIL_URL; bad values stop the start with a clear error.
 """
 
+import ipaddress
 import warnings
 from pathlib import Path
 
@@ -153,7 +154,22 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Allora <agreements@a
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Security: secure by default, relaxed only while developing.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The reverse proxies in front of the app (IPs or CIDRs, e.g. "127.0.0.1,10.0.0.0/8"). Only a
+# request from one of them may tell the client's address (X-Forwarded-For, read by
+# allora.clientip) or the scheme (X-Forwarded-Proto); the proxy must overwrite both headers.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy.strip(), strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network (e.g. 127.0.0.1)."
+        ) from None
+BEHIND_PROXY = env_bool("BEHIND_PROXY", default=bool(TRUSTED_PROXIES))
+if BEHIND_PROXY:
+    # Django cannot tell who sent the header: set this only when every request comes through a
+    # proxy that replaces X-Forwarded-Proto (the app listens on 127.0.0.1 behind it).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=not DEBUG)

@@ -8,14 +8,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from allora.clientip import client_ip
 from allora.tenancy import portal_required
 from delivery import projects
 from delivery.forms import DecisionForm, add_errors
 from delivery.models import Project, ProjectEstimate
-
-
-def _client_ip(request):
-    return request.META.get("REMOTE_ADDR")
 
 
 @portal_required
@@ -60,7 +57,7 @@ def estimate_decide(request, pk):
             approve=approve,
             typed_name=form.cleaned_data.get("typed_name") or "",
             comment=form.cleaned_data.get("comment") or "",
-            ip=_client_ip(request),
+            ip=client_ip(request),
             user_agent=request.headers.get("User-Agent", ""),
             now=timezone.now(),
         )
