@@ -26,6 +26,32 @@ FLAGS = [
 ]
 
 
+CSP_VIOLATION = ("Content Security Policy", "Content-Security-Policy", "Refused to")
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violation(request):
+    """Fails a journey when the browser refuses anything under the Content-Security-Policy:
+    Chromium reports each refused script, style or handler in the console. Yields the console
+    messages seen so far."""
+    if "page" not in request.fixturenames:
+        yield []
+        return
+    page = request.getfixturevalue("page")
+    refused = []
+
+    def listen(tab):
+        tab.on("console", lambda msg: refused.append(msg.text))
+        tab.on("pageerror", lambda error: refused.append(str(error)))
+
+    listen(page)
+    page.context.on("page", listen)
+    yield refused
+    violations = [text for text in refused if any(mark in text for mark in CSP_VIOLATION)]
+    if violations:
+        pytest.fail("The Content-Security-Policy refused: " + "\n".join(violations))
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/e2e/" in str(item.fspath):
