@@ -46,3 +46,16 @@ def test_the_policy_watch_catches_a_refused_inline_script(page, live_server, no_
     assert page.evaluate("() => window.ran") is None
     assert any("Content Security Policy" in text for text in no_csp_violation), no_csp_violation
     no_csp_violation.clear()  # expected here: the journey itself passes
+
+
+def test_the_admin_periodic_task_form_works_under_the_policy(page, live_server, sign_in, admin):
+    from django_celery_beat.models import CrontabSchedule
+
+    admin.is_superuser = True
+    admin.save()
+    CrontabSchedule.objects.create(minute="30", hour="6", timezone="America/New_York")
+    sign_in(admin)
+    page.goto(f"{live_server.url}/admin/django_celery_beat/periodictask/add/")
+    page.locator("#id_crontab").select_option(index=1)
+    expect(page.locator(".field-crontab .help")).to_contain_text("Translation: At 06:30")
+    expect(page.locator(".field-crontab_translation")).to_be_hidden()
