@@ -1,6 +1,7 @@
 """Content-Security-Policy: every page carries the strict policy, and no template brings back an
 inline script, inline style or inline event handler that the policy would refuse."""
 
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -9,8 +10,12 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from agreements.pdf import agreement_pdf
+from agreements.tests.factories import draft_with_all_services
+from allora.pdf import LocalOnlyFetcher
 from allora.tests.authz import ROLES
 from allora.tests.test_authorization import MATRIX, _kwargs, objects  # noqa: F401 -- a fixture
+from billing.tests.factories import published_card
 
 TEMPLATES = Path(settings.BASE_DIR) / "templates"
 # Not pages: emails (inline styles are how HTML email is styled) and the documents WeasyPrint
@@ -64,7 +69,8 @@ def test_the_inline_scan_finds_what_the_policy_refuses():
     assert len(found) == 6, found
     assert (
         inline_code(
-            '<script src="/static/js/a.js"></script><script type="application/json" id="d">{}</script>'
+            '<script src="/static/js/a.js"></script>'
+            '<script type="application/json" id="d">{}</script>'
             '<p class="once" data-online="1">'
         )
         == []
@@ -111,3 +117,39 @@ def test_the_api_docs_pass_their_settings_as_json_data(client_for, staff):
     assert '<script id="swagger-settings" type="application/json">' in html
     assert inline_code(html) == []
     assert "Content-Security-Policy" in response.headers
+
+
+def test_the_agreement_pdf_still_gets_the_document_stylesheet(db, monkeypatch, caplog):
+    """document.css moved from an inline <style> to static/css/: the PDF reads it from there."""
+    published_card()
+    fetched = []
+    fetch = LocalOnlyFetcher.fetch
+    monkeypatch.setattr(
+        LocalOnlyFetcher,
+        "fetch",
+        lambda self, url, *a, **kw: fetched.append(url) or fetch(self, url, *a, **kw),
+    )
+    with caplog.at_level("WARNING", logger="weasyprint"):
+        assert agreement_pdf(draft_with_all_services(), today=dt.date(2026, 6, 1)).startswith(
+            b"%PDF"
+        )
+    assert [url for url in fetched if url.endswith("/static/css/document.css")]
+    assert not [r for r in caplog.records if r.name.startswith("weasyprint")]
+
+
+def test_admin_pages_have_no_inline_script_or_style(admin, client_for):
+    """Third-party admin templates too (django-celery-beat's periodic task form had an inline
+    script: templates/admin/djcelery/ overrides it)."""
+    from django.contrib.admin import site
+
+    admin.is_superuser = True
+    admin.save()
+    client = client_for(admin)
+    problems = []
+    for model in site._registry:
+        for view in ("changelist", "add"):
+            url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}")
+            response = client.get(url)
+            if response.status_code == 200:
+                problems += [f"{url}: {p}" for p in inline_code(response.content.decode())]
+    assert problems == [], "\n".join(problems)
