@@ -21,7 +21,13 @@ def test_charts_api_docs_and_profile_work_under_the_policy(page, live_server, si
     expect(page.locator(".swagger-ui .info .title")).to_contain_text(
         "Allora Customer Agreements API"
     )
-    expect(page.locator(".opblock").first).to_be_visible()
+    # "Try it out" on GET /me: Swagger UI fetches from the site (connect-src 'self').
+    me = page.locator(".opblock-get", has=page.locator("[data-path='/api/v1/me']"))
+    me.locator(".opblock-summary").click()
+    me.get_by_role("button", name="Try it out").click()
+    me.get_by_role("button", name="Execute").click()
+    expect(me.locator(".live-responses-table tbody .response-col_status").first).to_have_text("200")
+    expect(me.locator(".live-responses-table")).to_contain_text(staff.email)
 
     page.goto(f"{live_server.url}/accounts/profile/")
     page.get_by_label("Token name").fill("RMM sync")
