@@ -9,8 +9,10 @@ import datetime as dt
 from decimal import Decimal
 from typing import Literal
 
+from django.conf import settings
 from django.db.models import Prefetch
 from django.forms.models import model_to_dict
+from django.urls import reverse
 from django.utils import timezone
 from ninja import Field, File, Query, Router, Schema, Status, UploadedFile
 from ninja.pagination import paginate
@@ -33,7 +35,7 @@ from allora.api import (
 from allora.timeutils import local_today
 from allora.validation import text
 
-from . import importing, lifecycle
+from . import importing, lifecycle, signing
 from .forms import ContactForm, CustomerForm, RateReviewForm
 from .models import (
     Agreement,
@@ -65,6 +67,15 @@ class CustomerOut(Schema):
     external_ref: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+class CustomerUpdated(CustomerOut):
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Versions awaiting signature that still name the customer as they were "
+        "sent (the name and address are part of what is signed): recall and resend them on "
+        "their agreement's page to have them signed with the new ones.",
+    )
 
 
 CustomerStatus = Literal[tuple(Customer.Status.values)]
@@ -157,16 +168,27 @@ def get_customer(request, customer_id: ObjectId):
     return get_or_404(_customers(request), pk=customer_id)
 
 
-@router.patch("/customers/{customer_id}", response={200: CustomerOut, **ERRORS}, tags=["customers"])
+@router.patch(
+    "/customers/{customer_id}", response={200: CustomerUpdated, **ERRORS}, tags=["customers"]
+)
 def update_customer(request, customer_id: ObjectId, payload: CustomerPatch):
-    """Change some fields of a customer (staff)."""
+    """Change some fields of a customer (staff). A version awaiting signature keeps the name
+    and address it was sent with; ``warnings`` names each one that now differs."""
     require_staff(request)
     customer = get_or_404(_customers(request), pk=customer_id)
+    awaiting = list(signing.awaiting_signature(customer))
     current = model_to_dict(customer, fields=CustomerForm.Meta.fields)
     changes = payload.model_dump(exclude_unset=True)
     if "external_ref" not in changes:
         changes["external_ref"] = None
-    return _save_customer({**current, **changes}, instance=customer)
+    saved = _save_customer({**current, **changes}, instance=customer)
+    saved.warnings = [
+        f"{notice} {settings.SITE_URL}"
+        + reverse("agreements:agreement_detail", args=[version.agreement_id])
+        for version in awaiting
+        if (notice := signing.recorded_parties_notice(version))
+    ]
+    return saved
 
 
 class ContactOut(Schema):

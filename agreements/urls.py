@@ -28,6 +28,7 @@ urlpatterns = [
     path("agreements/<int:pk>/preview.pdf", views.agreement_pdf, name="agreement_pdf"),
     path("agreements/<int:pk>/send/", views.agreement_send, name="agreement_send"),
     path("agreements/<int:pk>/recall/", views.agreement_recall, name="agreement_recall"),
+    path("agreements/<int:pk>/resend/", views.agreement_resend, name="agreement_resend"),
     path(
         "agreements/<int:pk>/countersign/",
         views.agreement_countersign,

@@ -53,12 +53,14 @@ from .pages import (
     pdf_response,
     sign_view,
     signed_pdf_response,
+    warn_recorded_parties,
     withdraw_view,
 )
 from .pdf import agreement_pdf as agreement_pdf_bytes
 from .signing import check_ready_to_send
 
 Event = AgreementEvent.Kind
+AWAITING = (AgreementVersion.Status.SENT, AgreementVersion.Status.CUSTOMER_SIGNED)
 
 
 @staff_required
@@ -114,12 +116,19 @@ def customer_detail(request, pk):
 @staff_required
 def customer_edit(request, pk):
     customer = get_object_or_404(Customer, pk=pk)
+    # Versions awaiting signature keep the name and address they were sent with: say so first.
+    awaiting = list(signing.awaiting_signature(customer))
     form = CustomerForm(request.POST or None, instance=customer)
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, "Customer saved.")
+        warn_recorded_parties(request, awaiting)
         return redirect("agreements:customer_detail", pk=customer.pk)
-    return render(request, "agreements/customer_form.html", {"form": form, "customer": customer})
+    return render(
+        request,
+        "agreements/customer_form.html",
+        {"form": form, "customer": customer, "awaiting": awaiting},
+    )
 
 
 @staff_required
@@ -252,6 +261,7 @@ def agreement_detail(request, pk):
             "version": version,
             "has_document": document is not None,
             "problems": check_ready_to_send(version) if version.is_draft else [],
+            "parties_changed": version.status in AWAITING and signing.parties_changed(version),
             # Exhibit B lines with their schedule's overrun of the block (None: it fits).
             "draft_lines": [
                 (line, overruns.get(line.pk)) for line, _ in (document or {}).get("lines", [])
@@ -447,6 +457,39 @@ def agreement_recall(request, pk):
         agreement,
         lambda: signing.recall(_latest_version(agreement), by=request.user),
         "Recalled to draft: you can edit it again.",
+    )
+
+
+@staff_required
+def agreement_resend(request, pk):
+    """Confirm, then recall the version awaiting signature and send it again to the same signer,
+    with the customer's name and address as they are now."""
+    agreement = get_agreement_for_user(request.user, pk)
+    version = _latest_version(agreement)
+    if version.status != AgreementVersion.Status.SENT:
+        messages.info(request, "This version is not waiting for the customer's signature.")
+        return redirect("agreements:agreement_detail", pk=agreement.pk)
+    if request.method == "POST":
+        return _act(
+            request,
+            agreement,
+            lambda: signing.resend(version, by=request.user, today=local_today()),
+            f"Sent again to {version.signer.name}, with the customer's current name and address.",
+        )
+    recorded = version.parties["customer"]
+    customer = agreement.customer
+    return render(
+        request,
+        "allora/confirm.html",
+        {
+            "title": f"Recall and resend {agreement.number} version {version.number}?",
+            "body": f"It was sent naming {recorded['legal_name']}, {recorded['address']}. "
+            f"It goes back to draft and is sent again, naming {customer.legal_name}, "
+            f"{customer.address} (with Exhibit A from the rate card in effect today); "
+            f"{version.signer.name} gets a new signature request.",
+            "confirm_label": "Recall and resend",
+            "cancel_url": reverse("agreements:agreement_detail", args=[agreement.pk]),
+        },
     )
 
 

@@ -61,6 +61,10 @@ def _draft_agreement(objs):
     return {"pk": objs["draft_agreement"].pk}
 
 
+def _sent_agreement(objs):
+    return {"pk": objs["sent"].agreement_id}
+
+
 def _awaiting_agreement(objs):
     return {"pk": objs["awaiting"].agreement_id}
 
@@ -112,6 +116,7 @@ MATRIX = {
     "agreements:agreement_pdf": (_agreement, STAFF),
     "agreements:agreement_send": (_draft_agreement, STAFF),
     "agreements:agreement_recall": (_agreement, STAFF_POST),
+    "agreements:agreement_resend": (_sent_agreement, STAFF),
     "agreements:agreement_countersign": (_awaiting_agreement, ADMIN),
     "agreements:agreement_amend": (_agreement, STAFF_POST),
     "agreements:signed_pdf": (_signed_version, STAFF),
