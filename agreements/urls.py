@@ -9,6 +9,7 @@ urlpatterns = [
     path("customers/new/", views.customer_create, name="customer_create"),
     path("customers/<int:pk>/", views.customer_detail, name="customer_detail"),
     path("customers/<int:pk>/edit/", views.customer_edit, name="customer_edit"),
+    path("customers/<int:pk>/feed/new/", views.customer_feed_rotate, name="customer_feed_rotate"),
     path(
         "customers/<int:customer_pk>/contacts/new/",
         views.contact_create,

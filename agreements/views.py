@@ -19,6 +19,8 @@ from allora.timeutils import local_today
 from billing.services import hosting_packages
 from scheduling.blocks import version_block_overruns
 from scheduling.forms import ScheduleForm
+from scheduling.models import CalendarFeed
+from scheduling.pages import regenerate_feed_view
 
 from . import lifecycle, services, signing
 from .document import document_context
@@ -100,6 +102,7 @@ def customer_detail(request, pk):
             Contact.history.filter(customer_id=customer.pk),
             lambda record: f"Contact {record.name}",
         ),
+        (CalendarFeed.history.filter(customer_id=customer.pk), lambda record: "Calendar feed"),
     )
     return render(
         request,
@@ -128,6 +131,20 @@ def customer_edit(request, pk):
         request,
         "agreements/customer_form.html",
         {"form": form, "customer": customer, "awaiting": awaiting},
+    )
+
+
+@staff_required
+def customer_feed_rotate(request, pk):
+    """Confirm, then give the customer's calendar feed a new address (the old one is a 404)."""
+    customer = get_object_or_404(Customer, pk=pk)
+    url = reverse("agreements:customer_detail", args=[customer.pk])
+    return regenerate_feed_view(
+        request,
+        CalendarFeed.for_customer(customer),
+        done=url,
+        cancel_url=url,
+        reason="New address, made by Allora staff",
     )
 
 
@@ -175,15 +192,21 @@ def contact_revoke(request, pk):
     contact = get_object_or_404(Contact.objects.select_related("customer"), pk=pk)
     if request.method == "POST":
         services.revoke_portal_access(contact)
-        messages.success(request, f"{contact.name} can no longer sign in to the portal.")
+        messages.success(
+            request,
+            f"{contact.name} can no longer sign in to the portal; their password and API tokens "
+            "no longer work.",
+        )
         return redirect("agreements:customer_detail", pk=contact.customer_id)
     return render(
         request,
         "allora/confirm.html",
         {
             "title": f"Revoke portal access for {contact.name}?",
-            "body": "They will no longer be able to sign in. Their history is kept, and you can "
-            "invite them again later.",
+            "body": "They will no longer be able to sign in: their password and API tokens stop "
+            "working, and if nobody else of the customer uses the portal, the customer's calendar "
+            "feed gets a new address. Their history is kept; invited again later, they choose a "
+            "new password.",
             "confirm_label": "Revoke access",
             "cancel_url": reverse("agreements:customer_detail", args=[contact.customer_id]),
         },

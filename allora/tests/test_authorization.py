@@ -99,6 +99,7 @@ MATRIX = {
     "agreements:customer_create": (None, STAFF),
     "agreements:customer_detail": (_customer, STAFF),
     "agreements:customer_edit": (_customer, STAFF),
+    "agreements:customer_feed_rotate": (_customer, STAFF),
     "agreements:contact_create": (lambda objs: {"customer_pk": objs["customer"].pk}, STAFF),
     "agreements:contact_edit": (_contact, STAFF),
     "agreements:contact_invite": (_contact, STAFF_POST),
