@@ -15,6 +15,7 @@ from django.forms.models import model_to_dict
 from django.urls import reverse
 from django.utils import timezone
 from ninja import Field, File, Query, Router, Schema, Status, UploadedFile
+from ninja.errors import HttpError
 from ninja.pagination import paginate
 
 from allora.api import (
@@ -543,6 +544,11 @@ def _terminations(user):
     )
 
 
+def _check_may_request_termination(agreement, user):
+    if not signing.may_request_termination(agreement, user):
+        raise HttpError(403, signing.termination_refusal(agreement))
+
+
 @router.get("/termination-requests", response=list[TerminationOut], tags=["termination"])
 @paginate(Pagination)
 def list_termination_requests(request, filters: Query[TerminationFilters]):
@@ -569,11 +575,13 @@ def get_termination_request(request, request_id: ObjectId):
     tags=["termination"],
 )
 def file_termination_request(request, agreement_id: ObjectId, payload: TerminationIn):
-    """File the written termination request. A customer's is received now, through the
-    portal; staff record a letter or email with the time it arrived. The answer says plainly
+    """File the written termination request (Allora staff, or an authorized signer of the
+    customer). A customer's is received now, through the portal; staff record a letter or email
+    with the time it arrived. The answer says plainly
     whether it was timely and when the agreement ends (``message`` and the dates)."""
     user = request.auth
     agreement = get_or_404(agreements_for(user), pk=agreement_id)
+    _check_may_request_termination(agreement, user)
     if user.is_allora_staff:
         if payload.received_at is None or payload.channel is None:
             missing = "received_at" if payload.received_at is None else "channel"
@@ -610,8 +618,10 @@ def file_termination_request(request, agreement_id: ObjectId, payload: Terminati
     tags=["termination"],
 )
 def withdraw_termination_request(request, request_id: ObjectId):
-    """Withdraw a standing request (either side) before the agreement ends."""
+    """Withdraw a standing request (Allora staff, or an authorized signer of the customer) before
+    the agreement ends."""
     filed = get_or_404(_terminations(request.auth), pk=request_id)
+    _check_may_request_termination(filed.agreement, request.auth)
     return lifecycle.withdraw_termination_request(filed, by=request.auth)
 
 

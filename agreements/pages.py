@@ -1,6 +1,7 @@
 """What the staff agreement pages (``agreements/views.py``) and the customer portal's
 (``portal/views/agreements.py``) share: the one scoping helper that fetches an agreement for the
-signed-in user, the signing page, the PDF responses, the withdraw-a-termination confirmation, the
+signed-in user, the signing page, the PDF responses, the withdraw-a-termination confirmation (and
+the refusal for customer users who are not authorized signers), the
 warning after a customer edit that versions awaiting signature keep the name and address they were
 sent with, and the renewal and termination context of an agreement page."""
 
@@ -77,6 +78,16 @@ def warn_recorded_parties(request, awaiting):
             messages.warning(request, notice)
 
 
+def termination_refused(request, agreement):
+    """The answer (403) to a customer user who may not file or withdraw the termination request."""
+    return render(
+        request,
+        "portal/termination_refused.html",
+        {"agreement": agreement, "refusal": signing.termination_refusal(agreement)},
+        status=403,
+    )
+
+
 def withdraw_view(request, pk, *, done):
     """Confirm, then withdraw a standing termination request the user may see; then go to the
     agreement's page named ``done``."""
@@ -84,6 +95,8 @@ def withdraw_view(request, pk, *, done):
         TerminationRequest.objects.for_user(request.user).select_related("agreement"), pk=pk
     )
     done_url = reverse(done, args=[termination.agreement_id])
+    if not signing.may_request_termination(termination.agreement, request.user):
+        return termination_refused(request, termination.agreement)
     if request.method == "POST":
         try:
             lifecycle.withdraw_termination_request(termination, by=request.user)

@@ -383,3 +383,23 @@ def resend(version, *, by, today: dt.date):
     recall(version, by=by)
     version.refresh_from_db()
     return send_for_signature(version, signer=signer, by=by, today=today)
+
+
+# Who may end the agreement -----------------------------------------------------------------
+
+
+def may_request_termination(agreement, user) -> bool:
+    """Whether the user may file or withdraw the agreement's written termination request: Allora
+    staff (recording a letter or email), or the people who may sign for the customer."""
+    if user.is_allora_staff:
+        return True
+    version = agreement.latest_version()
+    return version is not None and authorized_signer(version, user) is not None
+
+
+def termination_refusal(agreement) -> str:
+    """Why a customer user who is not an authorized signer cannot end the agreement."""
+    return (
+        f"Only an authorized signer of {agreement.customer} can file or withdraw the written "
+        "termination request; ask one of them, or Allora, to do it."
+    )

@@ -28,11 +28,14 @@ from allora.tests.authz import (
     SIGNED_IN,
     STAFF,
     STAFF_POST,
+    billing_contact_of,
 )
+from allora.tests.authz_rows_api import NON_SIGNER as API_PAGE_NON_SIGNER
 from allora.tests.authz_rows_api import ROWS as API_PAGE_ROWS
 from billing.tests.authz_rows import ROWS as BILLING_ROWS
 from billing.tests.factories import RateCardFactory, published_card
 from delivery.tests.authz_rows import ROWS as DELIVERY_ROWS
+from portal.tests.authz_rows import NON_SIGNER as PORTAL_NON_SIGNER
 from portal.tests.authz_rows import ROWS as PORTAL_ROWS
 from scheduling.tests.authz_rows import ROWS as SCHEDULING_ROWS
 
@@ -217,6 +220,24 @@ def test_authorization_matrix(name, objects, client_for, alice, bob, staff, admi
     expected = dict(zip(ROLES, MATRIX[name][1], strict=True))
     actual = {role: client_for(people[role]).get(url).status_code for role in ROLES}
     assert actual == expected, url
+
+
+# Where carol, a customer user of A who is not an authorized signer, is answered otherwise than
+# alice (a signer); everywhere else she gets what alice gets.
+NON_SIGNER = {**PORTAL_NON_SIGNER, **API_PAGE_NON_SIGNER}
+
+
+def test_a_customer_user_who_is_not_a_signer_gets_what_alice_gets_but_signing_and_ending(
+    objects, client_for, customer_a
+):
+    carol = billing_contact_of(customer_a)
+    client = client_for(carol)
+    expected, actual = {}, {}
+    for name in sorted(MATRIX):
+        alice_code = dict(zip(ROLES, MATRIX[name][1], strict=True))["alice"]
+        expected[name] = NON_SIGNER.get(name, alice_code)
+        actual[name] = client.get(reverse(name, kwargs=_kwargs(name, objects))).status_code
+    assert actual == expected
 
 
 def test_anonymous_is_sent_to_sign_in(client):
