@@ -31,14 +31,14 @@ def carol(customer_a):
     return billing_contact_of(customer_a)
 
 
-def file_as(user, agreement):
+def file_as(user, agreement, *, channel="portal"):
     return lifecycle.file_termination_request(
         agreement,
         by=user,
         received_at=timezone.now(),
         reason="Moving offices",
         typed_name="Alice Moore",
-        channel="portal",
+        channel=channel,
     )
 
 
@@ -92,14 +92,7 @@ def test_api_refuses_a_billing_contact_with_the_reason(client, carol, alice, agr
 
 @time_machine.travel(NOW)
 def test_staff_still_record_a_letter(staff, agreement):
-    request = lifecycle.file_termination_request(
-        agreement,
-        by=staff,
-        received_at=timezone.now(),
-        reason="Letter of 14 November",
-        typed_name="Alice Moore",
-        channel="letter",
-    )
+    request = file_as(staff, agreement, channel="letter")
     assert request.filed_by == staff
     lifecycle.withdraw_termination_request(request, by=staff)
 
