@@ -1,9 +1,9 @@
 """What the staff agreement pages (``agreements/views.py``) and the customer portal's
 (``portal/views/agreements.py``) share: the one scoping helper that fetches an agreement for the
 signed-in user, the signing page, the PDF responses, the withdraw-a-termination confirmation (and
-the refusal for customer users who are not authorized signers), the
-warning after a customer edit that versions awaiting signature keep the name and address they were
-sent with, and the renewal and termination context of an agreement page."""
+the refusal for customer users who are not authorized signers), the warning after a customer edit
+that versions awaiting signature keep the name and address they were sent with, and the renewal
+and termination context of an agreement page."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError

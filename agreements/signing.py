@@ -357,7 +357,7 @@ def recorded_parties_notice(version) -> str:
     signature records (empty when the version still names the customer as it is)."""
     if not parties_changed(version):
         return ""
-    recorded = version.parties["customer"]
+    recorded = version_parties(version)["customer"]
     sent_with = f"{recorded['legal_name']}, {recorded['address']}"
     if version.status == Status.SENT:
         return (

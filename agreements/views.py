@@ -23,7 +23,7 @@ from scheduling.models import CalendarFeed
 from scheduling.pages import regenerate_feed_view
 
 from . import lifecycle, services, signing
-from .document import document_context
+from .document import document_context, version_parties
 from .forms import (
     AgreementCreateForm,
     BulkRateReviewForm,
@@ -499,7 +499,7 @@ def agreement_resend(request, pk):
             lambda: signing.resend(version, by=request.user, today=local_today()),
             f"Sent again to {version.signer.name}, with the customer's current name and address.",
         )
-    recorded = version.parties["customer"]
+    recorded = version_parties(version)["customer"]
     customer = agreement.customer
     return render(
         request,
