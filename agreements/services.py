@@ -100,7 +100,9 @@ def revoke_portal_access(contact: Contact, *, now=None):
 
     now = now or timezone.now()
     contact = (
-        Contact.objects.select_for_update().select_related("customer", "user").get(pk=contact.pk)
+        Contact.objects.select_for_update(of=("self",))
+        .select_related("customer", "user")
+        .get(pk=contact.pk)
     )
     contact.has_portal_access = False
     contact.save(update_fields=["has_portal_access"])
