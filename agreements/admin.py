@@ -1,7 +1,9 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from simple_history.admin import SimpleHistoryAdmin
 
+from . import signing
 from .models import Contact, Customer
+from .pages import warn_recorded_parties
 
 
 class ContactInline(admin.TabularInline):
@@ -16,6 +18,28 @@ class CustomerAdmin(SimpleHistoryAdmin):
     list_filter = ["status"]
     search_fields = ["legal_name"]
     inlines = [ContactInline]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Before saving: versions awaiting signature keep the name and address they were sent with.
+        customer = self.get_object(request, object_id) if request.method == "GET" else None
+        if customer is not None:
+            awaiting = ", ".join(
+                f"{version.agreement.number} version {version.number}"
+                for version in signing.awaiting_signature(customer)
+            )
+            if awaiting:
+                messages.warning(
+                    request,
+                    f"Awaiting signature: {awaiting}. The name and address are part of what is "
+                    "signed, so these versions keep the ones they were sent with; after saving a "
+                    "change you can recall and resend them from the agreement page.",
+                )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        awaiting = list(signing.awaiting_signature(obj)) if change else []
+        super().save_model(request, obj, form, change)
+        warn_recorded_parties(request, awaiting)
 
 
 @admin.register(Contact)

@@ -9,10 +9,13 @@ import datetime as dt
 from decimal import Decimal
 from typing import Literal
 
+from django.conf import settings
 from django.db.models import Prefetch
 from django.forms.models import model_to_dict
+from django.urls import reverse
 from django.utils import timezone
 from ninja import Field, File, Query, Router, Schema, Status, UploadedFile
+from ninja.errors import HttpError
 from ninja.pagination import paginate
 
 from allora.api import (
@@ -33,7 +36,7 @@ from allora.api import (
 from allora.timeutils import local_today
 from allora.validation import text
 
-from . import importing, lifecycle
+from . import importing, lifecycle, signing
 from .forms import ContactForm, CustomerForm, RateReviewForm
 from .models import (
     Agreement,
@@ -65,6 +68,15 @@ class CustomerOut(Schema):
     external_ref: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+class CustomerUpdated(CustomerOut):
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Versions awaiting signature that still name the customer as they were "
+        "sent (the name and address are part of what is signed): recall and resend them on "
+        "their agreement's page to have them signed with the new ones.",
+    )
 
 
 CustomerStatus = Literal[tuple(Customer.Status.values)]
@@ -157,16 +169,27 @@ def get_customer(request, customer_id: ObjectId):
     return get_or_404(_customers(request), pk=customer_id)
 
 
-@router.patch("/customers/{customer_id}", response={200: CustomerOut, **ERRORS}, tags=["customers"])
+@router.patch(
+    "/customers/{customer_id}", response={200: CustomerUpdated, **ERRORS}, tags=["customers"]
+)
 def update_customer(request, customer_id: ObjectId, payload: CustomerPatch):
-    """Change some fields of a customer (staff)."""
+    """Change some fields of a customer (staff). A version awaiting signature keeps the name
+    and address it was sent with; ``warnings`` names each one that now differs."""
     require_staff(request)
     customer = get_or_404(_customers(request), pk=customer_id)
+    awaiting = list(signing.awaiting_signature(customer))
     current = model_to_dict(customer, fields=CustomerForm.Meta.fields)
     changes = payload.model_dump(exclude_unset=True)
     if "external_ref" not in changes:
         changes["external_ref"] = None
-    return _save_customer({**current, **changes}, instance=customer)
+    saved = _save_customer({**current, **changes}, instance=customer)
+    saved.warnings = [
+        f"{notice} {settings.SITE_URL}"
+        + reverse("agreements:agreement_detail", args=[version.agreement_id])
+        for version in awaiting
+        if (notice := signing.recorded_parties_notice(version))
+    ]
+    return saved
 
 
 class ContactOut(Schema):
@@ -521,6 +544,11 @@ def _terminations(user):
     )
 
 
+def _check_may_request_termination(agreement, user):
+    if not signing.may_request_termination(agreement, user):
+        raise HttpError(403, signing.termination_refusal(agreement))
+
+
 @router.get("/termination-requests", response=list[TerminationOut], tags=["termination"])
 @paginate(Pagination)
 def list_termination_requests(request, filters: Query[TerminationFilters]):
@@ -547,11 +575,13 @@ def get_termination_request(request, request_id: ObjectId):
     tags=["termination"],
 )
 def file_termination_request(request, agreement_id: ObjectId, payload: TerminationIn):
-    """File the written termination request. A customer's is received now, through the
-    portal; staff record a letter or email with the time it arrived. The answer says plainly
+    """File the written termination request (Allora staff, or an authorized signer of the
+    customer). A customer's is received now, through the portal; staff record a letter or email
+    with the time it arrived. The answer says plainly
     whether it was timely and when the agreement ends (``message`` and the dates)."""
     user = request.auth
     agreement = get_or_404(agreements_for(user), pk=agreement_id)
+    _check_may_request_termination(agreement, user)
     if user.is_allora_staff:
         if payload.received_at is None or payload.channel is None:
             missing = "received_at" if payload.received_at is None else "channel"
@@ -588,8 +618,10 @@ def file_termination_request(request, agreement_id: ObjectId, payload: Terminati
     tags=["termination"],
 )
 def withdraw_termination_request(request, request_id: ObjectId):
-    """Withdraw a standing request (either side) before the agreement ends."""
+    """Withdraw a standing request (Allora staff, or an authorized signer of the customer) before
+    the agreement ends."""
     filed = get_or_404(_terminations(request.auth), pk=request_id)
+    _check_may_request_termination(filed.agreement, request.auth)
     return lifecycle.withdraw_termination_request(filed, by=request.auth)
 
 

@@ -6,6 +6,7 @@ One context feeds the browser page and the PDF, so both always say the same thin
 import datetime as dt
 import hashlib
 import json
+from dataclasses import dataclass
 from decimal import Decimal
 
 from billing.pricing import agreement_rates, line_amount
@@ -15,6 +16,27 @@ from scheduling import recurrence
 
 from . import rules
 from .models import AgreementVersion, ServiceKind, Signature
+
+
+@dataclass(frozen=True)
+class Party:
+    """A party of the agreement as its document names it."""
+
+    legal_name: str
+    address: str
+
+    def __str__(self):
+        return self.legal_name
+
+
+def parties_record(customer) -> dict:
+    """The parties' names and addresses as a version records them when it is sent."""
+    return {"customer": {"legal_name": customer.legal_name, "address": customer.address}}
+
+
+def version_parties(version: AgreementVersion) -> dict:
+    """The parties a version names: as recorded when it was sent, or (a draft) as they are now."""
+    return version.parties or parties_record(version.agreement.customer)
 
 
 def visits_per_year(line, *, start: dt.date, tz: str) -> int:
@@ -57,7 +79,8 @@ def document_context(version: AgreementVersion, *, today: dt.date):
     return {
         "version": version,
         "agreement": agreement,
-        "customer": agreement.customer,
+        # The customer as the version names it (sent or signed: as recorded when it was sent).
+        "customer": Party(**version_parties(version)["customer"]),
         "terms": version.terms_template,
         "sections": version.terms_template.sections(),
         "rate_card": snapshot["rate_card"],
@@ -74,11 +97,10 @@ def document_context(version: AgreementVersion, *, today: dt.date):
 
 def content_digest(version: AgreementVersion) -> str:
     """SHA-256 of the canonical content of a version: what the parties sign."""
-    customer = version.agreement.customer
     content = {
         "agreement": version.agreement.number,
         "version": version.number,
-        "customer": {"legal_name": customer.legal_name, "address": customer.address},
+        "customer": version_parties(version)["customer"],
         "terms": {"version": version.terms_template.version, "body": version.terms_template.body},
         "billing_day": version.billing_day,
         "payment_terms_days": version.payment_terms_days,

@@ -12,7 +12,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
@@ -116,6 +116,7 @@ def file_termination_request(agreement, *, by, received_at, reason, typed_name, 
         .select_related("customer")
         .get(pk=agreement.pk)
     )
+    _check_may_request_termination(agreement, by)
     if agreement.status in (Agreement.Status.ENDED, Agreement.Status.TERMINATED):
         raise ValidationError("This agreement has already ended.")
     if not agreement.is_live:
@@ -159,6 +160,14 @@ def file_termination_request(agreement, *, by, received_at, reason, typed_name, 
     return request
 
 
+def _check_may_request_termination(agreement, user):
+    # Signing decides who may end the agreement too (signing imports this module: import late).
+    from .signing import may_request_termination, termination_refusal
+
+    if not may_request_termination(agreement, user):
+        raise PermissionDenied(termination_refusal(agreement))
+
+
 def termination_message(request) -> str:
     """The plain answer to a termination request, with its dates."""
     received_on = timezone.localdate(request.received_at, request.agreement.tz)
@@ -187,6 +196,7 @@ def withdraw_termination_request(request, *, by, now=None):
         .get(pk=request.pk)
     )
     agreement = request.agreement
+    _check_may_request_termination(agreement, by)
     if request.status != TerminationRequest.Status.STANDING:
         raise ValidationError("This request is no longer standing.")
     if timezone.localdate(now, agreement.tz) >= request.effective_end:

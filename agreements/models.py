@@ -357,6 +357,7 @@ class AgreementVersion(models.Model):
         "payment_terms_days",
         "start_date",
         "rates_snapshot",
+        "parties",
     )
 
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="versions")
@@ -374,6 +375,10 @@ class AgreementVersion(models.Model):
     )
     # Exhibit A as sent: the rate card lines and discounts in effect when the version was sent.
     rates_snapshot = models.JSONField(null=True, blank=True)
+    # The parties as sent: {"customer": {"legal_name", "address"}}, recorded when the version is
+    # sent so that a later edit of the customer changes neither what is signed nor what a sent
+    # or signed version shows (None while a draft: the document shows the customer as it is).
+    parties = models.JSONField(null=True, blank=True)
     signer = models.ForeignKey(
         Contact, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

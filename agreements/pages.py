@@ -1,18 +1,21 @@
 """What the staff agreement pages (``agreements/views.py``) and the customer portal's
 (``portal/views/agreements.py``) share: the one scoping helper that fetches an agreement for the
-signed-in user, the signing page, the PDF responses, the withdraw-a-termination confirmation, and
-the renewal and termination context of an agreement page."""
+signed-in user, the signing page, the PDF responses, the withdraw-a-termination confirmation (and
+the refusal for customer users who are not authorized signers), the warning after a customer edit
+that versions awaiting signature keep the name and address they were sent with, and the renewal
+and termination context of an agreement page."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
 
 from allora.timeutils import local_today
 from billing.pricing import rate_changes
 
-from . import lifecycle
+from . import lifecycle, signing
 from .document import document_context, exhibit_b
 from .forms import SignForm
 from .models import Agreement, RateReview, TerminationRequest
@@ -60,6 +63,31 @@ def sign_view(request, version, sign, *, done_url, party):
     )
 
 
+def warn_recorded_parties(request, awaiting):
+    """After a customer was saved (staff form or admin): for each of its versions awaiting
+    signature whose recorded name or address now differs, say it keeps what was sent and link
+    to recalling and resending it."""
+    for version in awaiting:
+        notice = signing.recorded_parties_notice(version)
+        if notice and version.status == version.Status.SENT:
+            url = reverse("agreements:agreement_resend", args=[version.agreement_id])
+            notice = format_html(
+                '{} <a href="{}" class="alert-link">Recall and resend…</a>', notice, url
+            )
+        if notice:
+            messages.warning(request, notice)
+
+
+def termination_refused(request, agreement):
+    """The answer (403) to a customer user who may not file or withdraw the termination request."""
+    return render(
+        request,
+        "portal/termination_refused.html",
+        {"agreement": agreement, "refusal": signing.termination_refusal(agreement)},
+        status=403,
+    )
+
+
 def withdraw_view(request, pk, *, done):
     """Confirm, then withdraw a standing termination request the user may see; then go to the
     agreement's page named ``done``."""
@@ -67,6 +95,8 @@ def withdraw_view(request, pk, *, done):
         TerminationRequest.objects.for_user(request.user).select_related("agreement"), pk=pk
     )
     done_url = reverse(done, args=[termination.agreement_id])
+    if not signing.may_request_termination(termination.agreement, request.user):
+        return termination_refused(request, termination.agreement)
     if request.method == "POST":
         try:
             lifecycle.withdraw_termination_request(termination, by=request.user)

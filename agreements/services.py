@@ -6,6 +6,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
@@ -52,8 +53,7 @@ def ensure_portal_user(contact: Contact):
         )
         contact.user = user
     elif not user.is_active:
-        user.is_active = True
-        user.save(update_fields=["is_active"])
+        _reopen_account(user)
     contact.has_portal_access = True
     contact.save(update_fields=["user", "has_portal_access"])
     return user
@@ -81,14 +81,49 @@ def invite_contact(contact: Contact, *, invited_by):
     return user
 
 
+def _reopen_account(user):
+    """A revoked account comes back with no password to choose from and no API token: the
+    person sets a new password from the invitation (also for accounts revoked before
+    revocation cleared them, or deactivated in the admin site)."""
+    user.is_active = True
+    user.set_unusable_password()
+    user.save(update_fields=["is_active", "password"])
+    user.api_tokens.revoke(now=timezone.now())
+
+
 @transaction.atomic
-def revoke_portal_access(contact: Contact):
-    """Stop a contact from signing in to the portal; their history stays."""
-    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+def revoke_portal_access(contact: Contact, *, now=None):
+    """Stop a contact from signing in to the portal: their account is closed, its password made
+    unusable and its API tokens revoked; when no other portal user of the customer is left, the
+    customer's calendar feed gets a new address. Their history stays."""
+    from scheduling.models import CalendarFeed
+
+    now = now or timezone.now()
+    contact = (
+        Contact.objects.select_for_update(of=("self",))
+        .select_related("customer", "user")
+        .get(pk=contact.pk)
+    )
     contact.has_portal_access = False
     contact.save(update_fields=["has_portal_access"])
-    if contact.user_id:
-        type(contact.user).objects.filter(pk=contact.user_id).update(is_active=False)
+    user = contact.user
+    if user is None:
+        return contact
+    was_active = user.is_active
+    user.is_active = False
+    user.set_unusable_password()
+    user.save(update_fields=["is_active", "password"])
+    user.api_tokens.revoke(now=now)
+    others = get_user_model().objects.filter(
+        customer_id=contact.customer_id, role=Role.CUSTOMER, is_active=True
+    )
+    if was_active and not others.exists():
+        CalendarFeed.rotate_for_customer(
+            contact.customer,
+            now=now,
+            reason=f"New address: {contact.name}, the last portal user, lost portal access",
+        )
+    return contact
 
 
 def next_agreement_number(year: int) -> str:

@@ -20,7 +20,7 @@ from allora.models import Role
 from billing.services import rates_snapshot
 
 from . import lifecycle
-from .document import content_digest
+from .document import content_digest, parties_record, version_parties
 from .models import (
     Agreement,
     AgreementEvent,
@@ -85,8 +85,9 @@ def send_for_signature(version, *, signer: Contact, by, today: dt.date):
     version.signer = signer
     version.status = Status.SENT
     version.sent_at = timezone.now()
+    version.parties = parties_record(agreement.customer)
     version.content_sha256 = content_digest(version)
-    version.save(update_fields=["signer", "status", "sent_at", "content_sha256"])
+    version.save(update_fields=["signer", "status", "sent_at", "parties", "content_sha256"])
     if not version.is_amendment:
         agreement.set_status(Agreement.Status.SENT)
     agreement.log(
@@ -115,7 +116,7 @@ def recall(version, *, by):
     if version.status != Status.SENT or version.signatures.exists():
         raise ValidationError("Only a version that nobody has signed yet can be recalled.")
     AgreementVersion.objects.filter(pk=version.pk).update(
-        status=Status.DRAFT, rates_snapshot=None, content_sha256="", sent_at=None
+        status=Status.DRAFT, rates_snapshot=None, parties=None, content_sha256="", sent_at=None
     )
     if not version.is_amendment:
         version.agreement.set_status(Agreement.Status.DRAFT)
@@ -330,3 +331,75 @@ def start_amendment(agreement, *, by):
         line.save()
     agreement.log(Event.AMENDMENT_DRAFTED, f"Amendment (version {draft.number}) drafted", actor=by)
     return draft
+
+
+# The recorded parties: a customer edited while a version awaits signature ------------------
+
+
+def awaiting_signature(customer):
+    """The customer's versions sent and not yet signed by both parties, with their agreements."""
+    return (
+        AgreementVersion.objects.filter(
+            agreement__customer=customer, status__in=[Status.SENT, Status.CUSTOMER_SIGNED]
+        )
+        .select_related("agreement", "signer")
+        .order_by("agreement__number", "number")
+    )
+
+
+def parties_changed(version) -> bool:
+    """Whether the customer's name or address differs now from what the version records."""
+    return version_parties(version) != parties_record(version.agreement.customer)
+
+
+def recorded_parties_notice(version) -> str:
+    """What staff are told after an edit of the customer changed what a version awaiting
+    signature records (empty when the version still names the customer as it is)."""
+    if not parties_changed(version):
+        return ""
+    recorded = version_parties(version)["customer"]
+    sent_with = f"{recorded['legal_name']}, {recorded['address']}"
+    if version.status == Status.SENT:
+        return (
+            f"{version.agreement.number} version {version.number} awaits signature and still "
+            f"names the customer as it was sent: {sent_with}. Recall and resend it to have it "
+            "signed with the new name and address."
+        )
+    return (
+        f"{version.agreement.number} version {version.number} was signed by the customer naming "
+        f"{sent_with} and keeps that; once it takes effect, an amendment can bring the new name "
+        "and address."
+    )
+
+
+@transaction.atomic
+def resend(version, *, by, today: dt.date):
+    """Recall a version nobody has signed and send it again to the same signer, so that it
+    records the customer's current name and address (and today's Exhibit A); all or nothing."""
+    version = _lock(version)
+    if version.status != Status.SENT or version.signatures.exists():
+        raise ValidationError("Only a version that nobody has signed yet can be resent.")
+    signer = version.signer
+    recall(version, by=by)
+    version.refresh_from_db()
+    return send_for_signature(version, signer=signer, by=by, today=today)
+
+
+# Who may end the agreement -----------------------------------------------------------------
+
+
+def may_request_termination(agreement, user) -> bool:
+    """Whether the user may file or withdraw the agreement's written termination request: Allora
+    staff (recording a letter or email), or the people who may sign for the customer."""
+    if user.is_allora_staff:
+        return True
+    version = agreement.latest_version()
+    return version is not None and authorized_signer(version, user) is not None
+
+
+def termination_refusal(agreement) -> str:
+    """Why a customer user who is not an authorized signer cannot end the agreement."""
+    return (
+        f"Only an authorized signer of {agreement.customer} can file or withdraw the written "
+        "termination request; ask one of them, or Allora, to do it."
+    )

@@ -9,6 +9,7 @@ urlpatterns = [
     path("customers/new/", views.customer_create, name="customer_create"),
     path("customers/<int:pk>/", views.customer_detail, name="customer_detail"),
     path("customers/<int:pk>/edit/", views.customer_edit, name="customer_edit"),
+    path("customers/<int:pk>/feed/new/", views.customer_feed_rotate, name="customer_feed_rotate"),
     path(
         "customers/<int:customer_pk>/contacts/new/",
         views.contact_create,
@@ -28,6 +29,7 @@ urlpatterns = [
     path("agreements/<int:pk>/preview.pdf", views.agreement_pdf, name="agreement_pdf"),
     path("agreements/<int:pk>/send/", views.agreement_send, name="agreement_send"),
     path("agreements/<int:pk>/recall/", views.agreement_recall, name="agreement_recall"),
+    path("agreements/<int:pk>/resend/", views.agreement_resend, name="agreement_resend"),
     path(
         "agreements/<int:pk>/countersign/",
         views.agreement_countersign,

@@ -19,9 +19,11 @@ from allora.timeutils import local_today
 from billing.services import hosting_packages
 from scheduling.blocks import version_block_overruns
 from scheduling.forms import ScheduleForm
+from scheduling.models import CalendarFeed
+from scheduling.pages import regenerate_feed_view
 
 from . import lifecycle, services, signing
-from .document import document_context
+from .document import document_context, version_parties
 from .forms import (
     AgreementCreateForm,
     BulkRateReviewForm,
@@ -53,12 +55,14 @@ from .pages import (
     pdf_response,
     sign_view,
     signed_pdf_response,
+    warn_recorded_parties,
     withdraw_view,
 )
 from .pdf import agreement_pdf as agreement_pdf_bytes
 from .signing import check_ready_to_send
 
 Event = AgreementEvent.Kind
+AWAITING = (AgreementVersion.Status.SENT, AgreementVersion.Status.CUSTOMER_SIGNED)
 
 
 @staff_required
@@ -98,6 +102,7 @@ def customer_detail(request, pk):
             Contact.history.filter(customer_id=customer.pk),
             lambda record: f"Contact {record.name}",
         ),
+        (CalendarFeed.history.filter(customer_id=customer.pk), lambda record: "Calendar feed"),
     )
     return render(
         request,
@@ -114,12 +119,33 @@ def customer_detail(request, pk):
 @staff_required
 def customer_edit(request, pk):
     customer = get_object_or_404(Customer, pk=pk)
+    # Versions awaiting signature keep the name and address they were sent with: say so first.
+    awaiting = list(signing.awaiting_signature(customer))
     form = CustomerForm(request.POST or None, instance=customer)
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, "Customer saved.")
+        warn_recorded_parties(request, awaiting)
         return redirect("agreements:customer_detail", pk=customer.pk)
-    return render(request, "agreements/customer_form.html", {"form": form, "customer": customer})
+    return render(
+        request,
+        "agreements/customer_form.html",
+        {"form": form, "customer": customer, "awaiting": awaiting},
+    )
+
+
+@staff_required
+def customer_feed_rotate(request, pk):
+    """Confirm, then give the customer's calendar feed a new address (the old one is a 404)."""
+    customer = get_object_or_404(Customer, pk=pk)
+    url = reverse("agreements:customer_detail", args=[customer.pk])
+    return regenerate_feed_view(
+        request,
+        CalendarFeed.for_customer(customer),
+        done=url,
+        cancel_url=url,
+        reason="New address, made by Allora staff",
+    )
 
 
 @staff_required
@@ -166,15 +192,21 @@ def contact_revoke(request, pk):
     contact = get_object_or_404(Contact.objects.select_related("customer"), pk=pk)
     if request.method == "POST":
         services.revoke_portal_access(contact)
-        messages.success(request, f"{contact.name} can no longer sign in to the portal.")
+        messages.success(
+            request,
+            f"{contact.name} can no longer sign in to the portal; their password and API tokens "
+            "no longer work.",
+        )
         return redirect("agreements:customer_detail", pk=contact.customer_id)
     return render(
         request,
         "allora/confirm.html",
         {
             "title": f"Revoke portal access for {contact.name}?",
-            "body": "They will no longer be able to sign in. Their history is kept, and you can "
-            "invite them again later.",
+            "body": "They will no longer be able to sign in: their password and API tokens stop "
+            "working, and if nobody else of the customer uses the portal, the customer's calendar "
+            "feed gets a new address. Their history is kept; invited again later, they choose a "
+            "new password.",
             "confirm_label": "Revoke access",
             "cancel_url": reverse("agreements:customer_detail", args=[contact.customer_id]),
         },
@@ -252,6 +284,7 @@ def agreement_detail(request, pk):
             "version": version,
             "has_document": document is not None,
             "problems": check_ready_to_send(version) if version.is_draft else [],
+            "parties_changed": version.status in AWAITING and signing.parties_changed(version),
             # Exhibit B lines with their schedule's overrun of the block (None: it fits).
             "draft_lines": [
                 (line, overruns.get(line.pk)) for line, _ in (document or {}).get("lines", [])
@@ -447,6 +480,39 @@ def agreement_recall(request, pk):
         agreement,
         lambda: signing.recall(_latest_version(agreement), by=request.user),
         "Recalled to draft: you can edit it again.",
+    )
+
+
+@staff_required
+def agreement_resend(request, pk):
+    """Confirm, then recall the version awaiting signature and send it again to the same signer,
+    with the customer's name and address as they are now."""
+    agreement = get_agreement_for_user(request.user, pk)
+    version = _latest_version(agreement)
+    if version.status != AgreementVersion.Status.SENT:
+        messages.info(request, "This version is not waiting for the customer's signature.")
+        return redirect("agreements:agreement_detail", pk=agreement.pk)
+    if request.method == "POST":
+        return _act(
+            request,
+            agreement,
+            lambda: signing.resend(version, by=request.user, today=local_today()),
+            f"Sent again to {version.signer.name}, with the customer's current name and address.",
+        )
+    recorded = version_parties(version)["customer"]
+    customer = agreement.customer
+    return render(
+        request,
+        "allora/confirm.html",
+        {
+            "title": f"Recall and resend {agreement.number} version {version.number}?",
+            "body": f"It was sent naming {recorded['legal_name']}, {recorded['address']}. "
+            f"It goes back to draft and is sent again, naming {customer.legal_name}, "
+            f"{customer.address} (with Exhibit A from the rate card in effect today); "
+            f"{version.signer.name} gets a new signature request.",
+            "confirm_label": "Recall and resend",
+            "cancel_url": reverse("agreements:agreement_detail", args=[agreement.pk]),
+        },
     )
 
 

@@ -30,6 +30,8 @@ def _changes_of(records, describe):
                 f"{change.field.replace('_', ' ')}: {change.old or '—'} → {change.new or '—'}"
                 for change in delta.changes
             )
+        # A change made for a stated reason (a feed's new address) says the reason instead.
+        details = getattr(record, "history_change_reason", None) or details
         previous[record.id] = record
         yield Change(
             when=record.history_date,

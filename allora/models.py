@@ -89,6 +89,10 @@ class ApiTokenQuerySet(models.QuerySet):
     def active(self):
         return self.filter(revoked_at__isnull=True, user__is_active=True)
 
+    def revoke(self, *, now):
+        """Stop every token of the queryset at once (a revoked user's); rows stay for the record."""
+        return self.filter(revoked_at__isnull=True).update(revoked_at=now)
+
 
 class ApiToken(models.Model):
     """A personal API token. Only its SHA-256 is stored: the token itself is shown once."""

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 from agreements.models import Agreement, CustomerScopedQuerySet, ServiceLine, Term
 from allora.models import Role, User
@@ -344,6 +345,8 @@ class CalendarFeed(models.Model):
     )
     token = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Who replaced the address, when and why (shown on the customer's page); never the secret.
+    history = HistoricalRecords(excluded_fields=["token"])
 
     class Meta:
         constraints = [
@@ -371,9 +374,16 @@ class CalendarFeed(models.Model):
         feed, _ = cls.objects.get_or_create(technician=user, defaults={"token": cls.new_token()})
         return feed
 
-    def regenerate(self, *, now):
-        """A new secret address; the old one is revoked."""
+    def regenerate(self, *, now, reason=""):
+        """A new secret address; the old one is revoked. ``reason`` goes into the history."""
         self.token = self.new_token()
         self.created_at = now
+        self._change_reason = reason or "New address; the old one no longer works"
         self.save(update_fields=["token", "created_at"])
         return self
+
+    @classmethod
+    def rotate_for_customer(cls, customer, *, now, reason):
+        """Give the customer's feed a new address, if it has a feed (None otherwise)."""
+        feed = cls.objects.filter(customer=customer).first()
+        return feed.regenerate(now=now, reason=reason) if feed else None

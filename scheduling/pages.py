@@ -16,10 +16,10 @@ def month_visits(visits, first):
     return visits.active().filter(starts_at__gte=start, starts_at__lt=end).for_display()
 
 
-def regenerate_feed_view(request, feed, *, done, cancel_url):
+def regenerate_feed_view(request, feed, *, done, cancel_url, reason=""):
     """Confirm, then give the feed a new secret address (the old one stops working)."""
     if request.method == "POST":
-        feed.regenerate(now=timezone.now())
+        feed.regenerate(now=timezone.now(), reason=reason)
         messages.success(
             request, "New calendar address created; the old one no longer works anywhere."
         )

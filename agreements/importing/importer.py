@@ -21,7 +21,7 @@ from scheduling.models import Visit
 from scheduling.planning import plan_terms
 
 from .. import rules
-from ..document import content_digest
+from ..document import content_digest, parties_record
 from ..forms import ServiceLineForm
 from ..models import (
     Agreement,
@@ -547,6 +547,7 @@ class _Importer:
                 payment_terms_days=item.row.payment_terms_days,
                 start_date=item.row.start_date,
                 rates_snapshot=item.rates,
+                parties=parties_record(customer),
                 signer=contacts.get((customer.pk, email)),
                 sent_at=signed_at,
                 completed_at=signed_at,

@@ -19,3 +19,6 @@ ROWS = {
     "agreement_import": (None, ADMIN),
     "agreement_import_confirm": (lambda objs: {"token": "no-such-preview"}, ADMIN_POST),
 }
+
+# carol (customer A's billing contact) where she differs from alice: alice's token is not hers.
+NON_SIGNER = {"api_token_revoke": 404}

@@ -20,7 +20,7 @@ from agreements.tests.factories import ContactFactory, signed_agreement
 from agreements.tests.import_samples import sample_document
 from allora.api import api, urls
 from allora.tests.api_support import bearer
-from allora.tests.authz import ROLES
+from allora.tests.authz import ROLES, billing_contact_of
 from billing.tests.factories import RateCardFactory, make_invoice, published_card
 
 ALL = (401, 200, 200, 200, 200)
@@ -206,15 +206,39 @@ def objects(customer_a, admin, alice, bob, staff):
     }
 
 
+# Where carol, a customer user of A who is not an authorized signer (its billing contact), is
+# answered otherwise than alice (a signer): she may not file or withdraw the termination request.
+NON_SIGNER = {
+    "POST /api/v1/agreements/{agreement_id}/termination-requests": 403,
+    "POST /api/v1/termination-requests/{request_id}/withdraw": 403,
+}
+
+
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("operation", sorted(ROWS))
 def test_api_authorization_matrix(operation, role, objects, alice, bob, staff, admin):
     people = {"anonymous": None, "bob": bob, "alice": alice, "staff": staff, "admin": admin}
-    build, codes = ROWS[operation]
+    expected = dict(zip(ROLES, ROWS[operation][1], strict=True))[role]
+    _check_call(operation, role, people[role], objects, expected)
+
+
+@pytest.mark.parametrize("operation", sorted(ROWS))
+def test_api_matrix_for_a_customer_user_who_is_not_a_signer(operation, objects, customer_a):
+    alice_code = dict(zip(ROLES, ROWS[operation][1], strict=True))["alice"]
+    carol = billing_contact_of(customer_a)
+    response = _check_call(
+        operation, "alice", carol, objects, NON_SIGNER.get(operation, alice_code)
+    )
+    if operation in NON_SIGNER:
+        assert "Only an authorized signer of" in response.json()["detail"]
+
+
+def _check_call(operation, role, person, objects, expected):
+    build = ROWS[operation][0]
     call = build(objects, role) if build else {}
     method, template = operation.split(" ", 1)
     url = template.format(**call.get("path", {}))
-    headers = bearer(people[role]) if people[role] else {}
+    headers = bearer(person) if person else {}
     client = Client()
     if "files" in call:
         from django.core.files.uploadedfile import SimpleUploadedFile
@@ -228,7 +252,7 @@ def test_api_authorization_matrix(operation, role, objects, alice, bob, staff, a
         response = getattr(client, method.lower())(
             url, body, content_type="application/json", headers=headers
         )
-    expected = dict(zip(ROLES, codes, strict=True))[role]
     assert response.status_code == expected, (operation, role, response.content[:500])
     pdf = operation.endswith("/pdf") and response.status_code == 200
     assert response["Content-Type"].startswith("application/pdf" if pdf else "application/json")
+    return response

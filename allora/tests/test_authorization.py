@@ -28,11 +28,14 @@ from allora.tests.authz import (
     SIGNED_IN,
     STAFF,
     STAFF_POST,
+    billing_contact_of,
 )
+from allora.tests.authz_rows_api import NON_SIGNER as API_PAGE_NON_SIGNER
 from allora.tests.authz_rows_api import ROWS as API_PAGE_ROWS
 from billing.tests.authz_rows import ROWS as BILLING_ROWS
 from billing.tests.factories import RateCardFactory, published_card
 from delivery.tests.authz_rows import ROWS as DELIVERY_ROWS
+from portal.tests.authz_rows import NON_SIGNER as PORTAL_NON_SIGNER
 from portal.tests.authz_rows import ROWS as PORTAL_ROWS
 from scheduling.tests.authz_rows import ROWS as SCHEDULING_ROWS
 
@@ -59,6 +62,10 @@ def _agreement(objs):
 
 def _draft_agreement(objs):
     return {"pk": objs["draft_agreement"].pk}
+
+
+def _sent_agreement(objs):
+    return {"pk": objs["sent"].agreement_id}
 
 
 def _awaiting_agreement(objs):
@@ -95,6 +102,7 @@ MATRIX = {
     "agreements:customer_create": (None, STAFF),
     "agreements:customer_detail": (_customer, STAFF),
     "agreements:customer_edit": (_customer, STAFF),
+    "agreements:customer_feed_rotate": (_customer, STAFF),
     "agreements:contact_create": (lambda objs: {"customer_pk": objs["customer"].pk}, STAFF),
     "agreements:contact_edit": (_contact, STAFF),
     "agreements:contact_invite": (_contact, STAFF_POST),
@@ -112,6 +120,7 @@ MATRIX = {
     "agreements:agreement_pdf": (_agreement, STAFF),
     "agreements:agreement_send": (_draft_agreement, STAFF),
     "agreements:agreement_recall": (_agreement, STAFF_POST),
+    "agreements:agreement_resend": (_sent_agreement, STAFF),
     "agreements:agreement_countersign": (_awaiting_agreement, ADMIN),
     "agreements:agreement_amend": (_agreement, STAFF_POST),
     "agreements:signed_pdf": (_signed_version, STAFF),
@@ -211,6 +220,24 @@ def test_authorization_matrix(name, objects, client_for, alice, bob, staff, admi
     expected = dict(zip(ROLES, MATRIX[name][1], strict=True))
     actual = {role: client_for(people[role]).get(url).status_code for role in ROLES}
     assert actual == expected, url
+
+
+# Where carol, a customer user of A who is not an authorized signer, is answered otherwise than
+# alice (a signer); everywhere else she gets what alice gets.
+NON_SIGNER = {**PORTAL_NON_SIGNER, **API_PAGE_NON_SIGNER}
+
+
+def test_a_customer_user_who_is_not_a_signer_gets_what_alice_gets_but_signing_and_ending(
+    objects, client_for, customer_a
+):
+    carol = billing_contact_of(customer_a)
+    client = client_for(carol)
+    expected, actual = {}, {}
+    for name in sorted(MATRIX):
+        alice_code = dict(zip(ROLES, MATRIX[name][1], strict=True))["alice"]
+        expected[name] = NON_SIGNER.get(name, alice_code)
+        actual[name] = client.get(reverse(name, kwargs=_kwargs(name, objects))).status_code
+    assert actual == expected
 
 
 def test_anonymous_is_sent_to_sign_in(client):

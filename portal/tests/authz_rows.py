@@ -49,3 +49,12 @@ ROWS = {
     "portal:invoice_detail": (_invoice, PORTAL_OF_A),
     "portal:invoice_pdf": (_invoice, PORTAL_OF_A),
 }
+
+# What carol (customer A's billing contact, not an authorized signer) gets where it differs from
+# alice, the signer: the signing page sends her back to the agreement, and the termination
+# request is refused (403, with the reason).
+NON_SIGNER = {
+    "portal:agreement_sign": 302,
+    "portal:terminate": 403,
+    "portal:withdraw_termination": 403,
+}

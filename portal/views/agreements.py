@@ -17,6 +17,7 @@ from agreements.pages import (
     lifecycle_context,
     sign_view,
     signed_pdf_response,
+    termination_refused,
     withdraw_view,
 )
 from allora.tenancy import portal_required
@@ -63,6 +64,7 @@ def agreement_detail(request, pk):
             "version": version,
             "term": agreement.current_term(today=today) or latest,
             "can_sign": signing.can_sign(version, request.user),
+            "may_end": signing.may_request_termination(agreement, request.user),
             "signed_versions": agreement.versions.filter(
                 status__in=[AgreementVersion.Status.SIGNED, AgreementVersion.Status.SUPERSEDED]
             ).order_by("-number"),
@@ -105,6 +107,8 @@ def signed_pdf(request, pk):
 @portal_required
 def terminate(request, pk):
     agreement = get_agreement_for_user(request.user, pk)
+    if not signing.may_request_termination(agreement, request.user):
+        return termination_refused(request, agreement)
     today = local_today()
     try:
         outcome = lifecycle.termination_outcome(agreement, received_on=today)
