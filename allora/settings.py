@@ -240,6 +240,8 @@ LOGGING = {
     "loggers": {
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
+        # django-axes logs every sign-in; failures and lockouts are in its tables.
+        "axes": {"level": "WARNING"},
     },
 }
 
