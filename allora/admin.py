@@ -59,11 +59,7 @@ class SecondFactorEventAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
     search_fields = ["user__email", "by__email"]
 
-    def has_add_permission(self, request):
-        return False
-
     def has_change_permission(self, request, obj=None):
-        return False
+        return False  # a record: nothing in it is added, edited or removed by hand
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    has_add_permission = has_delete_permission = has_change_permission
