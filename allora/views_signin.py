@@ -13,7 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
 from . import second_factor, throttle
 from .forms import CodeForm, VerifyForm
-from .tenancy import admin_required, public, signed_in
+from .tenancy import admin_required, signed_in
 
 
 def _next_url(request):
@@ -31,7 +31,6 @@ def _to(name, request):
     return redirect(f"{reverse(name)}?{urlencode({'next': _next_url(request)})}")
 
 
-@public
 def locked_out(request, original_response=None, credentials=None):
     """django-axes' answer to a sign-in while the account-and-address pair is locked: the
     sign-in page, saying so plainly (429, no password was checked)."""
