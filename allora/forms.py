@@ -23,7 +23,7 @@ class CodeForm(forms.Form):
     """A code from the authenticator app (or, when verifying, a recovery code)."""
 
     code = forms.CharField(
-        label="Code",
+        label="6-digit code from the app",
         max_length=32,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True}),
     )
