@@ -2,7 +2,6 @@
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -12,6 +11,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from allora.emails import send_after_commit
 from allora.models import Role
+from allora.tokens import invitation_token_generator
 
 from .models import Agreement, AgreementEvent, AgreementVersion, Contact, Customer
 
@@ -19,12 +19,13 @@ Event = AgreementEvent.Kind
 
 
 def set_password_url(user):
-    """The absolute link where a user chooses a password (Django's reset-confirm view)."""
+    """The absolute link where an invited user chooses a password (valid INVITATION_TIMEOUT,
+    longer than a password-reset link)."""
     path = reverse(
-        "password_reset_confirm",
+        "invitation_accept",
         kwargs={
             "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
-            "token": default_token_generator.make_token(user),
+            "token": invitation_token_generator.make_token(user),
         },
     )
     return settings.SITE_URL + path

@@ -1,7 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.urls import reverse
+from django.utils.html import format_html
 
-from .models import ApiToken, Heartbeat, User
+from . import second_factor
+from .models import ApiToken, Heartbeat, SecondFactorEvent, User
 
 
 @admin.register(User)
@@ -15,10 +18,19 @@ class UserAdmin(BaseUserAdmin):
         ("Person", {"fields": ["first_name", "last_name"]}),
         ("Role", {"fields": ["role", "customer", "is_active"]}),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
+        ("Second factor", {"fields": ["second_factor"]}),
     ]
+    readonly_fields = ["second_factor"]
     add_fieldsets = [
         (None, {"fields": ["email", "password1", "password2", "role", "customer"]}),
     ]
+
+    @admin.display(description="Second factor")
+    def second_factor(self, user):
+        """On or off, with the page where an admin resets it (and sees its history)."""
+        state = "on" if second_factor.has_second_factor(user) else "off"
+        url = reverse("second_factor_reset", args=[user.pk])
+        return format_html('{} · <a href="{}">History and reset…</a>', state, url)
 
 
 @admin.register(Heartbeat)
@@ -37,3 +49,17 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # tokens are created by their owner on the profile page, shown once
+
+
+@admin.register(SecondFactorEvent)
+class SecondFactorEventAdmin(admin.ModelAdmin):
+    """The record of second factors set up, used and reset: read-only."""
+
+    list_display = ["at", "user", "kind", "by"]
+    list_filter = ["kind"]
+    search_fields = ["user__email", "by__email"]
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a record: nothing in it is added, edited or removed by hand
+
+    has_add_permission = has_delete_permission = has_change_permission

@@ -34,6 +34,7 @@ from pydantic import ConfigDict, PlainSerializer
 
 from allora.validation import NoNulText
 
+from . import second_factor
 from .models import ApiToken
 
 # Ids beyond a 64-bit integer would overflow the database driver instead of being "not found".
@@ -97,7 +98,8 @@ class TokenAuth(HttpBearer):
 
 
 class SessionAuth(APIKeyCookie):
-    """The browser's signed-in session; unsafe methods need the CSRF token (X-CSRFToken)."""
+    """The browser's signed-in session, once it has confirmed any second factor it owes;
+    unsafe methods need the CSRF token (X-CSRFToken)."""
 
     param_name = settings.SESSION_COOKIE_NAME
 
@@ -108,6 +110,8 @@ class SessionAuth(APIKeyCookie):
         user = request.user
         if not (user.is_authenticated and user.is_active):
             return None
+        if second_factor.needs_verification(request):
+            raise HttpError(403, "Confirm your second factor in the browser first")
         if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE") and check_csrf(request):
             raise HttpError(403, "CSRF check failed: send the X-CSRFToken header")
         return user

@@ -1,5 +1,5 @@
 """The address of the person behind a request, for the records that keep it (signatures,
-approvals).
+approvals, the sign-in lockout and the password-reset throttles).
 
 Behind a reverse proxy REMOTE_ADDR is the proxy's address, and the client's is in
 X-Forwarded-For, which anyone can also send. The header is believed only as far as it was

@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import get_user_model
 
@@ -16,3 +17,25 @@ class ApiTokenForm(forms.Form):
     name = forms.CharField(
         max_length=100, label="Token name", help_text="What it is for, e.g. “RMM sync”."
     )
+
+
+class CodeForm(forms.Form):
+    """A code from the authenticator app (or, when verifying, a recovery code)."""
+
+    code = forms.CharField(
+        label="6-digit code from the app",
+        max_length=32,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True}),
+    )
+
+
+class VerifyForm(CodeForm):
+    """The code owed after the password, and whether to skip it in this browser from now on."""
+
+    remember = forms.BooleanField(required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["code"].label = "Code from your authenticator app, or a recovery code"
+        days = settings.OTP_REMEMBER_DAYS
+        self.fields["remember"].label = f"Remember this browser for {days} days"

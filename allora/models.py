@@ -151,3 +151,30 @@ class ApiToken(models.Model):
         """Stop the token from working at once; the row stays for the record."""
         ApiToken.objects.filter(pk=self.pk, revoked_at__isnull=True).update(revoked_at=now)
         self.refresh_from_db(fields=["revoked_at"])
+
+
+class SecondFactorEvent(models.Model):
+    """One line of a person's second-factor history: set up, new recovery codes, a recovery
+    code used, turned off, or reset by an admin."""
+
+    class Kind(models.TextChoices):
+        ENROLLED = "enrolled", "Set up an authenticator app"
+        CODES_RENEWED = "codes_renewed", "Made new recovery codes"
+        RECOVERY_CODE_USED = "recovery_code_used", "Signed in with a recovery code"
+        TURNED_OFF = "turned_off", "Turned the second factor off"
+        RESET = "reset", "Reset the second factor"
+
+    user = models.ForeignKey(
+        "allora.User", on_delete=models.CASCADE, related_name="second_factor_events"
+    )
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    by = models.ForeignKey(
+        "allora.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"{self.user}: {self.get_kind_display()} ({self.at:%Y-%m-%d %H:%M})"

@@ -7,6 +7,7 @@ CELERY_BROKER_URL (Redis) and EMAIL_URL; bad values stop the start with a clear 
 
 import ipaddress
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -58,6 +59,10 @@ INSTALLED_APPS = [
     "simple_history",
     "django_celery_beat",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "allora",
     "agreements",
     "scheduling",
@@ -75,10 +80,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allora.middleware.SessionTimeoutMiddleware",
+    "allora.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the friendly page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "allora.urls"
@@ -112,12 +122,52 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 
+# The throttles (password resets) count in the cache: a database table by default, so every
+# web worker sees the same counts without Redis; CACHE_URL may point at Redis instead.
+CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://allora_cache")}
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "allora.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
-PASSWORD_RESET_TIMEOUT = 60 * 60 * 24 * 7  # invitations stay valid for a week
+
+# Signing in (README, "Signing in and the second factor").
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out pair is refused before any password hash is computed.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Staff and admins must confirm a TOTP code (or a recovery code) after their password.
+OTP_REQUIRED_FOR_STAFF = env_bool("OTP_REQUIRED_FOR_STAFF", default=not DEBUG)
+OTP_NOT_REQUIRED_ACKNOWLEDGED = env_bool("OTP_NOT_REQUIRED_ACKNOWLEDGED", default=False)
+if not (DEBUG or OTP_REQUIRED_FOR_STAFF or OTP_NOT_REQUIRED_ACKNOWLEDGED):
+    raise ImproperlyConfigured(
+        "OTP_REQUIRED_FOR_STAFF=false lets staff and admins, who see every customer, sign in "
+        "with a password alone. Set OTP_NOT_REQUIRED_ACKNOWLEDGED=true to run like that anyway."
+    )
+OTP_TOTP_ISSUER = "Allora"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin site never shows an authenticator secret
+OTP_REMEMBER_DAYS = env.int("OTP_REMEMBER_DAYS", default=30)
+OTP_RECOVERY_CODES = 10
+# Failed sign-ins lock the account-and-address pair (django-axes, failures in the database).
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_MINUTES = env.int("AXES_COOLOFF_MINUTES", default=15)
+AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "allora.throttle.sign_in_username"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "allora.views_signin.locked_out"
+AXES_VERBOSE = False
+# The same client address as signatures: X-Forwarded-For only from TRUSTED_PROXIES.
+AXES_CLIENT_IP_CALLABLE = "allora.clientip.client_ip"
+# Password-reset links are short-lived; portal invitations (their own token) keep a week.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60)
+INVITATION_TIMEOUT = env.int("INVITATION_TIMEOUT", default=60 * 60 * 24 * 7)
+PASSWORD_RESETS_PER_HOUR = env.int("PASSWORD_RESETS_PER_HOUR", default=3)
+# Sessions end 12 hours after signing in, and staff sessions after 30 idle minutes.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 60 * 60)
+STAFF_IDLE_TIMEOUT = env.int("STAFF_IDLE_TIMEOUT", default=30 * 60)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -231,6 +281,8 @@ LOGGING = {
     "loggers": {
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
+        # django-axes logs every sign-in; failures and lockouts are in its tables.
+        "axes": {"level": "WARNING"},
     },
 }
 

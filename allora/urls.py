@@ -4,8 +4,9 @@ from django.urls import include, path
 
 from agreements import views_import
 
-from . import api, views
+from . import api, views, views_signin
 from .tenancy import public
+from .tokens import invitation_token_generator
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -33,11 +34,43 @@ urlpatterns = [
         name="password_reset_confirm",
     ),
     path(
+        "accounts/reset/invitation/<uidb64>/<token>/",
+        public(
+            auth_views.PasswordResetConfirmView.as_view(token_generator=invitation_token_generator)
+        ),
+        name="invitation_accept",
+    ),
+    path(
         "accounts/reset/done/",
         public(auth_views.PasswordResetCompleteView.as_view()),
         name="password_reset_complete",
     ),
     path("accounts/profile/", views.profile, name="profile"),
+    path(
+        "accounts/second-factor/",
+        views_signin.second_factor_verify,
+        name="second_factor_verify",
+    ),
+    path(
+        "accounts/second-factor/set-up/",
+        views_signin.second_factor_enroll,
+        name="second_factor_enroll",
+    ),
+    path(
+        "accounts/second-factor/recovery-codes/",
+        views_signin.second_factor_recovery_codes,
+        name="second_factor_recovery_codes",
+    ),
+    path(
+        "accounts/second-factor/turn-off/",
+        views_signin.second_factor_turn_off,
+        name="second_factor_turn_off",
+    ),
+    path(
+        "accounts/users/<int:pk>/second-factor/reset/",
+        views_signin.second_factor_reset,
+        name="second_factor_reset",
+    ),
     path("accounts/tokens/<int:pk>/revoke/", views.api_token_revoke, name="api_token_revoke"),
     path("agreements/import/", views_import.import_upload, name="agreement_import"),
     path(

@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from billing.models import RateCard
 
-from . import dashboard
+from . import dashboard, second_factor, throttle
+from .clientip import client_ip
 from .forms import ApiTokenForm, PasswordResetForm
 from .models import ApiToken, Heartbeat
 from .tenancy import public, signed_in, staff_required
@@ -53,13 +54,24 @@ class PasswordResetView(auth_views.PasswordResetView):
     html_email_template_name = "emails/password_reset_body.html"
     subject_template_name = "emails/password_reset_subject.txt"
 
+    def form_valid(self, form):
+        """Past the hourly limit (per address and per client), nothing is sent, and the page
+        says the same as always, so it tells nobody whether the address exists."""
+        allowed = throttle.allow_password_reset(
+            email=form.cleaned_data["email"], ip=client_ip(self.request)
+        )
+        if not allowed:
+            return redirect(self.get_success_url())
+        return super().form_valid(form)
+
 
 # Profile and personal API tokens ------------------------------------------------------------
 
 
 @signed_in
 def profile(request):
-    """The signed-in person's profile: their API tokens (create, see, revoke)."""
+    """The signed-in person's profile: their second factor and their API tokens (create, see,
+    revoke)."""
     form = ApiTokenForm(request.POST or None)
     new_secret = None
     if request.method == "POST" and form.is_valid():
@@ -73,6 +85,8 @@ def profile(request):
             "tokens": request.user.api_tokens.all(),
             "new_secret": new_secret,
             "api_docs_url": reverse("api:openapi-view"),
+            "has_second_factor": second_factor.has_second_factor(request.user),
+            "second_factor_required": second_factor.required_for(request.user),
         },
     )
 

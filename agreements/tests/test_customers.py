@@ -94,7 +94,10 @@ def test_invite_creates_a_portal_user_and_emails_a_set_password_link(
         form_page.redirect_chain[-1][0],
         {"new_password1": "Blue-Heron-2027!", "new_password2": "Blue-Heron-2027!"},
     )
-    assert client.login(email="karen@oakcity.example", password="Blue-Heron-2027!")
+    signed_in = client.post(
+        reverse("login"), {"username": "karen@oakcity.example", "password": "Blue-Heron-2027!"}
+    )
+    assert signed_in.status_code == 302
     assert client.get(reverse("home"), follow=True).context["customer"] == customer_a
 
 

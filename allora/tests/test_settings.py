@@ -54,6 +54,31 @@ def test_a_bad_boolean_is_refused():
     assert "DEBUG='maybe' is not a boolean" in result.stderr
 
 
+def test_production_refuses_to_start_with_the_second_factor_off_unless_acknowledged():
+    refused = manage("check", **{**PRODUCTION, "OTP_REQUIRED_FOR_STAFF": "false"})
+    assert refused.returncode != 0
+    assert "OTP_REQUIRED_FOR_STAFF=false" in refused.stderr
+    assert "OTP_NOT_REQUIRED_ACKNOWLEDGED=true" in refused.stderr
+
+    acknowledged = manage(
+        "check",
+        **{
+            **PRODUCTION,
+            "OTP_REQUIRED_FOR_STAFF": "false",
+            "OTP_NOT_REQUIRED_ACKNOWLEDGED": "true",
+        },
+    )
+    assert acknowledged.returncode == 0, acknowledged.stderr
+
+
+def test_the_second_factor_is_enforced_in_production_and_off_while_developing():
+    code = "from django.conf import settings; print(settings.OTP_REQUIRED_FOR_STAFF)"
+    production = manage("shell", "--no-imports", "-c", code, **PRODUCTION)
+    assert production.stdout.strip() == "True", production.stderr
+    development = manage("shell", "--no-imports", "-c", code, DEBUG="true")
+    assert development.stdout.strip() == "False", development.stderr
+
+
 def test_heartbeat_task_records_the_worker(db):
     from allora.models import Heartbeat
     from allora.tasks import heartbeat

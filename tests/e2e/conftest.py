@@ -5,6 +5,7 @@ it they skip with the reason, except in CI (REQUIRE_BROWSER=1), where a missing 
 """
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -68,15 +69,45 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture
-def sign_in(page, live_server):
-    """Sign in through the real form."""
+def second_factor_enforced(settings):
+    """The journeys run as production does: staff and admins confirm a code after the password."""
+    settings.OTP_REQUIRED_FOR_STAFF = True
+
+
+def authenticator_code(user):
+    """What the user's authenticator app shows now (an app set up with a secret made here).
+    A code is accepted once: right after a use, the next 30-second step's code is due."""
+    from django_otp.oath import TOTP
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device, _ = TOTPDevice.objects.get_or_create(
+        user=user, confirmed=True, defaults={"name": "Authenticator app"}
+    )
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits)
+    step = max(totp.t(), device.last_t + 1)
+    while step > totp.t() + 1:  # two sign-ins in one step: wait for the next
+        time.sleep(1)
+        totp = TOTP(device.bin_key, device.step, device.t0, device.digits)
+    totp.time = device.t0 + step * device.step
+    return f"{totp.token():0{device.digits}d}"
+
+
+@pytest.fixture
+def sign_in(page, live_server, second_factor_enforced):
+    """Sign in through the real form; staff and admins then enter their authenticator code."""
 
     def sign_in_as(user, password="correct-horse-battery"):
         page.goto(f"{live_server.url}/accounts/login/")
         page.get_by_label("Email address").fill(user.email)
         page.get_by_label("Password").fill(password)
+        if user.is_allora_staff:
+            code = authenticator_code(user)  # the app is set up before the password is sent
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_load_state()
+        if user.is_allora_staff:
+            page.get_by_label("Code from your authenticator app, or a recovery code").fill(code)
+            page.get_by_role("button", name="Confirm").click()
+            page.wait_for_load_state()
 
     return sign_in_as
 
