@@ -85,7 +85,10 @@ def test_unverified_staff_reach_only_the_second_factor_pages(client, staff, enfo
     response = client.get(reverse(name))
     assert response.status_code == 302
     assert response["Location"] == f"{reverse('second_factor_verify')}?next={reverse(name)}"
-    assert client.get(reverse("second_factor_verify")).status_code == 200
+    code_page = client.get(reverse("second_factor_verify"))
+    assert code_page.status_code == 200
+    # No navigation while the code is owed: every link would only lead back here.
+    assert reverse("agreements:customer_list") not in code_page.content.decode()
     assert client.post(reverse("logout")).status_code == 302
 
 
