@@ -287,6 +287,37 @@ def test_a_schedule_change_in_the_past_is_refused(oak, client_for, staff):
     assert not line.schedule_changes.exists()
 
 
+@pytest.mark.parametrize("day", ["9999-12-31", "2101-01-01"])
+def test_a_schedule_change_beyond_2100_is_refused_with_the_range(oak, client_for, staff, day):
+    line = oak.versions.get(status="signed").lines.get(kind="maintenance")
+
+    response = client_for(staff).post(
+        reverse("scheduling:line_schedule", args=[line.pk]),
+        {
+            "effective_from": day,
+            "schedule-frequency": "weekly",
+            "schedule-interval": "1",
+            "schedule-weekdays": ["MO"],
+            "schedule-start_time": "09:00",
+            "schedule-duration_hours": "1",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "Enter a date from 2000-01-01 to 2100-12-31." in response.content.decode()
+    assert not line.schedule_changes.exists()
+
+
+def test_moving_a_visit_to_a_far_date_is_refused_with_the_range(oak, client_for, staff):
+    visit = maintenance(oak, 4)
+    data = {"date": "9999-12-31", "start_time": "10:00", "end_time": "12:00"}
+
+    response = client_for(staff).post(reverse("scheduling:visit_move", args=[visit.pk]), data)
+
+    assert "Enter a date from 2000-01-01 to 2100-12-31." in response.content.decode()
+    assert Visit.objects.get(pk=visit.pk).starts_at == visit.starts_at
+
+
 # --- completing -----------------------------------------------------------------------------
 
 
