@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 
 from allora.validation import MAX_COUNT, BoundedDateField, BoundedDateTimeField
 
+from .drawing import check_drawing
 from .models import (
     Agreement,
     AgreementVersion,
@@ -271,6 +272,9 @@ class SignForm(forms.Form):
         widget=forms.HiddenInput,
         error_messages={"required": "Draw your signature in the box."},
     )
+
+    def clean_drawing(self):
+        return check_drawing(self.cleaned_data["drawing"])
 
     def evidence(self, request):
         return {

@@ -22,6 +22,7 @@ from billing.services import rates_snapshot
 
 from . import lifecycle
 from .document import content_digest
+from .drawing import check_drawing
 from .models import (
     Agreement,
     AgreementEvent,
@@ -151,6 +152,7 @@ def _signature(version, *, party, user, contact, evidence, now):
         raise ValidationError("Draw your signature in the box.")
     if len(drawing) > 500_000:
         raise ValidationError("The drawn signature is too large; clear it and draw it again.")
+    check_drawing(drawing)
     digest = content_digest(version)
     if digest != version.content_sha256:
         raise ValidationError("The content of this version changed since it was sent.")
