@@ -10,6 +10,7 @@ import json
 import pytest
 from django import forms
 from django.contrib.admin import site
+from django.core.management import CommandError, call_command
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from pydantic import TypeAdapter, ValidationError
@@ -217,3 +218,9 @@ def test_api_filters_and_bodies_refuse_far_dates_with_the_range(staff, admin, da
         ),
         "received_at",
     )
+
+
+def test_the_jobs_commands_refuse_a_far_today(db):
+    for day in ("9999-12-31", "1999-12-31"):
+        with pytest.raises(CommandError, match="Enter a date from 2000-01-01 to 2100-12-31"):
+            call_command("renew_agreements", "--today", day)
