@@ -196,8 +196,8 @@ def agreement_list(request):
     customer = request.GET.get("customer", "")
     if status in Agreement.Status.values:
         agreements = agreements.filter(status=status)
-    if query_id(customer):
-        agreements = agreements.filter(customer_id=query_id(customer))
+    if customer_id := query_id(customer):
+        agreements = agreements.filter(customer_id=customer_id)
     page = Paginator(agreements.order_by("-created_at", "-id"), 25).get_page(
         request.GET.get("page")
     )
