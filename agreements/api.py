@@ -34,7 +34,7 @@ from allora.api import (
     require_staff,
 )
 from allora.timeutils import local_today
-from allora.validation import text
+from allora.validation import BoundedDateTime, text
 
 from . import importing, lifecycle, signing
 from .forms import ContactForm, CustomerForm, RateReviewForm
@@ -523,7 +523,7 @@ def get_agreement(request, agreement_id: ObjectId):
 class TerminationIn(Input):
     reason: text(5000, min_length=1)
     typed_name: text(200, min_length=1)
-    received_at: dt.datetime | None = Field(
+    received_at: BoundedDateTime | None = Field(
         None,
         description="Staff only: when the letter or email arrived (ISO 8601; without an offset "
         "it is the customer's local time). A customer's request is received now.",

@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 
+from allora.validation import date_in_range
 from billing.pricing import agreement_rates, line_amount
 from billing.rules import money
 from billing.services import rates_snapshot
@@ -73,6 +74,8 @@ def document_context(version: AgreementVersion, *, today: dt.date):
     agreement = version.agreement
     snapshot = version.rates_snapshot or rates_snapshot(on=today)
     anchor = version.start_date or today
+    if not date_in_range(anchor):  # old or imported data; the page says the date is wrong
+        anchor = today
     lines, monthly_total = exhibit_b(version, snapshot, anchor=anchor)
     signatures = {s.party: s for s in version.signatures.select_related("user", "contact")}
     first_term = agreement.terms.order_by("number").first()

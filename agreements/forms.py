@@ -6,7 +6,9 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from allora.clientip import client_ip
+from allora.validation import MAX_COUNT, BoundedDateField, BoundedDateTimeField
 
+from .drawing import check_drawing
 from .models import (
     Agreement,
     AgreementVersion,
@@ -135,6 +137,7 @@ class VersionForm(CrispyForm, forms.ModelForm):
         model = AgreementVersion
         fields = ["terms_template", "billing_day", "payment_terms_days", "start_date"]
         widgets = {"start_date": forms.DateInput(attrs={"type": "date"})}
+        field_classes = {"start_date": BoundedDateField}
 
     def __init__(self, *args, today, **kwargs):
         super().__init__(*args, **kwargs)
@@ -194,7 +197,12 @@ class ServiceLineForm(CrispyForm, forms.ModelForm):
         help_text="One task per line; technicians tick them at each visit.",
     )
     package_name = forms.ChoiceField(label="Hosting package")
-    quantity = forms.IntegerField(min_value=1, initial=1)
+    quantity = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_COUNT,
+        initial=1,
+        error_messages={"max_value": f"Enter a quantity from 1 to {MAX_COUNT}."},
+    )
 
     class Meta:
         model = ServiceLine
@@ -266,6 +274,9 @@ class SignForm(forms.Form):
         error_messages={"required": "Draw your signature in the box."},
     )
 
+    def clean_drawing(self):
+        return check_drawing(self.cleaned_data["drawing"])
+
     def evidence(self, request):
         return {
             **self.cleaned_data,
@@ -290,7 +301,7 @@ class TerminationRequestForm(forms.Form):
 class RecordTerminationForm(CrispyForm, forms.Form):
     """Staff record a request that came by letter or email, with the time it was received."""
 
-    received_at = forms.DateTimeField(
+    received_at = BoundedDateTimeField(
         label="Received at (customer's local time)",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],

@@ -17,10 +17,12 @@ from django.utils import timezone
 
 from allora.emails import send_after_commit
 from allora.models import Role
+from allora.validation import DATE_RANGE_MESSAGE, date_in_range
 from billing.services import rates_snapshot
 
 from . import lifecycle
 from .document import content_digest, parties_record, version_parties
+from .drawing import check_drawing
 from .models import (
     Agreement,
     AgreementEvent,
@@ -53,7 +55,24 @@ def check_ready_to_send(version):
     for line in lines:
         if line.is_scheduled and not line.rrule:
             problems.append(f"{line.get_kind_display()} needs a schedule.")
-    return problems
+    return problems + dates_out_of_range(version)
+
+
+def dates_out_of_range(version) -> list[str]:
+    """The version's dates outside the accepted range, in plain words (empty: none). Such a
+    version cannot take effect (its term's arithmetic would overflow), so it is neither sent
+    nor signed; the forms refuse these dates, so only older or imported data has them."""
+    start = version.start_date
+    if start and not date_in_range(start):
+        return [f"The start date {start.isoformat()} is out of range. {DATE_RANGE_MESSAGE}"]
+    return []
+
+
+def _check_dates_in_range(version):
+    if problems := dates_out_of_range(version):
+        raise ValidationError(
+            [*problems, "This version cannot take effect with this date, so it was not signed."]
+        )
 
 
 @transaction.atomic
@@ -134,6 +153,7 @@ def _signature(version, *, party, user, contact, evidence, now):
         raise ValidationError("Draw your signature in the box.")
     if len(drawing) > 500_000:
         raise ValidationError("The drawn signature is too large; clear it and draw it again.")
+    check_drawing(drawing)
     digest = content_digest(version)
     if digest != version.content_sha256:
         raise ValidationError("The content of this version changed since it was sent.")
@@ -190,6 +210,7 @@ def sign_as_customer(version, *, user, evidence, now=None):
         )
     if version.status != Status.SENT:
         raise ValidationError("The customer has already signed this version.")
+    _check_dates_in_range(version)
     _signature(
         version,
         party=Signature.Party.CUSTOMER,
@@ -221,6 +242,7 @@ def countersign(version, *, user, evidence, now=None):
         raise ValidationError("Only an Allora admin can countersign.")
     if version.status != Status.CUSTOMER_SIGNED:
         raise ValidationError("The customer must sign before Allora countersigns.")
+    _check_dates_in_range(version)
     _signature(
         version, party=Signature.Party.ALLORA, user=user, contact=None, evidence=evidence, now=now
     )

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from allora.history import timeline
 from allora.tenancy import admin_required, staff_required
 from allora.timeutils import local_today
+from allora.validation import query_id
 from billing.services import hosting_packages
 from scheduling.blocks import version_block_overruns
 from scheduling.forms import ScheduleForm
@@ -227,8 +228,8 @@ def agreement_list(request):
     customer = request.GET.get("customer", "")
     if status in Agreement.Status.values:
         agreements = agreements.filter(status=status)
-    if customer.isdigit():
-        agreements = agreements.filter(customer_id=customer)
+    if customer_id := query_id(customer):
+        agreements = agreements.filter(customer_id=customer_id)
     page = Paginator(agreements.order_by("-created_at", "-id"), 25).get_page(
         request.GET.get("page")
     )

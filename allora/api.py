@@ -32,13 +32,11 @@ from ninja.security.apikey import APIKeyCookie
 from ninja.utils import check_csrf
 from pydantic import ConfigDict, PlainSerializer
 
-from allora.validation import NoNulText
+from allora.validation import MAX_ID, NoNulText
 
 from . import second_factor
 from .models import ApiToken
 
-# Ids beyond a 64-bit integer would overflow the database driver instead of being "not found".
-MAX_ID = 2**63 - 1
 ObjectId = Annotated[int, Path(ge=1, le=MAX_ID)]
 QueryId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
@@ -189,7 +187,8 @@ api = NinjaAPI(
         "Customers, agreements (versions, terms, Exhibit B), visits, rate cards, termination "
         "requests, rate reviews, invoices and the import of existing agreements. Authenticate "
         "with `Authorization: Bearer <token>` (create a token in your profile) or the browser "
-        'session. Dates are ISO 8601; money amounts are strings such as "150.00".'
+        "session. Dates are ISO 8601, from 2000-01-01 to 2100-12-31; money amounts are strings "
+        'such as "150.00".'
     ),
     urls_namespace="api",
     auth=[TokenAuth(), SessionAuth()],

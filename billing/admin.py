@@ -1,6 +1,8 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from allora.validation import ADMIN_DATE_FIELDS
+
 from .models import DiscountPolicy, Invoice, InvoiceLine, Payment, RateCard, RateCardLine, TimeEntry
 
 
@@ -29,6 +31,7 @@ class RateCardAdmin(SimpleHistoryAdmin):
 @admin.register(DiscountPolicy)
 class DiscountPolicyAdmin(SimpleHistoryAdmin):
     list_display = ["service_kind", "percent", "effective_date"]
+    formfield_overrides = ADMIN_DATE_FIELDS
 
 
 class ReadOnlyInline(admin.TabularInline):

@@ -29,7 +29,7 @@ from allora.api import (
     require_staff,
 )
 from allora.timeutils import local_today
-from allora.validation import Money, text
+from allora.validation import BoundedDate, Money, text
 
 from .documents import invoice_filename, invoice_pdf
 from .forms import PublishForm, RateCardForm, RateCardLineFormSet
@@ -80,7 +80,7 @@ class RateCardIn(Input):
 
 
 class PublishIn(Input):
-    effective_date: dt.date
+    effective_date: BoundedDate
 
 
 class RateCardFilters(Filters):
@@ -248,13 +248,13 @@ class InvoiceFilters(Filters):
     customer_id: QueryId | None = None
     agreement_id: QueryId | None = None
     status: Literal[tuple(Invoice.Status.values)] | None = None
-    issued_from: dt.date | None = None
-    issued_to: dt.date | None = None
+    issued_from: BoundedDate | None = None
+    issued_to: BoundedDate | None = None
 
 
 class PaymentIn(Input):
     amount: Decimal = Field(max_digits=12, decimal_places=2, gt=0)
-    received_on: dt.date
+    received_on: BoundedDate
     method: Literal[tuple(Payment.Method.values)] = Payment.Method.ACH
     reference: text(100) = ""
 

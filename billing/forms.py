@@ -3,6 +3,7 @@ from django.forms import BaseInlineFormSet, inlineformset_factory
 
 from agreements.forms import CrispyForm
 from agreements.models import Agreement, Customer, ServiceKind
+from allora.validation import MAX_COUNT, BoundedDateField, query_id
 from scheduling.models import Visit, technicians
 
 from .models import Invoice, Payment, RateCard, RateCardLine, RateKind
@@ -29,11 +30,13 @@ class RateCardLineForm(forms.ModelForm):
     unit = forms.CharField(
         max_length=20, required=False, help_text="Left empty: hour, or month for hosting."
     )
+    position = forms.IntegerField(
+        min_value=0, max_value=MAX_COUNT, initial=0, widget=forms.HiddenInput
+    )
 
     class Meta:
         model = RateCardLine
         fields = ["kind", "name", "unit", "price", "position"]
-        widgets = {"position": forms.HiddenInput()}
 
     def clean(self):
         data = super().clean()
@@ -70,7 +73,7 @@ RateCardLineFormSet = inlineformset_factory(
 
 
 class PublishForm(CrispyForm, forms.Form):
-    effective_date = forms.DateField(
+    effective_date = BoundedDateField(
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Agreements drafted on or after this date use these rates. "
         "Running terms keep their locked rates.",
@@ -84,7 +87,7 @@ DATE_ERRORS = {"invalid": "Enter a date such as 2027-03-15."}
 
 
 def _date_field(label, **kwargs):
-    return forms.DateField(label=label, error_messages=DATE_ERRORS, **DATE, **kwargs)
+    return BoundedDateField(label=label, error_messages=DATE_ERRORS, **DATE, **kwargs)
 
 
 class PaymentForm(CrispyForm, forms.Form):
@@ -194,12 +197,13 @@ class TimeEntryForm(CrispyForm, forms.Form):
         self._lines = {line.pk: line for line in lines}
 
     def clean_work(self):
-        kind, _, pk = self.cleaned_data["work"].partition(":")
-        if kind == "line" and pk.isdigit() and int(pk) in self._lines:
-            return {"line": self._lines[int(pk)], "visit": None}
+        kind, _, text = self.cleaned_data["work"].partition(":")
+        pk = query_id(text)
+        if kind == "line" and pk in self._lines:
+            return {"line": self._lines[pk], "visit": None}
         visit = (
             Visit.objects.filter(pk=pk, agreement=self.agreement).select_related("line").first()
-            if kind == "visit" and pk.isdigit()
+            if kind == "visit" and pk
             else None
         )
         if visit is None:

@@ -19,6 +19,7 @@ from agreements.pages import get_agreement_for_user
 from allora.history import timeline
 from allora.tenancy import admin_required, staff_required
 from allora.timeutils import local_today
+from allora.validation import query_id
 from scheduling.models import Visit
 
 from . import closing
@@ -257,8 +258,8 @@ def time_entry_list(request):
 def _time_entry_agreement(request):
     """The agreement the time is for: from ?visit= or ?agreement= (None: ask for it)."""
     source = request.POST or request.GET
-    visit = source.get("visit", "")
-    if visit.isdigit():
+    visit = query_id(source.get("visit"))
+    if visit:
         found = Visit.objects.filter(pk=visit).select_related("agreement").first()
         return found.agreement if found else None
     form = TimeAgreementForm(source)
@@ -277,10 +278,10 @@ def time_entry_create(request):
         .select_related("line", "agreement")
         .order_by("-starts_at")[:30]
     )
-    chosen = request.GET.get("visit", "")
+    chosen = query_id(request.GET.get("visit"))
     visit = (
         Visit.objects.filter(pk=chosen, agreement=agreement).select_related("line", "agreement")
-        if chosen.isdigit()
+        if chosen
         else Visit.objects.none()
     ).first()
     initial = {"work_date": today, "technician": request.user.pk}

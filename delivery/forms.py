@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from agreements.forms import CrispyForm
 from agreements.models import Customer
+from allora.validation import BoundedDateField, BoundedDateTimeField
 
 from . import emergencies
 
@@ -32,7 +33,7 @@ def add_errors(form, error):
 class HoursForm(CrispyForm, forms.Form):
     """Hours worked on one thing whose page it sits on (a project, an emergency request)."""
 
-    work_date = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
+    work_date = BoundedDateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
     hours = forms.DecimalField(max_digits=5, decimal_places=2)
     note = forms.CharField(required=False, max_length=300)
 
@@ -102,7 +103,7 @@ class EmergencyForm(CrispyForm, forms.Form):
 
 class PhoneEmergencyForm(EmergencyForm):
     customer = forms.ModelChoiceField(Customer.objects.all())
-    received_at = forms.DateTimeField(
+    received_at = BoundedDateTimeField(
         label="Received at (the customer's local time)",
         widget=forms.DateTimeInput({"type": "datetime-local"}),
     )

@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 
 from allora.timeutils import local_today
+from allora.validation import ADMIN_DATE_FIELDS
 
 from .models import (
     CalendarFeed,
@@ -19,6 +20,7 @@ class HolidayAdmin(admin.ModelAdmin):
     list_filter = [("date", admin.DateFieldListFilter)]
     date_hierarchy = "date"
     search_fields = ["name"]
+    formfield_overrides = ADMIN_DATE_FIELDS
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

@@ -11,6 +11,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.pagination import paginate
 
 from allora.api import ERRORS, Filters, ObjectId, Pagination, QueryId, get_or_404, money_str
+from allora.validation import BoundedDate
 
 from .models import Visit
 
@@ -79,10 +80,10 @@ class VisitOut(Schema):
 
 
 class VisitFilters(Filters):
-    date_from: dt.date | None = Field(
+    date_from: BoundedDate | None = Field(
         None, description="Visits on or after this local date (Allora's time zone)."
     )
-    date_to: dt.date | None = Field(None, description="Visits on or before this local date.")
+    date_to: BoundedDate | None = Field(None, description="Visits on or before this local date.")
     technician_id: QueryId | None = None
     customer_id: QueryId | None = None
     agreement_id: QueryId | None = None

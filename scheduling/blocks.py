@@ -27,6 +27,7 @@ from django.core.exceptions import ValidationError
 
 from agreements import rules
 from agreements.models import ServiceKind
+from allora.validation import date_in_range
 from billing.charges import Stretch, included_hours, stretches
 from billing.pricing import merged_rates, snapshot_rate
 from billing.rules import list_amount
@@ -140,6 +141,8 @@ def version_block_overruns(version, *, today: dt.date) -> list[LineOverruns]:
     (from today), at its locked rates; otherwise the prospective first term [start, start + 1
     year) with start = the version's start date or today, at the rates of the version's Exhibit
     A if it was sent, else the rate card in effect today."""
+    if version.start_date and not date_in_range(version.start_date):
+        return []  # such a term cannot be priced; the page says the start date is out of range
     lines = [
         line
         for line in version.lines.filter(kind=ServiceKind.PRESCHEDULED)

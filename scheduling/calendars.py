@@ -9,6 +9,8 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from allora.validation import date_in_range, query_date
+
 WEEK_STARTS_ON = calendar.SUNDAY  # as US wall calendars do
 ONE_DAY = dt.timedelta(days=1)
 # UTC bounds are widened by this much so that every zone's local day is covered.
@@ -43,19 +45,18 @@ class Month:
 
 
 def parse_month(text: str, *, today: dt.date) -> dt.date:
-    """The first day of the month "YYYY-MM"; this month for anything else."""
+    """The first day of the month "YYYY-MM"; this month for anything else (a month out of the
+    accepted range of dates too: the grid's arithmetic would overflow near year 9999)."""
     try:
         year, month = (int(part) for part in text.split("-"))
-        return dt.date(year, month, 1)
+        first = dt.date(year, month, 1)
     except (ValueError, TypeError):
         return today.replace(day=1)
+    return first if date_in_range(first) else today.replace(day=1)
 
 
 def parse_day(text: str, *, today: dt.date) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except (ValueError, TypeError):
-        return today
+    return query_date(text, default=today)
 
 
 def month_days(first: dt.date) -> list[list[dt.date]]:

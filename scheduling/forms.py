@@ -3,6 +3,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django import forms
 
+from allora.validation import DATE_RANGE_MESSAGE, BoundedDateField, date_in_range
+
 from . import recurrence
 from .recurrence import ORDINALS, WEEKDAY_NAMES, RecurrenceError, RuleParts
 
@@ -151,6 +153,10 @@ class ScheduleForm(forms.Form):
         if self.errors:
             return data
 
+        if not date_in_range(self.anchor):
+            raise forms.ValidationError(
+                f"The schedule would start on {self.anchor.isoformat()}. {DATE_RANGE_MESSAGE}"
+            )
         parts = _rule_parts(data)
         minutes = int((data["duration_hours"] * HOURS).quantize(Decimal(1), ROUND_HALF_UP))
         start_time = data["start_time"]
@@ -255,7 +261,7 @@ class VisitMoveForm(forms.Form):
     """A new local date and times for one visit (in the customer's zone), optionally with
     another technician (the alternatives of a conflict post both)."""
 
-    date = forms.DateField(
+    date = BoundedDateField(
         widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}, format="%Y-%m-%d"),
         error_messages={"required": "Enter the date.", "invalid": "Enter a date as YYYY-MM-DD."},
     )
@@ -361,7 +367,7 @@ class VisitCompleteForm(forms.Form):
 class ScheduleChangeForm(forms.Form):
     """The date from which a line's new schedule applies (the schedule itself is a ScheduleForm)."""
 
-    effective_from = forms.DateField(
+    effective_from = BoundedDateField(
         label="New schedule from",
         widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}, format="%Y-%m-%d"),
         error_messages={

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET
 from agreements.models import Agreement, Customer, ServiceLine
 from allora.tenancy import public, staff_required
 from allora.timeutils import local_today
+from allora.validation import query_id
 
 from . import calendars, feeds, planning
 from .conflicts import VisitConflict, alternatives, find_clashes
@@ -58,10 +59,6 @@ def _date_or_today(text: str) -> dt.date:
         return local_today()
 
 
-def _int(text):
-    return int(text) if text and text.isdigit() else None
-
-
 # Staff: calendars and lists -------------------------------------------------------------
 
 
@@ -70,12 +67,12 @@ def calendar(request):
     """All technicians' visits in a month, filterable by technician and customer."""
     today = local_today()
     first = calendars.parse_month(request.GET.get("month", ""), today=today)
-    technician, customer = request.GET.get("technician", ""), _int(request.GET.get("customer"))
+    technician, customer = request.GET.get("technician", ""), query_id(request.GET.get("customer"))
     visits = Visit.objects.all()
     if technician == "none":
         visits = visits.filter(technician__isnull=True)
-    elif _int(technician):
-        visits = visits.filter(technician_id=_int(technician))
+    elif query_id(technician):
+        visits = visits.filter(technician_id=query_id(technician))
     if customer:
         visits = visits.filter(agreement__customer_id=customer)
     return render(
@@ -99,15 +96,15 @@ def visit_list(request):
     """The next visits (from a date, today by default), filterable, 50 a page."""
     today = local_today()
     since = calendars.parse_day(request.GET.get("from", ""), today=today)
-    technician, customer = request.GET.get("technician", ""), _int(request.GET.get("customer"))
+    technician, customer = request.GET.get("technician", ""), query_id(request.GET.get("customer"))
     attention = request.GET.get("attention") == "1"
     # From midnight in Allora's zone (where staff work) on the chosen day.
     start = timezone.make_aware(dt.datetime.combine(since, dt.time.min))
     visits = Visit.objects.open().filter(ends_at__gt=start)
     if technician == "none":
         visits = visits.filter(technician__isnull=True)
-    elif _int(technician):
-        visits = visits.filter(technician_id=_int(technician))
+    elif query_id(technician):
+        visits = visits.filter(technician_id=query_id(technician))
     if customer:
         visits = visits.filter(agreement__customer_id=customer)
     if attention:

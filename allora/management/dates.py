@@ -6,13 +6,17 @@ import datetime as dt
 from django.core.management.base import BaseCommand
 
 from allora.timeutils import local_today
+from allora.validation import DATE_RANGE_MESSAGE, date_in_range
 
 
 def parse_date(value):
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{value}' is not a date; use YYYY-MM-DD.") from None
+    if not date_in_range(day):
+        raise argparse.ArgumentTypeError(f"'{value}': {DATE_RANGE_MESSAGE}")
+    return day
 
 
 def today_argument(parser):

@@ -4,11 +4,16 @@ generated valid and invalid requests, never answers with a 5xx.
 The server is pytest-django's ``live_server`` (a real HTTP server in a thread). Calls use a
 staff token; the operations only admins may call use an admin token instead, so their handlers
 see the generated bodies (a staff token stops at the 403). Bounded for CI: at most EXAMPLES
-requests per operation and generation mode (positive, negative)."""
+requests per operation and generation mode (positive, negative). Dates and date-times are
+drawn often at and beyond the accepted range (2000-01-01 .. 2100-12-31) and near year 9999,
+where date arithmetic overflows."""
+
+import datetime as dt
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 
 from agreements.tests.factories import signed_agreement
 from allora.models import ApiToken
@@ -16,6 +21,21 @@ from billing.tests.factories import published_card
 
 EXAMPLES = 15
 pytestmark = pytest.mark.django_db(transaction=True)
+
+EDGE_DATES = [
+    dt.date(2000, 1, 1),
+    dt.date(2100, 12, 31),
+    dt.date(1999, 12, 31),
+    dt.date(2101, 1, 1),
+    dt.date(9999, 12, 31),
+    dt.date(1, 1, 1),
+]
+_dates = st.one_of(st.sampled_from(EDGE_DATES), st.dates())
+_times = st.sampled_from(["00:00:00", "23:59:59", "12:30:00+05:00", "23:59:59-12:00", "00:00:00Z"])
+schemathesis.openapi.format("date", _dates.map(dt.date.isoformat))
+schemathesis.openapi.format(
+    "date-time", st.builds(lambda day, time: f"{day.isoformat()}T{time}", _dates, _times)
+)
 
 
 def _token(user):

@@ -383,6 +383,15 @@ def test_preview_without_a_usable_anchor_starts_today(client_for, staff):
     assert items[2] == "Wed Nov 17, 2027 · 10:00–12:00 EST"
 
 
+@pytest.mark.parametrize("anchor", ["9999-06-01", "9999-12-31", "1999-12-31"])
+def test_preview_from_a_far_date_says_the_range(client_for, staff, anchor):
+    response = preview(client_for(staff), data(), anchor=anchor)
+
+    assert response.status_code == 200
+    assert "Enter a date from 2000-01-01 to 2100-12-31." in response.content.decode()
+    assert occurrence_items(response) == []
+
+
 def test_preview_is_for_staff_only(client_for, alice):
     assert preview(client_for(alice), data()).status_code == 403
 

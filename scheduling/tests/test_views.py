@@ -267,13 +267,23 @@ def test_changing_a_lines_schedule_from_a_date(oak, client_for, staff):
     assert oak.visits.filter(line=line, status="cancelled").count() == 7
 
 
-def test_a_schedule_change_in_the_past_is_refused(oak, client_for, staff):
+@pytest.mark.parametrize(
+    ("day", "message"),
+    [
+        ("2027-02-01", "must start today or later"),
+        ("9999-12-31", "Enter a date from 2000-01-01 to 2100-12-31."),
+        ("2101-01-01", "Enter a date from 2000-01-01 to 2100-12-31."),
+    ],
+)
+def test_a_schedule_change_in_the_past_or_beyond_2100_is_refused(
+    oak, client_for, staff, day, message
+):
     line = oak.versions.get(status="signed").lines.get(kind="maintenance")
 
     response = client_for(staff).post(
         reverse("scheduling:line_schedule", args=[line.pk]),
         {
-            "effective_from": "2027-02-01",
+            "effective_from": day,
             "schedule-frequency": "weekly",
             "schedule-interval": "1",
             "schedule-weekdays": ["MO"],
@@ -283,8 +293,18 @@ def test_a_schedule_change_in_the_past_is_refused(oak, client_for, staff):
     )
 
     assert response.status_code == 200
-    assert "must start today or later" in response.content.decode()
+    assert message in response.content.decode()
     assert not line.schedule_changes.exists()
+
+
+def test_moving_a_visit_to_a_far_date_is_refused_with_the_range(oak, client_for, staff):
+    visit = maintenance(oak, 4)
+    data = {"date": "9999-12-31", "start_time": "10:00", "end_time": "12:00"}
+
+    response = client_for(staff).post(reverse("scheduling:visit_move", args=[visit.pk]), data)
+
+    assert "Enter a date from 2000-01-01 to 2100-12-31." in response.content.decode()
+    assert Visit.objects.get(pk=visit.pk).starts_at == visit.starts_at
 
 
 # --- completing -----------------------------------------------------------------------------
