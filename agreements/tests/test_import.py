@@ -549,3 +549,78 @@ def test_export_counts_the_months_invoiced_here_as_billed(admin):
     exported = {a["external_ref"]: a for a in exporting.export_document()["agreements"]}
     assert exported["A-00001"]["billed_through"] == "2026-12-31"
     assert exported["A-00002"]["billed_through"] == "2026-11-30"  # the imported date is later
+
+
+# No takeover: a number or reference of another customer's agreement is a row error ----------
+
+
+def test_a_number_of_another_customers_agreement_is_a_row_error_not_a_takeover(admin, customer_a):
+    """Regression (issue 12): the file's agreement CA-2026-0001 with a new reference and a new
+    customer reported "1 already imported", dropped the file's agreement and gave Oak City
+    Dental's agreement the file's reference."""
+    from agreements.tests.factories import AgreementFactory
+
+    oak = AgreementFactory(customer=customer_a, number="CA-2026-0001", status="active")
+    document = sample_document()
+    document["agreements"][0]["number"] = "CA-2026-0001"
+    text = json.dumps(document, indent=2)
+    report = importing.import_bytes(text.encode(), name="x.json", by=admin, today=TODAY)
+    assert [(e.field, e.reason) for e in report.errors] == [
+        (
+            "number",
+            "CA-2026-0001 is the number of an agreement of another customer "
+            "(Oak City Dental, PLLC): leave number out to number this one anew",
+        )
+    ]
+    assert '"external_ref": "A-00001"' in text.splitlines()[report.errors[0].line]
+    assert report.agreements_existing == 0 and not report.agreements
+    oak.refresh_from_db()
+    assert oak.external_ref is None
+    assert not Customer.objects.filter(external_ref="C-00001").exists()
+
+
+def test_a_reference_of_another_customers_agreement_is_a_row_error(admin):
+    assert run(sample_document(), admin).ok
+    document = sample_document(2)
+    # The second customer's agreement claims the first customer's agreement reference.
+    document["agreements"][1]["external_ref"] = "A-00001"
+    document["agreements"] = document["agreements"][1:]
+    report = run(document, admin)
+    assert [(e.field, e.reason) for e in report.errors] == [
+        (
+            "external_ref",
+            "A-00001 is already the reference of agreement CA-2024-0001 of another customer "
+            "(Sample Customer 1, LLC)",
+        )
+    ]
+    assert Agreement.objects.get().customer.external_ref == "C-00001"
+    assert not Customer.objects.filter(external_ref="C-00002").exists()
+
+
+def test_a_customer_reference_of_a_customer_with_another_name_is_a_row_error(admin):
+    assert run(sample_document(), admin).ok
+    document = sample_document()
+    document["customers"][0]["legal_name"] = "Somebody Else, Inc."
+    document["agreements"][0]["external_ref"] = "A-NEW"
+    report = run(document, admin)
+    assert [(e.field, e.reason) for e in report.errors] == [
+        (
+            "external_ref",
+            "C-00001 is already the reference of another customer (Sample Customer 1, LLC)",
+        )
+    ]
+    assert Agreement.objects.count() == 1
+
+
+def test_the_same_customers_agreement_without_a_reference_is_matched_by_number(admin):
+    existing = CustomerFactory(legal_name="Sample Customer 1, LLC")
+    from agreements.tests.factories import AgreementFactory
+
+    ours = AgreementFactory(customer=existing, number="CA-2024-0009", status="active")
+    document = sample_document()
+    document["agreements"][0]["number"] = "CA-2024-0009"
+    report = run(document, admin)
+    assert report.ok, report.errors
+    assert report.agreements_existing == 1
+    ours.refresh_from_db()
+    assert ours.external_ref == "A-00001"
