@@ -211,7 +211,17 @@ class _Importer:
         for ref, item in self.customers.items():
             name = item.row.legal_name
             if ref in by_ref:
-                item.instance = by_ref[ref]
+                existing = by_ref[ref]
+                if _same_name(existing.legal_name, name):
+                    item.instance = existing
+                else:
+                    # Never attach a file's agreements to somebody else's customer.
+                    self.error(
+                        item.line,
+                        "external_ref",
+                        f"{ref} is already the reference of another customer "
+                        f"({existing.legal_name})",
+                    )
                 continue
             if name in seen_names:
                 self.error(
@@ -326,10 +336,28 @@ class _Importer:
             raw, doc=self.doc, report=self.report, line=line, where="rates", signed_on=signed_on
         )
 
+    def _owners(self):
+        """The id of the customer each agreement of the file belongs to (None: a customer the
+        import creates)."""
+        in_db = [a.customer_ref for a in self.agreements if a.customer_ref not in self.customers]
+        owners = {
+            ref: pk
+            for chunk in _chunks(set(in_db))
+            for ref, pk in Customer.objects.filter(external_ref__in=chunk).values_list(
+                "external_ref", "pk"
+            )
+        }
+        for ref, customer in self.customers.items():
+            owners[ref] = customer.instance.pk if customer.instance else None
+        return owners
+
     def _match_agreements(self):
-        """Agreements already imported (same reference, or same number and no reference) are
-        left as they are; a number in use by another agreement is an error."""
+        """Agreements already imported (same reference, or same number and no reference) of
+        the same customer are left as they are. A reference or number of another customer's
+        agreement, or a number in use by another agreement, is an error on the row: never a
+        takeover."""
         agreements = Agreement.objects.select_related("customer")
+        owners = self._owners()
         refs = [a.row.external_ref for a in self.agreements]
         by_ref = {
             a.external_ref: a
@@ -343,10 +371,28 @@ class _Importer:
         seen = {}
         for item in self.agreements:
             ref, number = item.row.external_ref, item.row.number
+            owner = owners.get(item.customer_ref)
             item.existing = by_ref.get(ref)
+            if item.existing is not None and item.existing.customer_id != owner:
+                self.error(
+                    item.line,
+                    "external_ref",
+                    f"{ref} is already the reference of agreement {item.existing.number} of "
+                    f"another customer ({item.existing.customer.legal_name})",
+                )
+                item.existing = None
+                continue
             if item.existing is None and number in by_number:
                 other = by_number[number]
-                if other.external_ref is None and other.is_live:
+                if other.customer_id != owner:
+                    self.error(
+                        item.line,
+                        "number",
+                        f"{number} is the number of an agreement of another customer "
+                        f"({other.customer.legal_name}): leave number out to number this one "
+                        "anew",
+                    )
+                elif other.external_ref is None and other.is_live:
                     item.existing = other
                 else:
                     self.error(item.line, "number", f"{number} is already another agreement's")
@@ -648,6 +694,10 @@ class _Importer:
             ]
         Term.objects.bulk_create([term for item in items for term in item.terms], batch_size=500)
         RateReview.objects.bulk_create(reviews, batch_size=500)
+
+
+def _same_name(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
 def _chunks(values, size=500):
