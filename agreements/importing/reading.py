@@ -47,6 +47,12 @@ def read_document(data: bytes, *, name: str, report: ImportReport) -> Document |
     return None
 
 
+def _json_int(digits: str):
+    """An integer of the file; a very long one stays a Decimal (``int()`` refuses more than
+    4,300 digits), so its field reports it as out of range instead of the parser failing."""
+    return int(digits) if len(digits) <= 30 else Decimal(digits)
+
+
 def _read_json(text, report):
     breaks = [match.start() for match in re.finditer("\n", text)]
     lines = {}
@@ -54,7 +60,7 @@ def _read_json(text, report):
     def line_at(position):
         return bisect.bisect_left(breaks, position) + 1
 
-    decoder = json.JSONDecoder(parse_float=Decimal)
+    decoder = json.JSONDecoder(parse_float=Decimal, parse_int=_json_int)
 
     def parse_object(s_and_end, *args, **kwargs):
         obj, end = json.decoder.JSONObject(s_and_end, *args, **kwargs)

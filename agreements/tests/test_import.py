@@ -624,3 +624,62 @@ def test_the_same_customers_agreement_without_a_reference_is_matched_by_number(a
     assert report.agreements_existing == 1
     ours.refresh_from_db()
     assert ours.external_ref == "A-00001"
+
+
+# Numbers and dates are range-checked: a row error, never a 500 ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("signed_on", "0001-01-01"),
+        ("signed_on", "1999-12-31"),
+        ("start_date", "9999-12-31"),
+        ("start_date", "2101-01-01"),
+    ],
+)
+def test_a_date_outside_2000_to_2100_is_a_row_error(admin, field, value):
+    """Regression (issue 12): ``signed_on: 0001-01-01`` planned 2,026 terms; a start date of
+    9999-12-31 was a 500."""
+    document = sample_document()
+    document["agreements"][0][field] = value
+    report = run(document, admin, dry_run=True)
+    assert [(e.field, e.reason) for e in report.errors] == [
+        (field, "must lie between 2000-01-01 and 2100-12-31")
+    ]
+    assert not report.agreements
+
+
+def test_a_rate_card_date_outside_the_range_is_a_row_error(admin):
+    document = sample_document()
+    document["agreements"][0]["rates"]["rate_card"]["effective_date"] = "9999-01-01"
+    report = run(document, admin, dry_run=True)
+    assert [(e.field, e.reason) for e in report.errors] == [
+        ("rates.rate_card.effective_date", "must lie between 2000-01-01 and 2100-12-31")
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_a_number_of_5000_digits_is_a_row_error(admin, fmt):
+    """Regression (issue 12): a ``billing_day`` of 5,000 digits was a 500."""
+    document = sample_document()
+    document["agreements"][0]["billing_day"] = 7
+    document["agreements"][0]["services"][4]["quantity"] = 8
+    if fmt == "json":
+        data = json.dumps(document).replace('"billing_day": 7', '"billing_day": ' + "9" * 5000)
+        data = data.replace('"quantity": 8', '"quantity": ' + "1" * 5000).encode()
+    else:
+        document["agreements"][0]["billing_day"] = "9" * 5000
+        document["agreements"][0]["services"][4]["quantity"] = "1" * 5000
+        data = _csv(document)
+    report = importing.import_bytes(data, name=f"x.{fmt}", by=admin, today=TODAY)
+    assert sorted(e.field for e in report.errors) == ["billing_day", "quantity"]
+    assert all(len(e.reason) < 100 for e in report.errors)
+
+
+@pytest.mark.parametrize("billing_day", [0, 29, -1])
+def test_a_billing_day_outside_1_to_28_is_a_row_error(admin, billing_day):
+    document = sample_document()
+    document["agreements"][0]["billing_day"] = billing_day
+    report = run(document, admin)
+    assert [e.field for e in report.errors] == ["billing_day"]
