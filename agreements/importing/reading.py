@@ -11,6 +11,7 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
+from allora.spreadsheet import unescape_cell
 from billing.rules import DISCOUNTED_KINDS
 
 from .report import ImportReport
@@ -173,7 +174,12 @@ def _read_csv(text, report):
         if len(cells) != len(header):
             report.error(start, "row", f"has {len(cells)} cells; the header has {len(header)}")
             continue
-        row = {c: v.strip() for c, v in zip(header, cells, strict=True) if v.strip() != ""}
+        # The export neutralized formula cells with a leading ' (allora.spreadsheet).
+        row = {
+            c: unescape_cell(v.strip())
+            for c, v in zip(header, cells, strict=True)
+            if v.strip() != ""
+        }
         kind = row.pop("type", "")
         if kind not in CSV_COLUMNS:
             report.error(start, "type", f"must be one of {', '.join(CSV_COLUMNS)}")

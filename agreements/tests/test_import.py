@@ -2,6 +2,7 @@
 
 import base64
 import copy
+import csv
 import datetime as dt
 import io
 import json
@@ -683,3 +684,32 @@ def test_a_billing_day_outside_1_to_28_is_a_row_error(admin, billing_day):
     document["agreements"][0]["billing_day"] = billing_day
     report = run(document, admin)
     assert [e.field for e in report.errors] == ["billing_day"]
+
+
+# The CSV export neutralizes formula cells; the import reads them back -------------------------
+
+
+def test_csv_export_neutralizes_formula_cells_and_imports_them_back(admin):
+    document = sample_document(2)
+    document["customers"][0]["legal_name"] = '=HYPERLINK("http://evil.example","x")'
+    document["customers"][0]["phone"] = "+1 (919) 555-0100"
+    document["customers"][1]["address_line2"] = "'Suite' 4"
+    document["agreements"][0]["services"][4]["notes"] = "@SUM(A1:A2) mailboxes"
+    document["agreements"][1]["rate_changes"] = [
+        {"term": 3, "method": "uplift", "uplift_percent": "-5.00", "rates": uplifted(RATES, 0.95)}
+    ]
+    first, second = _roundtrip(document, admin, fmt="csv")
+    assert first == second
+    cells = [row for row in csv.reader(io.StringIO(first))]
+    flat = [cell for row in cells for cell in row]
+    assert '\'=HYPERLINK("http://evil.example","x")' in flat
+    assert "'+1 (919) 555-0100" in flat
+    assert "'@SUM(A1:A2) mailboxes" in flat
+    assert "''Suite' 4" in flat
+    assert "-5.00" in flat  # a number stays a number
+    assert not [c for c in flat if c[:1] in ("=", "+", "@", "\t", "\r")]
+    customer = Customer.objects.get(external_ref="C-00001")
+    assert customer.legal_name == '=HYPERLINK("http://evil.example","x")'
+    assert customer.phone == "+1 (919) 555-0100"
+    assert Customer.objects.get(external_ref="C-00002").address_line2 == "'Suite' 4"
+    assert RateReview.objects.get().uplift_percent == -5
