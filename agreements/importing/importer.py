@@ -37,7 +37,7 @@ from ..models import (
     TermsTemplate,
 )
 from ..services import next_agreement_number
-from .reading import read_document
+from .reading import read_document, size_problem
 from .report import ImportedAgreement, ImportReport
 from .rows import (
     AgreementRow,
@@ -99,15 +99,22 @@ class _Agreement:
     terms: list = field(default_factory=list)
 
 
-def import_bytes(data: bytes, *, name: str, by, today: dt.date, dry_run=False, base_dir=None):
+def import_bytes(
+    data: bytes, *, name: str, by, today: dt.date, dry_run=False, base_dir=None, progress=None
+):
     """Import a JSON or CSV file's content (see the module's docstring); returns the report.
-    All or nothing: with any bad row, or ``dry_run``, nothing is written."""
+    All or nothing: with any bad row, or ``dry_run``, nothing is written. ``progress(done,
+    total)`` is told how many records are checked (before the transaction, so another
+    connection sees it)."""
     report = ImportReport(dry_run=dry_run)
+    if problem := size_problem(len(data)):
+        report.error(0, "file", problem)
+        return report
     document = read_document(data, name=name, report=report)
     if document is None:
         return report
     importer = _Importer(document, report, by=by, today=today, base_dir=base_dir)
-    importer.check()
+    importer.check(progress=progress or _no_progress)
     if not report.ok:
         return report
     try:
@@ -125,11 +132,20 @@ def import_bytes(data: bytes, *, name: str, by, today: dt.date, dry_run=False, b
 
 
 def import_path(path, *, by, today, dry_run=False):
-    """Import a file from disk; a ``pdf_path`` is read relative to the file's folder."""
+    """Import a file from disk; a ``pdf_path`` is read relative to the file's folder. A file
+    over the size limit is refused before it is read."""
     path = Path(path)
+    if problem := size_problem(path.stat().st_size):
+        report = ImportReport(dry_run=dry_run)
+        report.error(0, "file", problem)
+        return report
     return import_bytes(
         path.read_bytes(), name=path.name, by=by, today=today, dry_run=dry_run, base_dir=path.parent
     )
+
+
+def _no_progress(done, total):
+    pass
 
 
 class _Importer:
@@ -147,16 +163,25 @@ class _Importer:
 
     # Checks (no writes) ---------------------------------------------------------------
 
-    def check(self):
-        for raw in self.doc.data["customers"]:
+    def check(self, *, progress):
+        total = len(self.doc.data["customers"]) + len(self.doc.data["agreements"])
+        step = max(100, total // 100)  # about a hundred updates, whatever the size
+        progress(0, total)
+        for done, raw in enumerate(self.doc.data["customers"], 1):
             self._check_customer(raw)
+            if done % step == 0:
+                progress(done, total)
         self._match_customers()
+        done = len(self.doc.data["customers"])
         self.tiers = {tier.name: tier for tier in ResponseTier.objects.all()}
         self.templates = {
             t.version: t for t in TermsTemplate.objects.filter(published_at__isnull=False)
         }
         refs = set()
         for raw in self.doc.data["agreements"]:
+            done += 1
+            if done % step == 0:
+                progress(done, total)
             agreement = self._check_agreement(raw)
             if agreement is None:
                 continue
@@ -166,6 +191,7 @@ class _Importer:
             refs.add(agreement.row.external_ref)
             self.agreements.append(agreement)
         self._match_agreements()
+        progress(total, total)
 
     def _check_customer(self, raw):
         line = self.doc.line(raw)

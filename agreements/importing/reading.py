@@ -7,9 +7,12 @@ import bisect
 import csv
 import io
 import json
+import math
 import re
 from decimal import Decimal
 from pathlib import Path
+
+from django.conf import settings
 
 from allora.spreadsheet import unescape_cell
 from billing.rules import DISCOUNTED_KINDS
@@ -18,7 +21,25 @@ from .report import ImportReport
 
 FORMAT = "allora-agreements"
 FORMAT_VERSION = 1
-MAX_PDF_BYTES = 20 * 1024 * 1024
+MB = 1024 * 1024
+MAX_PDF_BYTES = 20 * MB
+
+
+def size_problem(size: int) -> str | None:
+    """Why a file of ``size`` bytes is refused before it is parsed (the ``IMPORT_MAX_BYTES``
+    setting), or None."""
+    limit = settings.IMPORT_MAX_BYTES
+    if size <= limit:
+        return None
+    # Rounded up, so a file just over the limit never reads as "20 MB; the limit is 20 MB".
+    return f"The file is {file_size(size, up=True)}; the limit is {file_size(limit)}."
+
+
+def file_size(size: int, *, up=False) -> str:
+    """A size as people read it: 52.4 MB, 20 MB (one decimal at most), 3 KB."""
+    unit, name = (MB, "MB") if size >= MB else (1024, "KB")
+    tenths = math.ceil(size * 10 / unit) if up else round(size * 10 / unit)
+    return f"{tenths / 10:.1f}".removesuffix(".0") + f" {name}"
 
 
 class Document:
