@@ -67,6 +67,10 @@ def first_invoice(*, billed_through: dt.date, first_start: dt.date, billing_day:
     return period, billing_date(period, billing_day=billing_day, first_start=first_start)
 
 
+# Agreements written (versions, lines, terms, events, visits) and let go of at a time.
+WRITE_CHUNK = 500
+
+
 class _DryRun(Exception):
     """Raised at the end of a dry run's transaction, to roll it back."""
 
@@ -97,6 +101,12 @@ class _Agreement:
     agreement: Agreement | None = None
     version: AgreementVersion | None = None
     terms: list = field(default_factory=list)
+    imported: ImportedAgreement | None = None  # what the report says, once written
+
+    def release(self):
+        """Let go of what was written (the model instances) and of what it was written from."""
+        self.agreement = self.version = self.pdf = self.rates = None
+        self.terms, self.services, self.changes = [], [], {}
 
 
 def import_bytes(
@@ -114,6 +124,7 @@ def import_bytes(
     if document is None:
         return report
     importer = _Importer(document, report, by=by, today=today, base_dir=base_dir)
+    del document  # the importer lets go of it once every record is checked
     importer.check(progress=progress or _no_progress)
     if not report.ok:
         return report
@@ -191,6 +202,7 @@ class _Importer:
             refs.add(agreement.row.external_ref)
             self.agreements.append(agreement)
         self._match_agreements()
+        self.doc = None  # every record is checked: the parsed file can go
         progress(total, total)
 
     def _check_customer(self, raw):
@@ -215,7 +227,9 @@ class _Importer:
         if row.external_ref in self.customers:
             self.error(line, "external_ref", "appears twice in this file")
             return
-        self.customers[row.external_ref] = _Customer(row, line, contacts)
+        self.customers[row.external_ref] = _Customer(
+            row.model_copy(update={"contacts": []}), line, contacts
+        )
 
     def _match_customers(self):
         """Existing customers: by reference (left as they are), else by legal name (adopted)."""
@@ -355,6 +369,10 @@ class _Importer:
         if len(self.report.errors) > problems:
             return None
         billed_through = row.billed_through or end_of_month(self.today)
+        # The raw nested records are checked and kept above; let go of the file's copies.
+        row = row.model_copy(
+            update={"rates": None, "rate_changes": [], "services": [], "pdf_base64": None}
+        )
         return _Agreement(row, line, customer_ref, rates, services, changes, pdf, billed_through)
 
     def _check_rates(self, raw, *, line, signed_on):
@@ -441,19 +459,48 @@ class _Importer:
     # content digest reads its lines); no query per term, line or visit.
 
     def write(self, *, store_pdfs):
+        """Customers and agreements (numbered) for the whole file, then the rest chunk by
+        chunk, each chunk's model instances let go once written: memory stays that of one
+        chunk of versions, terms and visits, whatever the size of the file."""
         report = self.report
         customers = self._write_customers()
         new = [item for item in self.agreements if item.existing is None]
         self._write_agreements(new, customers)
-        self._write_versions(new, customers, store_pdfs=store_pdfs)
-        self._write_terms(new)
+        for chunk in _chunks(new, WRITE_CHUNK):
+            self._write_versions(chunk, customers, store_pdfs=store_pdfs)
+            self._write_terms(chunk)
+            self._write_events_and_visits(chunk)
+        existing = self._existing_terms()
+        for item in self.agreements:
+            if item.existing is None:
+                report.agreements.append(item.imported)
+                continue
+            term = existing.get(item.existing.pk)
+            report.agreements.append(
+                ImportedAgreement(
+                    external_ref=item.row.external_ref,
+                    number=item.existing.number,
+                    customer=item.existing.customer.legal_name,
+                    terms=term.number if term else 0,
+                    current_term_start=term.start if term else None,
+                    current_term_end=term.end if term else None,
+                    visits_planned=0,
+                    existing=True,
+                )
+            )
+        report.agreements_created = len(new)
+        report.agreements_existing = len(self.agreements) - len(new)
+
+    def _write_events_and_visits(self, items):
+        """The history's "imported" event and the current term's visits of each agreement;
+        what the report says of it, after which its written rows are let go."""
         first_invoices = {
             id(item): first_invoice(
                 billed_through=item.billed_through,
                 first_start=item.terms[0].start,
                 billing_day=item.row.billing_day,
             )
-            for item in new
+            for item in items
         }
         AgreementEvent.objects.bulk_create(
             (
@@ -471,47 +518,34 @@ class _Importer:
                         f"{first_invoices[id(item)][1]:%B %-d, %Y}"
                     )[:500],
                 )
-                for item in new
+                for item in items
             ),
             batch_size=500,
         )
-        current = [item.terms[-1] for item in new]
+        current = [item.terms[-1] for item in items]
         plan_terms(current, today=self.today)
-        visits = {}
-        for chunk in _chunks([term.pk for term in current]):
-            visits.update(
-                Visit.objects.filter(term_id__in=chunk)
-                .values("term_id")
-                .annotate(count=Count("id"))
-                .values_list("term_id", "count")
+        visits = dict(
+            Visit.objects.filter(term_id__in=[term.pk for term in current])
+            .values("term_id")
+            .annotate(count=Count("id"))
+            .values_list("term_id", "count")
+        )
+        for item in items:
+            term = item.terms[-1]
+            period, issued_on = first_invoices[id(item)]
+            item.imported = ImportedAgreement(
+                external_ref=item.row.external_ref,
+                number=item.agreement.number,
+                customer=item.customer.legal_name,
+                terms=len(item.terms),
+                current_term_start=term.start,
+                current_term_end=term.end,
+                visits_planned=visits.get(term.pk, 0),
+                billed_through=item.billed_through,
+                first_invoice_period=period,
+                first_invoice_on=issued_on,
             )
-        existing = self._existing_terms()
-        for item in self.agreements:
-            first = (None, None)
-            if item.existing is None:
-                agreement, term = item.agreement, item.terms[-1]
-                planned, terms = visits.get(term.pk, 0), len(item.terms)
-                first = first_invoices[id(item)]
-            else:
-                agreement, term = item.existing, existing.get(item.existing.pk)
-                planned, terms = 0, term.number if term else 0
-            report.agreements.append(
-                ImportedAgreement(
-                    external_ref=item.row.external_ref,
-                    number=agreement.number,
-                    customer=agreement.customer.legal_name,
-                    terms=terms,
-                    current_term_start=term.start if term else None,
-                    current_term_end=term.end if term else None,
-                    visits_planned=planned,
-                    existing=item.existing is not None,
-                    billed_through=None if item.existing else item.billed_through,
-                    first_invoice_period=first[0],
-                    first_invoice_on=first[1],
-                )
-            )
-        report.agreements_created = len(new)
-        report.agreements_existing = len(self.agreements) - len(new)
+            item.release()
 
     def _existing_terms(self):
         """The newest term of each agreement that was already imported; adopted ones (matched
