@@ -40,7 +40,12 @@ The package, in the order a file goes through it:
 - ``importer``: the import itself, ``import_bytes`` / ``import_path``: check every row, then
   write it all in one transaction (or roll it back: the dry run behind the upload page's
   preview); ``first_invoice``.
-- ``report``: what an import returns, ``ImportReport``: the agreements imported and the bad rows.
+- ``report``: what an import returns, ``ImportReport``: the agreements imported and the bad rows
+  (and its JSON form, kept on an ``ImportJob``).
+- ``jobs``: an upload as an ``ImportJob`` the worker previews and, once confirmed, imports, with
+  its progress; the daily removal of previews nobody confirmed.
+
+A file over ``IMPORT_MAX_BYTES`` is refused before it is parsed (``reading.size_problem``).
 """
 
 from .importer import first_invoice, import_bytes, import_path
