@@ -226,3 +226,16 @@ def test_the_removal_of_stale_previews_is_in_the_beat_schedule():
 
     entries = {e["task"]: e for e in app.conf.beat_schedule.values()}
     assert "agreements.tasks.remove_stale_import_jobs" in entries
+
+
+def test_a_huge_form_body_is_a_400_not_a_500(client_for, admin, staff):
+    """Form fields (not files) above DATA_UPLOAD_MAX_MEMORY_SIZE are refused cleanly."""
+    response = client_for(admin).post(
+        reverse("agreement_import"), {"note": "x" * (3 * 1024 * 1024)}
+    )
+    assert response.status_code == 400
+    body = json.dumps({"legal_name": "x" * (3 * 1024 * 1024)})
+    api = Client().post(
+        "/api/v1/customers", body, content_type="application/json", headers=bearer(staff)
+    )
+    assert api.status_code in (400, 413), api.status_code
