@@ -28,7 +28,8 @@ renewal job reads them), and the visits of the current term are planned from tod
 never back-bill: ``billed_through`` is the last day the previous system billed (default: the last
 day of the import month); this system's first invoice is for the month after it
 (``first_invoice``). A file is imported all or nothing; a record whose ``external_ref`` is
-already in the system is left as it is, so importing the same file again changes nothing. Every
+already in the system is left as it is, so importing the same file again changes nothing; a
+number or reference of another customer's record is an error on its row, never a match. Every
 bad row is reported with its line.
 
 The package, in the order a file goes through it:
