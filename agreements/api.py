@@ -9,7 +9,6 @@ import datetime as dt
 from decimal import Decimal
 from typing import Literal
 
-from django.conf import settings
 from django.db.models import Prefetch
 from django.forms.models import model_to_dict
 from django.utils import timezone
@@ -767,7 +766,7 @@ def import_agreements(request, options: Query[ImportOptions], file: File[Uploade
         raise RuleError(["Upload a .json or .csv file."], loc=("body", "file"))
     if problem := size_problem(file.size):
         raise HttpError(413, problem)
-    if file.size > settings.IMPORT_INLINE_MAX_BYTES:
+    if not jobs.runs_inline(file.size):
         job = jobs.create_import_job(file, by=user, dry_run=options.dry_run)
         tasks.run_import_job.delay(job.pk)
         job.refresh_from_db()

@@ -60,7 +60,7 @@ def _body_too_big(request):
 
 
 def _start(job):
-    if jobs.runs_inline(job):
+    if jobs.runs_inline(job.size):
         jobs.run_import_job(job.pk, today=local_today())
     else:
         tasks.run_import_job.delay(job.pk)

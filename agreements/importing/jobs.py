@@ -41,9 +41,9 @@ def create_import_job(upload, *, by, dry_run=True) -> ImportJob:
     )
 
 
-def runs_inline(job: ImportJob) -> bool:
+def runs_inline(size: int) -> bool:
     """A small file is checked and imported in the request itself; a big one by the worker."""
-    return job.size <= settings.IMPORT_INLINE_MAX_BYTES
+    return size <= settings.IMPORT_INLINE_MAX_BYTES
 
 
 def confirm_import_job(job: ImportJob) -> bool:
