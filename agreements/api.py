@@ -23,6 +23,7 @@ from allora.api import (
     Filters,
     FormInvalid,
     Input,
+    Message,
     ObjectId,
     Pagination,
     QueryId,
@@ -36,13 +37,17 @@ from allora.api import (
 from allora.timeutils import local_today
 from allora.validation import BoundedDateTime, text
 
-from . import importing, lifecycle, signing
+from . import importing, lifecycle, signing, tasks
 from .forms import ContactForm, CustomerForm, RateReviewForm
+from .importing import jobs
+from .importing.reading import size_problem
+from .importing.report import report_from_json
 from .models import (
     Agreement,
     AgreementVersion,
     Contact,
     Customer,
+    ImportJob,
     RateReview,
     ServiceLine,
     TerminationRequest,
@@ -756,20 +761,60 @@ class ImportOptions(Filters):
     dry_run: bool = Field(False, description="Check and report, change nothing.")
 
 
+class ImportJobOut(Schema):
+    id: int
+    status: Literal[tuple(ImportJob.Status.values)] = Field(
+        description="queued, running, done (see report) or failed (see error)."
+    )
+    dry_run: bool
+    file_name: str
+    rows_total: int = Field(description="Records in the file (customers and agreements).")
+    rows_done: int = Field(description="Records checked so far.")
+    report: ImportReportOut | None = None
+    error: str
+
+
 @router.post(
     "/imports",
-    response={200: ImportReportOut, 422: ImportReportOut, **ERRORS},
+    response={
+        200: ImportReportOut,
+        202: ImportJobOut,
+        413: Message,
+        422: ImportReportOut,
+        **ERRORS,
+    },
     tags=["import"],
 )
 def import_agreements(request, options: Query[ImportOptions], file: File[UploadedFile]):
     """Import customers, contacts and signed agreements from a JSON or CSV file (admins), all
     or nothing; a row already imported (same external_ref) is left as it is. A bad file is a
-    422 whose ``errors`` give each bad row's line and the reason. PDFs travel as base64."""
+    422 whose ``errors`` give each bad row's line and the reason. PDFs travel as base64. A file
+    over the size limit is a 413; a big one is imported by the worker: the answer is a 202 with
+    the job, to follow at ``GET /imports/{id}``."""
     user = require_admin(request)
     name = file.name or ""
     if not name.lower().endswith((".json", ".csv")):
         raise RuleError(["Upload a .json or .csv file."], loc=("body", "file"))
+    if problem := size_problem(file.size):
+        raise HttpError(413, problem)
+    if not jobs.runs_inline(file.size):
+        job = jobs.create_import_job(file, by=user, dry_run=options.dry_run)
+        tasks.run_import_job.delay(job.pk)
+        job.refresh_from_db()
+        return Status(202, _job_out(job))
     report = importing.import_bytes(
         file.read(), name=name, by=user, today=local_today(), dry_run=options.dry_run
     )
     return Status(200 if report.ok else 422, report)
+
+
+@router.get("/imports/{job_id}", response={200: ImportJobOut, **ERRORS}, tags=["import"])
+def import_job(request, job_id: ObjectId):
+    """An import the worker runs (admins): its progress, then its report."""
+    require_admin(request)
+    return _job_out(get_or_404(ImportJob.objects.all(), pk=job_id))
+
+
+def _job_out(job):
+    job.report = report_from_json(job.report) if job.report else None
+    return job

@@ -1,5 +1,7 @@
 """The export of every customer and live agreement in the import format
-(``manage.py export_agreements [FILE]``): JSON, or CSV with the PDFs in a folder beside it.
+(``manage.py export_agreements [FILE]``): JSON, or CSV with the PDFs in a folder beside it
+(a text cell that a spreadsheet would run as a formula gets a leading ``'``, which the import
+strips: ``allora.spreadsheet``).
 Importing an export changes nothing, and an export imported elsewhere is not billed again
 (``billed_through``)."""
 
@@ -13,6 +15,7 @@ from pathlib import Path
 from django.db.models import Max, Prefetch
 from django.utils import timezone
 
+from allora.spreadsheet import safe_cell
 from billing.models import Invoice
 
 from .importing import CHECKLIST_SEPARATOR, CSV_COLUMNS, CSV_HEADER, FORMAT, FORMAT_VERSION
@@ -189,9 +192,10 @@ def write_json(document, stream):
 
 
 def _cell(value):
+    """A value as a CSV cell no spreadsheet runs as a formula; the import undoes it."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return "" if value is None else str(value)
+    return "" if value is None else safe_cell(str(value))
 
 
 def write_csv(document, stream, *, pdf_dir: Path | None = None):

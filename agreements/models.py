@@ -780,3 +780,40 @@ class Reminder(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} ({self.agreement.number}, {self.sent_on})"
+
+
+class ImportJob(models.Model):
+    """An uploaded import file on its way through the worker (``agreements.importing.jobs``):
+    first checked and previewed (``dry_run``), then, once an admin confirms, imported for real.
+    The file waits in storage until then; unconfirmed previews are removed after a day."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="import_jobs"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    file_name = models.CharField(max_length=255)
+    file_path = models.CharField(max_length=500, help_text="Where the file waits in storage.")
+    size = models.PositiveBigIntegerField()
+    # True: a preview (check, write, roll back); False: the import itself (after confirming).
+    dry_run = models.BooleanField(default=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    report = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"Import of {self.file_name} ({self.get_status_display()})"
+
+    @property
+    def finished(self):
+        return self.status in (self.Status.DONE, self.Status.FAILED)

@@ -1,10 +1,12 @@
 import datetime as dt
 
 from celery import shared_task
+from django.utils import timezone
 
 from allora.timeutils import local_today
 
 from . import lifecycle
+from .importing import jobs
 from .signing import store_signed_pdf
 
 
@@ -34,3 +36,15 @@ def end_agreements(today=None):
 def send_lifecycle_reminders(today=None):
     """Daily: renewal and notice-deadline reminders, each sent once."""
     return len(lifecycle.send_lifecycle_reminders(today=_date(today)))
+
+
+@shared_task
+def run_import_job(job_id):
+    """Preview, or import once confirmed, an uploaded file (``importing.jobs``)."""
+    jobs.run_import_job(job_id, today=local_today())
+
+
+@shared_task
+def remove_stale_import_jobs():
+    """Daily: remove the import previews nobody confirmed within a day, with their files."""
+    return jobs.remove_stale_import_jobs(now=timezone.now())

@@ -38,6 +38,11 @@ app.conf.beat_schedule = {
         "task": "delivery.tasks.alert_emergency_deadlines",
         "schedule": crontab(minute="*"),
     },
+    # Import previews nobody confirmed (agreements/importing/jobs.py), with their files.
+    "remove-stale-import-jobs": {
+        "task": "agreements.tasks.remove_stale_import_jobs",
+        "schedule": crontab(hour=3, minute=30),
+    },
     "send-lifecycle-reminders": {
         "task": "agreements.tasks.send_lifecycle_reminders",
         "schedule": crontab(hour=7, minute=0),

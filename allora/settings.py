@@ -195,6 +195,16 @@ if DEBUG:
     # No collectstatic needed while developing.
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
+# Uploads: form fields (not files) above 2.5 MB are a 400; a file above 2.5 MB is spooled to
+# a temporary file, not held in memory. The import refuses a file above IMPORT_MAX_BYTES before
+# parsing it (the upload page, the API and manage.py import_agreements); a file above
+# IMPORT_INLINE_MAX_BYTES is checked and imported by the Celery worker, with its progress on the
+# import page, never inside a web request.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
+IMPORT_INLINE_MAX_BYTES = env.int("IMPORT_INLINE_MAX_BYTES", default=256 * 1024)
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 

@@ -73,8 +73,14 @@ urlpatterns = [
     ),
     path("accounts/tokens/<int:pk>/revoke/", views.api_token_revoke, name="api_token_revoke"),
     path("agreements/import/", views_import.import_upload, name="agreement_import"),
+    path("agreements/import/<int:pk>/", views_import.import_job, name="agreement_import_job"),
     path(
-        "agreements/import/<slug:token>/confirm/",
+        "agreements/import/<int:pk>/progress/",
+        views_import.import_progress,
+        name="agreement_import_progress",
+    ),
+    path(
+        "agreements/import/<int:pk>/confirm/",
         views_import.import_confirm,
         name="agreement_import_confirm",
     ),

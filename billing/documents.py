@@ -92,11 +92,6 @@ def send_invoice_email(invoice_id) -> bool:
     return True
 
 
-def _text(value: str) -> str:
-    # A cell starting with = + - @ is a formula to a spreadsheet: keep it text.
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value
-
-
 def quantity_text(quantity) -> str:
     """A quantity with two places, or four when a prorated quantity needs them (3.8710)."""
     short = quantity.quantize(Decimal("0.01"))
@@ -105,7 +100,8 @@ def quantity_text(quantity) -> str:
 
 def export_rows(*, start: dt.date, end: dt.date):
     """One row per line of the invoices issued from ``start`` to ``end`` (inclusive), void
-    invoices left out, in the columns of EXPORT_COLUMNS."""
+    invoices left out, in the columns of EXPORT_COLUMNS (text: the CSV writer makes each cell
+    safe, ``allora.spreadsheet``)."""
     lines = (
         InvoiceLine.objects.filter(invoice__issued_on__range=(start, end))
         .exclude(invoice__status=Invoice.Status.VOID)
@@ -118,8 +114,8 @@ def export_rows(*, start: dt.date, end: dt.date):
             invoice.number,
             invoice.issued_on.isoformat(),
             invoice.due_on.isoformat(),
-            _text(invoice.bill_to.splitlines()[0]),
-            _text(line.description),
+            invoice.bill_to.splitlines()[0],
+            line.description,
             quantity_text(line.quantity),
             f"{line.list_rate:f}",
             f"{line.discount_amount:f}",

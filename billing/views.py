@@ -17,6 +17,7 @@ from agreements import lifecycle
 from agreements.models import Customer
 from agreements.pages import get_agreement_for_user
 from allora.history import timeline
+from allora.spreadsheet import safe_row
 from allora.tenancy import admin_required, staff_required
 from allora.timeutils import local_today
 from allora.validation import query_id
@@ -232,7 +233,7 @@ def invoice_export(request):
         response["Content-Disposition"] = f'attachment; filename="invoices-{start}-{end}.csv"'
         writer = csv.writer(response)
         writer.writerow(EXPORT_COLUMNS)
-        writer.writerows(export_rows(start=start, end=end))
+        writer.writerows(safe_row(row) for row in export_rows(start=start, end=end))
         return response
     return render(request, "billing/invoice_export.html", {"form": form})
 

@@ -28,7 +28,8 @@ renewal job reads them), and the visits of the current term are planned from tod
 never back-bill: ``billed_through`` is the last day the previous system billed (default: the last
 day of the import month); this system's first invoice is for the month after it
 (``first_invoice``). A file is imported all or nothing; a record whose ``external_ref`` is
-already in the system is left as it is, so importing the same file again changes nothing. Every
+already in the system is left as it is, so importing the same file again changes nothing; a
+number or reference of another customer's record is an error on its row, never a match. Every
 bad row is reported with its line.
 
 The package, in the order a file goes through it:
@@ -40,7 +41,12 @@ The package, in the order a file goes through it:
 - ``importer``: the import itself, ``import_bytes`` / ``import_path``: check every row, then
   write it all in one transaction (or roll it back: the dry run behind the upload page's
   preview); ``first_invoice``.
-- ``report``: what an import returns, ``ImportReport``: the agreements imported and the bad rows.
+- ``report``: what an import returns, ``ImportReport``: the agreements imported and the bad rows
+  (and its JSON form, kept on an ``ImportJob``).
+- ``jobs``: an upload as an ``ImportJob`` the worker previews and, once confirmed, imports, with
+  its progress; the daily removal of previews nobody confirmed.
+
+A file over ``IMPORT_MAX_BYTES`` is refused before it is parsed (``reading.size_problem``).
 """
 
 from .importer import first_invoice, import_bytes, import_path

@@ -37,7 +37,7 @@ from ..models import (
     TermsTemplate,
 )
 from ..services import next_agreement_number
-from .reading import read_document
+from .reading import read_document, size_problem
 from .report import ImportedAgreement, ImportReport
 from .rows import (
     AgreementRow,
@@ -65,6 +65,10 @@ def first_invoice(*, billed_through: dt.date, first_start: dt.date, billing_day:
     it starts), issued on that month's billing day, as the monthly run does."""
     period = first_month(last_period=None, billed_through=billed_through, first_start=first_start)
     return period, billing_date(period, billing_day=billing_day, first_start=first_start)
+
+
+# Agreements written (versions, lines, terms, events, visits) and let go of at a time.
+WRITE_CHUNK = 500
 
 
 class _DryRun(Exception):
@@ -97,17 +101,31 @@ class _Agreement:
     agreement: Agreement | None = None
     version: AgreementVersion | None = None
     terms: list = field(default_factory=list)
+    imported: ImportedAgreement | None = None  # what the report says, once written
+
+    def release(self):
+        """Let go of what was written (the model instances) and of what it was written from."""
+        self.agreement = self.version = self.pdf = self.rates = None
+        self.terms, self.services, self.changes = [], [], {}
 
 
-def import_bytes(data: bytes, *, name: str, by, today: dt.date, dry_run=False, base_dir=None):
+def import_bytes(
+    data: bytes, *, name: str, by, today: dt.date, dry_run=False, base_dir=None, progress=None
+):
     """Import a JSON or CSV file's content (see the module's docstring); returns the report.
-    All or nothing: with any bad row, or ``dry_run``, nothing is written."""
+    All or nothing: with any bad row, or ``dry_run``, nothing is written. ``progress(done,
+    total)`` is told how many records are checked (before the transaction, so another
+    connection sees it)."""
     report = ImportReport(dry_run=dry_run)
+    if problem := size_problem(len(data)):
+        report.error(0, "file", problem)
+        return report
     document = read_document(data, name=name, report=report)
     if document is None:
         return report
     importer = _Importer(document, report, by=by, today=today, base_dir=base_dir)
-    importer.check()
+    del document  # the importer lets go of it once every record is checked
+    importer.check(progress=progress or _no_progress)
     if not report.ok:
         return report
     try:
@@ -125,11 +143,20 @@ def import_bytes(data: bytes, *, name: str, by, today: dt.date, dry_run=False, b
 
 
 def import_path(path, *, by, today, dry_run=False):
-    """Import a file from disk; a ``pdf_path`` is read relative to the file's folder."""
+    """Import a file from disk; a ``pdf_path`` is read relative to the file's folder. A file
+    over the size limit is refused before it is read."""
     path = Path(path)
+    if problem := size_problem(path.stat().st_size):
+        report = ImportReport(dry_run=dry_run)
+        report.error(0, "file", problem)
+        return report
     return import_bytes(
         path.read_bytes(), name=path.name, by=by, today=today, dry_run=dry_run, base_dir=path.parent
     )
+
+
+def _no_progress(done, total):
+    pass
 
 
 class _Importer:
@@ -147,16 +174,25 @@ class _Importer:
 
     # Checks (no writes) ---------------------------------------------------------------
 
-    def check(self):
-        for raw in self.doc.data["customers"]:
+    def check(self, *, progress):
+        total = len(self.doc.data["customers"]) + len(self.doc.data["agreements"])
+        step = max(100, total // 100)  # about a hundred updates, whatever the size
+        progress(0, total)
+        for done, raw in enumerate(self.doc.data["customers"], 1):
             self._check_customer(raw)
+            if done % step == 0:
+                progress(done, total)
         self._match_customers()
+        done = len(self.doc.data["customers"])
         self.tiers = {tier.name: tier for tier in ResponseTier.objects.all()}
         self.templates = {
             t.version: t for t in TermsTemplate.objects.filter(published_at__isnull=False)
         }
         refs = set()
         for raw in self.doc.data["agreements"]:
+            done += 1
+            if done % step == 0:
+                progress(done, total)
             agreement = self._check_agreement(raw)
             if agreement is None:
                 continue
@@ -166,6 +202,8 @@ class _Importer:
             refs.add(agreement.row.external_ref)
             self.agreements.append(agreement)
         self._match_agreements()
+        self.doc = None  # every record is checked: the parsed file can go
+        progress(total, total)
 
     def _check_customer(self, raw):
         line = self.doc.line(raw)
@@ -189,7 +227,9 @@ class _Importer:
         if row.external_ref in self.customers:
             self.error(line, "external_ref", "appears twice in this file")
             return
-        self.customers[row.external_ref] = _Customer(row, line, contacts)
+        self.customers[row.external_ref] = _Customer(
+            row.model_copy(update={"contacts": []}), line, contacts
+        )
 
     def _match_customers(self):
         """Existing customers: by reference (left as they are), else by legal name (adopted)."""
@@ -211,7 +251,17 @@ class _Importer:
         for ref, item in self.customers.items():
             name = item.row.legal_name
             if ref in by_ref:
-                item.instance = by_ref[ref]
+                existing = by_ref[ref]
+                if _same_name(existing.legal_name, name):
+                    item.instance = existing
+                else:
+                    # Never attach a file's agreements to somebody else's customer.
+                    self.error(
+                        item.line,
+                        "external_ref",
+                        f"{ref} is already the reference of another customer "
+                        f"({existing.legal_name})",
+                    )
                 continue
             if name in seen_names:
                 self.error(
@@ -319,6 +369,10 @@ class _Importer:
         if len(self.report.errors) > problems:
             return None
         billed_through = row.billed_through or end_of_month(self.today)
+        # The raw nested records are checked and kept above; let go of the file's copies.
+        row = row.model_copy(
+            update={"rates": None, "rate_changes": [], "services": [], "pdf_base64": None}
+        )
         return _Agreement(row, line, customer_ref, rates, services, changes, pdf, billed_through)
 
     def _check_rates(self, raw, *, line, signed_on):
@@ -326,10 +380,28 @@ class _Importer:
             raw, doc=self.doc, report=self.report, line=line, where="rates", signed_on=signed_on
         )
 
+    def _owners(self):
+        """The id of the customer each agreement of the file belongs to (None: a customer the
+        import creates)."""
+        in_db = [a.customer_ref for a in self.agreements if a.customer_ref not in self.customers]
+        owners = {
+            ref: pk
+            for chunk in _chunks(set(in_db))
+            for ref, pk in Customer.objects.filter(external_ref__in=chunk).values_list(
+                "external_ref", "pk"
+            )
+        }
+        for ref, customer in self.customers.items():
+            owners[ref] = customer.instance.pk if customer.instance else None
+        return owners
+
     def _match_agreements(self):
-        """Agreements already imported (same reference, or same number and no reference) are
-        left as they are; a number in use by another agreement is an error."""
+        """Agreements already imported (same reference, or same number and no reference) of
+        the same customer are left as they are. A reference or number of another customer's
+        agreement, or a number in use by another agreement, is an error on the row: never a
+        takeover."""
         agreements = Agreement.objects.select_related("customer")
+        owners = self._owners()
         refs = [a.row.external_ref for a in self.agreements]
         by_ref = {
             a.external_ref: a
@@ -343,10 +415,28 @@ class _Importer:
         seen = {}
         for item in self.agreements:
             ref, number = item.row.external_ref, item.row.number
+            owner = owners.get(item.customer_ref)
             item.existing = by_ref.get(ref)
+            if item.existing is not None and item.existing.customer_id != owner:
+                self.error(
+                    item.line,
+                    "external_ref",
+                    f"{ref} is already the reference of agreement {item.existing.number} of "
+                    f"another customer ({item.existing.customer.legal_name})",
+                )
+                item.existing = None
+                continue
             if item.existing is None and number in by_number:
                 other = by_number[number]
-                if other.external_ref is None and other.is_live:
+                if other.customer_id != owner:
+                    self.error(
+                        item.line,
+                        "number",
+                        f"{number} is the number of an agreement of another customer "
+                        f"({other.customer.legal_name}): leave number out to number this one "
+                        "anew",
+                    )
+                elif other.external_ref is None and other.is_live:
                     item.existing = other
                 else:
                     self.error(item.line, "number", f"{number} is already another agreement's")
@@ -369,19 +459,48 @@ class _Importer:
     # content digest reads its lines); no query per term, line or visit.
 
     def write(self, *, store_pdfs):
+        """Customers and agreements (numbered) for the whole file, then the rest chunk by
+        chunk, each chunk's model instances let go once written: memory stays that of one
+        chunk of versions, terms and visits, whatever the size of the file."""
         report = self.report
         customers = self._write_customers()
         new = [item for item in self.agreements if item.existing is None]
         self._write_agreements(new, customers)
-        self._write_versions(new, customers, store_pdfs=store_pdfs)
-        self._write_terms(new)
+        for chunk in _chunks(new, WRITE_CHUNK):
+            self._write_versions(chunk, customers, store_pdfs=store_pdfs)
+            self._write_terms(chunk)
+            self._write_events_and_visits(chunk)
+        existing = self._existing_terms()
+        for item in self.agreements:
+            if item.existing is None:
+                report.agreements.append(item.imported)
+                continue
+            term = existing.get(item.existing.pk)
+            report.agreements.append(
+                ImportedAgreement(
+                    external_ref=item.row.external_ref,
+                    number=item.existing.number,
+                    customer=item.existing.customer.legal_name,
+                    terms=term.number if term else 0,
+                    current_term_start=term.start if term else None,
+                    current_term_end=term.end if term else None,
+                    visits_planned=0,
+                    existing=True,
+                )
+            )
+        report.agreements_created = len(new)
+        report.agreements_existing = len(self.agreements) - len(new)
+
+    def _write_events_and_visits(self, items):
+        """The history's "imported" event and the current term's visits of each agreement;
+        what the report says of it, after which its written rows are let go."""
         first_invoices = {
             id(item): first_invoice(
                 billed_through=item.billed_through,
                 first_start=item.terms[0].start,
                 billing_day=item.row.billing_day,
             )
-            for item in new
+            for item in items
         }
         AgreementEvent.objects.bulk_create(
             (
@@ -399,47 +518,34 @@ class _Importer:
                         f"{first_invoices[id(item)][1]:%B %-d, %Y}"
                     )[:500],
                 )
-                for item in new
+                for item in items
             ),
             batch_size=500,
         )
-        current = [item.terms[-1] for item in new]
+        current = [item.terms[-1] for item in items]
         plan_terms(current, today=self.today)
-        visits = {}
-        for chunk in _chunks([term.pk for term in current]):
-            visits.update(
-                Visit.objects.filter(term_id__in=chunk)
-                .values("term_id")
-                .annotate(count=Count("id"))
-                .values_list("term_id", "count")
+        visits = dict(
+            Visit.objects.filter(term_id__in=[term.pk for term in current])
+            .values("term_id")
+            .annotate(count=Count("id"))
+            .values_list("term_id", "count")
+        )
+        for item in items:
+            term = item.terms[-1]
+            period, issued_on = first_invoices[id(item)]
+            item.imported = ImportedAgreement(
+                external_ref=item.row.external_ref,
+                number=item.agreement.number,
+                customer=item.customer.legal_name,
+                terms=len(item.terms),
+                current_term_start=term.start,
+                current_term_end=term.end,
+                visits_planned=visits.get(term.pk, 0),
+                billed_through=item.billed_through,
+                first_invoice_period=period,
+                first_invoice_on=issued_on,
             )
-        existing = self._existing_terms()
-        for item in self.agreements:
-            first = (None, None)
-            if item.existing is None:
-                agreement, term = item.agreement, item.terms[-1]
-                planned, terms = visits.get(term.pk, 0), len(item.terms)
-                first = first_invoices[id(item)]
-            else:
-                agreement, term = item.existing, existing.get(item.existing.pk)
-                planned, terms = 0, term.number if term else 0
-            report.agreements.append(
-                ImportedAgreement(
-                    external_ref=item.row.external_ref,
-                    number=agreement.number,
-                    customer=agreement.customer.legal_name,
-                    terms=terms,
-                    current_term_start=term.start if term else None,
-                    current_term_end=term.end if term else None,
-                    visits_planned=planned,
-                    existing=item.existing is not None,
-                    billed_through=None if item.existing else item.billed_through,
-                    first_invoice_period=first[0],
-                    first_invoice_on=first[1],
-                )
-            )
-        report.agreements_created = len(new)
-        report.agreements_existing = len(self.agreements) - len(new)
+            item.release()
 
     def _existing_terms(self):
         """The newest term of each agreement that was already imported; adopted ones (matched
@@ -649,6 +755,10 @@ class _Importer:
             ]
         Term.objects.bulk_create([term for item in items for term in item.terms], batch_size=500)
         RateReview.objects.bulk_create(reviews, batch_size=500)
+
+
+def _same_name(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
 def _chunks(values, size=500):

@@ -7,17 +7,40 @@ import bisect
 import csv
 import io
 import json
+import math
 import re
+from array import array
 from decimal import Decimal
 from pathlib import Path
 
+from django.conf import settings
+
+from allora.spreadsheet import unescape_cell
 from billing.rules import DISCOUNTED_KINDS
 
 from .report import ImportReport
 
 FORMAT = "allora-agreements"
 FORMAT_VERSION = 1
-MAX_PDF_BYTES = 20 * 1024 * 1024
+MB = 1024 * 1024
+MAX_PDF_BYTES = 20 * MB
+
+
+def size_problem(size: int) -> str | None:
+    """Why a file of ``size`` bytes is refused before it is parsed (the ``IMPORT_MAX_BYTES``
+    setting), or None."""
+    limit = settings.IMPORT_MAX_BYTES
+    if size <= limit:
+        return None
+    # Rounded up, so a file just over the limit never reads as "20 MB; the limit is 20 MB".
+    return f"The file is {file_size(size, up=True)}; the limit is {file_size(limit)}."
+
+
+def file_size(size: int, *, up=False) -> str:
+    """A size as people read it: 52.4 MB, 20 MB (one decimal at most), 3 KB."""
+    unit, name = (MB, "MB") if size >= MB else (1024, "KB")
+    tenths = math.ceil(size * 10 / unit) if up else round(size * 10 / unit)
+    return f"{tenths / 10:.1f}".removesuffix(".0") + f" {name}"
 
 
 class Document:
@@ -47,14 +70,21 @@ def read_document(data: bytes, *, name: str, report: ImportReport) -> Document |
     return None
 
 
+def _json_int(digits: str):
+    """An integer of the file; a very long one stays a Decimal (``int()`` refuses more than
+    4,300 digits), so its field reports it as out of range instead of the parser failing."""
+    return int(digits) if len(digits) <= 30 else Decimal(digits)
+
+
 def _read_json(text, report):
-    breaks = [match.start() for match in re.finditer("\n", text)]
+    # The offset of every line break, packed (a list of ints costs 36 bytes a line).
+    breaks = array("q", (match.start() for match in re.finditer("\n", text)))
     lines = {}
 
     def line_at(position):
         return bisect.bisect_left(breaks, position) + 1
 
-    decoder = json.JSONDecoder(parse_float=Decimal)
+    decoder = json.JSONDecoder(parse_float=Decimal, parse_int=_json_int)
 
     def parse_object(s_and_end, *args, **kwargs):
         obj, end = json.decoder.JSONObject(s_and_end, *args, **kwargs)
@@ -167,7 +197,12 @@ def _read_csv(text, report):
         if len(cells) != len(header):
             report.error(start, "row", f"has {len(cells)} cells; the header has {len(header)}")
             continue
-        row = {c: v.strip() for c, v in zip(header, cells, strict=True) if v.strip() != ""}
+        # The export neutralized formula cells with a leading ' (allora.spreadsheet).
+        row = {
+            c: unescape_cell(v.strip())
+            for c, v in zip(header, cells, strict=True)
+            if v.strip() != ""
+        }
         kind = row.pop("type", "")
         if kind not in CSV_COLUMNS:
             report.error(start, "type", f"must be one of {', '.join(CSV_COLUMNS)}")

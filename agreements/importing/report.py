@@ -3,7 +3,7 @@ its line. Every step writes to it: the reading of the file (``reading``), the ro
 (``rows``) and the import itself (``importer``)."""
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 
 @dataclass
@@ -47,3 +47,29 @@ class ImportReport:
 
     def error(self, line, field_name, reason):
         self.errors.append(RowError(line, field_name, reason))
+
+
+_DATES = ("current_term_start", "current_term_end", "billed_through")
+_DATES += ("first_invoice_period", "first_invoice_on")
+
+
+def report_to_json(report: ImportReport) -> dict:
+    """The report as JSON (an ``ImportJob``'s record of it), dates written YYYY-MM-DD."""
+    data = asdict(report)
+    for item in data["agreements"]:
+        for name in _DATES:
+            item[name] = item[name] and item[name].isoformat()
+    return data
+
+
+def report_from_json(data: dict) -> ImportReport:
+    """The report ``report_to_json`` recorded."""
+    data = dict(data)
+    agreements = []
+    for item in data.pop("agreements"):
+        item = dict(item)
+        for name in _DATES:
+            item[name] = item[name] and dt.date.fromisoformat(item[name])
+        agreements.append(ImportedAgreement(**item))
+    errors = [RowError(**error) for error in data.pop("errors")]
+    return ImportReport(**data, agreements=agreements, errors=errors)

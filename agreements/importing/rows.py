@@ -14,6 +14,7 @@ from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from pydantic import (
+    AfterValidator,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -22,7 +23,7 @@ from pydantic import (
 )
 from pydantic import ValidationError as PydanticError
 
-from allora.validation import Money, NoNulText, text
+from allora.validation import EARLIEST_DATE, LATEST_DATE, Money, NoNulText, date_in_range, text
 from billing.models import HOURLY_KINDS, DiscountPolicy, RateKind
 from billing.rules import DISCOUNTED_KINDS
 from scheduling import recurrence
@@ -30,8 +31,6 @@ from scheduling import recurrence
 from ..forms import PAYMENT_TERMS
 from ..models import Customer, RateReview, ServiceKind, ServiceLine, validate_time_zone
 from .reading import MAX_PDF_BYTES
-
-BILLED_THROUGH_RANGE = (dt.date(2000, 1, 1), dt.date(2100, 12, 31))
 
 
 def _date_text(value):
@@ -42,6 +41,16 @@ def _date_text(value):
     return value.strip()
 
 
+def _date_in_range(value: dt.date) -> dt.date:
+    # The dates this system knows (allora.validation): every date of a file (signature, start,
+    # billed through, rate card) lies between them, so no row plans centuries of terms.
+    if not date_in_range(value):
+        raise ValueError(
+            f"must lie between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}"
+        )
+    return value
+
+
 def _time_text(value):
     if isinstance(value, dt.time):
         return value
@@ -50,7 +59,7 @@ def _time_text(value):
     return value.strip()
 
 
-Date = Annotated[dt.date, BeforeValidator(_date_text)]
+Date = Annotated[dt.date, BeforeValidator(_date_text), AfterValidator(_date_in_range)]
 Time = Annotated[dt.time, BeforeValidator(_time_text)]
 Percent = Annotated[Decimal, Field(max_digits=5, decimal_places=2, ge=0, le=100)]
 
@@ -212,6 +221,8 @@ def _reason(problem):
         return "is not a known field"
     if kind == "decimal_max_places":
         return "has more than two decimals"
+    if kind == "int_parsing_size":
+        return "is far too large a number"
     message = problem["msg"]
     return message.removeprefix("Value error, ")
 
@@ -220,16 +231,10 @@ def _reason(problem):
 
 
 def check_billed_through(day, line, *, today, report):
-    """``billed_through`` lies in the years this system knows, at most a year ahead."""
-    low, high = BILLED_THROUGH_RANGE
+    """``billed_through`` (a ``Date``: in the years this system knows) is at most a year
+    ahead."""
     latest = today + relativedelta(years=1)
-    if not low <= day <= high:
-        report.error(
-            line,
-            "billed_through",
-            f"must lie between {low.isoformat()} and {high.isoformat()}",
-        )
-    elif day > latest:
+    if day > latest:
         report.error(
             line,
             "billed_through",

@@ -2,6 +2,7 @@
 
 import base64
 import copy
+import csv
 import datetime as dt
 import io
 import json
@@ -549,3 +550,166 @@ def test_export_counts_the_months_invoiced_here_as_billed(admin):
     exported = {a["external_ref"]: a for a in exporting.export_document()["agreements"]}
     assert exported["A-00001"]["billed_through"] == "2026-12-31"
     assert exported["A-00002"]["billed_through"] == "2026-11-30"  # the imported date is later
+
+
+# No takeover: a number or reference of another customer's agreement is a row error ----------
+
+
+def test_a_number_of_another_customers_agreement_is_a_row_error_not_a_takeover(admin, customer_a):
+    """Regression (issue 12): the file's agreement CA-2026-0001 with a new reference and a new
+    customer reported "1 already imported", dropped the file's agreement and gave Oak City
+    Dental's agreement the file's reference."""
+    from agreements.tests.factories import AgreementFactory
+
+    oak = AgreementFactory(customer=customer_a, number="CA-2026-0001", status="active")
+    document = sample_document()
+    document["agreements"][0]["number"] = "CA-2026-0001"
+    text = json.dumps(document, indent=2)
+    report = importing.import_bytes(text.encode(), name="x.json", by=admin, today=TODAY)
+    assert [(e.field, e.reason) for e in report.errors] == [
+        (
+            "number",
+            "CA-2026-0001 is the number of an agreement of another customer "
+            "(Oak City Dental, PLLC): leave number out to number this one anew",
+        )
+    ]
+    assert '"external_ref": "A-00001"' in text.splitlines()[report.errors[0].line]
+    assert report.agreements_existing == 0 and not report.agreements
+    oak.refresh_from_db()
+    assert oak.external_ref is None
+    assert not Customer.objects.filter(external_ref="C-00001").exists()
+
+
+def test_a_reference_of_another_customers_agreement_is_a_row_error(admin):
+    assert run(sample_document(), admin).ok
+    document = sample_document(2)
+    # The second customer's agreement claims the first customer's agreement reference.
+    document["agreements"][1]["external_ref"] = "A-00001"
+    document["agreements"] = document["agreements"][1:]
+    report = run(document, admin)
+    assert [(e.field, e.reason) for e in report.errors] == [
+        (
+            "external_ref",
+            "A-00001 is already the reference of agreement CA-2024-0001 of another customer "
+            "(Sample Customer 1, LLC)",
+        )
+    ]
+    assert Agreement.objects.get().customer.external_ref == "C-00001"
+    assert not Customer.objects.filter(external_ref="C-00002").exists()
+
+
+def test_a_customer_reference_of_a_customer_with_another_name_is_a_row_error(admin):
+    assert run(sample_document(), admin).ok
+    document = sample_document()
+    document["customers"][0]["legal_name"] = "Somebody Else, Inc."
+    document["agreements"][0]["external_ref"] = "A-NEW"
+    report = run(document, admin)
+    assert [(e.field, e.reason) for e in report.errors] == [
+        (
+            "external_ref",
+            "C-00001 is already the reference of another customer (Sample Customer 1, LLC)",
+        )
+    ]
+    assert Agreement.objects.count() == 1
+
+
+def test_the_same_customers_agreement_without_a_reference_is_matched_by_number(admin):
+    existing = CustomerFactory(legal_name="Sample Customer 1, LLC")
+    from agreements.tests.factories import AgreementFactory
+
+    ours = AgreementFactory(customer=existing, number="CA-2024-0009", status="active")
+    document = sample_document()
+    document["agreements"][0]["number"] = "CA-2024-0009"
+    report = run(document, admin)
+    assert report.ok, report.errors
+    assert report.agreements_existing == 1
+    ours.refresh_from_db()
+    assert ours.external_ref == "A-00001"
+
+
+# Numbers and dates are range-checked: a row error, never a 500 ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("signed_on", "0001-01-01"),
+        ("signed_on", "1999-12-31"),
+        ("start_date", "9999-12-31"),
+        ("start_date", "2101-01-01"),
+    ],
+)
+def test_a_date_outside_2000_to_2100_is_a_row_error(admin, field, value):
+    """Regression (issue 12): ``signed_on: 0001-01-01`` planned 2,026 terms; a start date of
+    9999-12-31 was a 500."""
+    document = sample_document()
+    document["agreements"][0][field] = value
+    report = run(document, admin, dry_run=True)
+    assert [(e.field, e.reason) for e in report.errors] == [
+        (field, "must lie between 2000-01-01 and 2100-12-31")
+    ]
+    assert not report.agreements
+
+
+def test_a_rate_card_date_outside_the_range_is_a_row_error(admin):
+    document = sample_document()
+    document["agreements"][0]["rates"]["rate_card"]["effective_date"] = "9999-01-01"
+    report = run(document, admin, dry_run=True)
+    assert [(e.field, e.reason) for e in report.errors] == [
+        ("rates.rate_card.effective_date", "must lie between 2000-01-01 and 2100-12-31")
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_a_number_of_5000_digits_is_a_row_error(admin, fmt):
+    """Regression (issue 12): a ``billing_day`` of 5,000 digits was a 500."""
+    document = sample_document()
+    document["agreements"][0]["billing_day"] = 7
+    document["agreements"][0]["services"][4]["quantity"] = 8
+    if fmt == "json":
+        data = json.dumps(document).replace('"billing_day": 7', '"billing_day": ' + "9" * 5000)
+        data = data.replace('"quantity": 8', '"quantity": ' + "1" * 5000).encode()
+    else:
+        document["agreements"][0]["billing_day"] = "9" * 5000
+        document["agreements"][0]["services"][4]["quantity"] = "1" * 5000
+        data = _csv(document)
+    report = importing.import_bytes(data, name=f"x.{fmt}", by=admin, today=TODAY)
+    assert sorted(e.field for e in report.errors) == ["billing_day", "quantity"]
+    assert all(len(e.reason) < 100 for e in report.errors)
+
+
+@pytest.mark.parametrize("billing_day", [0, 29, -1])
+def test_a_billing_day_outside_1_to_28_is_a_row_error(admin, billing_day):
+    document = sample_document()
+    document["agreements"][0]["billing_day"] = billing_day
+    report = run(document, admin)
+    assert [e.field for e in report.errors] == ["billing_day"]
+
+
+# The CSV export neutralizes formula cells; the import reads them back -------------------------
+
+
+def test_csv_export_neutralizes_formula_cells_and_imports_them_back(admin):
+    document = sample_document(2)
+    document["customers"][0]["legal_name"] = '=HYPERLINK("http://evil.example","x")'
+    document["customers"][0]["phone"] = "+1 (919) 555-0100"
+    document["customers"][1]["address_line2"] = "'Suite' 4"
+    document["agreements"][0]["services"][4]["notes"] = "@SUM(A1:A2) mailboxes"
+    document["agreements"][1]["rate_changes"] = [
+        {"term": 3, "method": "uplift", "uplift_percent": "-5.00", "rates": uplifted(RATES, 0.95)}
+    ]
+    first, second = _roundtrip(document, admin, fmt="csv")
+    assert first == second
+    cells = list(csv.reader(io.StringIO(first)))
+    flat = [cell for row in cells for cell in row]
+    assert '\'=HYPERLINK("http://evil.example","x")' in flat
+    assert "'+1 (919) 555-0100" in flat
+    assert "'@SUM(A1:A2) mailboxes" in flat
+    assert "''Suite' 4" in flat
+    assert "-5.00" in flat  # a number stays a number
+    assert not [c for c in flat if c[:1] in ("=", "+", "@", "\t", "\r")]
+    customer = Customer.objects.get(external_ref="C-00001")
+    assert customer.legal_name == '=HYPERLINK("http://evil.example","x")'
+    assert customer.phone == "+1 (919) 555-0100"
+    assert Customer.objects.get(external_ref="C-00002").address_line2 == "'Suite' 4"
+    assert RateReview.objects.get().uplift_percent == -5

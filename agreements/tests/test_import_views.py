@@ -7,6 +7,7 @@ import json
 
 import pytest
 import time_machine
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -63,18 +64,21 @@ def test_admin_previews_then_confirms_an_upload(client_for, admin):
     client = client_for(admin)
     page = client.get(reverse("agreement_import"))
     assert b"Preview the import" in page.content
-    preview = client.post(reverse("agreement_import"), {"file": upload(sample_document(2))})
+    preview = client.post(
+        reverse("agreement_import"), {"file": upload(sample_document(2))}, follow=True
+    )
     html = preview.content.decode()
     assert "Preview: agreements.json" in html
     assert "Sample Customer 2, LLC" in html
     assert not Customer.objects.exists()  # nothing until confirmed
-    token = preview.context["token"]
-    done = client.post(reverse("agreement_import_confirm", args=[token]))
+    job = preview.context["job"]
+    done = client.post(reverse("agreement_import_confirm", args=[job.pk]), follow=True)
     assert "Imported: agreements.json" in done.content.decode()
     assert Agreement.objects.count() == 2
     # The preview is used once.
-    expired = client.post(reverse("agreement_import_confirm", args=[token]))
-    assert expired.status_code == 302
+    expired = client.post(reverse("agreement_import_confirm", args=[job.pk]))
+    assert expired.status_code == 302 and expired.url == reverse("agreement_import")
+    assert Agreement.objects.count() == 2
 
 
 def test_upload_with_bad_rows_shows_each_line_and_no_confirm(client_for, admin):
@@ -83,7 +87,7 @@ def test_upload_with_bad_rows_shows_each_line_and_no_confirm(client_for, admin):
     document["agreements"][0]["services"][1]["rrule"] = "FREQ=WEEKLY;BYDAY=XX"
     text = json.dumps(document, indent=2).encode()
     response = client_for(admin).post(
-        reverse("agreement_import"), {"file": SimpleUploadedFile("bad.json", text)}
+        reverse("agreement_import"), {"file": SimpleUploadedFile("bad.json", text)}, follow=True
     )
     html = response.content.decode()
     assert "Cannot import: bad.json" in html
@@ -91,6 +95,8 @@ def test_upload_with_bad_rows_shows_each_line_and_no_confirm(client_for, admin):
     assert "Unknown day of the week" in html or "could not be understood" in html
     assert "Confirm the import" not in html
     assert response.context["report"].errors[0].line > 1
+    # A refused file is not kept.
+    assert not default_storage.exists(response.context["job"].file_path)
 
 
 def test_only_admins_import(client_for, staff, alice):
@@ -112,7 +118,9 @@ def test_preview_shows_the_first_invoice_of_each_agreement(client_for, admin):
     document = sample_document(2)
     document["agreements"][1]["billed_through"] = "2026-12-31"
     document["agreements"][1]["billing_day"] = 5
-    preview = client_for(admin).post(reverse("agreement_import"), {"file": upload(document)})
+    preview = client_for(admin).post(
+        reverse("agreement_import"), {"file": upload(document)}, follow=True
+    )
     html = preview.content.decode()
     assert "Preview: agreements.json" in html
     # Without billed_through: everything to the end of the import month was billed.

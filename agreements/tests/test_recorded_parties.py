@@ -249,7 +249,7 @@ def test_migration_records_the_customer_as_it_was_when_sent(customer, alice, sta
     version = sent_agreement(customer=customer, customer_user=alice, sender=staff)
     move_and_rename(customer)
     AgreementVersion.objects.filter(pk=version.pk).update(parties=None)
-    migration = importlib.import_module("agreements.migrations.0011_versions_record_parties")
+    migration = importlib.import_module("agreements.migrations.0012_versions_record_parties")
     migration.record_parties(apps, None)
     version.refresh_from_db()
     assert version.parties["customer"] == {
@@ -266,7 +266,7 @@ def test_migration_keeps_the_record_that_matches_the_hash_when_history_missed_an
     Customer.objects.filter(pk=customer.pk).update(address_line1="7 Quiet Lane")
     version = sent_agreement(customer=customer, customer_user=alice, sender=staff)
     AgreementVersion.objects.filter(pk=version.pk).update(parties=None)
-    migration = importlib.import_module("agreements.migrations.0011_versions_record_parties")
+    migration = importlib.import_module("agreements.migrations.0012_versions_record_parties")
     migration.record_parties(apps, None)
     version.refresh_from_db()
     assert version.parties["customer"]["address"] == "7 Quiet Lane, Raleigh, NC 27603"

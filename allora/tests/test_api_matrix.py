@@ -30,6 +30,7 @@ STAFF_CREATE = (401, 403, 403, 201, 201)
 STAFF_READ = (401, 403, 403, 200, 200)
 ADMIN_WRITE = (401, 403, 403, 403, 200)
 ADMIN_CREATE = (401, 403, 403, 403, 201)
+ADMIN_READ = (401, 403, 403, 403, 200)
 
 
 def _customer(objs, role):
@@ -95,6 +96,15 @@ def _import(objs, role):
     return {"files": {"file": ("agreements.json", data)}}
 
 
+def _import_job(objs, role):
+    from agreements.models import ImportJob
+
+    job = ImportJob.objects.create(
+        created_by=objs["admin"], file_name="big.json", file_path="imports/pending/x.json", size=1
+    )
+    return {"path": {"job_id": job.pk}}
+
+
 def _invoice(objs, role):
     return {"path": {"invoice_id": objs["invoice"].pk}}
 
@@ -148,6 +158,7 @@ ROWS = {
     "PUT /api/v1/agreements/{agreement_id}/rate-review": (_rate_review, ADMIN_WRITE),
     "POST /api/v1/rate-reviews/{review_id}/finalize": (_review, ADMIN_WRITE),
     "POST /api/v1/imports": (_import, ADMIN_WRITE),
+    "GET /api/v1/imports/{job_id}": (_import_job, ADMIN_READ),
     "GET /api/v1/visits": (None, ALL),
     "GET /api/v1/visits/{visit_id}": (_visit, OF_A),
     "GET /api/v1/invoices": (None, ALL),

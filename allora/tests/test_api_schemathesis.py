@@ -87,6 +87,7 @@ ADMIN_ONLY = {
     ("PUT", "/api/v1/agreements/{agreement_id}/rate-review"),
     ("POST", "/api/v1/rate-reviews/{review_id}/finalize"),
     ("POST", "/api/v1/imports"),
+    ("GET", "/api/v1/imports/{job_id}"),
 }
 
 

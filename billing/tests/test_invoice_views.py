@@ -173,6 +173,28 @@ def test_the_csv_export_has_one_row_per_line_in_the_accounting_columns(
 
 
 @time_machine.travel(NOW)
+def test_the_csv_export_neutralizes_formula_text_and_keeps_negative_amounts_numeric(
+    client_for, staff, invoices
+):
+    """Issue 12: a text cell a spreadsheet would run gets a leading '; a credit of -12.50 is
+    still a number to sum."""
+    invoice = Invoice.objects.order_by("issued_on").first()
+    Invoice.objects.filter(pk=invoice.pk).update(
+        bill_to='=HYPERLINK("http://evil.example","Pay here")\n1 Main St'
+    )
+    line = invoice.lines.order_by("position").first()
+    type(line).objects.filter(pk=line.pk).update(description="\t@SUM(A1:A9)", amount=D("-12.50"))
+    response = client_for(staff).get(
+        reverse("billing:invoice_export"), {"start": "2027-01-01", "end": "2027-01-31"}
+    )
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    first = rows[1]
+    assert first[3] == '\'=HYPERLINK("http://evil.example","Pay here")'
+    assert first[4] == "'\t@SUM(A1:A9)"
+    assert first[8] == "-12.50"
+
+
+@time_machine.travel(NOW)
 @pytest.mark.parametrize(
     ("query", "message"),
     [

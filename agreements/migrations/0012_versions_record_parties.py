@@ -69,7 +69,7 @@ def record_parties(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("agreements", "0010_projects_moved_to_delivery"),
+        ("agreements", "0011_import_jobs"),
     ]
 
     operations = [

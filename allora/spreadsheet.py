@@ -1,0 +1,35 @@
+"""CSV cells a spreadsheet will not run as formulas (OWASP, "CSV Injection"): every CSV this
+app writes goes through ``safe_row`` (the invoice export, ``billing.views``; the agreements
+export, ``agreements.exporting``), and the import reads its own export back with
+``unescape_cell``.
+
+Text that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
+``'``. A cell that is exactly a number (``-12.50``, a credit in the invoice export) stays as it
+is: a spreadsheet reads it as a number, never as a formula, and sums it. A text that already
+begins with ``'`` gets a second one, so ``unescape_cell`` gives back exactly what was written.
+"""
+
+import re
+from collections.abc import Iterable
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def safe_cell(text: str) -> str:
+    """The text as a cell no spreadsheet evaluates."""
+    if text[:1] == "'" or (text[:1] in FORMULA_STARTS and not _NUMBER.fullmatch(text)):
+        return f"'{text}"
+    return text
+
+
+def safe_row(cells: Iterable[str]) -> list[str]:
+    """A row of text cells, each made safe (``safe_cell``)."""
+    return [safe_cell(cell) for cell in cells]
+
+
+def unescape_cell(text: str) -> str:
+    """The text ``safe_cell`` was given (a cell of this app's own CSV export)."""
+    if text[:1] == "'" and text[1:2] in (*FORMULA_STARTS, "'"):
+        return text[1:]
+    return text
