@@ -807,6 +807,9 @@ class ImportJob(models.Model):
     rows_done = models.PositiveIntegerField(default=0)
     report = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # The last sign of life (queued, claimed, progress, finished): a job silent for hours lost
+    # its worker, and the daily clean-up fails it rather than leave its page polling forever.
+    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at", "-id"]

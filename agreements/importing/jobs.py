@@ -17,6 +17,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import Q
+from django.utils import timezone
 
 from ..models import ImportJob
 from .importer import import_bytes
@@ -26,6 +27,11 @@ logger = logging.getLogger(__name__)
 
 PENDING = "imports/pending/"
 STALE_AFTER = dt.timedelta(days=1)
+# No sign of life for this long: the worker running the job stopped (killed, restarted).
+STUCK_AFTER = dt.timedelta(hours=6)
+STUCK_MESSAGE = (
+    "The worker stopped before finishing this file; nothing was imported. Upload it again."
+)
 
 
 def create_import_job(upload, *, by, dry_run=True) -> ImportJob:
@@ -53,7 +59,7 @@ def confirm_import_job(job: ImportJob) -> bool:
         return False
     claimed = ImportJob.objects.filter(
         pk=job.pk, dry_run=True, status=ImportJob.Status.DONE
-    ).update(dry_run=False, status=ImportJob.Status.QUEUED, rows_done=0)
+    ).update(dry_run=False, status=ImportJob.Status.QUEUED, rows_done=0, updated_at=timezone.now())
     return claimed == 1
 
 
@@ -61,7 +67,7 @@ def run_import_job(job_id: int, *, today: dt.date) -> None:
     """Check (and, when confirmed, import) a queued job's file, recording its progress and its
     report; a job already taken or gone is left alone."""
     claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
-        status=ImportJob.Status.RUNNING, rows_done=0, error=""
+        status=ImportJob.Status.RUNNING, rows_done=0, error="", updated_at=timezone.now()
     )
     if not claimed:
         return
@@ -69,7 +75,7 @@ def run_import_job(job_id: int, *, today: dt.date) -> None:
     jobs = ImportJob.objects.filter(pk=job_id)
 
     def progress(done, total):
-        jobs.update(rows_done=done, rows_total=total)
+        jobs.update(rows_done=done, rows_total=total, updated_at=timezone.now())
 
     try:
         with default_storage.open(job.file_path, "rb") as handle:
@@ -84,9 +90,13 @@ def run_import_job(job_id: int, *, today: dt.date) -> None:
         )
     except Exception as error:
         logger.exception("Import job %s failed", job_id)
-        jobs.update(status=ImportJob.Status.FAILED, error=_failure(error))
+        jobs.update(
+            status=ImportJob.Status.FAILED, error=_failure(error), updated_at=timezone.now()
+        )
         return
-    jobs.update(status=ImportJob.Status.DONE, report=report_to_json(report))
+    jobs.update(
+        status=ImportJob.Status.DONE, report=report_to_json(report), updated_at=timezone.now()
+    )
     if not (job.dry_run and report.ok):
         # Imported, or refused: nothing will read the file again.
         default_storage.delete(job.file_path)
@@ -100,7 +110,13 @@ def _failure(error: Exception) -> str:
 
 def remove_stale_import_jobs(*, now: dt.datetime) -> int:
     """Daily: remove the previews nobody confirmed and the failed jobs, older than a day, with
-    their files, and any file left in the pending folder that long. Returns the jobs removed."""
+    their files, and any file left in the pending folder that long; first, fail the jobs whose
+    worker stopped (silent for STUCK_AFTER: the import's transaction rolled back, so nothing was
+    written). Returns the jobs removed."""
+    ImportJob.objects.filter(
+        status__in=[ImportJob.Status.QUEUED, ImportJob.Status.RUNNING],
+        updated_at__lt=now - STUCK_AFTER,
+    ).update(status=ImportJob.Status.FAILED, error=STUCK_MESSAGE, updated_at=now)
     cutoff = now - STALE_AFTER
     stale = ImportJob.objects.filter(created_at__lt=cutoff).filter(
         Q(dry_run=True) | Q(status=ImportJob.Status.FAILED)

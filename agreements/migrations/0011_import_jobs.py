@@ -28,6 +28,7 @@ class Migration(migrations.Migration):
                 ('rows_done', models.PositiveIntegerField(default=0)),
                 ('report', models.JSONField(blank=True, null=True)),
                 ('error', models.TextField(blank=True)),
+                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='import_jobs', to=settings.AUTH_USER_MODEL)),
             ],
             options={

@@ -221,6 +221,34 @@ def test_the_daily_job_removes_unconfirmed_previews_older_than_a_day(
     assert response.status_code == 404
 
 
+def test_a_confirmed_import_whose_worker_died_is_failed_by_the_daily_job_not_left_polling(
+    client_for, admin, big_files, worker_later
+):
+    client = client_for(admin)
+    started = dt.datetime(2026, 11, 28, 9, tzinfo=dt.UTC)
+    with time_machine.travel(started, tick=False):
+        client.post(reverse("agreement_import"), {"file": upload(sample_document(2))})
+        job = ImportJob.objects.get()
+        tasks.run_import_job(job.pk)
+        client.post(reverse("agreement_import_confirm", args=[job.pk]))
+        # The worker claims the import, then is killed (its transaction rolls back).
+        ImportJob.objects.filter(pk=job.pk).update(status="running", updated_at=started)
+    with time_machine.travel(started + dt.timedelta(hours=5), tick=False):
+        assert tasks.remove_stale_import_jobs() == 0
+        assert ImportJob.objects.get().status == "running"  # still within its hours
+    with time_machine.travel(started + dt.timedelta(hours=7), tick=False):
+        assert tasks.remove_stale_import_jobs() == 0  # failed, kept: it was a real import
+    job.refresh_from_db()
+    assert job.status == "failed"
+    progress = client.get(
+        reverse("agreement_import_progress", args=[job.pk]), headers={"HX-Request": "true"}
+    )
+    assert progress.headers["HX-Refresh"] == "true"  # the page stops polling
+    page = client.get(reverse("agreement_import_job", args=[job.pk])).content.decode()
+    assert "The worker stopped before finishing this file; nothing was imported." in page
+    assert not Agreement.objects.exists()
+
+
 def test_the_removal_of_stale_previews_is_in_the_beat_schedule():
     from allora.celery import app
 
