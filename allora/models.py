@@ -1,5 +1,6 @@
 import hashlib
 import secrets
+from datetime import timedelta
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
@@ -85,6 +86,10 @@ class Heartbeat(models.Model):
         return f"{self.name} at {self.last_seen:%Y-%m-%d %H:%M:%S}"
 
 
+# How precisely a token's "last used" is kept (issue 14).
+LAST_USE_RESOLUTION = timedelta(minutes=1)
+
+
 class ApiTokenQuerySet(models.QuerySet):
     def active(self):
         return self.filter(revoked_at__isnull=True, user__is_active=True)
@@ -140,7 +145,11 @@ class ApiToken(models.Model):
         token = token.first()
         if token is None:
             return None
-        cls.objects.filter(pk=token.pk).update(last_used_at=now)
+        # At most one write a minute per token: an integration polling the API would otherwise
+        # turn every read into a write and a commit.
+        stale = Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USE_RESOLUTION)
+        if token.last_used_at is None or token.last_used_at <= now - LAST_USE_RESOLUTION:
+            cls.objects.filter(stale, pk=token.pk).update(last_used_at=now)
         return token.user
 
     @property

@@ -1,11 +1,15 @@
 """Personal API tokens (created and revoked in the profile, stored hashed, shown once), the
 session for the browser (CSRF on unsafe methods), and the docs served without a CDN."""
 
+import datetime as dt
 import hashlib
 import re
 
 import pytest
+import time_machine
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from allora.models import ApiToken
@@ -35,6 +39,25 @@ def test_token_is_created_in_the_profile_shown_once_and_stored_hashed(client_for
     assert answer.json()["email"] == alice.email
     token.refresh_from_db()
     assert token.last_used_at is not None
+
+
+def test_a_token_records_its_last_use_at_most_once_a_minute(alice):
+    headers = bearer(alice)
+    token = ApiToken.objects.get(user=alice)
+    first = dt.datetime(2026, 11, 30, 14, 0, tzinfo=dt.UTC)
+
+    def read_me(at):
+        with time_machine.travel(at, tick=False), CaptureQueriesContext(connection) as queries:
+            assert Client().get(ME, headers=headers).status_code == 200
+        return [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+
+    assert len(read_me(first)) == 1
+    assert read_me(first + dt.timedelta(seconds=59)) == []  # a read stays a read
+    token.refresh_from_db()
+    assert token.last_used_at == first
+    assert len(read_me(first + dt.timedelta(seconds=60))) == 1
+    token.refresh_from_db()
+    assert token.last_used_at == first + dt.timedelta(seconds=60)
 
 
 def test_revoked_token_gets_401_json(client_for, alice):

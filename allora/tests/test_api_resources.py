@@ -11,6 +11,7 @@ from django.utils import timezone
 from agreements import lifecycle
 from agreements.models import Agreement, Customer, RateReview
 from agreements.tests.factories import ContactFactory, CustomerFactory, draft_with_all_services
+from allora.models import ApiToken
 from allora.tests.api_support import bearer
 from billing.models import RateCard
 from scheduling.models import Visit
@@ -431,17 +432,18 @@ def many(customer_a, alice, admin, staff):
     return Agreement.objects.all()
 
 
-# Every list: 2 queries for the token (look-up with its user, last-used update), the count,
-# the page, and one per prefetched relation (agreements: terms; rate cards: lines).
+# Every list: 1 query for the token (look-up with its user; its last use was noted less than a
+# minute ago, so no write), the count, the page, and one per prefetched relation (agreements:
+# terms; rate cards: lines).
 LISTS = [
-    ("/customers", 4),
-    ("/contacts", 4),
-    ("/agreements", 5),
-    ("/termination-requests", 4),
-    ("/rate-reviews", 4),
-    ("/visits", 4),
-    ("/rate-cards", 5),
-    ("/invoices", 6),  # + the lines and the payments
+    ("/customers", 3),
+    ("/contacts", 3),
+    ("/agreements", 4),
+    ("/termination-requests", 3),
+    ("/rate-reviews", 3),
+    ("/visits", 3),
+    ("/rate-cards", 4),
+    ("/invoices", 5),  # + the lines and the payments
 ]
 
 
@@ -450,6 +452,7 @@ def test_list_endpoints_use_constant_queries_whatever_the_page_size(
     many, admin, django_assert_num_queries, path, queries
 ):
     headers = bearer(admin)
+    ApiToken.objects.filter(user=admin).update(last_used_at=timezone.now())
     for size in (1, 2, 100):
         with django_assert_num_queries(queries):
             response = Client().get(f"{API}{path}", {"page_size": size}, headers=headers)
