@@ -5,6 +5,8 @@ the refusal for customer users who are not authorized signers), the warning afte
 that versions awaiting signature keep the name and address they were sent with, and the renewal
 and termination context of an agreement page."""
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
@@ -13,17 +15,65 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from allora.timeutils import local_today
+from allora.validation import query_id
 from billing.pricing import rate_changes
 
 from . import lifecycle, signing
 from .document import document_context, exhibit_b
 from .forms import SignForm
-from .models import Agreement, RateReview, TerminationRequest
+from .models import Agreement, Customer, RateReview, TerminationRequest
 
 
 def get_agreement_for_user(user, pk):
     """The agreement if the user may see it; another customer's agreement is a 404."""
     return get_object_or_404(Agreement.objects.for_user(user).select_related("customer"), pk=pk)
+
+
+# The customer filter of the staff lists and calendar -----------------------------------------
+
+# How many names the filter's search box suggests as one types.
+CUSTOMER_SUGGESTIONS = 10
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    """A search box on part of the legal name (``customer_name``), or one customer's id from a
+    link (``customer``): never a dropdown of every customer, which at 10,000 customers was most
+    of the page (issue 14)."""
+
+    pk: int | None = None
+    name: str = ""
+
+    def apply(self, queryset, *, via="customer"):
+        if self.pk:
+            return queryset.filter(**{f"{via}_id": self.pk})
+        if self.name:
+            return queryset.filter(**{f"{via}__legal_name__icontains": self.name})
+        return queryset
+
+    @property
+    def query(self) -> dict:
+        """The filter as query parameters, for links that keep it (the calendar's months)."""
+        if self.pk:
+            return {"customer": self.pk}
+        return {"customer_name": self.name} if self.name else {}
+
+
+def customer_filter(request) -> CustomerFilter:
+    pk = query_id(request.GET.get("customer"))
+    if pk:
+        name = Customer.objects.filter(pk=pk).values_list("legal_name", flat=True).first()
+        return CustomerFilter(pk=pk, name=name or "")
+    return CustomerFilter(name=request.GET.get("customer_name", "").strip()[:200])
+
+
+def customer_suggestions(text: str) -> list[str]:
+    """The first legal names containing ``text``, for the filter's search box."""
+    text = text.strip()[:200]
+    if not text:
+        return []
+    names = Customer.objects.filter(legal_name__icontains=text).order_by("legal_name")
+    return list(names.values_list("legal_name", flat=True)[:CUSTOMER_SUGGESTIONS])
 
 
 def pdf_response(data, filename, *, attachment=False):

@@ -16,7 +16,6 @@ from django.views.decorators.http import require_POST
 from allora.history import timeline
 from allora.tenancy import admin_required, staff_required
 from allora.timeutils import local_today
-from allora.validation import query_id
 from billing.services import hosting_packages
 from scheduling.blocks import version_block_overruns
 from scheduling.forms import ScheduleForm
@@ -50,6 +49,8 @@ from .models import (
     TerminationRequest,
 )
 from .pages import (
+    customer_filter,
+    customer_suggestions,
     get_agreement_for_user,
     lifecycle_context,
     next_term_comparison,
@@ -225,11 +226,10 @@ def _latest_version(agreement):
 def agreement_list(request):
     agreements = Agreement.objects.select_related("customer").prefetch_related("terms")
     status = request.GET.get("status", "")
-    customer = request.GET.get("customer", "")
+    customer = customer_filter(request)
     if status in Agreement.Status.values:
         agreements = agreements.filter(status=status)
-    if customer_id := query_id(customer):
-        agreements = agreements.filter(customer_id=customer_id)
+    agreements = customer.apply(agreements)
     page = Paginator(agreements.order_by("-created_at", "-id"), 25).get_page(
         request.GET.get("page")
     )
@@ -241,9 +241,15 @@ def agreement_list(request):
             "status": status,
             "customer": customer,
             "statuses": Agreement.Status.choices,
-            "customers": Customer.objects.only("id", "legal_name"),
         },
     )
+
+
+@staff_required
+def customer_options(request):
+    """The search box's suggestions (htmx): the first legal names containing what was typed."""
+    names = customer_suggestions(request.GET.get("customer_name", ""))
+    return render(request, "agreements/_customer_options.html", {"names": names})
 
 
 @staff_required

@@ -2,7 +2,7 @@ from django import forms
 from django.forms import BaseInlineFormSet, inlineformset_factory
 
 from agreements.forms import CrispyForm
-from agreements.models import Agreement, Customer, ServiceKind
+from agreements.models import Agreement, ServiceKind
 from allora.validation import MAX_COUNT, BoundedDateField, query_id
 from scheduling.models import Visit, technicians
 
@@ -127,15 +127,11 @@ class ExportForm(CrispyForm, forms.Form):
 
 
 class InvoiceFilterForm(forms.Form):
-    """The staff list's filters (a GET form: a bad value is shown as an error, never a 500)."""
+    """The staff list's filters (a GET form: a bad value is shown as an error, never a 500); the
+    customer is the shared search box (``agreements.pages.customer_filter``)."""
 
     status = forms.ChoiceField(
         choices=[("", "All statuses"), *Invoice.Status.choices], required=False
-    )
-    customer = forms.ModelChoiceField(
-        queryset=Customer.objects.only("id", "legal_name"),
-        required=False,
-        empty_label="All customers",
     )
     number = forms.CharField(max_length=20, required=False)
     issued_from = _date_field("Issued from", required=False)
@@ -147,8 +143,6 @@ class InvoiceFilterForm(forms.Form):
         data = self.cleaned_data
         if data["status"]:
             invoices = invoices.filter(status=data["status"])
-        if data["customer"]:
-            invoices = invoices.filter(customer=data["customer"])
         if data["number"]:
             invoices = invoices.filter(number__icontains=data["number"].strip())
         if data["issued_from"]:

@@ -14,8 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from agreements import lifecycle
-from agreements.models import Customer
-from agreements.pages import get_agreement_for_user
+from agreements.pages import customer_filter, get_agreement_for_user
 from allora.history import timeline
 from allora.spreadsheet import safe_row
 from allora.tenancy import admin_required, staff_required
@@ -156,14 +155,14 @@ def ratecard_new_version(request, pk):
 @staff_required
 def invoice_list(request):
     form = InvoiceFilterForm(request.GET or None)
+    customer = customer_filter(request)
     invoices = form.filter(Invoice.objects.select_related("customer", "agreement"))
+    invoices = customer.apply(invoices)
     page = Paginator(invoices.order_by("-issued_on", "-number"), 25).get_page(
         request.GET.get("page")
     )
     return render(
-        request,
-        "billing/invoice_list.html",
-        {"form": form, "page": page, "customers": Customer.objects.only("id", "legal_name")},
+        request, "billing/invoice_list.html", {"form": form, "page": page, "customer": customer}
     )
 
 

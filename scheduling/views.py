@@ -17,7 +17,8 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
-from agreements.models import Agreement, Customer, ServiceLine
+from agreements.models import Agreement, ServiceLine
+from agreements.pages import customer_filter
 from allora.tenancy import public, staff_required
 from allora.timeutils import local_today
 from allora.validation import query_id
@@ -67,24 +68,21 @@ def calendar(request):
     """All technicians' visits in a month, filterable by technician and customer."""
     today = local_today()
     first = calendars.parse_month(request.GET.get("month", ""), today=today)
-    technician, customer = request.GET.get("technician", ""), query_id(request.GET.get("customer"))
-    visits = Visit.objects.all()
+    technician, customer = request.GET.get("technician", ""), customer_filter(request)
+    visits = customer.apply(Visit.objects.all(), via="agreement__customer")
     if technician == "none":
         visits = visits.filter(technician__isnull=True)
     elif query_id(technician):
         visits = visits.filter(technician_id=query_id(technician))
-    if customer:
-        visits = visits.filter(agreement__customer_id=customer)
     return render(
         request,
         "scheduling/calendar.html",
         {
             "month": calendars.month_grid(first, month_visits(visits, first), today=today),
             "technicians": technicians(),
-            "customers": Customer.objects.only("id", "legal_name"),
             "technician": technician,
             "customer": customer,
-            "extra_query": "&" + urlencode({"technician": technician, "customer": customer or ""}),
+            "extra_query": "&" + urlencode({"technician": technician, **customer.query}),
             "title": "Visit calendar",
             "tab": "calendar",
         },
@@ -96,7 +94,7 @@ def visit_list(request):
     """The next visits (from a date, today by default), filterable, 50 a page."""
     today = local_today()
     since = calendars.parse_day(request.GET.get("from", ""), today=today)
-    technician, customer = request.GET.get("technician", ""), query_id(request.GET.get("customer"))
+    technician, customer = request.GET.get("technician", ""), customer_filter(request)
     attention = request.GET.get("attention") == "1"
     # From midnight in Allora's zone (where staff work) on the chosen day.
     start = timezone.make_aware(dt.datetime.combine(since, dt.time.min))
@@ -105,8 +103,7 @@ def visit_list(request):
         visits = visits.filter(technician__isnull=True)
     elif query_id(technician):
         visits = visits.filter(technician_id=query_id(technician))
-    if customer:
-        visits = visits.filter(agreement__customer_id=customer)
+    visits = customer.apply(visits, via="agreement__customer")
     if attention:
         visits = visits.exclude(flag="")
     page = Paginator(visits.for_display().order_by("starts_at", "id"), UPCOMING_PAGE).get_page(
@@ -118,7 +115,6 @@ def visit_list(request):
         {
             "page": page,
             "technicians": technicians(),
-            "customers": Customer.objects.only("id", "legal_name"),
             "technician": technician,
             "customer": customer,
             "attention": attention,

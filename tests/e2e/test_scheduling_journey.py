@@ -96,7 +96,11 @@ def test_assign_conflict_alternative_complete_and_the_customer_sees_it(
     # The technician completes A's last visit: checklist ticks, findings and hours.
     page.get_by_role("link", name="Next visits").click()
     page.get_by_label("From").fill(done.local_day.isoformat())
-    page.get_by_label("Customer").select_option(label="Oak City Dental, PLLC")
+    # The customer filter is a search box: typing suggests the matching names (htmx).
+    page.get_by_label("Customer").press_sequentially("oak city")
+    suggestion = page.locator('#customer-options option[value="Oak City Dental, PLLC"]')
+    expect(suggestion).to_have_count(1)
+    page.get_by_label("Customer").fill("Oak City Dental, PLLC")
     page.get_by_role("button", name="Filter").click()
     page.get_by_role("link", name=f"{done.local_day:%a %b %-d, %Y} {done.local_times}").click()
     page.get_by_role("link", name="Complete…").click()
