@@ -54,7 +54,7 @@ def ensure_portal_user(contact: Contact):
         )
         contact.user = user
     elif not user.is_active:
-        _reopen_account(user)
+        _set_account_open(user, active=True, now=timezone.now())
     contact.has_portal_access = True
     contact.save(update_fields=["user", "has_portal_access"])
     return user
@@ -82,14 +82,14 @@ def invite_contact(contact: Contact, *, invited_by):
     return user
 
 
-def _reopen_account(user):
-    """A revoked account comes back with no password to choose from and no API token: the
-    person sets a new password from the invitation (also for accounts revoked before
-    revocation cleared them, or deactivated in the admin site)."""
-    user.is_active = True
+def _set_account_open(user, *, active: bool, now):
+    """Open or close an account, either way with no password to sign in with and no API token:
+    a closed account cannot be used, and a reopened one (also one revoked before revocation
+    cleared them, or deactivated in the admin site) gets a new password from the invitation."""
+    user.is_active = active
     user.set_unusable_password()
     user.save(update_fields=["is_active", "password"])
-    user.api_tokens.revoke(now=timezone.now())
+    user.api_tokens.revoke(now=now)
 
 
 @transaction.atomic
@@ -111,10 +111,7 @@ def revoke_portal_access(contact: Contact, *, now=None):
     if user is None:
         return contact
     was_active = user.is_active
-    user.is_active = False
-    user.set_unusable_password()
-    user.save(update_fields=["is_active", "password"])
-    user.api_tokens.revoke(now=now)
+    _set_account_open(user, active=False, now=now)
     others = get_user_model().objects.filter(
         customer_id=contact.customer_id, role=Role.CUSTOMER, is_active=True
     )
