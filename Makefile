@@ -30,14 +30,17 @@ demo: migrate
 	EMAIL_URL=dummymail:// $(DEV_ENV) $(PY) manage.py seed_demo
 
 # Serves the app with a Celery worker and beat (embedded file-system broker, no Redis needed).
+# Emails go to files in var/mail (one per message), so the terminal keeps the sign-in lines.
 # Ctrl-C stops the server and the worker.
+RUN_ENV := $(DEV_ENV) EMAIL_URL=$${EMAIL_URL:-filemail:///$(CURDIR)/var/mail}
 run: demo
 	$(DEV_ENV) $(PY) manage.py collectstatic --noinput --verbosity 0
 	@echo "Starting the Celery worker with beat, then the web server on http://$(HOST):$(PORT)/"
-	@$(DEV_ENV) $(BIN)/celery -A allora worker --beat --scheduler django --concurrency 1 \
+	@echo "Emails are written to var/mail/ (EMAIL_URL=consolemail:// prints them here instead)."
+	@$(RUN_ENV) $(BIN)/celery -A allora worker --beat --scheduler django --concurrency 1 \
 		--loglevel warning & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
-	$(DEV_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
+	$(RUN_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
 lint: install
 	$(BIN)/ruff check .
