@@ -121,13 +121,16 @@ def sla_by_month(*, today, tz):
 def mrr_series(*, today):
     """Monthly recurring revenue from the terms' stored monthly amounts, for the 12 months ending
     this month: each month counts the terms in force on its first day; `current` the live
-    agreements' terms in force today (2 queries: the terms still to price, then one sum per
-    month in SQL; a few more when some were missing).
+    agreements' terms in force today (2 queries: whether any term is still to price, then one
+    sum per month in SQL; 3 more when some are: see fill_monthly_amounts).
 
     A term gets its amount from the daily job; any still missing are priced here, one bounded
     chunk per request (so the page never does unbounded work): if more remain, the series counts
     what is stored and `complete` is False until the job has run."""
-    complete = fill_monthly_amounts(chunks=1, size=LAZY_FILL) < LAZY_FILL
+    # A look through the index of pending terms first, so that a page with nothing to price
+    # opens no transaction and locks nothing.
+    pending = Term.objects.filter(monthly_amount__isnull=True).exists()
+    complete = not pending or fill_monthly_amounts(chunks=1, size=LAZY_FILL) < LAZY_FILL
     months = _months_ending(today)
 
     def total(in_force):

@@ -1,11 +1,11 @@
 """Billing workflows used by other apps."""
 
 import datetime as dt
-from functools import reduce
-from operator import or_
+from collections import defaultdict
 
 from django.core.exceptions import ValidationError
-from django.db.models import Case, DecimalField, Q, Value, When
+from django.db import transaction
+from django.db.models import Case, DecimalField, Value, When
 
 from agreements.models import Term
 
@@ -53,40 +53,38 @@ def fill_monthly_amounts(*, chunks: int | None = None, size: int = MONTHLY_AMOUN
     chunk (3 queries each), at most `chunks` chunks (all by default); returns how many."""
     stored = done = last = 0
     while chunks is None or done < chunks:
-        terms = list(
-            Term.objects.filter(monthly_amount__isnull=True, pk__gt=last)
-            .select_related("version")
-            .prefetch_related("version__lines")
-            .order_by("pk")[:size]
-        )
-        if not terms:
-            break
-        stored += _store_monthly_amounts(terms)
-        last, done = terms[-1].pk, done + 1
-        if len(terms) < size:
+        count, last = _fill_chunk(after=last, size=size)
+        stored, done = stored + count, done + 1
+        if count < size:
             break
     return stored
 
 
-def _store_monthly_amounts(terms) -> int:
-    # One UPDATE for the chunk, of the terms that still have the version their amount was
-    # computed from: an amendment that re-pointed a term meanwhile (clearing its amount) leaves
-    # it NULL for the next fill instead of giving it the old version's amount.
-    amounts = Case(
-        *[
-            When(
-                pk=term.pk,
-                then=Value(
-                    monthly_recurring(
-                        term.locked_rates, term.version.rates_snapshot, term.version.lines.all()
-                    )
-                ),
-            )
-            for term in terms
-        ],
-        output_field=DecimalField(max_digits=12, decimal_places=2),
+# No savepoint: inside a caller's transaction (a test's) the chunk adds no statements of its own.
+@transaction.atomic(savepoint=False)
+def _fill_chunk(*, after: int, size: int) -> tuple[int, int]:
+    # The rows stay locked from the read to the write, so an amendment re-pointing a term to
+    # its version (and clearing the amount) waits for this chunk or is skipped by it: a term
+    # never keeps an amount computed from a version it no longer has.
+    terms = list(
+        Term.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(monthly_amount__isnull=True, pk__gt=after)
+        .select_related("version")
+        .prefetch_related("version__lines")
+        .order_by("pk")[:size]
     )
-    unchanged = reduce(or_, [Q(pk=term.pk, version_id=term.version_id) for term in terms])
-    return Term.objects.filter(unchanged, monthly_amount__isnull=True).update(
-        monthly_amount=amounts
+    if not terms:
+        return 0, after
+    by_amount = defaultdict(list)  # most terms share a few amounts: a short UPDATE
+    for term in terms:
+        amount = monthly_recurring(
+            term.locked_rates, term.version.rates_snapshot, term.version.lines.all()
+        )
+        by_amount[amount].append(term.pk)
+    Term.objects.filter(pk__in=[term.pk for term in terms]).update(
+        monthly_amount=Case(
+            *[When(pk__in=pks, then=Value(amount)) for amount, pks in by_amount.items()],
+            output_field=DecimalField(max_digits=12, decimal_places=2),
+        )
     )
+    return len(terms), terms[-1].pk

@@ -64,14 +64,15 @@ def card(db):
 def test_the_staff_dashboard_runs_a_constant_number_of_queries(card, admin, staff):
     business(1, admin)
     # New terms have no stored monthly amount yet: the first visit prices them (one chunk:
-    # the terms with their versions, the versions' lines, one UPDATE), the next reads only sums.
+    # the terms with their versions locked, the versions' lines, one UPDATE), the next reads
+    # only sums.
     filling = count_queries(staff_dashboard)
     small = count_queries(staff_dashboard)
     business(4, admin)
-    assert count_queries(staff_dashboard) == filling == 13
-    # renewals 1, terminations 1, emergencies 1, SLA 1, MRR 2 (terms still to price, the 12
-    # monthly sums and the current one), utilization 3 (visits and time entries per technician
-    # and day, technicians), overdue invoices 1, billing problems 1.
+    assert count_queries(staff_dashboard) == filling == 14
+    # renewals 1, terminations 1, emergencies 1, SLA 1, MRR 2 (whether any term is still to
+    # price, the 12 monthly sums and the current one), utilization 3 (visits and time entries
+    # per technician and day, technicians), overdue invoices 1, billing problems 1.
     assert count_queries(staff_dashboard) == small == 11
 
 

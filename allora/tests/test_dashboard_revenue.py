@@ -2,10 +2,12 @@
 summed by the database, and gives the same figures as pricing every term in Python did."""
 
 import datetime as dt
+import threading
 from decimal import Decimal as D
 
 import pytest
 from django.core.management import call_command
+from django.db import connection, connections, transaction
 
 from agreements import lifecycle, signing
 from agreements.models import Agreement, ServiceKind, Term
@@ -164,16 +166,33 @@ def test_the_staff_home_prices_one_bounded_chunk_and_the_job_the_rest(admin, mon
     assert found["complete"] and found["current"] == 5 * STANDARD
 
 
-def test_an_amount_computed_from_a_version_the_term_no_longer_has_is_not_stored(admin):
-    (agreement, alice), _ = agreements(2, admin)
-    terms = list(Term.objects.select_related("version").prefetch_related("version__lines"))
-    amend_adding_cloud_backup(agreement, on=dt.date(2027, 3, 10), admin=admin, signer=alice)
-    # The chunk read before the amendment is written after it: the amended term stays NULL.
-    assert services._store_monthly_amounts(terms) == 1
-    stored = dict(Term.objects.values_list("agreement_id", "monthly_amount"))
-    assert stored[agreement.pk] is None
-    assert services.fill_monthly_amounts() == 1
-    assert agreement.terms.get().monthly_amount == STANDARD + D("60.00")
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_the_fill_skips_a_term_another_transaction_is_changing(rates, admin):
+    """An amendment re-pointing a term holds its row: the fill leaves it for the next run rather
+    than store an amount of the version it is about to lose."""
+    (agreement, _), (other, _) = agreements(2, admin)
+    term = agreement.terms.get()
+    locked, release = threading.Event(), threading.Event()
+
+    def amendment():
+        with transaction.atomic():
+            Term.objects.select_for_update().get(pk=term.pk)
+            locked.set()
+            release.wait(10)
+        connections.close_all()
+
+    thread = threading.Thread(target=amendment)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        assert services.fill_monthly_amounts() == 1
+    finally:
+        release.set()
+        thread.join()
+    assert other.terms.get().monthly_amount == STANDARD
+    assert Term.objects.get(pk=term.pk).monthly_amount is None
+    assert services.fill_monthly_amounts() == 1  # the next run takes it
 
 
 def test_the_daily_job_is_in_the_beat_schedule_and_fills_every_missing_amount(admin):
