@@ -175,7 +175,7 @@ def test_utilization_sums_scheduled_hours_per_local_week_in_the_database(card, a
     Visit.objects.exclude(pk=visit.pk).filter(starts_at__date=dt.date(2027, 3, 9)).update(
         status=Visit.Status.CANCELLED  # cancelled visits take nobody's time
     )
-    expected = {}
+    expected: dict[dt.date, D] = {}
     for starts_at, ends_at in Visit.objects.active().values_list("starts_at", "ends_at"):
         week = dashboard._week(starts_at.astimezone(NY).date())
         expected[week] = expected.get(week, D(0)) + D((ends_at - starts_at).total_seconds()) / 3600
