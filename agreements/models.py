@@ -553,10 +553,23 @@ class Term(models.Model):
     end = models.DateField(help_text="Exclusive: the first day after the term.")
     locked_rates = models.JSONField()
     version = models.ForeignKey(AgreementVersion, on_delete=models.PROTECT, related_name="+")
+    # The recurring charges of one month at the locked rates and the version's lines (billing's
+    # pricing.monthly_recurring), stored because neither changes without clearing it (an
+    # amendment gives the term a new version and sets it back to NULL). NULL: not computed yet;
+    # billing.services.fill_monthly_amounts fills it (daily job; the staff home, lazily).
+    monthly_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["agreement", "number"]
+        indexes = [
+            # The few terms still to compute, found without reading the others.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(monthly_amount__isnull=True),
+                name="term_amount_pending",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["agreement", "number"], name="unique_term_number"),
             models.CheckConstraint(

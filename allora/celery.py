@@ -33,6 +33,12 @@ app.conf.beat_schedule = {
         "task": "billing.tasks.mark_overdue",
         "schedule": crontab(hour=1, minute=15),
     },
+    # Each new, imported or amended term's stored monthly amount (billing/services.py), after
+    # renewals; the staff home fills a few more itself when it finds any missing.
+    "fill-monthly-amounts": {
+        "task": "billing.tasks.fill_monthly_amounts",
+        "schedule": crontab(hour=1, minute=30),
+    },
     # Emergency Support (delivery/emergencies.py): every minute, each alert once.
     "alert-emergency-deadlines": {
         "task": "delivery.tasks.alert_emergency_deadlines",

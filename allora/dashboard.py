@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Sum, Window
-from django.db.models.functions import TruncMonth
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Window
+from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
-from agreements.models import Agreement, ServiceLine, Term, TerminationRequest
+from agreements.models import Agreement, Term, TerminationRequest
 from agreements.rules import notice_deadline
 from billing.models import Invoice, TimeEntry
-from billing.pricing import PricingError, line_amount, merged_rates
+from billing.services import MONTHLY_AMOUNT_CHUNK, fill_monthly_amounts
 from delivery import emergencies, response_clock
 from delivery.models import EmergencyRequest, Project
 from scheduling.models import Visit, technicians
@@ -27,6 +27,7 @@ LIST_LIMIT = 25
 PROBLEMS_LIMIT = 20
 MONTHS = 12
 WEEKS_BACK, WEEKS_AHEAD = 4, 4
+LAZY_FILL = MONTHLY_AMOUNT_CHUNK  # terms priced at most by one request of the staff home
 ZERO = Decimal("0.00")
 
 
@@ -117,49 +118,46 @@ def sla_by_month(*, today, tz):
     return series
 
 
-def monthly_recurring(term) -> Decimal:
-    """A term's recurring charges for one month at its locked rates (a maintenance line counts
-    one visit a month)."""
-    total = ZERO
-    # An amendment's added package is priced from its own Exhibit A (billing's rule); a line
-    # that cannot be priced at all counts nothing here (the run records it as a problem).
-    rates = merged_rates(term.locked_rates, term.version.rates_snapshot)
-    for line in term.version.lines.all():
-        try:
-            amount = line_amount(line, rates)
-        except PricingError:
-            continue
-        total += amount.net_amount if amount else ZERO
-    return total
-
-
 def mrr_series(*, today):
-    """Monthly recurring revenue from the live terms' locked rates, for the 12 months ending
-    this month: each month counts the terms in force on its first day (2 queries)."""
+    """Monthly recurring revenue from the terms' stored monthly amounts, for the 12 months ending
+    this month: each month counts the terms in force on its first day; `current` the live
+    agreements' terms in force today (2 queries: whether any term is still to price, then one
+    sum per month in SQL; 3 more when some are: see fill_monthly_amounts).
+
+    A term gets its amount from the daily job; any still missing are priced here, one bounded
+    chunk per request (so the page never does unbounded work): if more remain, the series counts
+    what is stored and `complete` is False until the job has run."""
+    # A look through the index of pending terms first, so that a page with nothing to price
+    # opens no transaction and locks nothing.
+    pending = Term.objects.filter(monthly_amount__isnull=True).exists()
+    complete = not pending or fill_monthly_amounts(chunks=1, size=LAZY_FILL) < LAZY_FILL
     months = _months_ending(today)
-    terms = list(
-        Term.objects.filter(
-            agreement__status__in=[
-                *Agreement.LIVE,
-                Agreement.Status.ENDED,
-                Agreement.Status.TERMINATED,
-            ],
-            start__lte=months[-1],
-            end__gt=months[0],
-        )
-        .select_related("version", "agreement")
-        .prefetch_related(Prefetch("version__lines", queryset=ServiceLine.objects.order_by("pk")))
+
+    def total(in_force):
+        return Sum("monthly_amount", filter=in_force, default=ZERO)
+
+    sums = Term.objects.filter(
+        agreement__status__in=[
+            *Agreement.LIVE,
+            Agreement.Status.ENDED,
+            Agreement.Status.TERMINATED,
+        ],
+        start__lte=today,
+        end__gt=months[0],
+    ).aggregate(
+        current=total(Q(start__lte=today, end__gt=today, agreement__status__in=Agreement.LIVE)),
+        **{
+            f"m{index}": total(Q(start__lte=month, end__gt=month))
+            for index, month in enumerate(months)
+        },
     )
-    amounts = {term.pk: monthly_recurring(term) for term in terms}
-    series = []
-    for month in months:
-        in_force = [t for t in terms if t.start <= month < t.end]
-        series.append({"month": month, "amount": sum((amounts[t.pk] for t in in_force), ZERO)})
-    current = sum(
-        (amounts[t.pk] for t in terms if t.start <= today < t.end and t.agreement.is_live),
-        ZERO,
-    )
-    return {"current": current, "series": series}
+    return {
+        "current": sums["current"],
+        "series": [
+            {"month": month, "amount": sums[f"m{index}"]} for index, month in enumerate(months)
+        ],
+        "complete": complete,
+    }
 
 
 def _week(day: dt.date) -> dt.date:
@@ -168,21 +166,27 @@ def _week(day: dt.date) -> dt.date:
 
 def utilization(*, today, tz):
     """Scheduled (visits) and logged (time entries) hours per technician and week, from four
-    weeks back to four weeks ahead (3 queries)."""
+    weeks back to four weeks ahead (3 queries, each summed per technician and day)."""
     first = _week(today) - dt.timedelta(weeks=WEEKS_BACK)
     weeks = [first + dt.timedelta(weeks=n) for n in range(WEEKS_BACK + WEEKS_AHEAD)]
     end = weeks[-1] + dt.timedelta(weeks=1)
     start_at = dt.datetime.combine(first, dt.time(), tzinfo=tz)
     end_at = dt.datetime.combine(end, dt.time(), tzinfo=tz)
-    scheduled = defaultdict(Decimal)
-    for tech_id, starts_at, ends_at in (
+    # Summed per technician and local day by the database, per week here (a week starts on the
+    # local Monday); seconds stay whole until the week's total is turned into hours.
+    seconds: defaultdict[tuple[int, dt.date], int] = defaultdict(int)
+    for tech_id, day, duration in (
         Visit.objects.active()
         .filter(technician__isnull=False, starts_at__gte=start_at, starts_at__lt=end_at)
-        .values_list("technician_id", "starts_at", "ends_at")
+        .annotate(day=TruncDate("starts_at", tzinfo=tz))
+        .values("technician_id", "day")
+        .annotate(duration=Sum(F("ends_at") - F("starts_at")))
+        .values_list("technician_id", "day", "duration")
+        .order_by()
     ):
-        hours = Decimal((ends_at - starts_at).total_seconds()) / 3600
-        scheduled[(tech_id, _week(starts_at.astimezone(tz).date()))] += hours
-    logged = defaultdict(Decimal)
+        seconds[(tech_id, _week(day))] += round(duration.total_seconds())
+    scheduled = defaultdict(Decimal, {key: Decimal(total) / 3600 for key, total in seconds.items()})
+    logged: defaultdict[tuple[int, dt.date], Decimal] = defaultdict(Decimal)
     for tech_id, day, hours in (
         TimeEntry.objects.filter(work_date__gte=first, work_date__lt=end)
         .values_list("technician_id", "work_date")

@@ -1,7 +1,7 @@
 """The rates in force, as pure functions: a rate or a hosting package looked up in a rates
-snapshot, the rates of a term under an amendment, two snapshots side by side, and Exhibit A's and
-Exhibit B's priced lines. (The money of a line itself — list, discount, net, rounding — is
-rules.py's.)
+snapshot, the rates of a term under an amendment, two snapshots side by side, Exhibit A's and
+Exhibit B's priced lines, and a term's recurring charges for one month. (The money of a line
+itself — list, discount, net, rounding — is rules.py's.)
 
 A *rates snapshot* is Exhibit A frozen as JSON (amounts as strings), taken from the rate card
 and discount policies in effect when an agreement version is sent; a term locks it:
@@ -12,12 +12,13 @@ and discount policies in effect when an agreement version is sent; a term locks 
                 "price": "150.00"}, ...]}
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from agreements.models import ServiceKind
 
-from .rules import discount_percent, line_money, net_rate
+from .rules import ZERO, discount_percent, line_money, net_rate
 
 
 class PricingError(LookupError):
@@ -110,6 +111,24 @@ def line_amount(line, snapshot, *, visits_per_month: Decimal | None = None) -> A
         price = snapshot_rate(snapshot, line.labor_rate)
     percent = discount_percent(snapshot, kind)
     return Amount(label, quantity, unit, price, percent, net_rate(price, percent))
+
+
+def monthly_recurring(locked_rates, snapshot, lines: Iterable) -> Decimal:
+    """A term's recurring charges for one month at its locked rates merged with its version's
+    Exhibit A (a maintenance line counts one visit a month).
+
+    An amendment's added package is priced from its own Exhibit A (merged_rates); a line that
+    cannot be priced at all counts nothing here (the monthly run records it as a problem).
+    Terms store the result (Term.monthly_amount) for the staff home's revenue series."""
+    rates = merged_rates(locked_rates, snapshot)
+    total = ZERO
+    for line in lines:
+        try:
+            amount = line_amount(line, rates)
+        except PricingError:
+            continue
+        total += amount.net_amount if amount else ZERO
+    return total
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from celery import shared_task
 
 from allora.timeutils import local_today
 
-from . import invoicing
+from . import invoicing, services
 from .documents import send_invoice_email
 
 
@@ -22,6 +22,13 @@ def issue_invoices(today=None):
 def mark_overdue(today=None):
     """Daily: issued invoices past their due date become overdue."""
     return invoicing.mark_overdue(today=_date(today))
+
+
+@shared_task
+def fill_monthly_amounts():
+    """Daily: store the monthly amount of every term that has none yet (new, imported or
+    amended terms), for the staff home's revenue series."""
+    return services.fill_monthly_amounts()
 
 
 @shared_task

@@ -516,7 +516,9 @@ def replan_for_amendment(agreement, *, version, effective: dt.date) -> Amendment
             if old_pk in assignments and line.pk not in assignments
         ]
     )
-    Term.objects.filter(pk__in=term_ids).update(version=version)
+    # The new version's lines price the terms from now on: their stored monthly amount is
+    # computed again (billing.services.fill_monthly_amounts).
+    Term.objects.filter(pk__in=term_ids).update(version=version, monthly_amount=None)
     result.planned = plan_terms(terms, today=effective, skip=skip)
     return result
 

@@ -63,10 +63,16 @@ def card(db):
 
 def test_the_staff_dashboard_runs_a_constant_number_of_queries(card, admin, staff):
     business(1, admin)
+    # New terms have no stored monthly amount yet: the first visit prices them (one chunk:
+    # the terms with their versions locked, the versions' lines, one UPDATE), the next reads
+    # only sums.
+    filling = count_queries(staff_dashboard)
     small = count_queries(staff_dashboard)
     business(4, admin)
-    # renewals 1, terminations 1, emergencies 1, SLA 1, MRR 2 (terms, their lines),
-    # utilization 3 (visits, time entries, technicians), overdue invoices 1, billing problems 1.
+    assert count_queries(staff_dashboard) == filling == 14
+    # renewals 1, terminations 1, emergencies 1, SLA 1, MRR 2 (whether any term is still to
+    # price, the 12 monthly sums and the current one), utilization 3 (visits and time entries
+    # per technician and day, technicians), overdue invoices 1, billing problems 1.
     assert count_queries(staff_dashboard) == small == 11
 
 
@@ -154,3 +160,29 @@ def test_the_portal_home_shows_term_end_notice_deadline_and_requests(
     assert "Printer on fire" in body
     assert "Printer on fire" not in client_for(bob).get(reverse("portal:home")).content.decode()
     assert EmergencyRequest.objects.count() == 1
+
+
+def test_utilization_sums_scheduled_hours_per_local_week_in_the_database(card, admin, staff):
+    from scheduling.models import Visit
+
+    business(2, admin)
+    Visit.objects.update(technician=staff)
+    late_sunday = dt.datetime(2027, 3, 7, 23, 30, tzinfo=NY)  # Monday 04:30 UTC
+    visit = Visit.objects.filter(starts_at__date__gte=dt.date(2027, 3, 1)).earliest("starts_at")
+    Visit.objects.filter(pk=visit.pk).update(
+        starts_at=late_sunday, ends_at=late_sunday + dt.timedelta(minutes=90)
+    )
+    Visit.objects.exclude(pk=visit.pk).filter(starts_at__date=dt.date(2027, 3, 9)).update(
+        status=Visit.Status.CANCELLED  # cancelled visits take nobody's time
+    )
+    expected: dict[dt.date, D] = {}
+    for starts_at, ends_at in Visit.objects.active().values_list("starts_at", "ends_at"):
+        week = dashboard._week(starts_at.astimezone(NY).date())
+        expected[week] = expected.get(week, D(0)) + D((ends_at - starts_at).total_seconds()) / 3600
+    (row,) = dashboard.utilization(today=TODAY, tz=NY)["rows"]
+    assert {cell["week"]: cell["scheduled"] for cell in row["weeks"]} == {
+        cell["week"]: round(expected.get(cell["week"], D(0)), 1) for cell in row["weeks"]
+    }
+    # The late Sunday visit counts in the week of March 1 (local), not the week of March 8.
+    week_of_march_1 = next(c for c in row["weeks"] if c["week"] == dt.date(2027, 3, 1))
+    assert week_of_march_1["scheduled"] == round(expected[dt.date(2027, 3, 1)], 1) > 0

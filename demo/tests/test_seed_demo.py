@@ -7,7 +7,7 @@ import os
 import pytest
 from django.core.management import call_command
 
-from agreements.models import Contact, Customer
+from agreements.models import Contact, Customer, Term
 from allora.models import User
 from billing.models import RateCard, RateCardLine
 from delivery.models import EmergencyRequest, Project
@@ -31,6 +31,8 @@ def test_seed_demo_is_idempotent():
     assert counts() == first
     assert first[0] >= 6 and first[1] == 4
     assert RateCard.objects.current(on=dt.date(2026, 11, 28)) is not None
+    # Every term's monthly amount is stored, as the nightly job would have done.
+    assert Term.objects.exists() and not Term.objects.filter(monthly_amount__isnull=True).exists()
 
 
 def test_the_demo_plans_assigns_and_reports_and_is_idempotent():

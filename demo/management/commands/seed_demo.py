@@ -3,6 +3,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from allora.management.dates import today_argument, today_from
+from billing.services import fill_monthly_amounts
 from demo import agreements as agreements_demo
 from demo import billing as billing_demo
 from demo import customers as customers_demo
@@ -33,6 +34,7 @@ class Command(BaseCommand):
             technicians=[people["marcus@allora.example"], people["priya@allora.example"]],
         )
         billing_demo.seed_invoices(today=today, staff=people["marcus@allora.example"])
+        fill_monthly_amounts()  # what the nightly job does for the terms created above
         service_demo.seed(now=timezone.now(), technician=people["marcus@allora.example"])
         projects_demo.seed(today=today, now=timezone.now(), staff=people["marcus@allora.example"])
         self.stdout.write(self.style.SUCCESS(f"Demo data ready ({len(customers)} customers)."))
