@@ -1,13 +1,30 @@
-"""Month and week grids for the calendar pages (pure: dates and already-fetched visits in).
+"""The calendar pages' days: how many visits each day holds and the first few of them, read from
+the database in a fixed number of queries, and the month grid, week and day that lay them out.
 
-Each visit lands on its local date in its own customer's zone, so a staff calendar mixing
-customers in several zones still shows every visit on the day the customer sees it.
+Each visit lands on its local date in its own zone (its agreement's, the zone ``Visit.tz`` shows
+its times in), so a staff calendar mixing customers in several zones still shows every visit on
+the day the customer sees it. The database does that work, so a page reads what it shows and no
+more (issue 14: a December month of every technician read and rendered 20 MB):
+
+1. the zones present in the range: one query (``SELECT DISTINCT time_zone``);
+2. the number of visits of each local date: one grouped ``COUNT``;
+3. the first ``shown`` visits of each local date: one query, a ``ROW_NUMBER()`` window
+   partitioned by the local date and filtered on (Django wraps it in a subquery).
+
+Both keep the visits between each zone's own local midnights (a range on ``starts_at`` per
+zone); the local date and time are a ``CASE`` over the zones found in 1 (``TruncDate``/
+``TruncTime`` in each zone). So the number of queries is three whatever the number of visits,
+days or zones (only the first when the range holds no visit), and the rows read are the zones,
+one count per day, and at most ``shown`` visits per day.
 """
 
 import calendar
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from django.db.models import Case, Count, F, Q, When, Window
+from django.db.models.functions import RowNumber, TruncDate, TruncTime
 
 from allora.validation import date_in_range, query_date
 
@@ -16,6 +33,14 @@ ONE_DAY = dt.timedelta(days=1)
 # UTC bounds are widened by this much so that every zone's local day is covered.
 _ZONE_MARGIN = dt.timedelta(days=1)
 
+# Visits listed per day: a month's cell, a week's day (7 × 25 stays under a page of 200), a day.
+# Past it a day shows "+N more" (a link to its day view) or, on the day view, asks for a filter.
+MONTH_SHOWN = 3
+WEEK_SHOWN = 25
+DAY_SHOWN = 200
+
+VIEWS = ("month", "week", "day")
+
 
 @dataclass
 class Day:
@@ -23,6 +48,12 @@ class Day:
     in_month: bool
     is_today: bool
     visits: list = field(default_factory=list)
+    count: int = 0
+
+    @property
+    def more(self) -> int:
+        """The visits of the day that are counted but not listed."""
+        return self.count - len(self.visits)
 
 
 @dataclass
@@ -59,8 +90,19 @@ def parse_day(text: str, *, today: dt.date) -> dt.date:
     return query_date(text, default=today)
 
 
+def parse_view(text: str) -> str:
+    """ "month", "week" or "day"; the month for anything else."""
+    return text if text in VIEWS else "month"
+
+
 def month_days(first: dt.date) -> list[list[dt.date]]:
     return calendar.Calendar(WEEK_STARTS_ON).monthdatescalendar(first.year, first.month)
+
+
+def week_of(day: dt.date) -> list[dt.date]:
+    """The seven days (Sunday first) of the week that holds `day`."""
+    start = day - dt.timedelta(days=(day.weekday() + 1) % 7)
+    return [start + dt.timedelta(days=n) for n in range(7)]
 
 
 def utc_bounds(days: list[dt.date]) -> tuple[dt.datetime, dt.datetime]:
@@ -70,26 +112,73 @@ def utc_bounds(days: list[dt.date]) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
-def by_local_date(visits) -> dict[dt.date, list]:
-    found = defaultdict(list)
-    for visit in visits:
-        found[visit.local_start.date()].append(visit)
-    for day_visits in found.values():
-        day_visits.sort(key=lambda visit: visit.local_start.time())
+def _in_zones(zones, trunc):
+    """``trunc`` ("starts_at" as a date or a time) in each visit's own zone."""
+    return Case(
+        *[
+            When(agreement__time_zone=zone, then=trunc("starts_at", tzinfo=ZoneInfo(zone)))
+            for zone in zones
+        ]
+    )
+
+
+def _local_range(zones, days) -> Q:
+    """Visits from the first local midnight of `days` to the one after the last, in their own
+    zone: a plain range on "starts_at" per zone (the index serves it; no CASE per row)."""
+    found = Q()
+    for zone in zones:
+        tz = ZoneInfo(zone)
+        start = dt.datetime.combine(days[0], dt.time.min, tzinfo=tz)
+        end = dt.datetime.combine(days[-1] + ONE_DAY, dt.time.min, tzinfo=tz)
+        found |= Q(agreement__time_zone=zone, starts_at__gte=start, starts_at__lt=end)
     return found
 
 
-def month_grid(first: dt.date, visits, *, today: dt.date) -> Month:
-    """The weeks of the month starting on `first`, each day with its visits."""
-    found = by_local_date(visits)
-    weeks = [
-        [Day(day, day.month == first.month, day == today, found.get(day, [])) for day in week]
-        for week in month_days(first)
-    ]
-    return Month(first, weeks)
+def visits_by_day(visits, days: list[dt.date], *, shown: int) -> dict[dt.date, tuple[int, list]]:
+    """For each local date of `days` (consecutive, in order) that has active visits: how many,
+    and the first `shown` of them by local time (customer, line and technician joined)."""
+    start, end = utc_bounds(days)
+    in_range = visits.active().filter(starts_at__gte=start, starts_at__lt=end).order_by()
+    zones = sorted(in_range.values_list("agreement__time_zone", flat=True).distinct())
+    if not zones:
+        return {}
+    on_days = in_range.filter(_local_range(zones, days)).annotate(
+        on_date=_in_zones(zones, TruncDate)
+    )
+    counts = dict(on_days.values_list("on_date").annotate(count=Count("pk")))
+    order = [F("at_time").asc(), F("starts_at").asc(), F("pk").asc()]
+    first = (
+        on_days.annotate(at_time=_in_zones(zones, TruncTime))
+        .annotate(day_rank=Window(RowNumber(), partition_by=[F("on_date")], order_by=order))
+        .filter(day_rank__lte=shown)
+        .order_by("on_date", "at_time", "starts_at", "pk")
+        .for_display()
+    )
+    found: dict[dt.date, tuple[int, list]] = {day: (count, []) for day, count in counts.items()}
+    for visit in first:
+        found[visit.on_date][1].append(visit)
+    return found
 
 
-def week_of(day: dt.date) -> list[dt.date]:
-    """The seven days (Sunday first) of the week that holds `day`."""
-    start = day - dt.timedelta(days=(day.weekday() + 1) % 7)
-    return [start + dt.timedelta(days=n) for n in range(7)]
+def _day(date, found, *, today, in_month=True) -> Day:
+    count, visits = found.get(date, (0, []))
+    return Day(date, in_month, date == today, visits, count)
+
+
+def month_grid(first: dt.date, visits, *, today: dt.date, shown: int = MONTH_SHOWN) -> Month:
+    """The weeks of the month starting on `first`, each day with its count and first visits."""
+    weeks = month_days(first)
+    found = visits_by_day(visits, [weeks[0][0], weeks[-1][-1]], shown=shown)
+    return Month(
+        first,
+        [
+            [_day(day, found, today=today, in_month=day.month == first.month) for day in week]
+            for week in weeks
+        ],
+    )
+
+
+def day_list(days: list[dt.date], visits, *, today: dt.date, shown: int) -> list[Day]:
+    """The consecutive `days` (a week, or one day), each with its count and first visits."""
+    found = visits_by_day(visits, days, shown=shown)
+    return [_day(day, found, today=today) for day in days]

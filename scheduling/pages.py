@@ -1,6 +1,8 @@
 """What the staff schedule pages (``scheduling/views.py``) and the customer portal's
-(``portal/views/schedule.py``) share: a month's visits for a calendar, and the confirmation that
-replaces a calendar feed's secret address."""
+(``portal/views/schedule.py``) share: the calendar's month, week or day asked by the query string,
+and the confirmation that replaces a calendar feed's secret address."""
+
+import datetime as dt
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
@@ -9,11 +11,34 @@ from django.utils import timezone
 from . import calendars
 
 
-def month_visits(visits, first):
-    """The visits shown on the calendar of the month starting ``first`` (with its edge days)."""
-    days = [day for week in calendars.month_days(first) for day in week]
-    start, end = calendars.utc_bounds(days)
-    return visits.active().filter(starts_at__gte=start, starts_at__lt=end).for_display()
+def calendar_period(request, visits, *, today: dt.date) -> dict:
+    """The calendar page's context for ``?view=month&month=YYYY-MM`` (the default),
+    ``?view=week&day=YYYY-MM-DD`` or ``?view=day&day=…``: each day with its number of visits and
+    the first ones (``calendars.visits_by_day``). Anything unknown or out of range is this month,
+    this week or today, never an error."""
+    view = calendars.parse_view(request.GET.get("view", ""))
+    if view == "month":
+        first = calendars.parse_month(request.GET.get("month", ""), today=today)
+        return {
+            "view": view,
+            "month": calendars.month_grid(first, visits, today=today),
+            # The day the week and day buttons open: today in this month, else the 1st.
+            "day": today if (today.year, today.month) == (first.year, first.month) else first,
+        }
+    day = calendars.parse_day(request.GET.get("day", ""), today=today)
+    days, shown = (
+        ([day], calendars.DAY_SHOWN)
+        if view == "day"
+        else (calendars.week_of(day), calendars.WEEK_SHOWN)
+    )
+    step = dt.timedelta(days=len(days))
+    return {
+        "view": view,
+        "day": day,
+        "days": calendars.day_list(days, visits, today=today, shown=shown),
+        "previous": day - step,
+        "next": day + step,
+    }
 
 
 def regenerate_feed_view(request, feed, *, done, cancel_url, reason=""):

@@ -33,7 +33,7 @@ from .forms import (
     VisitMoveForm,
 )
 from .models import CalendarFeed, LineAssignment, Visit, technicians
-from .pages import month_visits, regenerate_feed_view
+from .pages import calendar_period, regenerate_feed_view
 from .recurrence import RecurrenceError
 
 UPCOMING_PAGE = 50
@@ -65,20 +65,17 @@ def _date_or_today(text: str) -> dt.date:
 
 @staff_required
 def calendar(request):
-    """All technicians' visits in a month, filterable by technician and customer."""
-    today = local_today()
-    first = calendars.parse_month(request.GET.get("month", ""), today=today)
+    """All technicians' visits in a month, week or day, filterable by technician and customer:
+    per day its count and the first visits (``pages.calendar_period``)."""
     technician, customer = request.GET.get("technician", ""), customer_filter(request)
-    visits = customer.apply(Visit.objects.all(), via="agreement__customer")
-    if technician == "none":
-        visits = visits.filter(technician__isnull=True)
-    elif query_id(technician):
-        visits = visits.filter(technician_id=query_id(technician))
+    visits = _for_technician(
+        customer.apply(Visit.objects.all(), via="agreement__customer"), technician
+    )
     return render(
         request,
         "scheduling/calendar.html",
         {
-            "month": calendars.month_grid(first, month_visits(visits, first), today=today),
+            **calendar_period(request, visits, today=local_today()),
             "technicians": technicians(),
             "technician": technician,
             "customer": customer,
@@ -87,6 +84,15 @@ def calendar(request):
             "tab": "calendar",
         },
     )
+
+
+def _for_technician(visits, technician: str):
+    """The technician filter: "none" is unassigned visits, an id one technician's, else all."""
+    if technician == "none":
+        return visits.filter(technician__isnull=True)
+    if query_id(technician):
+        return visits.filter(technician_id=query_id(technician))
+    return visits
 
 
 @staff_required
@@ -98,11 +104,7 @@ def visit_list(request):
     attention = request.GET.get("attention") == "1"
     # From midnight in Allora's zone (where staff work) on the chosen day.
     start = timezone.make_aware(dt.datetime.combine(since, dt.time.min))
-    visits = Visit.objects.open().filter(ends_at__gt=start)
-    if technician == "none":
-        visits = visits.filter(technician__isnull=True)
-    elif query_id(technician):
-        visits = visits.filter(technician_id=query_id(technician))
+    visits = _for_technician(Visit.objects.open().filter(ends_at__gt=start), technician)
     visits = customer.apply(visits, via="agreement__customer")
     if attention:
         visits = visits.exclude(flag="")
@@ -443,21 +445,21 @@ def my_schedule(request):
     day = calendars.parse_day(request.GET.get("day", ""), today=today)
     view = "day" if request.GET.get("view") == "day" else "week"
     days = [day] if view == "day" else calendars.week_of(day)
-    start, end = calendars.utc_bounds(days)
-    mine = Visit.objects.filter(technician=request.user).for_display()
-    found = calendars.by_local_date(mine.active().filter(starts_at__gte=start, starts_at__lt=end))
-    step = dt.timedelta(days=1 if view == "day" else 7)
+    mine = Visit.objects.filter(technician=request.user)
+    shown = calendars.DAY_SHOWN if view == "day" else calendars.WEEK_SHOWN
+    step = dt.timedelta(days=len(days))
     return render(
         request,
         "scheduling/my_schedule.html",
         {
-            "days": [(d, found.get(d, [])) for d in days],
+            "days": calendars.day_list(days, mine, today=today, shown=shown),
             "day": day,
             "view": view,
             "previous": day - step,
             "next": day + step,
             "today": today,
             "to_report": mine.open()
+            .for_display()
             .filter(starts_at__lt=timezone.now())
             .order_by("starts_at")[:20],
             "feed": CalendarFeed.for_technician(request.user),
@@ -468,14 +470,18 @@ def my_schedule(request):
 
 @staff_required
 def my_calendar(request):
+    """The signed-in technician's month; a day's "+N more" opens that day of their schedule."""
     today = local_today()
     first = calendars.parse_month(request.GET.get("month", ""), today=today)
-    visits = month_visits(Visit.objects.filter(technician=request.user), first)
     return render(
         request,
         "scheduling/calendar.html",
         {
-            "month": calendars.month_grid(first, visits, today=today),
+            "view": "month",
+            "month": calendars.month_grid(
+                first, Visit.objects.filter(technician=request.user), today=today
+            ),
+            "day_url": reverse("scheduling:my_schedule") + "?view=day&",
             "title": "My calendar",
             "tab": "mine",
         },

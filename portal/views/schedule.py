@@ -8,9 +8,8 @@ from django.utils import timezone
 from agreements.models import Agreement
 from allora.tenancy import portal_required
 from allora.timeutils import local_today
-from scheduling import calendars
 from scheduling.models import CalendarFeed, Visit
-from scheduling.pages import month_visits, regenerate_feed_view
+from scheduling.pages import calendar_period, regenerate_feed_view
 
 UPCOMING = 20
 RECENT_REPORTS = 10
@@ -40,17 +39,9 @@ def schedule(request):
 
 @portal_required
 def calendar(request):
-    today = local_today()
-    first = calendars.parse_month(request.GET.get("month", ""), today=today)
-    return render(
-        request,
-        "portal/calendar.html",
-        {
-            "month": calendars.month_grid(
-                first, month_visits(_portal_visits(request), first), today=today
-            )
-        },
-    )
+    """The customer's month (or one day, where a busy day's "+N more" leads)."""
+    context = calendar_period(request, _portal_visits(request), today=local_today())
+    return render(request, "portal/calendar.html", context)
 
 
 @portal_required

@@ -62,10 +62,9 @@ def local(day, hour, minute=0, tz=NY):
 _HAND_PLACED = itertools.count(100)
 
 
-def make_visit(term, starts_at, ends_at, *, technician=None, **fields):
-    """A visit placed by hand (a series of its own, so it never collides with planned ones)."""
-    line = term.version.lines.filter(rrule__gt="").first()
-    return Visit.objects.create(
+def _hand_placed(term, line, starts_at, ends_at, **fields):
+    """An unsaved visit with a series of its own, so it never collides with planned ones."""
+    return Visit(
         agreement=term.agreement,
         term=term,
         line=line,
@@ -73,6 +72,31 @@ def make_visit(term, starts_at, ends_at, *, technician=None, **fields):
         occurrence_start=starts_at,
         starts_at=starts_at,
         ends_at=ends_at,
-        technician=technician,
         **fields,
+    )
+
+
+def _scheduled_line(term):
+    return term.version.lines.filter(rrule__gt="").first()
+
+
+def make_visit(term, starts_at, ends_at, *, technician=None, **fields):
+    """A visit placed by hand (a series of its own, so it never collides with planned ones)."""
+    visit = _hand_placed(
+        term, _scheduled_line(term), starts_at, ends_at, technician=technician, **fields
+    )
+    visit.save()
+    return visit
+
+
+def visits_on(term, day, count, *, hour=8, technician=None):
+    """`count` visits of `term` on the local `day`, two minutes apart from `hour`:00, 30 minutes
+    long, in one query (a busy calendar day)."""
+    line = _scheduled_line(term)
+    first = local(day, hour, tz=term.agreement.time_zone)
+    starts = [first + dt.timedelta(minutes=2 * n) for n in range(count)]
+    half_hour = dt.timedelta(minutes=30)
+    return Visit.objects.bulk_create(
+        _hand_placed(term, line, start, start + half_hour, technician=technician)
+        for start in starts
     )
