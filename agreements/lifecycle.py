@@ -4,16 +4,19 @@ renewal review (carried, uplifted or reviewed rates; a late increase and its opt
 renewal and ending (the daily jobs, with their reminders), and early termination with its final
 invoice. Sending and signing, up to activation, are in ``signing.py``.
 
-Each step is one transaction that locks the agreement row; emails run after commit.
+Each step is one transaction that locks the agreement row (the renewal job: one transaction
+per chunk of agreements, every row of the chunk locked); emails run after commit.
 """
 
 import dataclasses
 import datetime as dt
+import logging
+from collections import defaultdict
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import DatabaseError, IntegrityError, models, transaction
 from django.utils import timezone
 
 from allora.emails import send_after_commit
@@ -21,12 +24,14 @@ from allora.models import Role
 from billing.pricing import merged_rates, rate_changes
 from billing.rules import money
 from billing.services import rates_snapshot
-from scheduling.planning import cancel_future_visits, plan_term
+from scheduling.planning import cancel_future_visits, plan_term, plan_terms
 
 from . import rules
 from .models import (
     Agreement,
     AgreementEvent,
+    AgreementVersion,
+    Contact,
     RateReview,
     Reminder,
     Term,
@@ -34,6 +39,7 @@ from .models import (
 )
 
 Event = AgreementEvent.Kind
+logger = logging.getLogger(__name__)
 
 
 # Activation ------------------------------------------------------------------------------
@@ -64,10 +70,22 @@ def activate(agreement, *, version, signed_on: dt.date):
 
 def _customer_recipients(agreement, *extra):
     """The customer's signers and billing contacts (and any extra address), once each."""
-    contacts = agreement.customer.contacts.filter(
+    return _recipients(_contact_emails([agreement.customer_id]), agreement, *extra)
+
+
+def _contact_emails(customer_ids) -> dict[int, list[str]]:
+    """{customer id: its signers' and billing contacts' addresses}, in one query."""
+    emails = defaultdict(list)
+    contacts = Contact.objects.filter(customer_id__in=customer_ids).filter(
         models.Q(is_authorized_signer=True) | models.Q(is_billing_contact=True)
     )
-    emails = [*contacts.values_list("email", flat=True), *extra]
+    for customer_id, email in contacts.values_list("customer_id", "email"):
+        emails[customer_id].append(email)
+    return emails
+
+
+def _recipients(contact_emails, agreement, *extra):
+    emails = [*contact_emails.get(agreement.customer_id, []), *extra]
     return list(dict.fromkeys(email.lower() for email in emails if email))
 
 
@@ -376,91 +394,217 @@ def _remind(agreement, kind, *, key, today, to, context):
             defaults={"sent_on": today, "recipients": ", ".join(to)},
         )
     if created:
-        agreement.log(Event.REMINDER, f"Email sent: {Reminder.Kind(kind).label}")
-        send_after_commit(
-            f"lifecycle_{kind}",
-            to=to,
-            context={"agreement": agreement, "customer": agreement.customer, **context},
-        )
+        _reminder_sent(agreement, kind, to=to, context=context).save(force_insert=True)
     return created
+
+
+def _reminder_sent(agreement, kind, *, to, context) -> AgreementEvent:
+    """Queue a lifecycle email (sent after commit) whose Reminder row is being stored; the
+    history line saying so, not saved yet."""
+    send_after_commit(
+        f"lifecycle_{kind}",
+        to=to,
+        context={"agreement": agreement, "customer": agreement.customer, **context},
+    )
+    return agreement.event(Event.REMINDER, f"Email sent: {Reminder.Kind(kind).label}")
 
 
 def _claim_live(pk):
     """Lock a live agreement for this transaction; None when it is not live or another worker
     holds it (that worker finishes the job for it)."""
-    return (
+    claimed = _claim_live_agreements([pk])
+    return claimed[0] if claimed else None
+
+
+def _claim_live_agreements(pks) -> list[Agreement]:
+    """Lock the live agreements among ``pks`` for this transaction, in id order; those not live
+    or held by another worker are left out (that worker finishes the job for them)."""
+    return list(
         Agreement.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(pk=pk, status__in=Agreement.LIVE)
+        .filter(pk__in=pks, status__in=Agreement.LIVE)
         .select_related("customer")
-        .first()
+        .order_by("pk")
     )
 
 
-def renew_due_agreements(*, today: dt.date):
-    """Renew every live agreement whose term has ended by ``today`` without a timely request."""
-    due = (
+RENEWAL_CHUNK = 250
+
+
+def renew_due_agreements(*, today: dt.date, chunk_size: int = RENEWAL_CHUNK):
+    """Renew every live agreement whose term has ended by ``today`` without a timely request:
+    a chunk of agreements at a time, one transaction each. An agreement that cannot be renewed
+    is logged and left due for the next run; it never stops the others."""
+    due = list(
         Agreement.objects.live()
         .annotate(last_end=models.Max("terms__end"))
         .filter(last_end__lte=today)
+        .order_by("pk")
         .values_list("pk", flat=True)
     )
     renewed = []
-    for pk in list(due):
+    for index in range(0, len(due), chunk_size):
+        renewed += _renew_chunk(due[index : index + chunk_size], today=today)
+    return renewed
+
+
+def _renew_chunk(pks, *, today):
+    """The chunk in one transaction; if that fails, one agreement at a time, so a second
+    worker's renewal or one agreement's bad data costs the others nothing."""
+    try:
+        with transaction.atomic():
+            return _renew(pks, today=today)
+    except IntegrityError:
+        logger.info("Renewal chunk %s…: a term already exists, one by one", pks[0])
+    except DatabaseError:
+        raise
+    except Exception:  # noqa: BLE001 - one agreement's data: found one by one below
+        logger.info("Renewal chunk %s… failed, one by one", pks[0], exc_info=True)
+    renewed = []
+    for pk in pks:
         try:
             renewed += renew_agreement(pk, today=today)
         except IntegrityError:
             continue  # another worker renewed it at the same moment
+        except DatabaseError:
+            raise
+        except Exception:  # noqa: BLE001 - one agreement never stops the run
+            logger.exception("Agreement %s could not be renewed on %s", pk, today)
     return renewed
 
 
 def renew_agreement(pk, *, today: dt.date):
     """Add the terms due by ``today`` (several after a long gap), each from the previous end."""
-    created: list[Term] = []
     with transaction.atomic():
-        agreement = _claim_live(pk)
-        if agreement is None:
-            return created
-        request = agreement.termination_requests.filter(
-            status=TerminationRequest.Status.STANDING
-        ).first()
-        version = agreement.signed_version()
-        term = agreement.terms.order_by("-number").first()
-        due = rules.term_dates(term.end, through=today) if term.end <= today else []
-        for start, end in due:
-            if request and request.effective_end <= term.end:
-                break  # the agreement ends with this term
-            review = agreement.rate_reviews.filter(
-                term_number=term.number + 1, status=RateReview.Status.FINALIZED
-            ).first()
-            if review and review.opt_out_open(today):
-                break  # a late increase's opt-out window is open: the renewal waits for it
-            term = Term.objects.create(
-                agreement=agreement,
-                number=term.number + 1,
-                start=start,
-                end=end,
-                locked_rates=review.rates if review else carried_rates(term, version),
-                version=version,
-            )
-            plan_term(term)  # the whole term, as if the job had run on the day it was due
+        return _renew([pk], today=today)
+
+
+def _renew(pks, *, today: dt.date) -> list[Term]:
+    """Renew the agreements among ``pks`` this worker can lock; the new terms. Called inside a
+    transaction. A fixed number of queries whatever the number of agreements: the locks, one
+    read each of the latest terms, standing requests, signed versions, finalized reviews,
+    contacts and renewal reminders, then multi-row inserts and one ``plan_terms``."""
+    agreements = _claim_live_agreements(pks)
+    if not agreements:
+        return []
+    ids = [agreement.pk for agreement in agreements]
+    latest = {
+        term.agreement_id: term
+        for term in Term.objects.filter(
+            agreement_id__in=ids,
+            number=models.Subquery(
+                Term.objects.filter(agreement_id=models.OuterRef("agreement_id"))
+                .order_by("-number")
+                .values("number")[:1]
+            ),
+        )
+    }
+    requests = {
+        request.agreement_id: request
+        for request in TerminationRequest.objects.filter(
+            agreement_id__in=ids, status=TerminationRequest.Status.STANDING
+        )
+    }
+    versions = {}  # the version in force: the latest signed one (ascending: the last one wins)
+    for version in (
+        AgreementVersion.objects.filter(agreement_id__in=ids, status=AgreementVersion.Status.SIGNED)
+        .only("agreement_id", "number", "rates_snapshot")
+        .order_by("agreement_id", "number")
+    ):
+        versions[version.agreement_id] = version
+    reviews: defaultdict[int, dict[int, RateReview]] = defaultdict(dict)
+    for finalized in RateReview.objects.filter(
+        agreement_id__in=ids, status=RateReview.Status.FINALIZED
+    ):
+        reviews[finalized.agreement_id][finalized.term_number] = finalized
+    sent = set(
+        Reminder.objects.filter(agreement_id__in=ids, kind=Reminder.Kind.RENEWED).values_list(
+            "agreement_id", "key"
+        )
+    )
+    contacts = _contact_emails({agreement.customer_id for agreement in agreements})
+
+    created, events, reminders = [], [], []
+    for agreement in agreements:
+        if agreement.pk not in latest:
+            continue  # never activated: nothing to renew
+        request = requests.get(agreement.pk)
+        renewals = next_terms(
+            latest[agreement.pk],
+            request=request,
+            version=versions.get(agreement.pk),
+            reviews=reviews[agreement.pk],
+            today=today,
+        )
+        to = _recipients(contacts, agreement) if renewals else []
+        for term, review in renewals:
+            term.agreement = agreement
             how = "with the reviewed rates" if review else "as is"
-            agreement.log(
-                Event.RENEWED,
-                f"Renewed {how}: term {term.number} from {term.start:%B %-d, %Y} "
-                f"to {term.last_day:%B %-d, %Y}",
+            events.append(
+                agreement.event(
+                    Event.RENEWED,
+                    f"Renewed {how}: term {term.number} from {term.start:%B %-d, %Y} "
+                    f"to {term.last_day:%B %-d, %Y}",
+                )
             )
-            _remind(
-                agreement,
-                Reminder.Kind.RENEWED,
-                key=term.number,
-                today=today,
-                to=_customer_recipients(agreement),
-                context={"term": term, "review": review},
-            )
+            if (agreement.pk, term.number) not in sent:
+                reminders.append(
+                    Reminder(
+                        agreement=agreement,
+                        kind=Reminder.Kind.RENEWED,
+                        key=term.number,
+                        sent_on=today,
+                        recipients=", ".join(to),
+                    )
+                )
+                events.append(
+                    _reminder_sent(
+                        agreement,
+                        Reminder.Kind.RENEWED,
+                        to=to,
+                        context={"term": term, "review": review},
+                    )
+                )
             created.append(term)
-        if request and request.effective_end == term.end:
-            agreement.set_status(Agreement.Status.ENDING)
+        last_end = renewals[-1][0].end if renewals else latest[agreement.pk].end
+        if (
+            request
+            and request.effective_end == last_end
+            and agreement.status != Agreement.Status.ENDING
+        ):
+            agreement.set_status(Agreement.Status.ENDING)  # this term is its last
+    Term.objects.bulk_create(created)
+    plan_terms(created)  # whole terms, as if the job had run on the day each was due
+    AgreementEvent.objects.bulk_create(events)
+    Reminder.objects.bulk_create(reminders)
     return created
+
+
+def next_terms(
+    latest: Term, *, request, version, reviews: dict, today: dt.date
+) -> list[tuple[Term, RateReview | None]]:
+    """The terms due by ``today`` after ``latest`` (unsaved, several after a long gap), each
+    from the previous end with its finalized review's rates ({term number: review}) or the
+    carried ones, and the review used. None once the standing ``request`` ends the agreement
+    with a term, or while a late increase's opt-out window is open (the renewal waits)."""
+    found: list[tuple[Term, RateReview | None]] = []
+    term = latest
+    due = rules.term_dates(term.end, through=today) if term.end <= today else []
+    for start, end in due:
+        if request and request.effective_end <= term.end:
+            break  # the agreement ends with this term
+        review = reviews.get(term.number + 1)
+        if review and review.opt_out_open(today):
+            break  # a late increase's opt-out window is open: the renewal waits for it
+        term = Term(
+            agreement_id=latest.agreement_id,
+            number=term.number + 1,
+            start=start,
+            end=end,
+            locked_rates=review.rates if review else carried_rates(term, version),
+            version=version,
+        )
+        found.append((term, review))
+    return found
 
 
 def end_due_agreements(*, today: dt.date):

@@ -334,10 +334,14 @@ class Agreement(models.Model):
 
     def log(self, kind, message, *, actor=None):
         """Add a line to the history; ``kind`` must be one of ``AgreementEvent.Kind``."""
+        event = self.event(kind, message, actor=actor)
+        event.save(force_insert=True)
+        return event
+
+    def event(self, kind, message, *, actor=None):
+        """A line for the history, not saved yet (a set-based job inserts many at once)."""
         kind = AgreementEvent.Kind(kind)  # an unknown kind is a ValueError, not a hidden event
-        return AgreementEvent.objects.create(
-            agreement=self, kind=kind, message=message, actor=actor
-        )
+        return AgreementEvent(agreement=self, kind=kind, message=message, actor=actor)
 
 
 class AgreementVersion(models.Model):

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.db import transaction
 
 from agreements.models import Agreement, Reminder, Term
 from agreements.tests.factories import agreement_for_2027
@@ -44,6 +45,25 @@ def test_two_processes_renewing_at_once_renew_nothing_twice(agreements):
     ]
     outputs = [run.communicate(timeout=120) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
+    for agreement in agreements:
+        assert list(agreement.terms.values_list("number", flat=True)) == [1, 2]
+    assert Reminder.objects.filter(kind="renewed").count() == len(agreements)
+
+
+def test_an_agreement_another_worker_holds_is_left_to_it_and_the_rest_of_its_chunk_renews(
+    agreements,
+):
+    env = _env(DATABASE_URL=shared_database_url())
+    command = [sys.executable, "manage.py", "renew_agreements", "--today", TERM_END.isoformat()]
+    held = agreements[1]
+    with transaction.atomic():  # this process is the other worker, holding one agreement
+        Agreement.objects.select_for_update().get(pk=held.pk)
+        run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, timeout=120)
+        assert run.returncode == 0, run.stderr.decode()[-2000:]
+    renewed = set(Term.objects.filter(number=2).values_list("agreement_id", flat=True))
+    assert renewed == {agreement.pk for agreement in agreements} - {held.pk}
+    run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, timeout=120)
+    assert run.returncode == 0, run.stderr.decode()[-2000:]
     for agreement in agreements:
         assert list(agreement.terms.values_list("number", flat=True)) == [1, 2]
     assert Reminder.objects.filter(kind="renewed").count() == len(agreements)

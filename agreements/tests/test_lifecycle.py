@@ -261,6 +261,14 @@ def test_after_more_than_a_year_down_every_missed_term_is_added(agreement):
     ]
 
 
+def test_a_catch_up_stops_at_the_term_a_late_request_ends_with(agreement, alice):
+    file(agreement, alice, at(2027, 12, 10))  # after the deadline: late, ends after term 2
+    [term2] = lifecycle.renew_due_agreements(today=dt.date(2029, 6, 1))
+    assert (term2.number, term2.end) == (2, dt.date(2029, 1, 1))
+    agreement.refresh_from_db()
+    assert agreement.status == Agreement.Status.ENDING
+
+
 def test_renewal_plans_the_visits_of_the_new_term(agreement):
     from scheduling.models import Visit
 
