@@ -49,9 +49,11 @@ from .models import (
     TerminationRequest,
 )
 from .pages import (
+    commitment_context,
     customer_filter,
     customer_suggestions,
     get_agreement_for_user,
+    get_agreement_page,
     lifecycle_context,
     next_term_comparison,
     pdf_response,
@@ -271,8 +273,9 @@ def agreement_create(request):
 
 @staff_required
 def agreement_detail(request, pk):
-    agreement = get_agreement_for_user(request.user, pk)
-    version = _latest_version(agreement)
+    agreement = get_agreement_page(request.user, pk)
+    versions = list(agreement.versions.all())  # newest first; each table is read once
+    version = versions[0]
     today = local_today()
     try:
         document = document_context(version, today=today)
@@ -281,7 +284,9 @@ def agreement_detail(request, pk):
         messages.warning(request, " ".join(error.messages))
     overruns = {}
     if version.is_draft:
-        overruns = {item.line.pk: item for item in version_block_overruns(version, today=today)}
+        snapshot = document["snapshot"] if document else None
+        blocks = version_block_overruns(version, today=today, snapshot=snapshot)
+        overruns = {item.line.pk: item for item in blocks}
     return render(
         request,
         "agreements/agreement_detail.html",
@@ -296,12 +301,13 @@ def agreement_detail(request, pk):
             "draft_lines": [
                 (line, overruns.get(line.pk)) for line, _ in (document or {}).get("lines", [])
             ],
-            "versions": agreement.versions.order_by("-number"),
-            "agreement_terms": agreement.terms.order_by("number"),
+            "versions": versions,
+            "agreement_terms": sorted(agreement.terms.all(), key=lambda term: term.number),
             "events": agreement.events.select_related("actor")[:50],
             "kinds": ServiceKind.choices,
-            "requests": agreement.termination_requests.select_related("filed_by"),
+            "requests": agreement.termination_requests.all(),
             **lifecycle_context(agreement, agreement.latest_term, finalized_only=False),
+            **commitment_context(agreement, today=today),
         },
     )
 
