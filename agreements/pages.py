@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -111,13 +111,29 @@ def customer_filter(request) -> CustomerFilter:
     return CustomerFilter(name=request.GET.get("customer_name", "").strip()[:200])
 
 
-def customer_suggestions(text: str) -> list[str]:
-    """The first legal names containing ``text``, for the filter's search box."""
+def customer_suggestions(text: str) -> list[tuple[int, str]]:
+    """(id, legal name) of the first customers whose name contains ``text``, for the search
+    boxes (the list filters use the name, the forms' `SearchSelect` the id)."""
     text = text.strip()[:200]
     if not text:
         return []
     names = Customer.objects.filter(legal_name__icontains=text).order_by("legal_name")
-    return list(names.values_list("legal_name", flat=True)[:CUSTOMER_SUGGESTIONS])
+    return list(names.values_list("pk", "legal_name")[:CUSTOMER_SUGGESTIONS])
+
+
+def agreement_suggestions(text: str) -> list[tuple[int, str]]:
+    """(id, "number – customer") of the first live agreements whose number or customer's name
+    contains ``text``, for the agreement search boxes."""
+    text = text.strip()[:200]
+    if not text:
+        return []
+    found = (
+        Agreement.objects.live()
+        .filter(Q(number__icontains=text) | Q(customer__legal_name__icontains=text))
+        .select_related("customer")
+        .order_by("number")
+    )
+    return [(agreement.pk, str(agreement)) for agreement in found[:CUSTOMER_SUGGESTIONS]]
 
 
 def pdf_response(data, filename, *, attachment=False):

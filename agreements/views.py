@@ -49,6 +49,7 @@ from .models import (
     TerminationRequest,
 )
 from .pages import (
+    agreement_suggestions,
     commitment_context,
     customer_filter,
     customer_suggestions,
@@ -250,8 +251,16 @@ def agreement_list(request):
 @staff_required
 def customer_options(request):
     """The search box's suggestions (htmx): the first legal names containing what was typed."""
-    names = customer_suggestions(request.GET.get("customer_name", ""))
-    return render(request, "agreements/_customer_options.html", {"names": names})
+    options = customer_suggestions(request.GET.get("customer_name", ""))
+    return render(request, "agreements/_search_options.html", {"options": options})
+
+
+@staff_required
+def agreement_options(request):
+    """The agreement search box's suggestions (htmx): the first live agreements whose number or
+    customer's name contains what was typed."""
+    options = agreement_suggestions(request.GET.get("agreement_name", ""))
+    return render(request, "agreements/_search_options.html", {"options": options})
 
 
 @staff_required
