@@ -3,6 +3,7 @@ versions and history), signing, the signed PDFs, and asking to end it (or withdr
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -26,6 +27,7 @@ from allora.tenancy import portal_required
 from allora.timeutils import local_today
 
 SIGNED = (AgreementVersion.Status.SIGNED, AgreementVersion.Status.SUPERSEDED)
+AGREEMENTS_PAGE = 25  # a customer with many sites may have hundreds (issue 14)
 
 
 def _portal_version(agreement):
@@ -47,9 +49,10 @@ def agreement_list(request):
         Agreement.objects.for_user(request.user)
         .exclude(status=Agreement.Status.DRAFT)
         .prefetch_related("terms")
-        .order_by("-created_at")
+        .order_by("-created_at", "-id")
     )
-    return render(request, "portal/agreement_list.html", {"agreements": agreements})
+    page = Paginator(agreements, AGREEMENTS_PAGE).get_page(request.GET.get("page"))
+    return render(request, "portal/agreement_list.html", {"agreements": page, "page": page})
 
 
 @portal_required
