@@ -5,7 +5,6 @@ plus a constant. Each SELECT is captured during the request and counted again af
 ``SELECT COUNT(*) FROM (<select>) sub``, which works alike on SQLite and PostgreSQL."""
 
 import datetime as dt
-from decimal import Decimal as D
 
 import pytest
 import time_machine
@@ -20,13 +19,12 @@ from agreements.models import (
     AgreementVersion,
     Contact,
     RateReview,
-    ServiceKind,
     ServiceLine,
     Term,
     TerminationRequest,
     TermsTemplate,
 )
-from agreements.tests.factories import CustomerFactory
+from agreements.tests.factories import CustomerFactory, ServiceLineFactory
 from allora.models import ApiToken
 from allora.tests.api_support import bearer
 from billing.services import rates_snapshot
@@ -72,18 +70,9 @@ def two_hundred(customer_a, alice, admin, staff):
         )
         for agreement in agreements
     )
+    # The factory's maintenance line (third Wednesday, 2 hours), built and stored in one go.
     lines = ServiceLine.objects.bulk_create(
-        ServiceLine(
-            version=version,
-            kind=ServiceKind.MAINTENANCE,
-            hours_per_visit=D("2.00"),
-            labor_rate="onsite_hourly",
-            rrule="FREQ=MONTHLY;BYMONTHDAY=10",
-            start_time=dt.time(10, 0),
-            duration_minutes=120,
-            checklist=["Inspections"],
-        )
-        for version in versions
+        ServiceLineFactory.build(version=version) for version in versions
     )
     terms = []
     for n, version in enumerate(versions):
