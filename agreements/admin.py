@@ -46,3 +46,5 @@ class CustomerAdmin(SimpleHistoryAdmin):
 class ContactAdmin(SimpleHistoryAdmin):
     list_display = ["name", "customer", "email", "is_authorized_signer", "has_portal_access"]
     search_fields = ["name", "email", "customer__legal_name"]
+    # Search boxes, not dropdowns of every customer and every user (issue 14).
+    autocomplete_fields = ["customer", "user"]

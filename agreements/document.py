@@ -16,7 +16,7 @@ from billing.services import rates_snapshot
 from scheduling import recurrence
 
 from . import rules
-from .models import AgreementVersion, ServiceKind, Signature
+from .models import AgreementVersion, ServiceKind, Signature, prefetched
 
 
 @dataclass(frozen=True)
@@ -54,11 +54,18 @@ def visits_per_year(line, *, start: dt.date, tz: str) -> int:
     )
 
 
+def version_lines(version) -> list:
+    """The version's service lines with their response tier, in Exhibit B order (those the page
+    prefetched, else one query)."""
+    lines = prefetched(version, "lines")
+    return list(version.lines.select_related("response_tier")) if lines is None else lines
+
+
 def exhibit_b(version, snapshot, *, anchor: dt.date):
     """[(line, Amount or None)] and the monthly total, for the version's service lines."""
     rows, total = [], Decimal("0.00")
     tz = version.agreement.time_zone
-    for line in version.lines.select_related("response_tier"):
+    for line in version_lines(version):
         per_month = None
         if line.kind == ServiceKind.MAINTENANCE and line.rrule:
             per_month = Decimal(visits_per_year(line, start=anchor, tz=tz)) / 12
@@ -70,15 +77,24 @@ def exhibit_b(version, snapshot, *, anchor: dt.date):
 
 
 def document_context(version: AgreementVersion, *, today: dt.date):
-    """Everything the agreement templates render, for a draft (live rates) or a sent version."""
+    """Everything the agreement templates render, for a draft (live rates) or a sent version.
+    What the caller prefetched (the version's lines and signatures, the agreement's terms) is
+    not read again; ``snapshot`` is Exhibit A as used (for the draft's other panels)."""
     agreement = version.agreement
     snapshot = version.rates_snapshot or rates_snapshot(on=today)
     anchor = version.start_date or today
     if not date_in_range(anchor):  # old or imported data; the page says the date is wrong
         anchor = today
     lines, monthly_total = exhibit_b(version, snapshot, anchor=anchor)
-    signatures = {s.party: s for s in version.signatures.select_related("user", "contact")}
-    first_term = agreement.terms.order_by("number").first()
+    signed = prefetched(version, "signatures")
+    if signed is None:
+        signed = list(version.signatures.select_related("user", "contact"))
+    signatures = {s.party: s for s in signed}
+    terms = prefetched(agreement, "terms")
+    if terms is None:
+        first_term = agreement.terms.order_by("number").first()
+    else:
+        first_term = min(terms, key=lambda term: term.number, default=None)
     return {
         "version": version,
         "agreement": agreement,
@@ -95,6 +111,7 @@ def document_context(version: AgreementVersion, *, today: dt.date):
         "allora_signature": signatures.get(Signature.Party.ALLORA),
         "term": first_term,
         "is_live_rates": version.rates_snapshot is None,
+        "snapshot": snapshot,
     }
 
 

@@ -4,9 +4,14 @@ from pathlib import Path
 from crispy_forms.helper import FormHelper
 from django import forms
 from django.contrib.auth import get_user_model
+from django.db import models
+from django.db.models import Q
+from django.forms.utils import flatatt
+from django.template.loader import get_template
+from django.urls import reverse
 
 from allora.clientip import client_ip
-from allora.validation import MAX_COUNT, BoundedDateField, BoundedDateTimeField
+from allora.validation import MAX_COUNT, BoundedDateField, BoundedDateTimeField, query_id
 
 from .drawing import check_drawing
 from .models import (
@@ -44,6 +49,138 @@ class CrispyForm:
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.form_tag = False
+
+
+# One customer or agreement chosen in a search box ------------------------------------------
+
+
+class SearchSelect(forms.Widget):
+    """A search box with suggestions as one types (htmx, from the view ``url_name``, which reads
+    ``<name>_name``) and the hidden id of the suggestion chosen (static/js/search-select.js sets
+    it): never a dropdown of every customer or agreement (issue 14: 10,004 options)."""
+
+    template_name = "agreements/_search_select.html"
+
+    class Media:
+        js = ["js/search-select.js"]
+
+    def __init__(self, *, url_name, attrs=None):
+        super().__init__(attrs)
+        self.url_name = url_name
+
+    def value_from_datadict(self, data, files, name):
+        return (data.get(name, ""), data.get(f"{name}_name", ""))
+
+    def value_omitted_from_data(self, data, files, name):
+        return name not in data and f"{name}_name" not in data
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        pk, text = value if isinstance(value, tuple) else ("", "")
+        widget = context["widget"]
+        widget.update(pk=pk, text=text, url=reverse(self.url_name))
+        widget["attrs_html"] = flatatt(widget["attrs"])
+        return context
+
+    def render(self, name, value, attrs=None, renderer=None):
+        # The project's templates (templates/agreements/), which the form renderer does not see.
+        return get_template(self.template_name).render(self.get_context(name, value, attrs))
+
+
+class SearchChoiceField(forms.Field):
+    """One row of ``queryset`` chosen with a `SearchSelect`: the id a suggestion set, checked
+    against the queryset; without JavaScript (no id), what was typed, looked up exactly by
+    ``lookup(queryset, text)``."""
+
+    default_error_messages = {
+        "invalid_choice": "That choice is not available; pick one of the suggestions.",
+        "not_found": "Nothing matches “%(text)s”: type part of it and pick a suggestion.",
+    }
+
+    def __init__(self, *, queryset, url_name, lookup, placeholder="", **kwargs):
+        self.queryset, self.lookup = queryset, lookup
+        attrs = {"class": "form-control", "placeholder": placeholder}
+        kwargs.setdefault("widget", SearchSelect(url_name=url_name, attrs=attrs))
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        """(id, text) for the widget: as posted, or from an initial object or id."""
+        if isinstance(value, tuple):
+            return value
+        if not isinstance(value, models.Model):
+            pk = query_id(str(value)) if value not in self.empty_values else None
+            value = self.queryset.filter(pk=pk).first() if pk else None
+        return ("", "") if value is None else (value.pk, str(value))
+
+    def to_python(self, value):
+        pk_text, text = value if isinstance(value, tuple) else (value, "")
+        pk_text, text = str(pk_text or "").strip(), str(text or "").strip()[:200]
+        if pk_text:
+            pk = query_id(pk_text)
+            found = self.queryset.filter(pk=pk).first() if pk else None
+            if found is None:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_choice"], code="invalid_choice"
+                )
+            return found
+        if text:
+            found = self.lookup(self.queryset, text)
+            if found is None:
+                raise forms.ValidationError(
+                    self.error_messages["not_found"], code="not_found", params={"text": text}
+                )
+            return found
+        return None
+
+
+def _customer_named(queryset, text):
+    """The customer whose legal name (any case) or import reference is ``text``."""
+    return (
+        queryset.filter(legal_name__iexact=text).first()
+        or queryset.filter(external_ref=text).first()
+    )
+
+
+def _agreement_named(queryset, text):
+    """The agreement whose number (any case; a suggestion reads "number – customer") or import
+    reference is ``text``."""
+    number = text.split(" – ")[0].strip()
+    return queryset.filter(Q(number__iexact=number) | Q(external_ref=text)).first()
+
+
+def customer_field(queryset=None, **kwargs) -> SearchChoiceField:
+    """A customer chosen by searching its name (suggestions: ``agreements:customer_options``)."""
+    kwargs["error_messages"] = {
+        "invalid_choice": "That customer cannot be chosen here; pick one of the suggestions.",
+        "not_found": "No customer is named “%(text)s”: type part of the name and pick one of "
+        "the suggestions.",
+        **kwargs.get("error_messages", {}),
+    }
+    return SearchChoiceField(
+        queryset=Customer.objects.all() if queryset is None else queryset,
+        url_name="agreements:customer_options",
+        lookup=_customer_named,
+        placeholder="Type part of the customer's name…",
+        **kwargs,
+    )
+
+
+def agreement_field(queryset, **kwargs) -> SearchChoiceField:
+    """An agreement chosen by searching its number or customer (suggestions:
+    ``agreements:agreement_options``, the live agreements)."""
+    kwargs["error_messages"] = {
+        "invalid_choice": "Choose an active agreement.",
+        "not_found": "No active agreement is numbered “%(text)s”: type part of the number or of "
+        "the customer's name and pick one of the suggestions.",
+        **kwargs.get("error_messages", {}),
+    }
+    return SearchChoiceField(
+        queryset=queryset,
+        url_name="agreements:agreement_options",
+        lookup=_agreement_named,
+        placeholder="Choose an agreement: type part of its number or the customer's name…",
+        **kwargs,
+    )
 
 
 class CustomerForm(CrispyForm, forms.ModelForm):
@@ -156,7 +293,13 @@ class VersionForm(CrispyForm, forms.ModelForm):
 
 
 class AgreementCreateForm(VersionForm):
-    customer = forms.ModelChoiceField(queryset=Customer.objects.exclude(status="inactive"))
+    customer = customer_field(
+        Customer.objects.exclude(status="inactive"),
+        error_messages={
+            "invalid_choice": "That customer is inactive or no longer exists: agreements are "
+            "drafted for active customers only.",
+        },
+    )
 
     class Meta(VersionForm.Meta):
         fields = ["customer", *VersionForm.Meta.fields]

@@ -22,6 +22,15 @@ def validate_time_zone(value):
         )
 
 
+def prefetched(instance, relation: str) -> list | None:
+    """The rows ``prefetch_related`` loaded for ``instance.<relation>``, or None when it did not
+    (the caller then reads them itself). A page that prefetched an agreement's parts once passes
+    it down, and what it calls reads no table again (issue 14: the agreement page read its terms
+    five times); a job or a PDF calling the same function queries as before."""
+    cache = getattr(instance, "_prefetched_objects_cache", {})
+    return list(cache[relation]) if relation in cache else None
+
+
 class ServiceKind(models.TextChoices):
     """The four kinds of service an agreement sells (Exhibit B lines)."""
 
@@ -311,13 +320,20 @@ class Agreement(models.Model):
         return zoneinfo.ZoneInfo(self.time_zone)
 
     def latest_version(self):
-        return self.versions.order_by("-number").first()
+        """The newest version (uses prefetched versions when the page prefetched them)."""
+        versions = prefetched(self, "versions")
+        if versions is None:
+            return self.versions.order_by("-number").first()
+        return max(versions, key=lambda version: version.number, default=None)
 
     def signed_version(self):
         """The version in force: the latest one signed by both parties."""
-        return (
-            self.versions.filter(status=AgreementVersion.Status.SIGNED).order_by("-number").first()
-        )
+        versions = prefetched(self, "versions")
+        if versions is None:
+            signed_ones = self.versions.filter(status=AgreementVersion.Status.SIGNED)
+            return signed_ones.order_by("-number").first()
+        signed = [v for v in versions if v.status == AgreementVersion.Status.SIGNED]
+        return max(signed, key=lambda version: version.number, default=None)
 
     @property
     def latest_term(self):
@@ -330,7 +346,10 @@ class Agreement(models.Model):
         return self.status in self.LIVE
 
     def current_term(self, *, today):
-        return self.terms.filter(start__lte=today, end__gt=today).first()
+        terms = prefetched(self, "terms")
+        if terms is None:
+            return self.terms.filter(start__lte=today, end__gt=today).first()
+        return next((term for term in terms if term.start <= today < term.end), None)
 
     def log(self, kind, message, *, actor=None):
         """Add a line to the history; ``kind`` must be one of ``AgreementEvent.Kind``."""

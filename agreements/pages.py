@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db.models import Prefetch, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,17 +17,60 @@ from django.utils.html import format_html
 
 from allora.timeutils import local_today
 from allora.validation import query_id
+from billing.accounts import account_of, invoice_marks
+from billing.closing import account_commitment
 from billing.pricing import rate_changes
 
 from . import lifecycle, signing
 from .document import document_context, exhibit_b
 from .forms import SignForm
-from .models import Agreement, Customer, RateReview, TerminationRequest
+from .models import (
+    Agreement,
+    AgreementVersion,
+    Customer,
+    RateReview,
+    ServiceLine,
+    Signature,
+    TerminationRequest,
+)
 
 
 def get_agreement_for_user(user, pk):
     """The agreement if the user may see it; another customer's agreement is a 404."""
     return get_object_or_404(Agreement.objects.for_user(user).select_related("customer"), pk=pk)
+
+
+def get_agreement_page(user, pk):
+    """`get_agreement_for_user`, with everything an agreement's page shows read once (issue 14:
+    the page read its terms five times, its versions three): the versions with their lines and
+    signatures, the terms, termination requests and rate reviews, and where billing stands
+    (`accounts.invoice_marks`). What the page calls uses these rows (`models.prefetched`)."""
+    versions = AgreementVersion.objects.select_related("terms_template", "signer").prefetch_related(
+        Prefetch("lines", queryset=ServiceLine.objects.select_related("response_tier")),
+        Prefetch("signatures", queryset=Signature.objects.select_related("user", "contact")),
+    )
+    agreements = (
+        Agreement.objects.for_user(user)
+        .select_related("customer")
+        .annotate(**invoice_marks())
+        .prefetch_related(
+            Prefetch("versions", queryset=versions),
+            "terms",
+            Prefetch(
+                "termination_requests",
+                queryset=TerminationRequest.objects.select_related("filed_by"),
+            ),
+            "rate_reviews",
+        )
+    )
+    return get_object_or_404(agreements, pk=pk)
+
+
+def commitment_context(agreement, *, today) -> dict:
+    """The commitment panel of an agreement page (`get_agreement_page`), priced from what the
+    page read: only the schedule changes and the sum billed are read for it."""
+    account = account_of(agreement)
+    return {"commitment": account_commitment(account, today=today) if account else None}
 
 
 # The customer filter of the staff lists and calendar -----------------------------------------
@@ -67,13 +111,29 @@ def customer_filter(request) -> CustomerFilter:
     return CustomerFilter(name=request.GET.get("customer_name", "").strip()[:200])
 
 
-def customer_suggestions(text: str) -> list[str]:
-    """The first legal names containing ``text``, for the filter's search box."""
+def customer_suggestions(text: str) -> list[tuple[int, str]]:
+    """(id, legal name) of the first customers whose name contains ``text``, for the search
+    boxes (the list filters use the name, the forms' `SearchSelect` the id)."""
     text = text.strip()[:200]
     if not text:
         return []
     names = Customer.objects.filter(legal_name__icontains=text).order_by("legal_name")
-    return list(names.values_list("legal_name", flat=True)[:CUSTOMER_SUGGESTIONS])
+    return list(names.values_list("pk", "legal_name")[:CUSTOMER_SUGGESTIONS])
+
+
+def agreement_suggestions(text: str) -> list[tuple[int, str]]:
+    """(id, "number – customer") of the first live agreements whose number or customer's name
+    contains ``text``, for the agreement search boxes."""
+    text = text.strip()[:200]
+    if not text:
+        return []
+    found = (
+        Agreement.objects.live()
+        .filter(Q(number__icontains=text) | Q(customer__legal_name__icontains=text))
+        .select_related("customer")
+        .order_by("number")
+    )
+    return [(agreement.pk, str(agreement)) for agreement in found[:CUSTOMER_SUGGESTIONS]]
 
 
 def pdf_response(data, filename, *, attachment=False):
@@ -172,16 +232,27 @@ def withdraw_view(request, pk, *, done):
 
 
 def lifecycle_context(agreement, latest, *, finalized_only):
-    """The standing termination request and the next term's rates, for the agreement pages."""
-    standing = agreement.termination_requests.filter(
-        status=TerminationRequest.Status.STANDING
-    ).first()
+    """The standing termination request and the next term's rates, for the agreement pages
+    (the requests and reviews as `get_agreement_page` prefetched them)."""
+    standing = next(
+        (
+            request
+            for request in agreement.termination_requests.all()
+            if request.status == TerminationRequest.Status.STANDING
+        ),
+        None,
+    )
     review = None
     if latest is not None:
-        reviews = agreement.rate_reviews.filter(term_number=latest.number + 1)
-        if finalized_only:
-            reviews = reviews.filter(status=RateReview.Status.FINALIZED)
-        review = reviews.first()
+        review = next(
+            (
+                review
+                for review in agreement.rate_reviews.all()
+                if review.term_number == latest.number + 1
+                and (review.status == RateReview.Status.FINALIZED or not finalized_only)
+            ),
+            None,
+        )
     # A late increase's window to end at the term end without it (unless a request already does).
     opt_out_open = (
         review is not None

@@ -417,6 +417,14 @@ def may_request_termination(agreement, user) -> bool:
     return version is not None and authorized_signer(version, user) is not None
 
 
+def portal_rights(version, user) -> tuple[bool, bool]:
+    """What the portal's agreement page offers the user: (sign the version shown, file or
+    withdraw the termination request), as `can_sign` and `may_request_termination` say, from
+    one read of the user's contact."""
+    signer = authorized_signer(version, user) is not None
+    return version.status == Status.SENT and signer, user.is_allora_staff or signer
+
+
 def termination_refusal(agreement) -> str:
     """Why a customer user who is not an authorized signer cannot end the agreement."""
     return (

@@ -22,6 +22,7 @@ urlpatterns = [
     # Agreements (staff)
     path("agreements/", views.agreement_list, name="agreement_list"),
     path("agreements/new/", views.agreement_create, name="agreement_create"),
+    path("agreements/options/", views.agreement_options, name="agreement_options"),
     path("agreements/<int:pk>/", views.agreement_detail, name="agreement_detail"),
     path("agreements/<int:pk>/edit/", views.version_edit, name="version_edit"),
     path("agreements/<int:pk>/lines/new/<str:kind>/", views.line_create, name="line_create"),

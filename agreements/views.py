@@ -49,9 +49,12 @@ from .models import (
     TerminationRequest,
 )
 from .pages import (
+    agreement_suggestions,
+    commitment_context,
     customer_filter,
     customer_suggestions,
     get_agreement_for_user,
+    get_agreement_page,
     lifecycle_context,
     next_term_comparison,
     pdf_response,
@@ -248,8 +251,16 @@ def agreement_list(request):
 @staff_required
 def customer_options(request):
     """The search box's suggestions (htmx): the first legal names containing what was typed."""
-    names = customer_suggestions(request.GET.get("customer_name", ""))
-    return render(request, "agreements/_customer_options.html", {"names": names})
+    options = customer_suggestions(request.GET.get("customer_name", ""))
+    return render(request, "agreements/_search_options.html", {"options": options})
+
+
+@staff_required
+def agreement_options(request):
+    """The agreement search box's suggestions (htmx): the first live agreements whose number or
+    customer's name contains what was typed."""
+    options = agreement_suggestions(request.GET.get("agreement_name", ""))
+    return render(request, "agreements/_search_options.html", {"options": options})
 
 
 @staff_required
@@ -271,8 +282,9 @@ def agreement_create(request):
 
 @staff_required
 def agreement_detail(request, pk):
-    agreement = get_agreement_for_user(request.user, pk)
-    version = _latest_version(agreement)
+    agreement = get_agreement_page(request.user, pk)
+    versions = list(agreement.versions.all())  # newest first; each table is read once
+    version = versions[0]
     today = local_today()
     try:
         document = document_context(version, today=today)
@@ -281,7 +293,9 @@ def agreement_detail(request, pk):
         messages.warning(request, " ".join(error.messages))
     overruns = {}
     if version.is_draft:
-        overruns = {item.line.pk: item for item in version_block_overruns(version, today=today)}
+        snapshot = document["snapshot"] if document else None
+        blocks = version_block_overruns(version, today=today, snapshot=snapshot)
+        overruns = {item.line.pk: item for item in blocks}
     return render(
         request,
         "agreements/agreement_detail.html",
@@ -296,12 +310,13 @@ def agreement_detail(request, pk):
             "draft_lines": [
                 (line, overruns.get(line.pk)) for line, _ in (document or {}).get("lines", [])
             ],
-            "versions": agreement.versions.order_by("-number"),
-            "agreement_terms": agreement.terms.order_by("number"),
+            "versions": versions,
+            "agreement_terms": sorted(agreement.terms.all(), key=lambda term: term.number),
             "events": agreement.events.select_related("actor")[:50],
             "kinds": ServiceKind.choices,
-            "requests": agreement.termination_requests.select_related("filed_by"),
+            "requests": agreement.termination_requests.all(),
             **lifecycle_context(agreement, agreement.latest_term, finalized_only=False),
+            **commitment_context(agreement, today=today),
         },
     )
 
@@ -579,6 +594,9 @@ def signed_pdf(request, pk):
 # Renewal review (admins) -------------------------------------------------------------------
 
 
+RENEWALS_PAGE = 25
+
+
 def _renewal_window(today):
     """Live agreements whose current term ends within 90 days, with what the queue shows."""
     return (
@@ -602,7 +620,9 @@ def _renewal_window(today):
 @admin_required
 def renewal_queue(request):
     today = local_today()
-    agreements = list(_renewal_window(today))
+    # A page at a time: at 10,000 agreements a quarter of them end within 90 days (issue 14).
+    page = Paginator(_renewal_window(today), RENEWALS_PAGE).get_page(request.GET.get("page"))
+    agreements = list(page)
     for agreement in agreements:
         term = agreement.latest_term
         agreement.queue_term = term
@@ -614,7 +634,7 @@ def renewal_queue(request):
     return render(
         request,
         "agreements/renewal_queue.html",
-        {"agreements": agreements, "form": form, "today": today},
+        {"agreements": agreements, "page": page, "form": form, "today": today},
     )
 
 

@@ -13,6 +13,8 @@ class UserAdmin(BaseUserAdmin):
     list_display = ["email", "first_name", "last_name", "role", "customer", "is_active"]
     list_filter = ["role", "is_active"]
     search_fields = ["email", "first_name", "last_name"]
+    # A search box, not a dropdown of every customer (issue 14).
+    autocomplete_fields = ["customer"]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         ("Person", {"fields": ["first_name", "last_name"]}),

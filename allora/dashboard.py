@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Window
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, Sum, Window
 from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
@@ -269,14 +269,18 @@ class AgreementTerm:
         return self.term and notice_deadline(self.term.end)
 
 
+PORTAL_AGREEMENTS = 10
+
+
 def portal_dashboard(user, *, today: dt.date, now: dt.datetime) -> dict:
     """What a customer user sees first: next visits, open requests, projects awaiting their
     approval, latest invoices, each live agreement's term end and notice deadline."""
+    live = Agreement.objects.for_user(user).filter(status__in=Agreement.LIVE)
+    # The agreements whose term ends first; all of them are on the agreements page (issue 14).
     agreements = (
-        Agreement.objects.for_user(user)
-        .filter(status__in=Agreement.LIVE)
+        live.annotate(last_end=Max("terms__end"))
         .prefetch_related("terms")
-        .order_by("number")
+        .order_by("last_end", "number")[:PORTAL_AGREEMENTS]
     )
     contact = getattr(user, "contact", None)
     awaiting = Project.objects.for_user(user).filter(estimates__status="pending").distinct()
@@ -294,6 +298,7 @@ def portal_dashboard(user, *, today: dt.date, now: dt.datetime) -> dict:
         "agreements": [
             AgreementTerm(agreement, _term_on(agreement, today)) for agreement in agreements
         ],
+        "agreements_count": live.count(),
         "now": timezone.localtime(now),
     }
 

@@ -365,22 +365,29 @@ def non_void_invoices():
     return Invoice.objects.not_void().filter(agreement=OuterRef("pk"))
 
 
-def _versions(agreement_ids, tzs) -> dict:
-    """agreement id → its signed versions (superseded ones too), oldest first."""
-    found: defaultdict[int, list] = defaultdict(list)
-    rows = (
+def _version_rows(agreement_ids):
+    return (
         AgreementVersion.objects.filter(agreement_id__in=agreement_ids, status__in=SIGNED)
         .order_by("agreement_id", "number")
-        .values_list(
-            "pk",
-            "agreement_id",
-            "number",
-            "completed_at",
-            "billing_day",
-            "payment_terms_days",
-            "rates_snapshot",
-        )
+        .values_list(*VERSION_FIELDS)
     )
+
+
+VERSION_FIELDS = (
+    "pk",
+    "agreement_id",
+    "number",
+    "completed_at",
+    "billing_day",
+    "payment_terms_days",
+    "rates_snapshot",
+)
+
+
+def _versions(rows, tzs) -> dict:
+    """agreement id → its signed versions (superseded ones too), oldest first, from rows of
+    `VERSION_FIELDS` in that order."""
+    found: defaultdict[int, list] = defaultdict(list)
     for pk, agreement_id, number, completed_at, day, terms_days, snapshot in rows:
         completed = (
             timezone.localdate(completed_at, tzs[agreement_id]) if completed_at else dt.date.min
@@ -400,36 +407,62 @@ def _versions(agreement_ids, tzs) -> dict:
     return found
 
 
+def invoice_marks() -> dict:
+    """What an account needs of an agreement's invoices, as annotations of the agreement: where
+    billing stands (`load_accounts` adds them; a page that builds an account from what it
+    already read adds them to its own read of the agreement)."""
+    invoices = non_void_invoices()
+    return {
+        "cursor": Subquery(invoices.order_by("-covers_until").values("covers_until")[:1]),
+        "last_period": Subquery(
+            invoices.filter(kind=Invoice.Kind.MONTHLY).order_by("-period").values("period")[:1]
+        ),
+        "last_invoice_id": Subquery(invoices.order_by("-pk").values("pk")[:1]),
+        "last_issued_on": Subquery(invoices.order_by("-issued_on").values("issued_on")[:1]),
+        "final_usage_until": Subquery(
+            invoices.filter(kind=Invoice.Kind.FINAL).values("usage_until")[:1]
+        ),
+    }
+
+
 def load_accounts(agreement_ids) -> dict:
     """The billing inputs of these agreements (those with a signed term), in a fixed number of
     queries."""
-    invoices = non_void_invoices()
-    agreements = (
+    agreements = list(
         Agreement.objects.filter(pk__in=agreement_ids)
         .select_related("customer")
         .order_by("pk")
-        .annotate(
-            cursor=Subquery(invoices.order_by("-covers_until").values("covers_until")[:1]),
-            last_period=Subquery(
-                invoices.filter(kind=Invoice.Kind.MONTHLY).order_by("-period").values("period")[:1]
-            ),
-            last_invoice_id=Subquery(invoices.order_by("-pk").values("pk")[:1]),
-            last_issued_on=Subquery(invoices.order_by("-issued_on").values("issued_on")[:1]),
-            final_usage_until=Subquery(
-                invoices.filter(kind=Invoice.Kind.FINAL).values("usage_until")[:1]
-            ),
-        )
+        .annotate(**invoice_marks())
     )
-    agreements = list(agreements)
     terms = defaultdict(list)
     for term in Term.objects.filter(agreement_id__in=agreement_ids).order_by("start"):
         terms[term.agreement_id].append(term)
-    versions = _versions(agreement_ids, {a.pk: a.tz for a in agreements})
-    lines = defaultdict(list)
+    versions = _versions(_version_rows(agreement_ids), {a.pk: a.tz for a in agreements})
     line_versions = {v.pk for found in versions.values() for v in found}
     all_lines = list(
         ServiceLine.objects.filter(version_id__in=line_versions).order_by("position", "id")
     )
+    return _accounts(agreements, terms, versions, all_lines)
+
+
+def account_of(agreement) -> Account | None:
+    """One agreement's account built from what its page already read: the agreement annotated
+    with `invoice_marks()`, its terms and its versions with their lines prefetched. Only the
+    schedule changes are read, not the usage nor the billed lines (``entries`` and ``billed``
+    stay empty): enough for the recurring charges and the commitment, not for an invoice (that
+    is `load_accounts`')."""
+    terms = {agreement.pk: sorted(agreement.terms.all(), key=lambda term: term.start)}
+    signed = sorted(
+        (v for v in agreement.versions.all() if v.status in SIGNED), key=lambda v: v.number
+    )
+    rows = [tuple(getattr(v, name) for name in VERSION_FIELDS) for v in signed]
+    versions = _versions(rows, {agreement.pk: agreement.tz})
+    all_lines = [line for version in signed for line in version.lines.all()]
+    return _accounts([agreement], terms, versions, all_lines, usage=False).get(agreement.pk)
+
+
+def _accounts(agreements, terms, versions, all_lines, *, usage=True) -> dict:
+    lines = defaultdict(list)
     parent = {line.pk: line.replaces_id for line in all_lines}
     root = {}
     for line in all_lines:
@@ -477,7 +510,7 @@ def load_accounts(agreement_ids) -> dict:
         )
         account.cursor = max(agreement.cursor or account.floor, account.floor)
         accounts[agreement.pk] = account
-    if accounts:
+    if accounts and usage:
         _load_usage(accounts)
         _load_billed(accounts)
     return accounts

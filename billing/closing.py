@@ -47,14 +47,17 @@ def binding(account, *, today: dt.date) -> Binding:
     """What ending early on ``today`` leaves the customer bound to (DESIGN.md: "Early
     termination counts every term the customer is bound to")."""
     agreement, latest = account.agreement, account.terms[-1]
-    request = (
-        agreement.termination_requests.filter(status=TerminationRequest.Status.STANDING)
-        .order_by("-received_at")
-        .first()
-    )
+    # The agreement's requests and reviews: as its page prefetched them, else read here.
+    standing = [
+        request
+        for request in agreement.termination_requests.all()
+        if request.status == TerminationRequest.Status.STANDING
+    ]
+    request = max(standing, key=lambda request: request.received_at, default=None)
     reviews = {
         review.term_number: review
-        for review in agreement.rate_reviews.filter(status=RateReview.Status.FINALIZED)
+        for review in agreement.rate_reviews.all()
+        if review.status == RateReview.Status.FINALIZED
     }
     following = reviews.get(latest.number + 1)
     opt_out_open = following is not None and following.opt_out_open(today)
@@ -127,10 +130,14 @@ def _term_for(terms, today):
 def commitment(agreement, *, today: dt.date) -> Commitment | None:
     """The commitment from the term in force on ``today`` (None before the first term)."""
     account = load_accounts([agreement.pk]).get(agreement.pk)
-    if account is None:
-        return None
+    return None if account is None else account_commitment(account, today=today)
+
+
+def account_commitment(account, *, today: dt.date) -> Commitment:
+    """The commitment of an account (from `load_accounts`, or `accounts.account_of` on a page
+    that already read the agreement), from the term in force on ``today``."""
     term = _term_for(account.terms, today)
-    live = agreement.is_live
+    live = account.agreement.is_live
     term_ids = [t.pk for t in account.terms if t.start >= term.start]
     billed = (
         InvoiceLine.objects.filter(term_id__in=term_ids, kind__in=InvoiceLine.RECURRING)

@@ -1,7 +1,7 @@
 from django import forms
 from django.forms import BaseInlineFormSet, inlineformset_factory
 
-from agreements.forms import CrispyForm
+from agreements.forms import CrispyForm, agreement_field
 from agreements.models import Agreement, ServiceKind
 from allora.validation import MAX_COUNT, BoundedDateField, query_id
 from scheduling.models import Visit, technicians
@@ -153,11 +153,7 @@ class InvoiceFilterForm(forms.Form):
 
 
 class TimeAgreementForm(forms.Form):
-    agreement = forms.ModelChoiceField(
-        queryset=Agreement.objects.live().select_related("customer"),
-        empty_label="Choose an agreement…",
-        error_messages={"invalid_choice": "Choose an active agreement."},
-    )
+    agreement = agreement_field(Agreement.objects.live().select_related("customer"))
 
 
 class TimeEntryForm(CrispyForm, forms.Form):

@@ -9,8 +9,7 @@ The rules are in the services (``delivery/projects.py``, ``delivery/emergencies.
 from django import forms
 from django.utils import timezone
 
-from agreements.forms import CrispyForm
-from agreements.models import Customer
+from agreements.forms import CrispyForm, customer_field
 from allora.validation import BoundedDateField, BoundedDateTimeField
 
 from . import emergencies
@@ -42,7 +41,7 @@ class HoursForm(CrispyForm, forms.Form):
 
 
 class ProjectForm(CrispyForm, forms.Form):
-    customer = forms.ModelChoiceField(Customer.objects.all())
+    customer = customer_field()
     title = forms.CharField(max_length=200)
     scope = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}))
     hours = forms.DecimalField(label="Estimated hours", max_digits=7, decimal_places=2)
@@ -102,7 +101,7 @@ class EmergencyForm(CrispyForm, forms.Form):
 
 
 class PhoneEmergencyForm(EmergencyForm):
-    customer = forms.ModelChoiceField(Customer.objects.all())
+    customer = customer_field()
     received_at = BoundedDateTimeField(
         label="Received at (the customer's local time)",
         widget=forms.DateTimeInput({"type": "datetime-local"}),

@@ -26,7 +26,8 @@ from types import SimpleNamespace
 from django.core.exceptions import ValidationError
 
 from agreements import rules
-from agreements.models import ServiceKind
+from agreements.document import version_lines
+from agreements.models import ServiceKind, prefetched
 from allora.validation import date_in_range
 from billing.charges import Stretch, included_hours, stretches
 from billing.pricing import merged_rates, snapshot_rate
@@ -133,24 +134,29 @@ class LineOverruns:
         return sum(costs, Decimal("0.00"))
 
 
-def version_block_overruns(version, *, today: dt.date) -> list[LineOverruns]:
+def version_block_overruns(version, *, today: dt.date, snapshot=None) -> list[LineOverruns]:
     """The Prescheduled lines of a version whose schedule exceeds the block in some month of
     the term the version would run in, in Exhibit B order.
 
     The term: for an amendment of an agreement with a term not yet over, the rest of that term
     (from today), at its locked rates; otherwise the prospective first term [start, start + 1
     year) with start = the version's start date or today, at the rates of the version's Exhibit
-    A if it was sent, else the rate card in effect today."""
+    A if it was sent, else the rate card in effect today (``snapshot``: as the caller already
+    read it). Lines and terms the caller prefetched are not read again."""
     if version.start_date and not date_in_range(version.start_date):
         return []  # such a term cannot be priced; the page says the start date is out of range
     lines = [
         line
-        for line in version.lines.filter(kind=ServiceKind.PRESCHEDULED)
-        if line.rrule and line.start_time and line.duration_minutes and line.hours_per_month
+        for line in version_lines(version)
+        if line.kind == ServiceKind.PRESCHEDULED
+        and line.rrule
+        and line.start_time
+        and line.duration_minutes
+        and line.hours_per_month
     ]
     if not lines:
         return []
-    snapshot = version.rates_snapshot
+    snapshot = version.rates_snapshot or snapshot
     if snapshot is None:
         try:
             snapshot = rates_snapshot(on=today)
@@ -158,7 +164,12 @@ def version_block_overruns(version, *, today: dt.date) -> list[LineOverruns]:
             snapshot = None
     term = None
     if version.is_amendment:
-        term = version.agreement.terms.filter(end__gt=today).order_by("-number").first()
+        terms = prefetched(version.agreement, "terms")
+        if terms is None:
+            term = version.agreement.terms.filter(end__gt=today).order_by("-number").first()
+        else:
+            later = [term for term in terms if term.end > today]
+            term = max(later, key=lambda term: term.number, default=None)
     if term is not None:
         start, end = max(today, term.start), term.end
         snapshot = merged_rates(term.locked_rates, snapshot)

@@ -1,5 +1,6 @@
-"""The customer filter of the staff lists and calendar is a search box with suggestions, not a
-dropdown of every customer (issue 14: at 10,000 customers the dropdown was most of the page)."""
+"""The customer filter of the staff lists and calendar, and the forms that choose a customer, are
+a search box with suggestions, not a dropdown of every customer (issue 14: at 10,000 customers
+the dropdown was most of the page)."""
 
 import pytest
 from django.urls import reverse
@@ -12,6 +13,10 @@ PAGES = [
     "billing:invoice_list",
     "scheduling:calendar",
     "scheduling:visit_list",
+    # The forms that choose one customer (agreements/tests/test_search_fields.py).
+    "agreements:agreement_create",
+    "delivery:project_create",
+    "delivery:emergency_create",
 ]
 
 

@@ -101,6 +101,7 @@ MATRIX = {
     "password_reset_complete": (None, PUBLIC),
     "agreements:customer_list": (None, STAFF),
     "agreements:customer_options": (None, STAFF),
+    "agreements:agreement_options": (None, STAFF),
     "agreements:customer_create": (None, STAFF),
     "agreements:customer_detail": (_customer, STAFF),
     "agreements:customer_edit": (_customer, STAFF),

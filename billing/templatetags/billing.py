@@ -1,11 +1,8 @@
-"""Money in templates, and the commitment panel of the agreement pages."""
+"""Money in templates."""
 
 from decimal import Decimal
 
 from django import template
-
-from allora.timeutils import local_today
-from billing import closing
 
 register = template.Library()
 
@@ -30,9 +27,3 @@ def number(value):
 def percent(value):
     """25.00 → 25%, 12.50 → 12.5%."""
     return f"{number(value)}%"
-
-
-@register.simple_tag
-def commitment_for(agreement):
-    """The commitment of the agreement's term in force today (None before it has a term)."""
-    return closing.commitment(agreement, today=local_today())

@@ -106,8 +106,10 @@ def test_a_visit_of_another_agreement_is_refused(agreement, staff, customer_a, a
 @time_machine.travel(NOW)
 def test_staff_log_emergency_hours_in_the_browser(agreement, staff, client_for):
     client = client_for(staff)
-    picker = client.get(reverse("billing:time_entry_create"))
-    assert agreement.number in picker.content.decode()
+    picker = client.get(reverse("billing:time_entry_create")).content.decode()
+    assert 'name="agreement_name"' in picker  # a search box, not a dropdown of every agreement
+    options = client.get(reverse("agreements:agreement_options"), {"agreement_name": "oak city"})
+    assert f'value="{agreement}" data-id="{agreement.pk}"' in options.content.decode()
     url = reverse("billing:time_entry_create")
     form = client.get(url, {"agreement": agreement.pk})
     assert "Emergency Support" in form.content.decode()

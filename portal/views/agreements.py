@@ -3,6 +3,7 @@ versions and history), signing, the signed PDFs, and asking to end it (or withdr
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -13,7 +14,9 @@ from agreements.document import document_context
 from agreements.forms import TerminationRequestForm
 from agreements.models import Agreement, AgreementEvent, AgreementVersion, TerminationRequest
 from agreements.pages import (
+    commitment_context,
     get_agreement_for_user,
+    get_agreement_page,
     lifecycle_context,
     sign_view,
     signed_pdf_response,
@@ -22,6 +25,9 @@ from agreements.pages import (
 )
 from allora.tenancy import portal_required
 from allora.timeutils import local_today
+
+SIGNED = (AgreementVersion.Status.SIGNED, AgreementVersion.Status.SUPERSEDED)
+AGREEMENTS_PAGE = 25  # a customer with many sites may have hundreds (issue 14)
 
 
 def _portal_version(agreement):
@@ -43,31 +49,35 @@ def agreement_list(request):
         Agreement.objects.for_user(request.user)
         .exclude(status=Agreement.Status.DRAFT)
         .prefetch_related("terms")
-        .order_by("-created_at")
+        .order_by("-created_at", "-id")
     )
-    return render(request, "portal/agreement_list.html", {"agreements": agreements})
+    page = Paginator(agreements, AGREEMENTS_PAGE).get_page(request.GET.get("page"))
+    return render(request, "portal/agreement_list.html", {"agreements": page, "page": page})
 
 
 @portal_required
 def agreement_detail(request, pk):
-    agreement = get_agreement_for_user(request.user, pk)
-    version = _portal_version(agreement)
+    agreement = get_agreement_page(request.user, pk)
+    versions = list(agreement.versions.all())  # newest first; each table is read once
+    version = next((v for v in versions if v.status != AgreementVersion.Status.DRAFT), None)
+    if version is None:
+        raise Http404("This agreement has not been sent yet")
     today = local_today()
     latest = agreement.latest_term
+    can_sign, may_end = signing.portal_rights(version, request.user)
     return render(
         request,
         "portal/agreement_detail.html",
         {
             **document_context(version, today=today),
             **lifecycle_context(agreement, latest, finalized_only=True),
+            **commitment_context(agreement, today=today),
             "agreement": agreement,
             "version": version,
             "term": agreement.current_term(today=today) or latest,
-            "can_sign": signing.can_sign(version, request.user),
-            "may_end": signing.may_request_termination(agreement, request.user),
-            "signed_versions": agreement.versions.filter(
-                status__in=[AgreementVersion.Status.SIGNED, AgreementVersion.Status.SUPERSEDED]
-            ).order_by("-number"),
+            "can_sign": can_sign,
+            "may_end": may_end,
+            "signed_versions": [v for v in versions if v.status in SIGNED],
             "events": agreement.events.filter(kind__in=AgreementEvent.CUSTOMER_KINDS)[:50],
         },
     )

@@ -1,0 +1,101 @@
+"""The agreement page, staff and portal, reads each table once (issue 14: it made 22 queries at
+10,000 agreements, the terms read five times and the commitment panel adding eight): the query
+count does not grow with the agreement's terms or invoices, and the page still shows them."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from dateutil.relativedelta import relativedelta
+from django.urls import reverse
+
+from agreements import rules
+from agreements.models import RateReview, Term
+from agreements.tests.factories import agreement_for_2027, draft_with_all_services
+from billing.tests.factories import make_invoice, published_card
+
+NOW = dt.datetime(2027, 11, 15, 16, 0, tzinfo=dt.UTC)  # 11:00 in Raleigh
+
+
+def _agreement(*, customer, customer_user, admin, terms, invoices):
+    """Term 1 [2027-01-01, 2028-01-01) plus ``terms - 1`` renewals, ``invoices`` monthly
+    invoices, and the finalized rates of the term after the last one."""
+    agreement = agreement_for_2027(customer=customer, customer_user=customer_user, admin=admin)
+    first = agreement.terms.get()
+    for number in range(2, terms + 1):
+        start = first.start + relativedelta(years=number - 1)
+        Term.objects.create(
+            agreement=agreement,
+            number=number,
+            start=start,
+            end=rules.term_end(start),
+            locked_rates=first.locked_rates,
+            version=first.version,
+        )
+    for month in range(invoices):
+        make_invoice(agreement, issued_on=dt.date(2027, 1, 1) + relativedelta(months=month))
+    RateReview.objects.create(
+        agreement=agreement,
+        term_number=terms + 1,
+        method=RateReview.Method.KEEP,
+        rates=first.locked_rates,
+        status=RateReview.Status.FINALIZED,
+        reviewed_by=admin,
+    )
+    return agreement
+
+
+@pytest.fixture(params=[(1, 5), (5, 50)], ids=["1 term, 5 invoices", "5 terms, 50 invoices"])
+def agreement(request, customer_a, alice, admin):
+    published_card(effective_date=dt.date(2026, 1, 1))
+    terms, invoices = request.param
+    return _agreement(
+        customer=customer_a, customer_user=alice, admin=admin, terms=terms, invoices=invoices
+    )
+
+
+# Who asks, the page, its queries, what it must show. Staff: session, user; the agreement with
+# its customer and where billing stands (invoices in subqueries); its versions, their lines,
+# their signatures; terms; termination requests; rate reviews; the commitment's schedule
+# changes and sum billed; the timeline. Portal: the same, plus alice's contact (may she sign,
+# may she end it) and her customer (the navigation bar).
+SIDES = {
+    "staff": ("admin", "agreements:agreement_detail", 12, "Rates for the next term (finalized)"),
+    "portal": ("alice", "portal:agreement_detail", 14, "Rates for your next term"),
+}
+
+
+@time_machine.travel(NOW)
+@pytest.mark.parametrize("side", SIDES)
+def test_agreement_page_reads_each_table_once(
+    client_for, admin, alice, agreement, django_assert_num_queries, side
+):
+    who, name, queries, next_rates = SIDES[side]
+    client = client_for({"admin": admin, "alice": alice}[who])
+    with django_assert_num_queries(queries):
+        response = client.get(reverse(name, args=[agreement.pk]))
+    page = response.content.decode()
+    assert "Commitment, term 1" in page and next_rates in page
+    assert response.context["commitment"].term.number == 1
+    if side == "staff":
+        assert f"Term {agreement.terms.count()}</strong>" in page  # every term is listed
+    else:
+        assert response.context["term"].number == 1 and response.context["may_end"] is True
+
+
+@pytest.mark.parametrize("lines", [1, 4])
+@time_machine.travel(NOW)
+def test_draft_agreement_page_reads_the_rate_card_once(
+    client_for, staff, customer_a, django_assert_num_queries, lines
+):
+    published_card(effective_date=dt.date(2026, 1, 1))
+    version = draft_with_all_services(customer=customer_a)
+    if lines == 1:
+        version.lines.exclude(position=0).delete()  # the maintenance line only
+    client = client_for(staff)
+    # session, user, agreement, versions, lines, signatures, terms, termination requests, rate
+    # reviews; the rate card in effect, its lines and the two discounts; the timeline
+    with django_assert_num_queries(14):
+        response = client.get(reverse("agreements:agreement_detail", args=[version.agreement_id]))
+    assert len(response.context["draft_lines"]) == lines
+    assert response.context["commitment"] is None
