@@ -113,13 +113,8 @@ def main():
             measure(server, page, sessions, pairs=args.pairs)
             print(f"  {page.name}: {page.summary()}", flush=True)
         memory.append(("after the page rounds", server.memory()))
-        started = time.perf_counter()
-        for number in range(args.browse_rounds):
-            for page in browsing_round(pages, fixture, number):
-                server.get(page.url, sessions[page.who])
-        took = time.perf_counter() - started
-        label = f"after {args.browse_rounds} more rounds of every page ({took:.0f} s)"
-        memory.append((label, server.memory()))
+        if args.browse_rounds:
+            memory.append(browse(server, pages, sessions, fixture, rounds=args.browse_rounds))
     jobs = [] if args.no_jobs else run_jobs(args)
     report(args, pages, memory, jobs, today)
 
@@ -350,6 +345,17 @@ def browsing_round(pages, fixture, number):
         elif url.rstrip("/").endswith(("/agreements", "/invoices", "/visits", "/customers")):
             url += ("&" if "?" in url else "?") + f"page={number % 5 + 1}"
         yield Page(page.name, url, page.who)
+
+
+def browse(server, pages, sessions, fixture, *, rounds):
+    """``rounds`` rounds of every page on other objects; the worker's memory after them."""
+    started = time.perf_counter()
+    for number in range(rounds):
+        for page in browsing_round(pages, fixture, number):
+            server.get(page.url, sessions[page.who])
+    took = time.perf_counter() - started
+    rounds_of = f"{rounds} more round{'s' if rounds > 1 else ''}"
+    return f"after {rounds_of} of every page ({took:.0f} s)", server.memory()
 
 
 def skip_missing_views(server, pages, sessions):
