@@ -9,7 +9,7 @@ PORT ?= 8000
 # Development defaults; production sets its own environment (see README, "Settings").
 DEV_ENV := DEBUG=$${DEBUG:-true}
 
-.PHONY: run test install lint typecheck migrate demo clean
+.PHONY: run test install lint typecheck migrate demo bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,13 @@ typecheck: install
 test: lint typecheck
 	$(DEV_ENV) $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest -n auto $(PYTEST_ARGS)
+
+# The key pages and jobs at 10,000 agreements, each against its floor (bench/README.md). Builds
+# the PostgreSQL database BENCH_DATABASE_URL (made if missing; BENCH_ARGS=--reuse keeps its data).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/allora_bench_pages
+BENCH_ARGS ?=
+bench: install
+	nice -n 10 $(PY) bench/bench_pages.py --database-url $(BENCH_DATABASE_URL) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var
