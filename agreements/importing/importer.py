@@ -252,12 +252,11 @@ class _Importer:
             t.version: t for t in TermsTemplate.objects.filter(published_at__isnull=False)
         }
         refs = set()
-        for raw, doc in self.source.records("agreements"):
-            self.doc = doc
+        for raw, doc in self.source.records("agreements", quick=True):
             done += 1
             if done % step == 0:
                 progress(done, total)
-            agreement = self._check_agreement(raw)
+            agreement = self._check_quick(raw, doc)
             if agreement is None:
                 continue
             if agreement.row.external_ref in refs:
@@ -272,6 +271,24 @@ class _Importer:
             return
         self._match_agreements()
         progress(total, total)
+
+    def _check_quick(self, raw, doc):
+        """``_check_agreement`` of a record parsed fast (``reading.Quick``); when it has
+        errors, they are reported from the record parsed again with the line of each part."""
+        report, self.report = self.report, ImportReport()
+        self.doc = doc
+        try:
+            agreement = self._check_agreement(raw)
+            quick_ok = self.report.ok
+        finally:
+            self.report = report
+        again = doc.exact() if not quick_ok else None
+        if again is None:
+            if not quick_ok:  # a document with every line already: report as it is
+                return self._check_agreement(raw)
+            return agreement
+        raw, self.doc = again
+        return self._check_agreement(raw)
 
     def _check_customer(self, raw):
         line = self.doc.line(raw)

@@ -53,6 +53,23 @@ class Document:
     def line(self, obj, default=0):
         return self._lines.get(id(obj), default)
 
+    def exact(self):
+        """The record parsed again with the line of each of its dicts (``Quick``), or None:
+        this document has them all."""
+        return None
+
+
+class Quick(Document):
+    """A record parsed by the fast (C) parser: only its own line is known; ``exact()`` parses
+    it again, slowly, with the line of each nested dict (to report its errors)."""
+
+    def __init__(self, record, line, again):
+        super().__init__(None, {id(record): line})
+        self._again = again
+
+    def exact(self):
+        return self._again()
+
 
 class Malformed(Exception):
     """The file is not JSON at all: its one error, on ``line``."""
@@ -110,6 +127,7 @@ class _Reader:
     def __init__(self, stream):
         self.stream = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
         self.buf, self.pos, self.eof = "", 0, False
+        self.start = 0  # where the last value began
         self.line_pos, self.line = 0, 1  # the line of buf[line_pos]
         decoder = json.JSONDecoder(parse_float=Decimal, parse_int=_json_int)
         self.fast = make_scanner(decoder)  # type: ignore[arg-type] # the C scanner, for what is skipped
@@ -186,16 +204,31 @@ class _Reader:
                 raise Malformed(0, "Malformed JSON: nested too deeply.") from None
             if end == len(self.buf) and self.more():  # a number may go on
                 continue
-            self.pos = end
+            self.start, self.pos = self.pos, end
             return value
 
-    def record(self):
-        """The next value and a Document of the lines its dicts start on."""
+    def record(self, *, exact=True):
+        """The next value and a Document of the lines its dicts start on (``exact``), or
+        ``Quick``: the line of the value itself, the others on demand."""
+        if not exact:
+            value = self.value()
+            start = self.start  # where it began (the text before may have been dropped)
+            return value, Quick(value, self.line_at(start), lambda: self._again(start))
         value = self.value(exact=True)
         ordered = sorted(self.positions.items(), key=lambda item: item[1])
         lines = {key: self.line_at(position) for key, position in ordered}
         self.positions.clear()
         return value, Document(None, lines)
+
+    def _again(self, start):
+        """The value at ``start`` (still held: the reader waits for the next ``record``) parsed
+        again with the lines of its dicts."""
+        end = self.pos
+        self.pos = start
+        try:
+            return self.record()
+        finally:
+            self.pos = end
 
 
 class JsonSource:
@@ -209,16 +242,17 @@ class JsonSource:
         self.counts: dict[str, int] = {}  # records of each list, once the file is read
         self.checked = False  # the file's own fields reported (once)
 
-    def records(self, key):
+    def records(self, key, *, quick=False):
         """(record, Document of its lines) of the ``customers`` or ``agreements`` list, in file
-        order, the other list skipped; a malformed file is reported (its only error) and
-        yields nothing more."""
+        order, the other list skipped; with ``quick``, parsed fast without the lines of nested
+        dicts (``Quick``). A malformed file is reported (its only error) and yields nothing
+        more."""
         if self.malformed:
             return
         problems: list[RowError] = []
         try:
             with self.open_file() as stream:
-                yield from self._walk(_Reader(stream), key, problems)
+                yield from self._walk(_Reader(stream), key, problems, quick=quick)
         except UnicodeDecodeError as error:
             self._malformed(0, f"The file is not UTF-8 text ({error.reason}).")
             return
@@ -234,7 +268,7 @@ class JsonSource:
         self.report.errors.clear()
         self.report.error(line, "file", reason)
 
-    def _walk(self, reader, want, problems):
+    def _walk(self, reader, want, problems, *, quick):
         if reader.peek() != "{":
             reader.value()  # malformed, unless it is JSON of another shape
             if reader.peek():
@@ -253,7 +287,9 @@ class JsonSource:
                 reader.expect(":")
                 if name in ("customers", "agreements") and reader.peek() == "[":
                     reader.pos += 1
-                    self.counts[name] = yield from self._list(reader, want=name == want)
+                    self.counts[name] = yield from self._list(
+                        reader, want=name == want, quick=quick
+                    )
                 elif name in ("customers", "agreements"):
                     reader.value()
                     not_lists.add(name)
@@ -274,7 +310,7 @@ class JsonSource:
                 problems.append(RowError(top, name, "must be a list"))
 
     @staticmethod
-    def _list(reader, *, want):
+    def _list(reader, *, want, quick):
         """Yield the records of a list (``want``) or skip them; returns how many there were."""
         count = 0
         if reader.peek() == "]":
@@ -283,7 +319,7 @@ class JsonSource:
         while True:
             count += 1
             if want:
-                yield reader.record()
+                yield reader.record(exact=not quick)
             else:
                 reader.value()
             if reader.expect(",]") == "]":
@@ -307,7 +343,7 @@ class CsvSource:
             self.malformed = False
             self.counts = {key: len(rows) for key, rows in self.document.data.items()}
 
-    def records(self, key):
+    def records(self, key, *, quick=False):
         """(record, Document of the file's lines) of the ``customers`` or ``agreements``."""
         if self.document is None:
             return
