@@ -115,8 +115,15 @@ def document_context(version: AgreementVersion, *, today: dt.date):
     }
 
 
-def content_digest(version: AgreementVersion) -> str:
-    """SHA-256 of the canonical content of a version: what the parties sign."""
+def content_digest(version: AgreementVersion, *, lines=None) -> str:
+    """SHA-256 of the canonical content of a version: what the parties sign. ``lines``: the
+    version's service lines already in memory (with their response tiers), in place of reading
+    them; the agreement, terms template and parties are read from the version as they are (an
+    import has them in memory). Either way the digest is the same."""
+    if lines is None:
+        lines = version.lines.select_related("response_tier").order_by("position", "id")
+    else:
+        lines = sorted(lines, key=lambda line: (line.position, line.pk or 0))
     content = {
         "agreement": version.agreement.number,
         "version": version.number,
@@ -126,23 +133,25 @@ def content_digest(version: AgreementVersion) -> str:
         "payment_terms_days": version.payment_terms_days,
         "start_date": version.start_date.isoformat() if version.start_date else None,
         "rates": version.rates_snapshot,
-        "lines": [
-            {
-                "kind": line.kind,
-                "notes": line.notes,
-                "labor_rate": line.labor_rate,
-                "hours_per_visit": str(line.hours_per_visit) if line.hours_per_visit else None,
-                "hours_per_month": str(line.hours_per_month) if line.hours_per_month else None,
-                "checklist": line.checklist,
-                "rrule": line.rrule,
-                "start_time": line.start_time.isoformat() if line.start_time else None,
-                "duration_minutes": line.duration_minutes,
-                "response_tier": line.response_tier.name if line.response_tier else None,
-                "package_name": line.package_name,
-                "quantity": line.quantity,
-            }
-            for line in version.lines.select_related("response_tier").order_by("position", "id")
-        ],
+        "lines": [_line_content(line) for line in lines],
     }
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _line_content(line) -> dict:
+    """A service line as the content digest reads it."""
+    return {
+        "kind": line.kind,
+        "notes": line.notes,
+        "labor_rate": line.labor_rate,
+        "hours_per_visit": str(line.hours_per_visit) if line.hours_per_visit else None,
+        "hours_per_month": str(line.hours_per_month) if line.hours_per_month else None,
+        "checklist": line.checklist,
+        "rrule": line.rrule,
+        "start_time": line.start_time.isoformat() if line.start_time else None,
+        "duration_minutes": line.duration_minutes,
+        "response_tier": line.response_tier.name if line.response_tier else None,
+        "package_name": line.package_name,
+        "quantity": line.quantity,
+    }

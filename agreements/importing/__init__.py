@@ -35,12 +35,14 @@ bad row is reported with its line.
 The package, in the order a file goes through it:
 
 - ``reading``: the file formats: JSON or CSV (its columns, ``CSV_COLUMNS``) read into the one
-  shape above, each record with the line it starts on.
+  shape above, each record with the line it starts on. JSON is read a record at a time (a
+  50 MB file is never held whole); CSV, whose rows name their parents anywhere, is read whole.
 - ``rows``: the row schemas (pydantic) and the checks of each row; bad fields are reported with
   their line.
-- ``importer``: the import itself, ``import_bytes`` / ``import_path``: check every row, then
-  write it all in one transaction (or roll it back: the dry run behind the upload page's
-  preview); ``first_invoice``.
+- ``importer``: the import itself, ``import_bytes`` / ``import_path`` / ``import_file``: check
+  every row (keeping what the checks across rows need, the checked rows spooled to a temporary
+  file), then write it all in one transaction, 500 agreements at a time (or roll it back: the
+  dry run behind the upload page's preview); ``first_invoice``.
 - ``report``: what an import returns, ``ImportReport``: the agreements imported and the bad rows
   (and its JSON form, kept on an ``ImportJob``).
 - ``jobs``: an upload as an ``ImportJob`` the worker previews and, once confirmed, imports, with
@@ -49,7 +51,7 @@ The package, in the order a file goes through it:
 A file over ``IMPORT_MAX_BYTES`` is refused before it is parsed (``reading.size_problem``).
 """
 
-from .importer import first_invoice, import_bytes, import_path
+from .importer import first_invoice, import_bytes, import_file, import_path
 from .reading import (
     CHECKLIST_SEPARATOR,
     CSV_COLUMNS,
@@ -79,6 +81,7 @@ __all__ = [
     "ServiceRow",
     "first_invoice",
     "import_bytes",
+    "import_file",
     "import_path",
     "read_document",
 ]

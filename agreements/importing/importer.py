@@ -2,11 +2,20 @@
 transaction, set-based: customers and contacts, agreements numbered, version 1 recorded as
 signed on paper with its service lines and PDF, the terms up to today (``rules.term_dates``)
 with their rate changes as finalized reviews, and the current term's visits planned. A dry run
-(the admin page's preview, the API's ``dry_run``) does the same and rolls it back."""
+(the admin page's preview, the API's ``dry_run``) does the same and rolls it back.
+
+A big file streams (issue 14): the check reads the customers, then the agreements, one record
+at a time (``reading.JsonSource``); of each agreement it keeps in memory only what the checks
+across records need (``_Ref``: reference, number, customer, signer) and spools the checked rows
+to a temporary file, which the write reads back 500 agreements at a time."""
 
 import datetime as dt
 import hashlib
+import io
+import pickle
+import tempfile
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from django.core.files.base import ContentFile
@@ -37,7 +46,7 @@ from ..models import (
     TermsTemplate,
 )
 from ..services import next_agreement_number
-from .reading import read_document, size_problem
+from .reading import Document, open_source, size_problem
 from .report import ImportedAgreement, ImportReport
 from .rows import (
     AgreementRow,
@@ -82,6 +91,7 @@ class _Customer:
     contacts: list  # [(ContactRow, line)]
     instance: Customer | None = None
     adopt: bool = False  # an existing customer (same legal name) that gets the reference
+    created: bool = False  # by this import
 
 
 @dataclass
@@ -94,7 +104,6 @@ class _Agreement:
     changes: dict  # term -> (RateChangeRow, rates)
     pdf: bytes | None
     billed_through: dt.date | None = None
-    existing: Agreement | None = None
     # Set while writing:
     customer: Customer | None = None
     terms_template: TermsTemplate | None = None
@@ -103,10 +112,40 @@ class _Agreement:
     terms: list = field(default_factory=list)
     imported: ImportedAgreement | None = None  # what the report says, once written
 
+    def ref(self) -> "_Ref":
+        row = self.row
+        return _Ref(
+            row.external_ref,
+            row.number,
+            self.customer_ref,
+            row.signer_email,
+            self.line,
+            row.signed_on.year,
+            self.billed_through,
+        )
+
     def release(self):
         """Let go of what was written (the model instances) and of what it was written from."""
         self.agreement = self.version = self.pdf = self.rates = None
         self.terms, self.services, self.changes = [], [], {}
+
+
+@dataclass(slots=True)
+class _Ref:
+    """What the checks across records (references, numbers, signers) and the numbering need of
+    a checked agreement; the rest of it waits in the spool."""
+
+    external_ref: str
+    number: str | None
+    customer_ref: str
+    signer_email: str | None
+    line: int
+    year: int  # of the signature, for its number
+    billed_through: dt.date | None
+    existing: Agreement | None = None
+    pk: int | None = None  # once written
+    time_zone: str = ""
+    imported: ImportedAgreement | None = None
 
 
 def import_bytes(
@@ -116,43 +155,61 @@ def import_bytes(
     All or nothing: with any bad row, or ``dry_run``, nothing is written. ``progress(done,
     total)`` is told how many records are checked (before the transaction, so another
     connection sees it)."""
-    report = ImportReport(dry_run=dry_run)
-    if problem := size_problem(len(data)):
-        report.error(0, "file", problem)
-        return report
-    document = read_document(data, name=name, report=report)
-    if document is None:
-        return report
-    importer = _Importer(document, report, by=by, today=today, base_dir=base_dir)
-    del document  # the importer lets go of it once every record is checked
-    importer.check(progress=progress or _no_progress)
-    if not report.ok:
-        return report
-    try:
-        with transaction.atomic():
-            importer.write(store_pdfs=not dry_run)
-            if dry_run:
-                raise _DryRun
-    except _DryRun:
-        pass
-    except IntegrityError:
-        # Someone created the same agreement number or reference at this very moment.
-        report.agreements.clear()
-        report.error(0, "file", "Another change collided with this import; import it again.")
-    return report
+    return import_file(
+        lambda: io.BytesIO(data),
+        name=name,
+        size=len(data),
+        by=by,
+        today=today,
+        dry_run=dry_run,
+        base_dir=base_dir,
+        progress=progress,
+    )
 
 
 def import_path(path, *, by, today, dry_run=False):
     """Import a file from disk; a ``pdf_path`` is read relative to the file's folder. A file
     over the size limit is refused before it is read."""
     path = Path(path)
-    if problem := size_problem(path.stat().st_size):
-        report = ImportReport(dry_run=dry_run)
+    return import_file(
+        lambda: path.open("rb"),
+        name=path.name,
+        size=path.stat().st_size,
+        by=by,
+        today=today,
+        dry_run=dry_run,
+        base_dir=path.parent,
+    )
+
+
+def import_file(open_file, *, name, size, by, today, dry_run=False, base_dir=None, progress=None):
+    """Import a file that ``open_file()`` opens as a binary stream (each time the import reads
+    it: the check reads the customers, then the agreements; the write reads back what the
+    check spooled). See ``import_bytes``."""
+    report = ImportReport(dry_run=dry_run)
+    if problem := size_problem(size):
         report.error(0, "file", problem)
         return report
-    return import_bytes(
-        path.read_bytes(), name=path.name, by=by, today=today, dry_run=dry_run, base_dir=path.parent
-    )
+    source = open_source(open_file, name=name, report=report)
+    if source is None:
+        return report
+    with tempfile.TemporaryFile() as spool:
+        importer = _Importer(source, report, by=by, today=today, base_dir=base_dir, spool=spool)
+        importer.check(progress=progress or _no_progress)
+        if not report.ok:
+            return report
+        try:
+            with transaction.atomic():
+                importer.write(store_pdfs=not dry_run)
+                if dry_run:
+                    raise _DryRun
+        except _DryRun:
+            pass
+        except IntegrityError:
+            # Someone created the same agreement number or reference at this very moment.
+            report.agreements.clear()
+            report.error(0, "file", "Another change collided with this import; import it again.")
+    return report
 
 
 def _no_progress(done, total):
@@ -160,14 +217,16 @@ def _no_progress(done, total):
 
 
 class _Importer:
-    def __init__(self, document, report, *, by, today, base_dir):
-        self.doc = document
+    def __init__(self, source, report, *, by, today, base_dir, spool):
+        self.source = source
+        self.doc = Document(None, {})  # the lines of the record being checked
+        self.spool = spool  # the checked agreements, pickled one after the other
         self.report = report
         self.by = by
         self.today = today
         self.base_dir = Path(base_dir).resolve() if base_dir else None
         self.customers: dict[str, _Customer] = {}
-        self.agreements: list[_Agreement] = []
+        self.agreements: list[_Ref] = []
 
     def error(self, line, field_name, reason):
         self.report.error(line, field_name, reason)
@@ -175,35 +234,61 @@ class _Importer:
     # Checks (no writes) ---------------------------------------------------------------
 
     def check(self, *, progress):
-        total = len(self.doc.data["customers"]) + len(self.doc.data["agreements"])
-        step = max(100, total // 100)  # about a hundred updates, whatever the size
-        progress(0, total)
-        for done, raw in enumerate(self.doc.data["customers"], 1):
+        """Read the customers, then the agreements, checking each record; the agreements
+        checked are spooled (``_Agreement``) and kept as a ``_Ref``."""
+        done = 0
+        for raw, doc in self.source.records("customers"):
+            self.doc = doc
             self._check_customer(raw)
-            if done % step == 0:
-                progress(done, total)
+            done += 1
+        if self.source.malformed:
+            return
+        total = done + self.source.counts.get("agreements", 0)  # the file was read through
+        step = max(100, total // 100)  # about a hundred updates, whatever the size
+        progress(done, total)
         self._match_customers()
-        done = len(self.doc.data["customers"])
         self.tiers = {tier.name: tier for tier in ResponseTier.objects.all()}
         self.templates = {
             t.version: t for t in TermsTemplate.objects.filter(published_at__isnull=False)
         }
         refs = set()
-        for raw in self.doc.data["agreements"]:
+        for raw, doc in self.source.records("agreements", quick=True):
             done += 1
             if done % step == 0:
                 progress(done, total)
-            agreement = self._check_agreement(raw)
+            agreement = self._check_quick(raw, doc)
             if agreement is None:
                 continue
             if agreement.row.external_ref in refs:
                 self.error(agreement.line, "external_ref", "appears twice in this file")
                 continue
             refs.add(agreement.row.external_ref)
-            self.agreements.append(agreement)
+            self.agreements.append(agreement.ref())
+            if self.report.ok:  # else nothing is written: no need to keep it
+                pickle.dump(agreement, self.spool, pickle.HIGHEST_PROTOCOL)
+        self.doc = Document(None, {})
+        if self.source.malformed:
+            return
         self._match_agreements()
-        self.doc = None  # every record is checked: the parsed file can go
         progress(total, total)
+
+    def _check_quick(self, raw, doc):
+        """``_check_agreement`` of a record parsed fast (``reading.Quick``); when it has
+        errors, they are reported from the record parsed again with the line of each part."""
+        report, self.report = self.report, ImportReport()
+        self.doc = doc
+        try:
+            agreement = self._check_agreement(raw)
+            quick_ok = self.report.ok
+        finally:
+            self.report = report
+        again = doc.exact() if not quick_ok else None
+        if again is None:
+            if not quick_ok:  # a document with every line already: report as it is
+                return self._check_agreement(raw)
+            return agreement
+        raw, self.doc = again
+        return self._check_agreement(raw)
 
     def _check_customer(self, raw):
         line = self.doc.line(raw)
@@ -402,19 +487,19 @@ class _Importer:
         takeover."""
         agreements = Agreement.objects.select_related("customer")
         owners = self._owners()
-        refs = [a.row.external_ref for a in self.agreements]
+        refs = [a.external_ref for a in self.agreements]
         by_ref = {
             a.external_ref: a
             for chunk in _chunks(refs)
             for a in agreements.filter(external_ref__in=chunk)
         }
-        numbers = [a.row.number for a in self.agreements if a.row.number]
+        numbers = [a.number for a in self.agreements if a.number]
         by_number = {
             a.number: a for chunk in _chunks(numbers) for a in agreements.filter(number__in=chunk)
         }
         seen = {}
         for item in self.agreements:
-            ref, number = item.row.external_ref, item.row.number
+            ref, number = item.external_ref, item.number
             owner = owners.get(item.customer_ref)
             item.existing = by_ref.get(ref)
             if item.existing is not None and item.existing.customer_id != owner:
@@ -443,33 +528,49 @@ class _Importer:
             if number and number in seen:
                 self.error(item.line, "number", f"appears twice in this file ({seen[number]})")
             seen[number] = ref
-            if item.existing is None and item.row.signer_email:
+            if item.existing is None and item.signer_email:
                 customer = self.customers.get(item.customer_ref)
                 emails = {c.email for c, _line in customer.contacts} if customer else set()
                 owner = customer.instance if customer else None
                 if owner is None and customer is None:
                     owner = Customer.objects.filter(external_ref=item.customer_ref).first()
-                if item.row.signer_email.lower() not in emails and not (
-                    owner and owner.contacts.filter(email__iexact=item.row.signer_email).exists()
+                if item.signer_email.lower() not in emails and not (
+                    owner and owner.contacts.filter(email__iexact=item.signer_email).exists()
                 ):
                     self.error(item.line, "signer_email", "is not a contact of the customer")
 
     # Writes (inside the transaction) -------------------------------------------------
-    # Set-based: a few bulk inserts for the whole file, and one read per agreement (the
-    # content digest reads its lines); no query per term, line or visit.
+    # Set-based: a few bulk inserts per chunk of agreements; no query per agreement, term, line
+    # or visit (the content digest is computed from the lines in memory).
 
     def write(self, *, store_pdfs):
         """Customers and agreements (numbered) for the whole file, then the rest chunk by
-        chunk, each chunk's model instances let go once written: memory stays that of one
-        chunk of versions, terms and visits, whatever the size of the file."""
+        chunk as the spool gives the checked agreements back, each chunk's model instances let
+        go once written: memory stays that of one chunk of versions, terms and visits,
+        whatever the size of the file."""
         report = self.report
         customers = self._write_customers()
         new = [item for item in self.agreements if item.existing is None]
         self._write_agreements(new, customers)
-        for chunk in _chunks(new, WRITE_CHUNK):
-            self._write_versions(chunk, customers, store_pdfs=store_pdfs)
-            self._write_terms(chunk)
-            self._write_events_and_visits(chunk)
+        latest = max(self.templates.values(), key=lambda t: t.version, default=None)
+        self.spool.seek(0)
+        chunk: list[tuple[_Ref, _Agreement]] = []
+        for position, ref in enumerate(self.agreements, 1):
+            # The spool is this import's own temporary file, written by ``check``.
+            item = pickle.load(self.spool)  # noqa: S301
+            if ref.existing is None:
+                item.customer = customers[ref.customer_ref]
+                item.agreement = self._agreement(ref, item.customer)
+                item.terms_template = self.templates.get(item.row.terms_version) or latest
+                chunk.append((ref, item))
+            if len(chunk) == WRITE_CHUNK or (chunk and position == len(self.agreements)):
+                items = [item for _ref, item in chunk]
+                self._write_versions(items, store_pdfs=store_pdfs)
+                self._write_terms(items)
+                self._write_events_and_visits(items)
+                for ref, item in chunk:
+                    ref.imported = item.imported
+                chunk = []
         existing = self._existing_terms()
         for item in self.agreements:
             if item.existing is None:
@@ -478,7 +579,7 @@ class _Importer:
             term = existing.get(item.existing.pk)
             report.agreements.append(
                 ImportedAgreement(
-                    external_ref=item.row.external_ref,
+                    external_ref=item.external_ref,
                     number=item.existing.number,
                     customer=item.existing.customer.legal_name,
                     terms=term.number if term else 0,
@@ -550,52 +651,24 @@ class _Importer:
     def _existing_terms(self):
         """The newest term of each agreement that was already imported; adopted ones (matched
         by number) get their reference."""
-        old = [item for item in self.agreements if item.existing is not None]
-        for item in old:
-            if item.existing.external_ref is None:
-                Agreement.objects.filter(pk=item.existing.pk).update(
-                    external_ref=item.row.external_ref
-                )
+        old = [(item, item.existing) for item in self.agreements if item.existing is not None]
+        for item, existing in old:
+            if existing.external_ref is None:
+                Agreement.objects.filter(pk=existing.pk).update(external_ref=item.external_ref)
         latest = {}
-        for chunk in _chunks([item.existing.pk for item in old]):
+        for chunk in _chunks([existing.pk for _item, existing in old]):
             for term in Term.objects.filter(agreement_id__in=chunk).order_by("number"):
                 latest[term.agreement_id] = term
         return latest
 
     def _write_customers(self):
+        """The file's customers and contacts, 500 customers at a time (their history too);
+        returns the customer of each reference the agreements name."""
         report = self.report
-        new = []
-        for item in self.customers.values():
-            if item.instance is None:
-                fields = item.row.model_dump(exclude={"contacts"})
-                item.instance = Customer(**fields)
-                new.append(item.instance)
-            elif item.adopt:
-                item.instance.external_ref = item.row.external_ref
-                item.instance.save(update_fields=["external_ref", "updated_at"])
-                report.customers_existing += 1
-            else:
-                report.customers_existing += 1
-        bulk_create_with_history(new, Customer, batch_size=500, default_user=self.by)
-        if new and new[0].pk is None:  # a backend that does not return ids
-            ids = {}
-            for chunk in _chunks([c.external_ref for c in new]):
-                ids.update(
-                    Customer.objects.filter(external_ref__in=chunk).values_list(
-                        "external_ref", "pk"
-                    )
-                )
-            for customer in new:
-                customer.pk = ids[customer.external_ref]
-        report.customers_created = len(new)
-        contacts = [
-            Contact(customer=item.instance, **contact.model_dump())
-            for item in self.customers.values()
-            for contact, _line in item.contacts
-        ]
-        bulk_create_with_history(contacts, Contact, batch_size=500, default_user=self.by)
-        report.contacts_created = len(contacts)
+        for chunk in _chunks(self.customers.values(), WRITE_CHUNK):
+            self._write_customer_chunk(chunk)
         found = {ref: item.instance for ref, item in self.customers.items()}
+        report.customers_existing = sum(1 for item in self.customers.values() if not item.created)
         missing = list({a.customer_ref for a in self.agreements} - set(found))
         for chunk in _chunks(missing):
             found.update(
@@ -603,36 +676,75 @@ class _Importer:
             )
         return found
 
+    def _write_customer_chunk(self, items):
+        report = self.report
+        new = []
+        for item in items:
+            if item.instance is None:
+                fields = item.row.model_dump(exclude={"contacts"})
+                item.instance = Customer(**fields)
+                item.created = True
+                new.append(item.instance)
+            elif item.adopt:
+                item.instance.external_ref = item.row.external_ref
+                item.instance.save(update_fields=["external_ref", "updated_at"])
+        bulk_create_with_history(new, Customer, batch_size=500, default_user=self.by)
+        if new and new[0].pk is None:  # a backend that does not return ids
+            ids = dict(
+                Customer.objects.filter(external_ref__in=[c.external_ref for c in new]).values_list(
+                    "external_ref", "pk"
+                )
+            )
+            for customer in new:
+                customer.pk = ids[customer.external_ref]
+        report.customers_created += len(new)
+        contacts = [
+            Contact(customer=item.instance, **contact.model_dump())
+            for item in items
+            for contact, _line in item.contacts
+        ]
+        bulk_create_with_history(contacts, Contact, batch_size=500, default_user=self.by)
+        report.contacts_created += len(contacts)
+        for item in items:
+            item.contacts = []  # written: only the customer is needed any more
+
     def _write_agreements(self, items, customers):
         """Agreements with the file's numbers first; the others are numbered after them by
-        ``next_agreement_number`` (CA-<year of signature>-<sequence>), in file order."""
-        template = max(self.templates.values(), key=lambda t: t.version, default=None)
+        ``next_agreement_number`` (CA-<year of signature>-<sequence>), in file order. Only
+        their ids and numbers are kept (``_Ref``)."""
+        for chunk in _chunks([item for item in items if item.number], WRITE_CHUNK):
+            self._insert_agreements(chunk, customers)
+        by_year: dict[int, list[_Ref]] = {}
         for item in items:
-            item.customer = customers[item.customer_ref]
-            item.terms_template = self.templates.get(item.row.terms_version) or template
-            item.agreement = Agreement(
-                customer=item.customer,
-                number=item.row.number or "",
-                status=Agreement.Status.ACTIVE,
-                time_zone=item.customer.time_zone,
-                created_by=self.by,
-                external_ref=item.row.external_ref,
-                billed_through=item.billed_through,
-            )
-        Agreement.objects.bulk_create(
-            [item.agreement for item in items if item.row.number], batch_size=500
-        )
-        by_year = {}
-        for item in items:
-            if not item.row.number:
-                by_year.setdefault(item.row.signed_on.year, []).append(item)
+            if not item.number:
+                by_year.setdefault(item.year, []).append(item)
         for year, group in by_year.items():
             prefix, first = next_agreement_number(year).rsplit("-", 1)
             for offset, item in enumerate(group):
-                item.agreement.number = f"{prefix}-{int(first) + offset:0{len(first)}d}"
-            Agreement.objects.bulk_create([item.agreement for item in group], batch_size=500)
+                item.number = f"{prefix}-{int(first) + offset:0{len(first)}d}"
+            for chunk in _chunks(group, WRITE_CHUNK):
+                self._insert_agreements(chunk, customers)
 
-    def _write_versions(self, items, customers, *, store_pdfs):
+    def _insert_agreements(self, items, customers):
+        written = [self._agreement(item, customers[item.customer_ref]) for item in items]
+        Agreement.objects.bulk_create(written, batch_size=500)
+        for item, agreement in zip(items, written, strict=True):
+            item.pk = agreement.pk
+
+    def _agreement(self, item: _Ref, customer: Customer) -> Agreement:
+        """The agreement of a checked row as written (with its id, once it is)."""
+        return Agreement(
+            pk=item.pk,
+            customer=customer,
+            number=item.number or "",
+            status=Agreement.Status.ACTIVE,
+            time_zone=customer.time_zone,
+            created_by=self.by,
+            external_ref=item.external_ref,
+            billed_through=item.billed_through,
+        )
+
+    def _write_versions(self, items, *, store_pdfs):
         """Version 1 of each agreement, recorded as signed on paper, with its Exhibit B lines.
         Lines go in with bulk_create: ServiceLine.save's draft-only guard is for editing a
         version, not for recording what was signed."""
@@ -660,22 +772,25 @@ class _Importer:
                 created_by=self.by,
             )
         AgreementVersion.objects.bulk_create([item.version for item in items], batch_size=500)
-        ServiceLine.objects.bulk_create(
-            (
+        lines = {
+            id(item): [
                 ServiceLine(
                     version=item.version,
                     position=position,
                     **self._line_fields(service, self.tiers),
                 )
-                for item in items
                 for service, _line, position in item.services
-            ),
-            batch_size=500,
+            ]
+            for item in items
+        }
+        ServiceLine.objects.bulk_create(
+            [line for item in items for line in lines[id(item)]], batch_size=500
         )
         field = AgreementVersion._meta.get_field("signed_pdf")
         for item in items:
             version = item.version
-            version.content_sha256 = content_digest(version)
+            # The lines as written, in memory: no read per version.
+            version.content_sha256 = content_digest(version, lines=lines.pop(id(item)))
             if item.pdf is not None and store_pdfs:
                 name = field.generate_filename(version, f"{item.agreement.number}-v1-paper.pdf")
                 version.signed_pdf = field.storage.save(name, ContentFile(item.pdf))
@@ -692,8 +807,10 @@ class _Importer:
             "kind": service.kind,
             "notes": service.notes,
             "labor_rate": service.labor_rate or ServiceLine.LaborRate.ONSITE,
-            "hours_per_visit": service.hours_per_visit,
-            "hours_per_month": service.hours_per_month,
+            # As the database gives them back (two decimals), so the content digest of the
+            # lines in memory is the one of the lines read again.
+            "hours_per_visit": _cents(service.hours_per_visit),
+            "hours_per_month": _cents(service.hours_per_month),
             "rrule": service.rrule or "",
             "start_time": service.start_time,
             "duration_minutes": service.duration_minutes,
@@ -755,6 +872,10 @@ class _Importer:
             ]
         Term.objects.bulk_create([term for item in items for term in item.terms], batch_size=500)
         RateReview.objects.bulk_create(reviews, batch_size=500)
+
+
+def _cents(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(Decimal("0.01"))
 
 
 def _same_name(a: str, b: str) -> bool:

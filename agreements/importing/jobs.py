@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..models import ImportJob
-from .importer import import_bytes
+from .importer import import_file
 from .report import report_to_json
 
 logger = logging.getLogger(__name__)
@@ -78,11 +78,11 @@ def run_import_job(job_id: int, *, today: dt.date) -> None:
         jobs.update(rows_done=done, rows_total=total, updated_at=timezone.now())
 
     try:
-        with default_storage.open(job.file_path, "rb") as handle:
-            data = handle.read()
-        report = import_bytes(
-            data,
+        # Read as the import goes (twice: customers, then agreements), never whole.
+        report = import_file(
+            lambda: default_storage.open(job.file_path, "rb"),
             name=job.file_name,
+            size=default_storage.size(job.file_path),
             by=job.created_by,
             today=today,
             dry_run=job.dry_run,

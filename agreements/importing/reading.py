@@ -3,14 +3,14 @@ column) into the one JSON shape the rows are validated in (``agreements.importin
 shows it), remembering the line each record starts on so every error names it. The CSV columns
 are shared with the export (``agreements.exporting``)."""
 
-import bisect
 import csv
 import io
 import json
 import math
 import re
-from array import array
 from decimal import Decimal
+from json.decoder import JSONObject  # type: ignore[attr-defined]
+from json.scanner import make_scanner, py_make_scanner  # type: ignore[attr-defined]
 from pathlib import Path
 
 from django.conf import settings
@@ -18,7 +18,7 @@ from django.conf import settings
 from allora.spreadsheet import unescape_cell
 from billing.rules import DISCOUNTED_KINDS
 
-from .report import ImportReport
+from .report import ImportReport, RowError
 
 FORMAT = "allora-agreements"
 FORMAT_VERSION = 1
@@ -44,7 +44,7 @@ def file_size(size: int, *, up=False) -> str:
 
 
 class Document:
-    """The parsed file: plain dicts and lists in the JSON shape, and where each dict started."""
+    """Parsed records: plain dicts and lists in the JSON shape, and where each dict started."""
 
     def __init__(self, data, lines):
         self.data = data
@@ -53,21 +53,61 @@ class Document:
     def line(self, obj, default=0):
         return self._lines.get(id(obj), default)
 
-
-def read_document(data: bytes, *, name: str, report: ImportReport) -> Document | None:
-    """Parse JSON or CSV (by the file name's extension) into the JSON shape, or report why not."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        report.error(0, "file", f"The file is not UTF-8 text ({error.reason}).")
+    def exact(self):
+        """The record parsed again with the line of each of its dicts (``Quick``), or None:
+        this document has them all."""
         return None
+
+
+class Quick(Document):
+    """A record parsed by the fast (C) parser: only its own line is known; ``exact()`` parses
+    it again, slowly, with the line of each nested dict (to report its errors)."""
+
+    def __init__(self, record, line, again):
+        super().__init__(None, {id(record): line})
+        self._again = again
+
+    def exact(self):
+        return self._again()
+
+
+class Malformed(Exception):
+    """The file is not JSON at all: its one error, on ``line``."""
+
+    def __init__(self, line, reason):
+        super().__init__(reason)
+        self.line, self.reason = line, reason
+
+
+def open_source(open_file, *, name: str, report: ImportReport):
+    """The records of a file, to be read as many times as the import needs (``records``):
+    ``open_file()`` gives its bytes as a fresh binary stream each time. JSON is read one record
+    at a time; CSV (whose rows may name a parent anywhere in the file) is read whole. None (and
+    the reason reported) for another kind of file."""
     suffix = Path(name).suffix.lower()
     if suffix == ".json":
-        return _read_json(text, report)
+        return JsonSource(open_file, report)
     if suffix == ".csv":
-        return _read_csv(text, report)
+        with open_file() as stream:
+            return CsvSource(stream.read(), report)
     report.error(0, "file", "The file must be .json or .csv.")
     return None
+
+
+def read_document(data: bytes, *, name: str, report: ImportReport) -> Document | None:
+    """The whole file parsed into the JSON shape (customers and agreements), or None with the
+    reason reported."""
+    source = open_source(lambda: io.BytesIO(data), name=name, report=report)
+    if source is None:
+        return None
+    records: dict[str, list] = {}
+    lines: dict[int, int] = {}
+    for key in ("customers", "agreements"):
+        records[key] = []
+        for raw, doc in source.records(key):
+            records[key].append(raw)
+            lines.update(doc._lines)
+    return None if source.malformed else Document(records, lines)
 
 
 def _json_int(digits: str):
@@ -76,45 +116,239 @@ def _json_int(digits: str):
     return int(digits) if len(digits) <= 30 else Decimal(digits)
 
 
-def _read_json(text, report):
-    # The offset of every line break, packed (a list of ints costs 36 bytes a line).
-    breaks = array("q", (match.start() for match in re.finditer("\n", text)))
-    lines = {}
+_SPACE = re.compile(r"[ \t\n\r]*")
+_CHUNK = 1024 * 1024  # characters read at a time
 
-    def line_at(position):
-        return bisect.bisect_left(breaks, position) + 1
 
-    decoder = json.JSONDecoder(parse_float=Decimal, parse_int=_json_int)
+class _Reader:
+    """JSON text read a chunk at a time and parsed a value at a time, knowing the line of each
+    position: only the record being parsed (and a chunk of text) is in memory."""
 
-    def parse_object(s_and_end, *args, **kwargs):
-        obj, end = json.decoder.JSONObject(s_and_end, *args, **kwargs)
-        lines[id(obj)] = line_at(s_and_end[1] - 1)
-        return obj, end
+    def __init__(self, stream):
+        self.stream = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+        self.buf, self.pos, self.eof = "", 0, False
+        self.start = 0  # where the last value began
+        self.line_pos, self.line = 0, 1  # the line of buf[line_pos]
+        decoder = json.JSONDecoder(parse_float=Decimal, parse_int=_json_int)
+        self.fast = make_scanner(decoder)  # type: ignore[arg-type] # the C scanner, for what is skipped
+        self.positions: dict[int, int] = {}  # id(dict) -> position, while a record is parsed
 
-    # The pure-Python scanner calls parse_object, so each dict can remember its line.
-    decoder.parse_object = parse_object
-    decoder.scan_once = json.scanner.py_make_scanner(decoder)
-    try:
-        data = decoder.decode(text)
-    except json.JSONDecodeError as error:
-        report.error(error.lineno, "file", f"Malformed JSON: {error.msg} (column {error.colno}).")
-        return None
-    except RecursionError:
-        report.error(0, "file", "Malformed JSON: nested too deeply.")
-        return None
-    if not isinstance(data, dict):
-        report.error(1, "file", "The file must hold one JSON object with customers and agreements.")
-        return None
-    unknown = set(data) - {"format", "version", "customers", "agreements"}
-    for key in sorted(unknown):
-        report.error(lines.get(id(data), 1), key, "is not a known field")
-    if data.get("format", FORMAT) != FORMAT or data.get("version", FORMAT_VERSION) != 1:
-        report.error(1, "format", f'Expected "format": "{FORMAT}", "version": 1.')
-    for key in ("customers", "agreements"):
-        if not isinstance(data.setdefault(key, []), list):
-            report.error(lines.get(id(data), 1), key, "must be a list")
-            data[key] = []
-    return Document(data, lines)
+        def parse_object(s_and_end, *args, **kwargs):
+            obj, end = JSONObject(s_and_end, *args, **kwargs)
+            self.positions[id(obj)] = s_and_end[1] - 1
+            return obj, end
+
+        # The pure-Python scanner calls parse_object, so each dict can remember its line.
+        setattr(decoder, "parse_object", parse_object)  # noqa: B010
+        self.exact = py_make_scanner(decoder)
+
+    def more(self) -> bool:
+        """Read the next chunk (dropping the text already parsed); False at the end."""
+        if self.eof:
+            return False
+        self.line_at(self.pos)
+        cut = self.buf.rfind("\n", 0, self.pos) + 1  # whole lines kept: columns stay right
+        if cut > _CHUNK:
+            self.buf = self.buf[cut:]
+            self.pos, self.line_pos = self.pos - cut, self.line_pos - cut
+        text = self.stream.read(_CHUNK)
+        self.eof = not text
+        self.buf += text
+        return not self.eof
+
+    def line_at(self, position: int) -> int:
+        """The line of ``position`` in the text held."""
+        if position >= self.line_pos:
+            self.line += self.buf.count("\n", self.line_pos, position)
+        else:
+            self.line -= self.buf.count("\n", position, self.line_pos)
+        self.line_pos = position
+        return self.line
+
+    def peek(self) -> str:
+        """The next character that is not white space ("" at the end)."""
+        while True:
+            self.pos = _SPACE.match(self.buf, self.pos).end()  # type: ignore[union-attr]
+            if self.pos < len(self.buf) or not self.more():
+                return self.buf[self.pos : self.pos + 1]
+
+    def expect(self, chars: str) -> str:
+        """The next character, one of ``chars``; else the file is malformed."""
+        char = self.peek()
+        if not char or char not in chars:
+            what = {",": "',' delimiter", ":": "':' delimiter"}.get(chars[0], "value")
+            self.fail(f"Expecting {what}", self.pos)
+        self.pos += 1
+        return char
+
+    def fail(self, message, position):
+        column = position - self.buf.rfind("\n", 0, position)
+        raise Malformed(self.line_at(position), f"Malformed JSON: {message} (column {column}).")
+
+    def value(self, *, exact=False):
+        """The next value; with ``exact``, the positions of its dicts are in ``positions``."""
+        self.peek()
+        while True:
+            self.positions.clear()
+            try:
+                value, end = (self.exact if exact else self.fast)(self.buf, self.pos)
+            except StopIteration as stop:
+                if self.more():
+                    continue
+                self.fail("Expecting value", stop.value)
+            except json.JSONDecodeError as error:
+                if self.more():  # the value may go on in the next chunk
+                    continue
+                self.fail(error.msg, error.pos)
+            except RecursionError:
+                raise Malformed(0, "Malformed JSON: nested too deeply.") from None
+            if end == len(self.buf) and self.more():  # a number may go on
+                continue
+            self.start, self.pos = self.pos, end
+            return value
+
+    def record(self, *, exact=True):
+        """The next value and a Document of the lines its dicts start on (``exact``), or
+        ``Quick``: the line of the value itself, the others on demand."""
+        if not exact:
+            value = self.value()
+            start = self.start  # where it began (the text before may have been dropped)
+            return value, Quick(value, self.line_at(start), lambda: self._again(start))
+        value = self.value(exact=True)
+        ordered = sorted(self.positions.items(), key=lambda item: item[1])
+        lines = {key: self.line_at(position) for key, position in ordered}
+        self.positions.clear()
+        return value, Document(None, lines)
+
+    def _again(self, start):
+        """The value at ``start`` (still held: the reader waits for the next ``record``) parsed
+        again with the lines of its dicts."""
+        end = self.pos
+        self.pos = start
+        try:
+            return self.record()
+        finally:
+            self.pos = end
+
+
+class JsonSource:
+    """A JSON file's records, read one at a time: ``{"format": ..., "version": 1,
+    "customers": [...], "agreements": [...]}``, its fields in any order."""
+
+    def __init__(self, open_file, report):
+        self.open_file = open_file
+        self.report = report
+        self.malformed = False
+        self.counts: dict[str, int] = {}  # records of each list, once the file is read
+        self.checked = False  # the file's own fields reported (once)
+
+    def records(self, key, *, quick=False):
+        """(record, Document of its lines) of the ``customers`` or ``agreements`` list, in file
+        order, the other list skipped; with ``quick``, parsed fast without the lines of nested
+        dicts (``Quick``). A malformed file is reported (its only error) and yields nothing
+        more."""
+        if self.malformed:
+            return
+        problems: list[RowError] = []
+        try:
+            with self.open_file() as stream:
+                yield from self._walk(_Reader(stream), key, problems, quick=quick)
+        except UnicodeDecodeError as error:
+            self._malformed(0, f"The file is not UTF-8 text ({error.reason}).")
+            return
+        except Malformed as error:
+            self._malformed(error.line, error.reason)
+            return
+        if not self.checked:
+            self.checked = True
+            self.report.errors[:0] = problems
+
+    def _malformed(self, line, reason):
+        self.malformed = True
+        self.report.errors.clear()
+        self.report.error(line, "file", reason)
+
+    def _walk(self, reader, want, problems, *, quick):
+        if reader.peek() != "{":
+            reader.value()  # malformed, unless it is JSON of another shape
+            if reader.peek():
+                reader.fail("Extra data", reader.pos)
+            raise Malformed(1, "The file must hold one JSON object with customers and agreements.")
+        top = reader.line_at(reader.pos)
+        reader.pos += 1
+        fields, unknown, not_lists = {}, set(), set()
+        if reader.peek() == "}":
+            reader.pos += 1
+        else:
+            while True:
+                if reader.peek() != '"':
+                    reader.fail("Expecting property name enclosed in double quotes", reader.pos)
+                name = reader.value()
+                reader.expect(":")
+                if name in ("customers", "agreements") and reader.peek() == "[":
+                    reader.pos += 1
+                    self.counts[name] = yield from self._list(
+                        reader, want=name == want, quick=quick
+                    )
+                elif name in ("customers", "agreements"):
+                    reader.value()
+                    not_lists.add(name)
+                elif name in ("format", "version"):
+                    fields[name] = reader.value()
+                else:
+                    reader.value()
+                    unknown.add(name)
+                if reader.expect(",}") == "}":
+                    break
+        if reader.peek():
+            reader.fail("Extra data", reader.pos)
+        problems += [RowError(top, name, "is not a known field") for name in sorted(unknown)]
+        if fields.get("format", FORMAT) != FORMAT or fields.get("version", FORMAT_VERSION) != 1:
+            problems.append(RowError(1, "format", f'Expected "format": "{FORMAT}", "version": 1.'))
+        for name in ("customers", "agreements"):
+            if name in not_lists:
+                problems.append(RowError(top, name, "must be a list"))
+
+    @staticmethod
+    def _list(reader, *, want, quick):
+        """Yield the records of a list (``want``) or skip them; returns how many there were."""
+        count = 0
+        if reader.peek() == "]":
+            reader.pos += 1
+            return count
+        while True:
+            count += 1
+            if want:
+                yield reader.record(exact=not quick)
+            else:
+                reader.value()
+            if reader.expect(",]") == "]":
+                return count
+
+
+class CsvSource:
+    """A CSV file's records, read whole (a row may name its parent anywhere in the file)."""
+
+    def __init__(self, data: bytes, report):
+        self.malformed = True
+        self.counts: dict[str, int] = {}
+        self.document: Document | None = None
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            report.error(0, "file", f"The file is not UTF-8 text ({error.reason}).")
+            return
+        self.document = _read_csv(text, report)
+        if self.document is not None:
+            self.malformed = False
+            self.counts = {key: len(rows) for key, rows in self.document.data.items()}
+
+    def records(self, key, *, quick=False):
+        """(record, Document of the file's lines) of the ``customers`` or ``agreements``."""
+        if self.document is None:
+            return
+        for raw in self.document.data[key]:
+            yield raw, self.document
 
 
 CSV_COLUMNS = {
