@@ -203,6 +203,7 @@ def import_file(open_file, *, name, size, by, today, dry_run=False, base_dir=Non
                 importer.write(store_pdfs=not dry_run)
                 if dry_run:
                     raise _DryRun
+                transaction.on_commit(_price_new_terms)
         except _DryRun:
             pass
         except IntegrityError:
@@ -210,6 +211,14 @@ def import_file(open_file, *, name, size, by, today, dry_run=False, base_dir=Non
             report.agreements.clear()
             report.error(0, "file", "Another change collided with this import; import it again.")
     return report
+
+
+def _price_new_terms():
+    """The imported terms' monthly amounts (the staff home's revenue) are stored by the worker
+    right after the import, not at the nightly fill."""
+    from billing.tasks import fill_monthly_amounts
+
+    fill_monthly_amounts.delay()
 
 
 def _no_progress(done, total):

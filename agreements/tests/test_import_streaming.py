@@ -189,3 +189,21 @@ def test_a_file_cut_short_in_its_last_record_is_malformed_and_writes_nothing(adm
     assert error.field == "file" and error.reason.startswith("Malformed JSON")
     assert error.line == len(cut.splitlines())
     assert not Customer.objects.exists() and not Agreement.objects.exists()
+
+
+# After the import ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_imported_terms_are_priced_by_the_worker_right_after_the_import(admin):
+    """The staff home sums each term's stored monthly amount: an import asks the worker to
+    store them once it commits, instead of leaving them to the nightly fill."""
+    from agreements.models import Term
+
+    report = run(as_file(sample_document(3, services=LIGHT)), admin)
+    assert report.ok, report.errors
+    terms = Term.objects.filter(agreement__customer__in=Customer.objects.all())
+    assert terms.count() == 9  # three terms each, signed in 2024
+    assert not terms.filter(monthly_amount=None).exists()
+    assert len(set(terms.values_list("monthly_amount", flat=True))) == 1
+    assert terms.first().monthly_amount > 0
