@@ -443,8 +443,10 @@ def load_accounts(agreement_ids) -> dict:
     versions = _versions(agreement_ids, {a.pk: a.tz for a in agreements})
     lines = defaultdict(list)
     line_versions = {v.pk for found in versions.values() for v in found}
-    all_lines = list(
-        ServiceLine.objects.filter(version_id__in=line_versions).order_by("position", "id")
+    all_lines = list(  # billing never reads a line's checklist (the visits copy it)
+        ServiceLine.objects.filter(version_id__in=line_versions)
+        .defer("checklist")
+        .order_by("position", "id")
     )
     parent = {line.pk: line.replaces_id for line in all_lines}
     root = {}
@@ -462,7 +464,7 @@ def load_accounts(agreement_ids) -> dict:
             for line in lines[version.pk]:
                 tz_of_line[line.pk] = agreement.tz
     known: Any  # a ScheduleChange that also carries `known_from`, the day invoices learn of it
-    for known in ScheduleChange.objects.filter(line_id__in=list(tz_of_line)).order_by(
+    for known in ScheduleChange.objects.filter(line__version_id__in=line_versions).order_by(
         "effective_from", "series"
     ):
         created = timezone.localdate(known.created_at, tz_of_line[known.line_id])

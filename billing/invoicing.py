@@ -177,6 +177,8 @@ def store_invoices(planned, *, skip_locked=True) -> list:
     issue-date order, so numbers follow the dates), insert the invoices, then their lines, mark
     their time entries billed, clear their billing problems. The emails are queued after the
     commit. The unique constraints on invoices are the last word (an IntegrityError)."""
+    if not planned:
+        return []
     planned = sorted(planned, key=_number_order)
     if len({account.agreement.pk for account, _ in planned}) != len(planned):
         raise ValueError("One transaction stores at most one invoice per agreement.")
@@ -214,19 +216,31 @@ def _number_order(pair):
 
 
 def _lock_unchanged(planned, *, skip_locked) -> set:
-    """The ids of the planned agreements whose row this transaction now holds (SKIP LOCKED: not
-    those another worker holds) and that got no invoice since they were loaded. (SQLite has no
-    row locks: its write lock on the whole database, taken when the transaction begins, does.)"""
-    last_invoice = non_void_invoices().order_by("-pk").values("pk")[:1]
-    loaded = {account.agreement.pk: account.last_invoice_id for account, _ in planned}
-    rows = (
-        Agreement.objects.select_for_update(skip_locked=skip_locked, of=("self",))
-        .filter(pk__in=list(loaded), status__in=BILLED_STATUSES)
-        .order_by("pk")
-        .annotate(last_invoice_id=Subquery(last_invoice))
-        .values_list("pk", "last_invoice_id")
+    """Lock the rows of the planned agreements that got no invoice since they were loaded (the
+    newest one not void is the same) and that no other worker holds (SKIP LOCKED); their ids.
+    A row that changed is left unlocked: a worker never holds an agreement it will not bill, so
+    it never makes another one skip it. (SQLite has no row locks: its write lock on the whole
+    database, taken when the transaction begins, does.) One statement: the loaded ids join the
+    agreements as VALUES (a condition per agreement would cost Django more to build)."""
+    table = connection.ops.quote_name(Agreement._meta.db_table)
+    invoices = connection.ops.quote_name(Invoice._meta.db_table)
+    loaded = [(account.agreement.pk, account.last_invoice_id or 0) for account, _ in planned]
+    lock = ""
+    if connection.features.has_select_for_update:
+        lock = f"FOR UPDATE OF {table}{' SKIP LOCKED' if skip_locked else ''}"
+    sql = (
+        f"SELECT {table}.id FROM {table} "  # noqa: S608 -- no user input
+        f"JOIN (VALUES {', '.join(['(%s, %s)'] * len(loaded))}) AS loaded "
+        f"ON {table}.id = loaded.column1 "
+        f"WHERE {table}.status IN ({', '.join(['%s'] * len(BILLED_STATUSES))}) "
+        f"AND loaded.column2 = COALESCE((SELECT MAX(id) FROM {invoices} "
+        f"WHERE agreement_id = {table}.id AND status <> %s), 0) "
+        f"ORDER BY {table}.id {lock}"
     )
-    return {pk for pk, last_invoice_id in rows if last_invoice_id == loaded[pk]}
+    params = [value for pair in loaded for value in pair]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *BILLED_STATUSES, Invoice.Status.VOID])
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _invoice(account, plan, *, number) -> Invoice:
