@@ -212,7 +212,7 @@ class Account:
         changes = self._known_changes(line, known_on)
         key = (term.start, line.pk, changes)
         if key not in self._dates:
-            dates = []
+            dates: list[dt.date] = []
             if line.rrule and line.start_time and line.duration_minutes:
                 known = [c for c in self.changes.get(line.pk, []) if c.known_from <= known_on]
                 for segment in segments(line, known, start=term.start, end=term.end):
