@@ -233,8 +233,8 @@ def _lock_unchanged(planned, *, skip_locked) -> set:
         f"JOIN (VALUES {', '.join(['(%s, %s)'] * len(loaded))}) AS loaded "
         f"ON {table}.id = loaded.column1 "
         f"WHERE {table}.status IN ({', '.join(['%s'] * len(BILLED_STATUSES))}) "
-        f"AND loaded.column2 = COALESCE((SELECT MAX(id) FROM {invoices} "
-        f"WHERE agreement_id = {table}.id AND status <> %s), 0) "
+        f"AND loaded.column2 = COALESCE((SELECT MAX({invoices}.id) FROM {invoices} "
+        f"WHERE {invoices}.agreement_id = {table}.id AND {invoices}.status <> %s), 0) "
         f"ORDER BY {table}.id {lock}"
     )
     params = [value for pair in loaded for value in pair]
