@@ -19,6 +19,8 @@ and the daily run invoicing.py's.
 
 import dataclasses
 import datetime as dt
+import functools
+import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -210,20 +212,18 @@ class Account:
         changes = self._known_changes(line, known_on)
         key = (term.start, line.pk, changes)
         if key not in self._dates:
-            dates = []
+            dates: list[dt.date] = []
             if line.rrule and line.start_time and line.duration_minutes:
                 known = [c for c in self.changes.get(line.pk, []) if c.known_from <= known_on]
-                zone = self.agreement.tz
                 for segment in segments(line, known, start=term.start, end=term.end):
-                    for starts_at, _ in recurrence.occurrences(
+                    dates += _local_dates(
                         segment.rrule,
                         start_time=segment.start_time,
                         duration_minutes=segment.duration_minutes,
-                        tz=self.agreement.time_zone,
+                        time_zone=self.agreement.time_zone,
                         start=segment.start,
                         end=segment.end,
-                    ):
-                        dates.append(starts_at.astimezone(zone).date())
+                    )
             self._dates[key] = dates
         return self._dates[key]
 
@@ -317,6 +317,22 @@ class Account:
                 )
                 charges += [charge] if charge else []
         return charges, ids
+
+
+@functools.lru_cache(maxsize=4096)
+def _local_dates(rule, *, start_time, duration_minutes, time_zone, start, end) -> tuple:
+    """The local dates of a rule's occurrences in [start, end). Pure, and the same rule, hour
+    and term dates recur across agreements: a run works each one out once."""
+    zone = zoneinfo.ZoneInfo(time_zone)
+    found = recurrence.occurrences(
+        rule,
+        start_time=start_time,
+        duration_minutes=duration_minutes,
+        tz=time_zone,
+        start=start,
+        end=end,
+    )
+    return tuple(starts_at.astimezone(zone).date() for starts_at, _ in found)
 
 
 def _reversal(line) -> Charge:
@@ -439,8 +455,10 @@ def load_accounts(agreement_ids) -> dict:
         terms[term.agreement_id].append(term)
     versions = _versions(_version_rows(agreement_ids), {a.pk: a.tz for a in agreements})
     line_versions = {v.pk for found in versions.values() for v in found}
-    all_lines = list(
-        ServiceLine.objects.filter(version_id__in=line_versions).order_by("position", "id")
+    all_lines = list(  # billing never reads a line's checklist (the visits copy it)
+        ServiceLine.objects.filter(version_id__in=line_versions)
+        .defer("checklist")
+        .order_by("position", "id")
     )
     return _accounts(agreements, terms, versions, all_lines)
 
@@ -479,7 +497,7 @@ def _accounts(agreements, terms, versions, all_lines, *, usage=True) -> dict:
             for line in lines[version.pk]:
                 tz_of_line[line.pk] = agreement.tz
     known: Any  # a ScheduleChange that also carries `known_from`, the day invoices learn of it
-    for known in ScheduleChange.objects.filter(line_id__in=list(tz_of_line)).order_by(
+    for known in ScheduleChange.objects.filter(line__version_id__in=line_versions).order_by(
         "effective_from", "series"
     ):
         created = timezone.localdate(known.created_at, tz_of_line[known.line_id])
@@ -511,7 +529,7 @@ def _accounts(agreements, terms, versions, all_lines, *, usage=True) -> dict:
         account.cursor = max(agreement.cursor or account.floor, account.floor)
         accounts[agreement.pk] = account
     if accounts and usage:
-        _load_usage(accounts)
+        _load_usage(accounts, {line.pk: line for line in all_lines})
         _load_billed(accounts)
     return accounts
 
@@ -539,18 +557,24 @@ def _load_billed(accounts):
         account.billed[(month_start(line.service_start), service)].append(line)
 
 
-def _load_usage(accounts):
+def _load_usage(accounts, lines):
     # Prescheduled and emergency hours, those of emergency requests included (a request of a
     # customer without an Emergency Support line has no line: its hours are emergency hours at
     # the term's emergency rate all the same). Project time has no agreement: never billed here.
     # Nothing on or before `billed_through`: the previous system billed it.
-    entries = (
+    entries = list(
         billable_entries()
         .filter(agreement_id__in=list(accounts), invoice__isnull=True)
-        .select_related("line")
+        .order_by("work_date", "pk")
     )
+    # Each entry's line is one of the lines read already (not a copy per entry), unless it is
+    # on no signed version.
+    missing = {entry.line_id for entry in entries if entry.line_id not in lines} - {None}
+    if missing:
+        lines = {**lines, **ServiceLine.objects.in_bulk(missing)}
     since = None
-    for entry in entries.order_by("work_date", "pk"):
+    for entry in entries:
+        entry.line = lines.get(entry.line_id)
         account = accounts[entry.agreement_id]
         if entry.work_date < account.floor:
             continue

@@ -20,11 +20,22 @@ The rules of a whole life (DESIGN.md, "Billing over a whole life"):
 - One agreement that cannot be priced never stops the run: the problem is recorded on it and
   the admins are told once.
 
-Reading is set-based (`accounts.load_accounts`): the inputs of a chunk of agreements come in a
-fixed number of queries whatever the chunk's size. Writing is one short transaction per invoice
-(`store_invoice`): it locks the agreement row, checks that nothing was issued meanwhile, takes
-the next number and stores the invoice with its lines. The unique constraints on invoices are
-the last word.
+The daily run works month by month, and each month in chunks of `CHUNK` agreements taken in
+the order of their billing dates. Reading is set-based (`accounts.load_accounts`): the inputs
+of a chunk come in a fixed number of queries whatever its size; pricing is pure Python. Writing
+is one transaction per chunk (`store_invoices`), in a fixed number of statements: it locks the
+chunk's agreement rows (`SELECT … FOR UPDATE SKIP LOCKED`: an agreement another worker holds is
+left to it) and leaves out any that got an invoice since it was loaded; takes one block of
+numbers from the counter row (one `UPDATE … RETURNING`, locked until the commit, so numbers
+have no gaps), given in issue-date order so numbers follow the dates; inserts the invoices and
+their lines (multi-row inserts), marks the time entries billed (one UPDATE) and clears the
+billing problems; the emails are queued after the commit. A crash (even `kill -9`) rolls back
+the chunk whole, numbers included, and a re-run issues it. The unique constraints on invoices
+are the last word: if a chunk runs into one (a worker that raced), or one of its invoices cannot
+be stored, the chunk is stored again invoice by invoice (`store_invoice`, also what issuing one
+agreement's invoice and the final invoice use), so nothing is lost and one agreement's problem
+is recorded on it alone. (SQLite has no row locks: its write lock on the whole database, taken
+when a transaction begins, serializes the workers instead.)
 """
 
 import datetime as dt
@@ -36,7 +47,7 @@ from functools import partial
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Exists, Max, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
@@ -65,6 +76,8 @@ logger = logging.getLogger(__name__)
 OVER = (Agreement.Status.ENDED, Agreement.Status.TERMINATED)
 BILLED_STATUSES = (*Agreement.LIVE, *OVER)
 CHUNK = 500
+# The most values one statement binds (SQLite's limit can be 32,766, PostgreSQL's is 65,535).
+_MAX_PARAMS = 20_000
 # An ended agreement is looked at this long after its end for the months it still owes.
 _ENDED_LOOKBACK = dt.timedelta(days=400)
 
@@ -142,57 +155,132 @@ def plan_monthly(account, *, period: dt.date) -> Plan:
     )
 
 
-# Storing an invoice: one transaction ------------------------------------------------------
+# Storing invoices: one transaction for a chunk --------------------------------------------
 
 
 def store_invoice(account, plan, *, skip_locked=True) -> Invoice | None:
-    """Store a planned invoice, unless the agreement is locked by another worker or got an
+    """Store one planned invoice, unless the agreement is locked by another worker or got an
     invoice since it was loaded (then None: nothing is issued twice)."""
-    agreement = account.agreement
-    last_invoice = non_void_invoices().order_by("-pk").values("pk")[:1]
     try:
-        with transaction.atomic():
-            row = (
-                Agreement.objects.select_for_update(skip_locked=skip_locked, of=("self",))
-                .filter(pk=agreement.pk, status__in=BILLED_STATUSES)
-                .annotate(last_invoice_id=Subquery(last_invoice))
-                .values_list("pk", "last_invoice_id")
-                .first()
-            )
-            if row is None or row[1] != account.last_invoice_id:
-                return None
-            subtotal, discount, total = plan.totals
-            invoice = Invoice.objects.create(
-                number=invoice_number(InvoiceSequence.take()),
-                agreement=agreement,
-                customer=agreement.customer,
-                kind=plan.kind,
-                period=plan.period,
-                issued_on=plan.issued_on,
-                due_on=plan.due_on,
-                payment_terms_days=(plan.due_on - plan.issued_on).days,
-                bill_to=f"{agreement.customer.legal_name}\n{agreement.customer.address}",
-                subtotal=subtotal,
-                discount_total=discount,
-                total=total,
-                covers_from=plan.covers_from,
-                covers_until=plan.covers_until,
-                usage_until=plan.usage_until,
-            )
-            InvoiceLine.objects.bulk_create(_lines(invoice, plan.charges))
-            if plan.entry_ids:
-                TimeEntry.objects.filter(pk__in=plan.entry_ids, invoice__isnull=True).update(
-                    invoice=invoice
-                )
-            _clear_billing_problem(agreement)
-            transaction.on_commit(partial(queue_invoice_email, invoice.pk))
+        stored = store_invoices([(account, plan)], skip_locked=skip_locked)
     except IntegrityError:
-        if _already_issued(agreement, plan):
+        if _already_issued(account.agreement, plan):
             return None  # the unique constraint: another worker issued it a moment ago
         raise
-    account.last_invoice_id = invoice.pk
-    advance(account, plan)
-    return invoice
+    return stored[0] if stored else None
+
+
+def store_invoices(planned, *, skip_locked=True) -> list:
+    """Store planned invoices, (account, plan) pairs of distinct agreements, in one transaction
+    and a fixed number of statements: lock the agreements' rows, leave out those another worker
+    holds or that got an invoice since they were loaded, take one block of numbers (given in
+    issue-date order, so numbers follow the dates), insert the invoices, then their lines, mark
+    their time entries billed, clear their billing problems. The emails are queued after the
+    commit. The unique constraints on invoices are the last word (an IntegrityError)."""
+    if not planned:
+        return []
+    planned = sorted(planned, key=_number_order)
+    if len({account.agreement.pk for account, _ in planned}) != len(planned):
+        raise ValueError("One transaction stores at most one invoice per agreement.")
+    with transaction.atomic():
+        unchanged = _lock_unchanged(planned, skip_locked=skip_locked)
+        planned = [
+            (account, plan) for account, plan in planned if account.agreement.pk in unchanged
+        ]
+        if not planned:
+            return []
+        first = InvoiceSequence.take(len(planned))
+        invoices = Invoice.objects.bulk_create(
+            [
+                _invoice(account, plan, number=invoice_number(first + offset))
+                for offset, (account, plan) in enumerate(planned)
+            ]
+        )
+        stored = list(zip(invoices, planned, strict=True))
+        InvoiceLine.objects.bulk_create(
+            [line for invoice, (_, plan) in stored for line in _lines(invoice, plan.charges)]
+        )
+        _mark_billed([(invoice, plan.entry_ids) for invoice, (_, plan) in stored])
+        _clear_billing_problems([account.agreement for account, _ in planned])
+        for invoice in invoices:
+            transaction.on_commit(partial(queue_invoice_email, invoice.pk))
+    for invoice, (account, plan) in stored:
+        account.last_invoice_id = invoice.pk
+        advance(account, plan)
+    return invoices
+
+
+def _number_order(pair):
+    account, plan = pair
+    return plan.issued_on, account.agreement.pk
+
+
+def _lock_unchanged(planned, *, skip_locked) -> set:
+    """Lock the rows of the planned agreements that got no invoice since they were loaded (the
+    newest one not void is the same) and that no other worker holds (SKIP LOCKED); their ids.
+    A row that changed is left unlocked: a worker never holds an agreement it will not bill, so
+    it never makes another one skip it. (SQLite has no row locks: its write lock on the whole
+    database, taken when the transaction begins, does.) One statement: the loaded ids join the
+    agreements as VALUES (a condition per agreement would cost Django more to build)."""
+    table = connection.ops.quote_name(Agreement._meta.db_table)
+    invoices = connection.ops.quote_name(Invoice._meta.db_table)
+    loaded = [(account.agreement.pk, account.last_invoice_id or 0) for account, _ in planned]
+    lock = ""
+    if connection.features.has_select_for_update:
+        lock = f"FOR UPDATE OF {table}{' SKIP LOCKED' if skip_locked else ''}"
+    sql = (
+        f"SELECT {table}.id FROM {table} "  # noqa: S608 -- no user input
+        f"JOIN (VALUES {', '.join(['(%s, %s)'] * len(loaded))}) AS loaded "
+        f"ON {table}.id = loaded.column1 "
+        f"WHERE {table}.status IN ({', '.join(['%s'] * len(BILLED_STATUSES))}) "
+        f"AND loaded.column2 = COALESCE((SELECT MAX({invoices}.id) FROM {invoices} "
+        f"WHERE {invoices}.agreement_id = {table}.id AND {invoices}.status <> %s), 0) "
+        f"ORDER BY {table}.id {lock}"
+    )
+    params = [value for pair in loaded for value in pair]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *BILLED_STATUSES, Invoice.Status.VOID])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _invoice(account, plan, *, number) -> Invoice:
+    agreement = account.agreement
+    subtotal, discount, total = plan.totals
+    return Invoice(
+        number=number,
+        agreement=agreement,
+        customer=agreement.customer,
+        kind=plan.kind,
+        period=plan.period,
+        issued_on=plan.issued_on,
+        due_on=plan.due_on,
+        payment_terms_days=(plan.due_on - plan.issued_on).days,
+        bill_to=f"{agreement.customer.legal_name}\n{agreement.customer.address}",
+        subtotal=subtotal,
+        discount_total=discount,
+        total=total,
+        covers_from=plan.covers_from,
+        covers_until=plan.covers_until,
+        usage_until=plan.usage_until,
+    )
+
+
+def _mark_billed(billed):
+    """The time entries each invoice bills, [(invoice, entry ids)], point at it: one UPDATE
+    joined to the (entry id, invoice id) pairs, split only when they would pass `_MAX_PARAMS`
+    (a long catch-up). (Set-based both ways: a CASE of one branch per invoice costs Django more
+    to build than the UPDATE costs the database, and a subquery per entry costs SQLite more.)"""
+    table = connection.ops.quote_name(TimeEntry._meta.db_table)
+    column = connection.ops.quote_name(TimeEntry._meta.get_field("invoice").column)
+    pairs = [(pk, invoice.pk) for invoice, ids in billed for pk in ids]
+    for batch in _chunks(pairs, _MAX_PARAMS // 2):
+        values = ", ".join(["(%s, %s)"] * len(batch))
+        sql = (
+            f"UPDATE {table} SET {column} = billed.column2 FROM (VALUES {values}) AS billed "  # noqa: S608 -- no user input
+            f"WHERE {table}.id = billed.column1 AND {table}.{column} IS NULL"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [value for pair in batch for value in pair])
 
 
 def advance(account, plan):
@@ -278,13 +366,16 @@ def record_billing_problem(agreement, error) -> bool:
     return first
 
 
-def _clear_billing_problem(agreement):
-    """The agreement was priced again: its recorded problem is over."""
-    if agreement.billing_problem:
-        Agreement.objects.filter(pk=agreement.pk).update(
+def _clear_billing_problems(agreements):
+    """These agreements were priced again: their recorded problems are over (one UPDATE, and
+    none when no problem was recorded)."""
+    troubled = [agreement for agreement in agreements if agreement.billing_problem]
+    if troubled:
+        Agreement.objects.filter(pk__in=[agreement.pk for agreement in troubled]).update(
             billing_problem="", billing_problem_since=None
         )
-        agreement.billing_problem = ""
+        for agreement in troubled:
+            agreement.billing_problem = ""
 
 
 # The daily jobs ---------------------------------------------------------------------------
@@ -292,7 +383,8 @@ def _clear_billing_problem(agreement):
 
 def _due(today: dt.date) -> dict:
     """{month: [agreement ids]} of the monthly invoices that may be due by ``today`` (one
-    query; `due_periods` decides exactly)."""
+    query; `due_periods` decides exactly), each month's agreements in the order of their
+    billing dates, so chunk after chunk the numbers follow the dates."""
     invoices = non_void_invoices().filter(kind=Invoice.Kind.MONTHLY)
     signed = Q(versions__status__in=SIGNED)
     rows = (
@@ -332,17 +424,18 @@ def _due(today: dt.date) -> dict:
         if status in OVER and cursor and cursor >= latest_end and not usage:
             continue  # over, every recurring day billed and no usage left: nothing more to bill
         # The earliest billing day of its versions: a superset of what `due_periods` finds.
+        issue_date = partial(billing_date, billing_day=day, first_start=first_start)
         for period in months_due(
             first=first_month(
                 last_period=last_period, billed_through=billed, first_start=first_start
             ),
             latest_end=latest_end,
             ends_on=latest_end if status in OVER else None,
-            issue_date=partial(billing_date, billing_day=day, first_start=first_start),
+            issue_date=issue_date,
             today=today,
         ):
-            due[period].append(pk)
-    return due
+            due[period].append((issue_date(period), pk))
+    return {period: [pk for _, pk in sorted(found)] for period, found in due.items()}
 
 
 def _chunks(items, size):
@@ -362,33 +455,75 @@ def _bring_lifecycle_up_to_date(today):
 def issue_invoices(*, today: dt.date, chunk_size: int = CHUNK) -> list:
     """Daily job: issue every monthly invoice due by ``today``. Catch-up safe: after downtime
     each missed month gets its own invoice, dated its billing day, month by month so numbers
-    follow the dates. One transaction per invoice; a re-run or a concurrent run issues nothing
-    twice; an agreement that cannot be priced is recorded and skipped, never stops the run."""
+    follow the dates. One transaction per chunk of agreements; a re-run or a concurrent run
+    issues nothing twice; an agreement that cannot be priced is recorded and skipped, never
+    stops the run."""
     _bring_lifecycle_up_to_date(today)
-    issued, failed = [], set()
+    issued: list = []
+    failed: set = set()
     for period, agreement_ids in sorted(_due(today).items()):
         for chunk in _chunks([pk for pk in agreement_ids if pk not in failed], chunk_size):
-            for account in load_accounts(chunk).values():
-                try:
-                    invoice = _issue_due(account, period=period, today=today)
-                except DatabaseError:
-                    raise
-                except Exception as error:  # noqa: BLE001 - one agreement never stops the run
-                    logger.exception("Agreement %s could not be invoiced", account.agreement.pk)
-                    failed.add(account.agreement.pk)
-                    record_billing_problem(account.agreement, error)
-                    continue
-                if invoice is not None:
-                    issued.append(invoice)
+            issued += _issue_chunk(chunk, period=period, today=today, failed=failed)
     return issued
 
 
-def _issue_due(account, *, period, today):
+def _issue_chunk(agreement_ids, *, period, today, failed) -> list:
+    """One month's invoices of a chunk of agreements: planned in memory, stored in one
+    transaction. Should that transaction fail (another worker raced past the locks into the
+    unique constraint, or one invoice cannot be stored), it rolls back whole and the chunk is
+    stored invoice by invoice, so nothing is lost and one agreement never stops the others."""
+    planned, nothing_owed = [], []
+    for account in load_accounts(agreement_ids).values():
+        plan = _attempt(account, failed, partial(_plan_due, account, period=period, today=today))
+        if plan is not None and plan.charges:
+            planned.append((account, plan))
+        elif plan is not None:
+            nothing_owed.append(account.agreement)  # no visit, no usage: no empty invoice
+    _clear_billing_problems(nothing_owed)  # they could be priced
+    try:
+        return store_invoices(planned)
+    except IntegrityError:
+        logger.warning("Another worker raced this chunk: storing its invoices one by one")
+    except DatabaseError:
+        raise
+    except Exception:  # noqa: BLE001 - find the agreement whose invoice cannot be stored
+        logger.exception("A chunk could not be stored: storing its invoices one by one")
+    issued = []
+    for account, plan in sorted(planned, key=_number_order):
+        invoice = _attempt(account, failed, partial(store_invoice, account, plan))
+        issued += [invoice] if invoice else []
+    return issued
+
+
+def _attempt(account, failed, action):
+    """``action()``, or None when it fails for this agreement: the problem is recorded on it, it
+    is left out of the rest of the run, and the run goes on. (A database error is no one
+    agreement's problem: it stops the run.)"""
+    try:
+        return action()
+    except DatabaseError:
+        raise
+    except Exception as error:  # noqa: BLE001 - one agreement never stops the run
+        logger.exception("Agreement %s could not be invoiced", account.agreement.pk)
+        failed.add(account.agreement.pk)
+        record_billing_problem(account.agreement, error)
+        return None
+
+
+def _plan_due(account, *, period, today) -> Plan | None:
+    """The month's invoice for this agreement, if it is still due (None: not due for it, or
+    issued meanwhile by another worker)."""
     if period not in due_periods(account, today=today):
-        return None  # issued meanwhile by another worker, or not due for this agreement
-    plan = plan_monthly(account, period=period)
+        return None
+    return plan_monthly(account, period=period)
+
+
+def _issue_due(account, *, period, today):
+    plan = _plan_due(account, period=period, today=today)
+    if plan is None:
+        return None
     if not plan.charges:
-        _clear_billing_problem(account.agreement)  # it could be priced: nothing was owed
+        _clear_billing_problems([account.agreement])  # it could be priced: nothing was owed
         return None  # nothing to bill this month (no visit, no usage): no empty invoice
     return store_invoice(account, plan)  # None: another worker has (or had) this agreement
 

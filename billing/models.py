@@ -241,18 +241,21 @@ class InvoiceSequence(models.Model):
         return f"{self.name}: {self.last_number}"
 
     @classmethod
-    def take(cls) -> int:
-        """The next number. Call it inside the transaction that stores the invoice: the UPDATE
-        locks the counter row until that transaction ends, so two workers never get the same
-        number and a rolled-back invoice gives its number back."""
+    def take(cls, count: int = 1) -> int:
+        """The next number, or the first of ``count`` consecutive ones (a block: one statement
+        for a whole chunk of invoices). Call it inside the transaction that stores the invoices:
+        the UPDATE locks the counter row until that transaction ends, so two workers never get
+        the same number and rolled-back invoices give their numbers back."""
+        if count < 1:
+            raise ValueError("Take at least one invoice number.")
         table = connection.ops.quote_name(cls._meta.db_table)
-        sql = f"UPDATE {table} SET last_number = last_number + 1 WHERE name = %s RETURNING last_number"  # noqa: E501, S608 -- no user input
+        sql = f"UPDATE {table} SET last_number = last_number + %s WHERE name = %s RETURNING last_number"  # noqa: E501, S608 -- no user input
         for _ in range(2):
             with connection.cursor() as cursor:
-                cursor.execute(sql, ["invoice"])
+                cursor.execute(sql, [count, "invoice"])
                 row = cursor.fetchone()
             if row is not None:
-                return row[0]
+                return row[0] - count + 1
             try:  # the very first invoice: create the counter, then take from it
                 with transaction.atomic():
                     cls.objects.create(name="invoice")

@@ -4,17 +4,21 @@ nothing after the end."""
 
 import datetime as dt
 from decimal import Decimal as D
+from functools import partial
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from agreements import lifecycle
+from agreements.models import ServiceKind, ServiceLine
 from agreements.tests.factories import agreement_for_2027, signed_agreement
 from billing import invoicing
 from billing.models import Invoice, InvoiceLine, TimeEntry
 from billing.tests.factories import log_hours, published_card
 
+JANUARY = dt.date(2027, 1, 1)
 MONTHLY = D("1170.00")  # 2 h maintenance 225 + 8 h block 900 + hosting 45, after 25% off
 
 
@@ -153,17 +157,16 @@ def test_a_crash_midway_loses_nothing_and_a_rerun_completes_the_rest(
         agreement_for_2027(customer=customer_a, customer_user=alice, admin=admin) for _ in range(3)
     ]
     real = InvoiceLine.objects.bulk_create
-    calls = []
 
-    def crash_on_the_second(objs, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
+    def crash_storing_the_second(objs, *args, **kwargs):
+        if any(line.invoice.agreement_id == agreements[1].pk for line in objs):
             raise RuntimeError("the worker was killed")
         return real(objs, *args, **kwargs)
 
-    monkeypatch.setattr(InvoiceLine.objects, "bulk_create", crash_on_the_second)
+    monkeypatch.setattr(InvoiceLine.objects, "bulk_create", crash_storing_the_second)
     invoicing.issue_invoices(today=dt.date(2027, 1, 1))
-    # The second agreement's invoice rolled back whole; the run went on with the third.
+    # The chunk's transaction rolled back whole, then its invoices were stored one by one: the
+    # second agreement's rolled back whole (its number given back), the run went on.
     assert Invoice.objects.count() == 2
     agreements[1].refresh_from_db()
     assert agreements[1].billing_problem == "the worker was killed"
@@ -262,4 +265,111 @@ def test_a_catch_up_numbers_the_invoices_month_by_month_across_agreements(
         (second.pk, 2),
         (first.pk, 3),
         (second.pk, 3),
+    ]
+
+
+# The run stores a chunk of agreements in one transaction -----------------------------------
+
+
+def agreements_for_2027(count, customer_a, alice, admin, *, billing_days=()):
+    found = [
+        agreement_for_2027(customer=customer_a, customer_user=alice, admin=admin)
+        for _ in range(count)
+    ]
+    for agreement, day in zip(found, billing_days, strict=False):
+        agreement.versions.update(billing_day=day)
+    return found
+
+
+def statements(run) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        run()
+    return len(queries.captured_queries)
+
+
+def test_a_chunk_is_stored_in_the_same_statements_whatever_its_size(
+    customer_a, alice, admin, staff
+):
+    agreements = agreements_for_2027(4, customer_a, alice, admin)
+    invoicing.issue_invoices(today=dt.date(2027, 1, 1))  # the number counter exists
+    for agreement in agreements:
+        for month in (1, 2, 3):
+            log_hours(agreement, "prescheduled", dt.date(2027, month, 5), "2", by=staff)
+            log_hours(agreement, "emergency", dt.date(2027, month, 6), "1", by=staff)
+    one_chunk_of_4 = statements(lambda: invoicing.issue_invoices(today=dt.date(2027, 2, 1)))
+    two_chunks_of_2 = partial(invoicing.issue_invoices, today=dt.date(2027, 3, 1), chunk_size=2)
+    four_chunks_of_1 = partial(invoicing.issue_invoices, today=dt.date(2027, 4, 1), chunk_size=1)
+    per_chunk = statements(two_chunks_of_2) - one_chunk_of_4
+    assert statements(four_chunks_of_1) == one_chunk_of_4 + 3 * per_chunk
+    # Per chunk, whatever its size: 8 reads (agreements with their invoicing state, terms,
+    # versions, lines, schedule changes, unbilled time, billed time, billed overage), then the
+    # savepoint (a transaction outside tests), the row locks, the block of numbers, the
+    # invoices, their lines, the time entries, the release.
+    assert per_chunk == 15
+    assert Invoice.objects.filter(period=dt.date(2027, 4, 1)).count() == 4
+    assert TimeEntry.objects.filter(invoice__isnull=True).count() == 0
+    numbers = list(Invoice.objects.order_by("number").values_list("number", flat=True))
+    assert numbers == [f"INV-{n:06d}" for n in range(1, 17)]
+
+
+def test_a_catch_up_with_mixed_billing_days_numbers_the_invoices_in_date_order(
+    customer_a, alice, admin
+):
+    # Created in this order, so their ids do not follow their billing days.
+    agreements_for_2027(3, customer_a, alice, admin, billing_days=(15, 1, 10))
+    issued = invoicing.issue_invoices(today=dt.date(2027, 3, 20), chunk_size=2)
+    invoices = Invoice.objects.order_by("number")
+    assert [invoice.number for invoice in invoices] == [f"INV-{n:06d}" for n in range(1, 10)]
+    assert [invoice.issued_on for invoice in invoices] == [
+        dt.date(2027, month, day) for month in (1, 2, 3) for day in (1, 10, 15)
+    ]
+    assert [invoice.number for invoice in issued] == [invoice.number for invoice in invoices]
+
+
+def test_an_agreement_that_cannot_be_priced_mid_chunk_leaves_the_others_to_be_issued(
+    customer_a, alice, admin
+):
+    first, broken, last = agreements_for_2027(3, customer_a, alice, admin)
+    ServiceLine.objects.filter(version__agreement=broken, kind=ServiceKind.HOSTING).update(
+        package_name="Gone package"
+    )
+    issued = invoicing.issue_invoices(today=dt.date(2027, 2, 1), chunk_size=3)
+    assert [(invoice.agreement_id, invoice.number) for invoice in issued] == [
+        (first.pk, "INV-000001"),
+        (last.pk, "INV-000002"),
+        (first.pk, "INV-000003"),
+        (last.pk, "INV-000004"),
+    ]
+    broken.refresh_from_db()
+    assert "Gone package" in broken.billing_problem
+    assert not broken.invoices.exists()
+
+
+def test_a_worker_that_raced_into_the_unique_constraint_costs_the_chunk_nothing(
+    agreement, customer_b, bob, admin, monkeypatch, caplog
+):
+    other = agreement_for_2027(customer=customer_b, customer_user=bob, admin=admin)
+    loaded = invoicing.load_accounts
+    raced: list[Invoice] = []
+
+    def another_worker_issues_the_first_meanwhile(agreement_ids):
+        accounts = loaded(agreement_ids)
+        if len(accounts) == 2 and not raced:
+            raced.append(invoicing.issue_invoice(agreement, period=JANUARY, today=JANUARY))
+        return accounts
+
+    monkeypatch.setattr(invoicing, "load_accounts", another_worker_issues_the_first_meanwhile)
+    # As if the row lock and the check had both missed the other worker: the unique constraint
+    # is the last word.
+    monkeypatch.setattr(
+        invoicing, "_lock_unchanged", lambda planned, **_: {a.agreement.pk for a, _ in planned}
+    )
+    issued = invoicing.issue_invoices(today=dt.date(2027, 1, 1))
+    assert "Another worker raced this chunk" in caplog.text  # its transaction rolled back whole
+    assert [(invoice.agreement_id, invoice.number) for invoice in issued] == [
+        (other.pk, "INV-000002")  # then stored one by one: the number INV-000002 given back
+    ]
+    assert list(Invoice.objects.order_by("number").values_list("agreement_id", "number")) == [
+        (agreement.pk, "INV-000001"),
+        (other.pk, "INV-000002"),
     ]
