@@ -25,7 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import OuterRef, Q, Subquery, Sum
 from django.utils import timezone
@@ -72,6 +72,56 @@ class Version:
     snapshot: dict | None
 
 
+class Line(NamedTuple):
+    """A service line as billing reads it: only the fields billing uses (a row, not a model
+    instance: a chunk reads tens of thousands of them, and building model instances cost more
+    than the query)."""
+
+    pk: int
+    version_id: int
+    replaces_id: int | None
+    kind: str
+    labor_rate: str
+    hours_per_visit: Decimal | None
+    hours_per_month: Decimal | None
+    rrule: str
+    start_time: dt.time | None
+    duration_minutes: int | None
+    package_name: str
+    quantity: int
+
+    @classmethod
+    def of(cls, line) -> "Line":
+        """The row of a `ServiceLine` instance (one a page already read)."""
+        return cls._make(getattr(line, name) for name in cls._fields)
+
+
+class Entry(NamedTuple):
+    """A time entry not billed yet, as billing reads it; ``line`` is its `Line` (None: a
+    request without an Emergency Support line, or a line on no signed version)."""
+
+    pk: int
+    agreement_id: int
+    line_id: int | None
+    emergency_request_id: int | None
+    work_date: dt.date
+    hours: Decimal
+    line: Line | None
+
+    @property
+    def is_emergency(self) -> bool:
+        """Billed as emergency hours: on a request or on the Emergency Support line (as
+        `TimeEntry.is_emergency`)."""
+        return self.emergency_request_id is not None or (
+            self.line is not None and self.line.kind == ServiceKind.EMERGENCY
+        )
+
+
+def _line_rows(lines) -> list[Line]:
+    """These lines (a ServiceLine query) as `Line` rows."""
+    return [Line._make(row) for row in lines.values_list(*Line._fields)]
+
+
 @dataclass
 class Account:
     """One agreement's billing inputs. `cursor` is the first day whose recurring charges are not
@@ -85,7 +135,7 @@ class Account:
     lines: dict  # version id → its lines
     root: dict  # line id → the id of the first line of that service (through amendments)
     changes: dict  # line id → its schedule changes
-    entries: list  # time entries not billed yet (prescheduled and emergency)
+    entries: list  # `Entry` rows: time entries not billed yet (prescheduled and emergency)
     cursor: dt.date
     last_period: dt.date | None
     last_invoice_id: int | None
@@ -455,10 +505,8 @@ def load_accounts(agreement_ids) -> dict:
         terms[term.agreement_id].append(term)
     versions = _versions(_version_rows(agreement_ids), {a.pk: a.tz for a in agreements})
     line_versions = {v.pk for found in versions.values() for v in found}
-    all_lines = list(  # billing never reads a line's checklist (the visits copy it)
-        ServiceLine.objects.filter(version_id__in=line_versions)
-        .defer("checklist")
-        .order_by("position", "id")
+    all_lines = _line_rows(
+        ServiceLine.objects.filter(version_id__in=line_versions).order_by("position", "id")
     )
     return _accounts(agreements, terms, versions, all_lines)
 
@@ -475,7 +523,7 @@ def account_of(agreement) -> Account | None:
     )
     rows = [tuple(getattr(v, name) for name in VERSION_FIELDS) for v in signed]
     versions = _versions(rows, {agreement.pk: agreement.tz})
-    all_lines = [line for version in signed for line in version.lines.all()]
+    all_lines = [Line.of(line) for version in signed for line in version.lines.all()]
     return _accounts([agreement], terms, versions, all_lines, usage=False).get(agreement.pk)
 
 
@@ -563,19 +611,21 @@ def _load_usage(accounts, lines):
     # customer without an Emergency Support line has no line: its hours are emergency hours at
     # the term's emergency rate all the same). Project time has no agreement: never billed here.
     # Nothing on or before `billed_through`: the previous system billed it.
-    entries = list(
+    rows = list(
         billable_entries()
         .filter(agreement_id__in=list(accounts), invoice__isnull=True)
         .order_by("work_date", "pk")
+        .values_list(*Entry._fields[:-1])
     )
     # Each entry's line is one of the lines read already (not a copy per entry), unless it is
     # on no signed version.
-    missing = {entry.line_id for entry in entries if entry.line_id not in lines} - {None}
+    missing = {row[2] for row in rows if row[2] not in lines} - {None}
     if missing:
-        lines = {**lines, **ServiceLine.objects.in_bulk(missing)}
+        found = _line_rows(ServiceLine.objects.filter(pk__in=missing))
+        lines = {**lines, **{line.pk: line for line in found}}
     since = None
-    for entry in entries:
-        entry.line = lines.get(entry.line_id)
+    for row in rows:
+        entry = Entry(*row, lines.get(row[2]))
         account = accounts[entry.agreement_id]
         if entry.work_date < account.floor:
             continue
