@@ -457,31 +457,38 @@ def issue_invoices(*, today: dt.date, chunk_size: int = CHUNK) -> list:
     each missed month gets its own invoice, dated its billing day, month by month so numbers
     follow the dates. One transaction per chunk of agreements; a re-run or a concurrent run
     issues nothing twice; an agreement that cannot be priced is recorded and skipped, never
-    stops the run."""
+    stops the run. An agreement left out of a month (it cannot be priced, or another worker
+    holds it, or it changed since it was read) is left out of the later months of this run
+    too: billing a later month would cover the one it missed (its recurring days, its usage),
+    which would never get an invoice of its own. The next run takes it up month by month."""
     _bring_lifecycle_up_to_date(today)
     issued: list = []
-    failed: set = set()
+    left_out: set = set()
     for period, agreement_ids in sorted(_due(today).items()):
-        for chunk in _chunks([pk for pk in agreement_ids if pk not in failed], chunk_size):
-            issued += _issue_chunk(chunk, period=period, today=today, failed=failed)
+        for chunk in _chunks([pk for pk in agreement_ids if pk not in left_out], chunk_size):
+            issued += _issue_chunk(chunk, period=period, today=today, left_out=left_out)
     return issued
 
 
-def _issue_chunk(agreement_ids, *, period, today, failed) -> list:
+def _issue_chunk(agreement_ids, *, period, today, left_out) -> list:
     """One month's invoices of a chunk of agreements: planned in memory, stored in one
     transaction. Should that transaction fail (another worker raced past the locks into the
     unique constraint, or one invoice cannot be stored), it rolls back whole and the chunk is
-    stored invoice by invoice, so nothing is lost and one agreement never stops the others."""
+    stored invoice by invoice, so nothing is lost and one agreement never stops the others.
+    Agreements planned but not stored (another worker holds them, or they changed) are added
+    to ``left_out``."""
     planned, nothing_owed = [], []
     for account in load_accounts(agreement_ids).values():
-        plan = _attempt(account, failed, partial(_plan_due, account, period=period, today=today))
+        plan = _attempt(
+            account, left_out, partial(_plan_due, account, period=period, today=today)
+        )
         if plan is not None and plan.charges:
             planned.append((account, plan))
         elif plan is not None:
             nothing_owed.append(account.agreement)  # no visit, no usage: no empty invoice
     _clear_billing_problems(nothing_owed)  # they could be priced
     try:
-        return store_invoices(planned)
+        return _left_out_unless_stored(planned, store_invoices(planned), left_out)
     except IntegrityError:
         logger.warning("Another worker raced this chunk: storing its invoices one by one")
     except DatabaseError:
@@ -490,12 +497,21 @@ def _issue_chunk(agreement_ids, *, period, today, failed) -> list:
         logger.exception("A chunk could not be stored: storing its invoices one by one")
     issued = []
     for account, plan in sorted(planned, key=_number_order):
-        invoice = _attempt(account, failed, partial(store_invoice, account, plan))
+        invoice = _attempt(account, left_out, partial(store_invoice, account, plan))
         issued += [invoice] if invoice else []
-    return issued
+    return _left_out_unless_stored(planned, issued, left_out)
 
 
-def _attempt(account, failed, action):
+def _left_out_unless_stored(planned, stored, left_out) -> list:
+    """The stored invoices; the agreements of ``planned`` that got none are added to
+    ``left_out`` (for the rest of the run)."""
+    left_out |= {account.agreement.pk for account, _ in planned} - {
+        invoice.agreement_id for invoice in stored
+    }
+    return stored
+
+
+def _attempt(account, left_out, action):
     """``action()``, or None when it fails for this agreement: the problem is recorded on it, it
     is left out of the rest of the run, and the run goes on. (A database error is no one
     agreement's problem: it stops the run.)"""
@@ -505,7 +521,7 @@ def _attempt(account, failed, action):
         raise
     except Exception as error:  # noqa: BLE001 - one agreement never stops the run
         logger.exception("Agreement %s could not be invoiced", account.agreement.pk)
-        failed.add(account.agreement.pk)
+        left_out.add(account.agreement.pk)
         record_billing_problem(account.agreement, error)
         return None
 

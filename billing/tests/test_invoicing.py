@@ -345,6 +345,38 @@ def test_an_agreement_that_cannot_be_priced_mid_chunk_leaves_the_others_to_be_is
     assert not broken.invoices.exists()
 
 
+def test_an_agreement_skipped_in_a_month_of_a_catch_up_waits_for_the_next_run(
+    customer_a, alice, admin, monkeypatch
+):
+    held, other = agreements_for_2027(2, customer_a, alice, admin)
+    lock = invoicing._lock_unchanged
+    calls = []
+
+    def another_worker_holds_it_in_january(planned, **kwargs):
+        calls.append(len(planned))
+        found = lock(planned, **kwargs)
+        return found - {held.pk} if len(calls) == 1 else found
+
+    monkeypatch.setattr(invoicing, "_lock_unchanged", another_worker_holds_it_in_january)
+    issued = invoicing.issue_invoices(today=dt.date(2027, 3, 1))
+    # Billing February would have covered January too, and January would never get its own
+    # invoice: the agreement is left for the next run.
+    assert [(invoice.agreement_id, invoice.period.month) for invoice in issued] == [
+        (other.pk, 1),
+        (other.pk, 2),
+        (other.pk, 3),
+    ]
+    assert not held.invoices.exists()
+    issued = invoicing.issue_invoices(today=dt.date(2027, 3, 1))
+    assert [
+        (invoice.agreement_id, invoice.period, invoice.covers_from, invoice.covers_until)
+        for invoice in issued
+    ] == [
+        (held.pk, dt.date(2027, month, 1), dt.date(2027, month, 1), dt.date(2027, month + 1, 1))
+        for month in (1, 2, 3)
+    ]
+
+
 def test_a_worker_that_raced_into_the_unique_constraint_costs_the_chunk_nothing(
     agreement, customer_b, bob, admin, monkeypatch, caplog
 ):
