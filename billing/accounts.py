@@ -170,6 +170,8 @@ class Account:
         return [v for v in self.versions if v is self.versions[0] or v.known_from <= on]
 
     def version_on(self, day: dt.date, *, known_on: dt.date) -> Version:
+        if len(self.versions) == 1:  # most agreements: never amended
+            return self.versions[0]
         found = self.versions[0]
         for version in self.known(known_on):
             if version.effective <= day:
