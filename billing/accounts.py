@@ -146,6 +146,7 @@ class Account:
     billed: dict = field(default_factory=lambda: defaultdict(list))
     _dates: dict = field(default_factory=dict)
     _rates: dict = field(default_factory=dict)
+    _stretches: dict = field(default_factory=dict)
 
     @property
     def first_start(self):
@@ -267,7 +268,12 @@ class Account:
             dates: list[dt.date] = []
             if line.rrule and line.start_time and line.duration_minutes:
                 known = [c for c in self.changes.get(line.pk, []) if c.known_from <= known_on]
-                for segment in segments(line, known, start=term.start, end=term.end):
+                found = (
+                    segments(line, known, start=term.start, end=term.end)
+                    if known
+                    else [_whole_term(line, term)]
+                )
+                for segment in found:
                     dates += _local_dates(
                         segment.rrule,
                         start_time=segment.start_time,
@@ -326,9 +332,12 @@ class Account:
 
     def stretch_of(self, day) -> Stretch:
         """The stretch (month inside a term) a day of usage belongs to."""
-        earlier = [term for term in self.terms if term.start <= day]
-        term = term_on(self.terms, day) or (earlier[-1] if earlier else self.terms[0])
-        return Stretch(term, max(month_start(day), term.start), min(next_month(day), term.end))
+        if day not in self._stretches:
+            earlier = [term for term in self.terms if term.start <= day]
+            term = term_on(self.terms, day) or (earlier[-1] if earlier else self.terms[0])
+            start, end = max(month_start(day), term.start), min(next_month(day), term.end)
+            self._stretches[day] = Stretch(term, start, end)
+        return self._stretches[day]
 
     def _block(self, stretch, service, known_on) -> Decimal:
         """The prescheduled hours included in a stretch for a service, version by version."""
@@ -369,6 +378,18 @@ class Account:
                 )
                 charges += [charge] if charge else []
         return charges, ids
+
+
+def _whole_term(line, term) -> SimpleNamespace:
+    """The one segment of a line without schedule changes: its own rule over the whole term
+    (what `segments` gives it, at less cost for the thousands of lines of a run)."""
+    return SimpleNamespace(
+        rrule=line.rrule,
+        start_time=line.start_time,
+        duration_minutes=line.duration_minutes,
+        start=term.start,
+        end=term.end,
+    )
 
 
 @functools.lru_cache(maxsize=4096)
