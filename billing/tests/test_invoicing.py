@@ -156,21 +156,21 @@ def test_a_crash_midway_loses_nothing_and_a_rerun_completes_the_rest(
     agreements = [
         agreement_for_2027(customer=customer_a, customer_user=alice, admin=admin) for _ in range(3)
     ]
-    real = InvoiceLine.objects.bulk_create
+    real = invoicing._insert_lines
 
-    def crash_storing_the_second(objs, *args, **kwargs):
-        if any(line.invoice.agreement_id == agreements[1].pk for line in objs):
+    def crash_storing_the_second(rows):  # rows of _LINE_FIELDS: the invoice id first
+        if agreements[1].invoices.filter(pk__in=[row[0] for row in rows]).exists():
             raise RuntimeError("the worker was killed")
-        return real(objs, *args, **kwargs)
+        return real(rows)
 
-    monkeypatch.setattr(InvoiceLine.objects, "bulk_create", crash_storing_the_second)
+    monkeypatch.setattr(invoicing, "_insert_lines", crash_storing_the_second)
     invoicing.issue_invoices(today=dt.date(2027, 1, 1))
     # The chunk's transaction rolled back whole, then its invoices were stored one by one: the
     # second agreement's rolled back whole (its number given back), the run went on.
     assert Invoice.objects.count() == 2
     agreements[1].refresh_from_db()
     assert agreements[1].billing_problem == "the worker was killed"
-    monkeypatch.setattr(InvoiceLine.objects, "bulk_create", real)
+    monkeypatch.setattr(invoicing, "_insert_lines", real)
     invoicing.issue_invoices(today=dt.date(2027, 1, 1))
     agreements[1].refresh_from_db()
     assert agreements[1].billing_problem == ""  # billed again: the problem is cleared
