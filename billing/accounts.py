@@ -158,7 +158,7 @@ class Account:
     def latest_end(self):
         return self.terms[-1].end
 
-    @property
+    @functools.cached_property
     def floor(self) -> dt.date:
         """The first day this system bills (after what an earlier system billed)."""
         billed_through = self.agreement.billed_through
