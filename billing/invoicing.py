@@ -375,7 +375,8 @@ def _insert_lines(rows):
     more than the insert itself."""
     if not rows:
         return
-    fields = [InvoiceLine._meta.get_field(name) for name in _LINE_FIELDS]
+    by_name = {field.name: field for field in InvoiceLine._meta.concrete_fields}
+    fields = [by_name[name] for name in _LINE_FIELDS]
     table = connection.ops.quote_name(InvoiceLine._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     with connection.cursor() as cursor:
@@ -536,9 +537,7 @@ def _issue_chunk(agreement_ids, *, period, today, left_out) -> list:
     to ``left_out``."""
     planned, nothing_owed = [], []
     for account in load_accounts(agreement_ids).values():
-        plan = _attempt(
-            account, left_out, partial(_plan_due, account, period=period, today=today)
-        )
+        plan = _attempt(account, left_out, partial(_plan_due, account, period=period, today=today))
         if plan is not None and plan.charges:
             planned.append((account, plan))
         elif plan is not None:
