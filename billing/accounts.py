@@ -4,7 +4,10 @@ whole life") and which months are due.
 - `load_accounts` reads the inputs of a chunk of agreements set-based, in a fixed number of
   queries whatever the chunk's size: terms, signed versions (`Version`: in force from its
   completion date, known to invoices issued from the day after), their lines and which service
-  each continues (`root`), schedule changes, the usage not billed yet and what was billed.
+  each continues (`root`), schedule changes, the usage not billed yet and what was billed. The
+  many rows come as light rows (`Line`, `Entry`: the fields billing uses), the snapshots as JSON
+  decoded once per distinct text; `account_of` turns a page's prefetched lines into the same
+  rows.
 - An `Account` prices what is owed as known on a day: the recurring charges of a date range, each
   service priced by the version in force each day (`pricing.merged_rates`: what existed keeps the
   term's locked rates), maintenance per visit its rule puts in the stretch; the reversals and

@@ -22,13 +22,15 @@ The rules of a whole life (DESIGN.md, "Billing over a whole life"):
 
 The daily run works month by month, and each month in chunks of `CHUNK` agreements taken in
 the order of their billing dates. Reading is set-based (`accounts.load_accounts`): the inputs
-of a chunk come in a fixed number of queries whatever its size; pricing is pure Python. Writing
+of a chunk come in a fixed number of queries whatever its size, the many rows (service lines,
+time entries) as light rows rather than model instances; pricing is pure Python. Writing
 is one transaction per chunk (`store_invoices`), in a fixed number of statements: it locks the
 chunk's agreement rows (`SELECT … FOR UPDATE SKIP LOCKED`: an agreement another worker holds is
 left to it) and leaves out any that got an invoice since it was loaded; takes one block of
 numbers from the counter row (one `UPDATE … RETURNING`, locked until the commit, so numbers
-have no gaps), given in issue-date order so numbers follow the dates; inserts the invoices and
-their lines (multi-row inserts), marks the time entries billed (one UPDATE) and clears the
+have no gaps), given in issue-date order so numbers follow the dates; inserts the invoices
+(`bulk_create`) and their lines (one statement of rows, `_insert_lines`), marks the time
+entries billed (one UPDATE) and clears the
 billing problems; the emails are queued after the commit. A crash (even `kill -9`) rolls back
 the chunk whole, numbers included, and a re-run issues it. The unique constraints on invoices
 are the last word: if a chunk runs into one (a worker that raced), or one of its invoices cannot
