@@ -11,7 +11,14 @@ from allora.tests.factories import UserFactory
 from billing.tests.factories import published_card
 from scheduling.models import LineAssignment, Visit
 from scheduling.planning import plan_term
-from scheduling.tests.factories import EVERY_TUESDAY, UTC, local, make_term, make_visit
+from scheduling.tests.factories import (
+    EVERY_TUESDAY,
+    UTC,
+    local,
+    make_term,
+    make_visit,
+    visits_on,
+)
 
 NOW = dt.datetime(2027, 3, 1, 17, 0, tzinfo=UTC)  # Monday March 1, 2027, 12:00 in Raleigh
 
@@ -390,3 +397,36 @@ def test_cancelling_one_visit_asks_first(oak, client_for, staff):
     assert visit.status == Visit.Status.CANCELLED
     again = client.post(url, follow=True)
     assert "already cancelled" in again.content.decode()
+
+
+def test_the_visit_list_counts_no_further_than_its_cap(frozen, client_for, staff, monkeypatch):
+    """Upcoming visits grow without bound: the list counts at most its cap ("Page 2 of 3+") and
+    says how to see further, instead of counting every future visit."""
+    from scheduling import views
+
+    monkeypatch.setattr(views, "UPCOMING_PAGE", 2)
+    monkeypatch.setattr(views, "UPCOMING_CAP", 6)
+    term = make_term()
+    visits_on(term, dt.date(2027, 3, 20), 9)
+    client = client_for(staff)
+    url = reverse("scheduling:visit_list")
+    first = client.get(url).content.decode()
+    assert "Page 1 of 3+" in first
+    assert "The list stops here" not in first
+    last = client.get(url + "?page=3").content.decode()
+    assert "Page 3 of 3+" in last
+    assert "The list stops here" in last
+    assert last.count("<tr") - 1 == 2  # a header row and the page's two visits
+
+
+def test_the_visit_list_keeps_a_visit_going_on_at_midnight(frozen, client_for, staff):
+    """The index bound on the start (a day before) keeps a visit still going on at midnight."""
+    term = make_term()
+    tz = term.agreement.tz
+    make_visit(
+        term,
+        dt.datetime(2027, 3, 20, 23, 30, tzinfo=tz),
+        dt.datetime(2027, 3, 21, 1, 0, tzinfo=tz),
+    )
+    page = client_for(staff).get(reverse("scheduling:visit_list") + "?from=2027-03-21")
+    assert "Mar 20" in page.content.decode() or "March 20" in page.content.decode()
