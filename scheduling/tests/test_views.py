@@ -95,11 +95,12 @@ def test_the_staff_calendar_uses_the_same_queries_whatever_the_number_of_visits(
     # for the filter (the customer filter is a search box: no list of customers)
     _queries(client, url, django_assert_num_queries, 4)
     plan_term(make_term(lines=[{}, EVERY_TUESDAY]))
-    # + the count per day, the first 3 visits of each day (customer, line, technician joined)
-    _queries(client, url, django_assert_num_queries, 6)
+    # + the count per day, the ids of the first 3 visits of each day, those visits (customer,
+    # line, technician joined)
+    _queries(client, url, django_assert_num_queries, 7)
     for _ in range(4):
         plan_term(make_term(lines=[{}, EVERY_TUESDAY]))
-    page = _queries(client, url, django_assert_num_queries, 6).content.decode()
+    page = _queries(client, url, django_assert_num_queries, 7).content.decode()
     # Five Tuesdays and the third Wednesday, each with 5 visits: 3 shown, "+2 more".
     assert page.count('class="calendar-visit ') == 6 * 3
     assert page.count("+2 more") == 6
@@ -132,12 +133,12 @@ def test_the_technicians_week_uses_the_same_queries_whatever_the_number_of_visit
     assign_one_more_term()
     client.get(url)
     # session, user, the zones of the week's visits, their count per day, the first visits of
-    # each day, visits waiting for a report, the feed (get_or_create: a read once it exists;
-    # the first request also inserts it)
-    _queries(client, url, django_assert_num_queries, 7)
+    # each day (their ids, then the visits), visits waiting for a report, the feed (get_or_create:
+    # a read once it exists; the first request also inserts it)
+    _queries(client, url, django_assert_num_queries, 8)
     for _ in range(2):
         assign_one_more_term()
-    response = _queries(client, url, django_assert_num_queries, 7)
+    response = _queries(client, url, django_assert_num_queries, 8)
     assert response.content.decode().count("technician-visit") == 3 * 2  # Tue 16 and Wed 17
 
 
@@ -151,12 +152,12 @@ def test_the_portal_pages_use_the_same_queries_whatever_the_number_of_visits(
     # session, user, the customer (nav), upcoming visits, visit reports, the feed
     _queries(client, schedule, django_assert_num_queries, 6)
     # session, user, the customer (nav), the zones of the month's visits, their count per day,
-    # the first 3 visits of each day
-    _queries(client, calendar, django_assert_num_queries, 6)
+    # the ids of the first 3 visits of each day, those visits
+    _queries(client, calendar, django_assert_num_queries, 7)
     for _ in range(3):
         make_visit(oak.terms.get(), local(dt.date(2027, 3, 8), 9), local(dt.date(2027, 3, 8), 10))
     _queries(client, schedule, django_assert_num_queries, 6)
-    _queries(client, calendar, django_assert_num_queries, 6)
+    _queries(client, calendar, django_assert_num_queries, 7)
 
 
 def test_a_bad_month_or_day_falls_back_to_today(frozen, client_for, staff):
