@@ -98,6 +98,7 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["legal_name"]
+        indexes = [models.Index(fields=["legal_name"], name="customer_legal_name")]
 
     def __str__(self):
         return self.legal_name
@@ -280,6 +281,8 @@ class Agreement(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # The agreement list's order (newest first, then id).
+        indexes = [models.Index(fields=["-created_at", "-id"], name="agreement_newest")]
 
     def __str__(self):
         return f"{self.number} – {self.customer}"

@@ -7,7 +7,8 @@ import datetime as dt
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Max, Prefetch, Q
+from django.db.models import Count, Max, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -72,7 +73,11 @@ AWAITING = (AgreementVersion.Status.SENT, AgreementVersion.Status.CUSTOMER_SIGNE
 
 @staff_required
 def customer_list(request):
-    customers = Customer.objects.annotate(contact_count=Count("contacts")).order_by("legal_name")
+    # The count as a subquery per shown customer, not a GROUP BY over every customer and contact.
+    contacts = Contact.objects.filter(customer=OuterRef("pk")).order_by().values("customer")
+    customers = Customer.objects.annotate(
+        contact_count=Coalesce(Subquery(contacts.annotate(n=Count("pk")).values("n")), 0)
+    ).order_by("legal_name")
     query = request.GET.get("q", "").strip()
     status = request.GET.get("status", "")
     if query:
