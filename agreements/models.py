@@ -570,6 +570,15 @@ class Signature(models.Model):
         )
 
 
+class TermQuerySet(models.QuerySet):
+    def latest_of_each(self):
+        """Each agreement's latest term only (no term after it)."""
+        later = Term.objects.filter(
+            agreement=models.OuterRef("agreement"), number__gt=models.OuterRef("number")
+        )
+        return self.exclude(models.Exists(later))
+
+
 class Term(models.Model):
     """A one-year term [start, end) with its locked rates (a snapshot of Exhibit A)."""
 
@@ -586,9 +595,13 @@ class Term(models.Model):
     monthly_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = TermQuerySet.as_manager()
+
     class Meta:
         ordering = ["agreement", "number"]
         indexes = [
+            # Terms ending in a window (renewals, the staff home), found without a full read.
+            models.Index(fields=["end"], name="term_end"),
             # The few terms still to compute, found without reading the others.
             models.Index(
                 fields=["id"],

@@ -7,7 +7,7 @@ import datetime as dt
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Max, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -47,6 +47,7 @@ from .models import (
     RateReview,
     ServiceKind,
     ServiceLine,
+    Term,
     TerminationRequest,
 )
 from .pages import (
@@ -604,10 +605,14 @@ RENEWALS_PAGE = 25
 
 def _renewal_window(today):
     """Live agreements whose current term ends within 90 days, with what the queue shows."""
+    # Terms ending in the window that are their agreement's latest (the index on the end finds
+    # them), not a MAX over every agreement's terms.
+    ending = Term.objects.filter(end__gt=today, end__lte=today + dt.timedelta(days=90))
+    latest_end = Term.objects.filter(agreement=OuterRef("pk")).order_by("-number").values("end")
     return (
         Agreement.objects.live()
-        .annotate(last_end=Max("terms__end"))
-        .filter(last_end__gt=today, last_end__lte=today + dt.timedelta(days=90))
+        .filter(pk__in=ending.latest_of_each().values("agreement"))
+        .annotate(last_end=Subquery(latest_end[:1]))
         .select_related("customer")
         .prefetch_related(
             "terms",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, Sum, Window
+from django.db.models import Count, F, Max, Q, Sum, Window
 from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
@@ -45,12 +45,11 @@ def _months_ending(today: dt.date, count=MONTHS) -> list[dt.date]:
 
 def renewals(*, today):
     """Agreements whose latest term ends within 90 days, with their notice deadlines (1 query)."""
-    later = Term.objects.filter(agreement=OuterRef("agreement"), number__gt=OuterRef("number"))
     terms = (
         Term.objects.filter(
             agreement__status__in=Agreement.LIVE, end__gt=today, end__lte=today + RENEWAL_WINDOW
         )
-        .exclude(Exists(later))
+        .latest_of_each()
         .select_related("agreement__customer")
         .order_by("end", "agreement__number")[:LIST_LIMIT]
     )
