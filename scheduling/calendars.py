@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import Case, Count, F, Q, When, Window
+from django.db.models import Case, CharField, Count, F, Q, Value, When, Window
 from django.db.models.functions import RowNumber, TruncDate, TruncTime
 
+from agreements.models import Agreement
 from allora.validation import date_in_range, query_date
 
 WEEK_STARTS_ON = calendar.SUNDAY  # as US wall calendars do
@@ -117,8 +118,17 @@ def utc_bounds(days: list[dt.date]) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
-def _in_zones(zones, trunc):
+def _only_zone() -> str | None:
+    """The zone of every agreement when they all share one (Allora's Raleigh customers): then
+    every visit is in it and the days need no join to the agreements. One small query."""
+    zones = list(Agreement.objects.order_by().values_list("time_zone", flat=True).distinct()[:2])
+    return zones[0] if len(zones) == 1 else None
+
+
+def _in_zones(zones, trunc, *, single: bool):
     """``trunc`` ("starts_at" as a date or a time) in each visit's own zone."""
+    if single:
+        return trunc("starts_at", tzinfo=ZoneInfo(zones[0]))
     return Case(
         *[
             When(agreement__time_zone=zone, then=trunc("starts_at", tzinfo=ZoneInfo(zone)))
@@ -127,7 +137,15 @@ def _in_zones(zones, trunc):
     )
 
 
-def _local_range(zones, days) -> Q:
+def _zone_of_visit(zones, *, single: bool):
+    return Value(zones[0], output_field=CharField()) if single else F("agreement__time_zone")
+
+
+def _in_zone(zone, *, single: bool) -> Q:
+    return Q() if single else Q(agreement__time_zone=zone)
+
+
+def _local_range(zones, days, *, single: bool) -> Q:
     """Visits from the first local midnight of `days` to the one after the last, in their own
     zone: a plain range on "starts_at" per zone (the index serves it; no CASE per row)."""
     found = Q()
@@ -135,7 +153,7 @@ def _local_range(zones, days) -> Q:
         tz = ZoneInfo(zone)
         start = dt.datetime.combine(days[0], dt.time.min, tzinfo=tz)
         end = dt.datetime.combine(days[-1] + ONE_DAY, dt.time.min, tzinfo=tz)
-        found |= Q(agreement__time_zone=zone, starts_at__gte=start, starts_at__lt=end)
+        found |= _in_zone(zone, single=single) & Q(starts_at__gte=start, starts_at__lt=end)
     return found
 
 
@@ -144,17 +162,26 @@ def visits_by_day(visits, days: list[dt.date], *, shown: int) -> dict[dt.date, t
     and the first `shown` of them by local time (customer, line and technician joined)."""
     start, end = utc_bounds(days)
     in_range = visits.active().filter(starts_at__gte=start, starts_at__lt=end).order_by()
-    zones = sorted(in_range.values_list("agreement__time_zone", flat=True).distinct())
+    only = _only_zone()
+    if only:
+        zones = [only]
+    else:
+        zones = sorted(in_range.values_list("agreement__time_zone", flat=True).distinct())
     if not zones:
         return {}
-    on_days = in_range.filter(_local_range(zones, days)).annotate(
-        on_date=_in_zones(zones, TruncDate)
+    single = only is not None
+    on_days = in_range.filter(_local_range(zones, days, single=single)).annotate(
+        on_date=_in_zones(zones, TruncDate, single=single)
     )
     counts = dict(on_days.values_list("on_date").annotate(count=Count("pk")))
+    if not counts:
+        return {}
+    zone_of = _zone_of_visit(zones, single=single)
     if connection.features.supports_slicing_ordering_in_compound:
-        firsts = _firsts_per_local_day(in_range, zones, days, shown=shown)
+        firsts = _firsts_per_local_day(in_range, zones, days, shown=shown, single=single)
     else:
-        firsts = _firsts_by_window(on_days, zones, shown=shown)
+        at_time = _in_zones(zones, TruncTime, single=single)
+        firsts = _firsts_by_window(on_days.annotate(at_time=at_time), zone_of, shown=shown)
     # (id, local start) of each candidate, the earliest `shown` of each local date kept.
     kept: dict[dt.date, list] = {}
     for pk, starts_at, zone in firsts:
@@ -170,24 +197,24 @@ def visits_by_day(visits, days: list[dt.date], *, shown: int) -> dict[dt.date, t
     return found
 
 
-def _firsts_by_window(on_days, zones, *, shown: int) -> list[tuple]:
+def _firsts_by_window(on_days, zone_of, *, shown: int) -> list[tuple]:
     """The first `shown` visits of each local date: one ``ROW_NUMBER()`` window partitioned by
     the local date (SQLite, which cannot slice the parts of a UNION)."""
     order = [F("at_time").asc(), F("starts_at").asc(), F("pk").asc()]
     return list(
-        on_days.annotate(at_time=_in_zones(zones, TruncTime))
-        .annotate(day_rank=Window(RowNumber(), partition_by=[F("on_date")], order_by=order))
+        on_days.annotate(day_rank=Window(RowNumber(), partition_by=[F("on_date")], order_by=order))
         .filter(day_rank__lte=shown)
-        .values_list("pk", "starts_at", "agreement__time_zone")
+        .values_list("pk", "starts_at", zone_of)
     )
 
 
-def _firsts_per_local_day(in_range, zones, days, *, shown: int) -> list[tuple]:
+def _firsts_per_local_day(in_range, zones, days, *, shown: int, single: bool) -> list[tuple]:
     """The first `shown` visits of each local date in each zone: a UNION ALL of one small
     ``ORDER BY starts_at LIMIT shown`` per day and zone (PostgreSQL), each an index range scan
     that stops after `shown` rows, instead of numbering every visit of the month (a December of
     60,000 visits: 450 ms → a few ms). The zones' firsts of a day are merged by local time."""
     parts = []
+    zone_of = _zone_of_visit(zones, single=single)
     for zone in zones:
         tz = ZoneInfo(zone)
         day = days[0]
@@ -195,9 +222,11 @@ def _firsts_per_local_day(in_range, zones, days, *, shown: int) -> list[tuple]:
             start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
             end = dt.datetime.combine(day + ONE_DAY, dt.time.min, tzinfo=tz)
             parts.append(
-                in_range.filter(agreement__time_zone=zone, starts_at__gte=start, starts_at__lt=end)
+                in_range.filter(
+                    _in_zone(zone, single=single), starts_at__gte=start, starts_at__lt=end
+                )
                 .order_by("starts_at", "pk")
-                .values_list("pk", "starts_at", "agreement__time_zone")[:shown]
+                .values_list("pk", "starts_at", zone_of)[:shown]
             )
             day += ONE_DAY
     return list(parts[0].union(*parts[1:], all=True))
