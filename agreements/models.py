@@ -197,6 +197,28 @@ class TermsTemplate(models.Model):
             raise ValidationError("Published terms cannot change; create a new version.")
         super().save(*args, **kwargs)
 
+    @classmethod
+    def next_version(cls) -> int:
+        """The number a new version takes: one more than the highest."""
+        return (cls.objects.aggregate(highest=models.Max("version"))["highest"] or 0) + 1
+
+    def is_in_use(self) -> bool:
+        """Whether an agreement version (drafted, sent or signed) was written on these terms."""
+        return AgreementVersion.objects.filter(terms_template=self).exists()
+
+    def is_frozen(self) -> bool:
+        """Published terms, or terms an agreement was written on, never change and stay: a
+        signed document is immutable. New terms are a new version."""
+        return self.published_at is not None or self.is_in_use()
+
+    def publish(self, *, now) -> bool:
+        """Offer this version to new agreements from ``now`` on; False if it already was."""
+        if self.published_at is not None:
+            return False
+        self.published_at = now
+        self.save(update_fields=["published_at"])
+        return True
+
     def sections(self):
         """[(heading, [paragraph, ...]), ...] for rendering."""
         sections, heading, paragraphs, current = [], "", [], []
@@ -219,7 +241,15 @@ class TermsTemplate(models.Model):
 
 
 class ResponseTier(models.Model):
-    """An Emergency Support guarantee, e.g. "1 hour, 24×7" or "4 business hours"."""
+    """An Emergency Support guarantee, e.g. "1 hour, 24×7" or "4 business hours".
+
+    The guarantee (name, minutes, business hours) is part of what is sent and signed (Exhibit B,
+    the content digest, the emergency clock): once an agreement sent for signature names the
+    tier, it never changes. The tier can still be retired (``is_active``: no new agreement offers
+    it) and a new one added.
+    """
+
+    GUARANTEE_FIELDS = ("name", "response_minutes", "business_hours_only")
 
     name = models.CharField(max_length=100, unique=True)
     response_minutes = models.PositiveIntegerField()
@@ -231,6 +261,28 @@ class ResponseTier(models.Model):
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        if self.pk and self.is_in_sent_agreement():
+            stored = ResponseTier.objects.values(*self.GUARANTEE_FIELDS).get(pk=self.pk)
+            if any(stored[name] != getattr(self, name) for name in self.GUARANTEE_FIELDS):
+                raise ValidationError(
+                    "This response tier is named in agreements sent for signature, which "
+                    "cannot change; retire it and add a new tier."
+                )
+        super().save(*args, **kwargs)
+
+    @staticmethod
+    def sent_lines():
+        """Service lines of versions sent for signature or signed: their content is frozen."""
+        return ServiceLine.objects.exclude(version__status=AgreementVersion.Status.DRAFT)
+
+    def is_in_sent_agreement(self) -> bool:
+        return self.sent_lines().filter(response_tier=self).exists()
+
+    def is_in_use(self) -> bool:
+        """Whether any service line, a draft's included, names the tier (it cannot be deleted)."""
+        return ServiceLine.objects.filter(response_tier=self).exists()
 
 
 class Agreement(models.Model):
