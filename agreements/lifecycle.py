@@ -238,15 +238,37 @@ def withdraw_termination_request(request, *, by, now=None):
 # Renewal review ---------------------------------------------------------------------------
 
 
+def check_uplift(method, uplift_percent):
+    """Refuse a method and an uplift percent that disagree: the uplift method needs a percent of
+    −100 or more, and a percent typed with another method would be silently ignored."""
+    if method == RateReview.Method.UPLIFT:
+        if uplift_percent is None:
+            raise ValidationError("Enter the uplift in percent.", code="required")
+        if uplift_percent < -100:
+            raise ValidationError(
+                "The uplift must be a percentage of −100 or more.", code="min_value"
+            )
+    elif uplift_percent is not None:
+        raise ValidationError(
+            "You entered an uplift of %(percent)s%% but chose “%(method)s”: choose “%(uplift)s” "
+            "or clear the percent.",
+            params={
+                "percent": f"{Decimal(uplift_percent):f}",
+                "method": RateReview.Method(method).label,
+                "uplift": RateReview.Method.UPLIFT.label,
+            },
+            code="uplift_with_another_method",
+        )
+
+
 def proposed_rates(agreement, *, method, uplift_percent=None, on: dt.date):
     """The rates the next term would have, by method: keep, the current card, or an uplift."""
+    check_uplift(method, uplift_percent)
     current = carried_rates(agreement.latest_term, agreement.signed_version())
     if method == RateReview.Method.KEEP:
         return current
     if method == RateReview.Method.CARD:
         return merged_rates(rates_snapshot(on=on), current)
-    if uplift_percent is None or uplift_percent < -100:
-        raise ValidationError("The uplift must be a percentage of −100 or more.")
     return uplifted(current, uplift_percent)
 
 
@@ -293,7 +315,7 @@ def save_rate_review(agreement, *, method, uplift_percent=None, by, today):
         term_number=number,
         defaults={
             "method": method,
-            "uplift_percent": uplift_percent if method == RateReview.Method.UPLIFT else None,
+            "uplift_percent": uplift_percent,
             "rates": rates,
             "reviewed_by": by,
         },

@@ -2,10 +2,12 @@
 recorded by staff. The customer's side is in portal/tests/test_agreements.py."""
 
 import datetime as dt
+import html
 from decimal import Decimal as D
 
 import pytest
 import time_machine
+from django.contrib.messages import get_messages
 from django.core import mail
 from django.urls import reverse
 
@@ -61,6 +63,8 @@ def test_admin_applies_an_uplift_sees_both_rates_and_finalizes(
         ("-150", "cannot be below −100%"),
         ("lots", "Enter the uplift as a number"),
         ("", "Enter the uplift"),
+        ("3.125", "Use at most two decimals."),
+        ("10000", "That uplift is too large."),
     ],
 )
 @time_machine.travel(NOW)
@@ -70,6 +74,62 @@ def test_bad_uplifts_are_form_errors(client_for, admin, agreement, value, messag
         {"method": "uplift", "uplift_percent": value},
     )
     assert message in response.content.decode()
+    assert not RateReview.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("method", "label"),
+    [("keep", "Keep the current rates"), ("card", "Apply the current published rate card")],
+)
+@time_machine.travel(NOW)
+def test_an_uplift_typed_beside_another_method_is_refused_next_to_the_percent(
+    client_for, admin, agreement, method, label
+):
+    client = client_for(admin)
+    url = reverse("agreements:renewal_review", args=[agreement.pk])
+    client.post(url, {"method": "uplift", "uplift_percent": "5"}, follow=True)
+    draft = RateReview.objects.get()
+    response = client.post(url, {"method": method, "uplift_percent": "3.5"})
+    assert response.status_code == 200
+    page = html.unescape(response.content.decode())
+    assert (
+        f'<div class="invalid-feedback" id="uplift-errors">You entered an uplift of 3.5% but '
+        f"chose “{label}”: choose “Apply an uplift in percent” or clear the percent.</div>"
+    ) in page
+    assert 'aria-describedby="uplift-errors"' in page
+    assert not any(m.level_tag == "success" for m in get_messages(response.wsgi_request))
+    # Nothing saved: the earlier 5% draft stands.
+    assert RateReview.objects.get().updated_at == draft.updated_at
+    assert (draft.method, draft.uplift_percent) == ("uplift", D("5.00"))
+
+
+@time_machine.travel(NOW)
+def test_keeping_the_rates_with_the_percent_cleared_saves(client_for, admin, agreement):
+    client_for(admin).post(
+        reverse("agreements:renewal_review", args=[agreement.pk]),
+        {"method": "keep", "uplift_percent": ""},
+    )
+    review = RateReview.objects.get()
+    assert (review.method, review.uplift_percent) == ("keep", None)
+
+
+@time_machine.travel(NOW)
+def test_the_review_page_loads_the_script_that_picks_the_uplift_method(
+    client_for, admin, agreement
+):
+    page = client_for(admin).get(reverse("agreements:renewal_review", args=[agreement.pk]))
+    assert "js/uplift-method.js" in page.content.decode()
+    assert "data-uplift-form" in page.content.decode()
+
+
+@time_machine.travel(NOW)
+def test_bulk_review_refuses_an_uplift_beside_another_method(client_for, admin, agreement):
+    response = client_for(admin).post(
+        reverse("agreements:renewal_bulk"),
+        {"agreements": [agreement.pk], "method": "keep", "uplift_percent": "3.5"},
+        follow=True,
+    )
+    assert "You entered an uplift of 3.5% but chose" in html.unescape(response.content.decode())
     assert not RateReview.objects.exists()
 
 
