@@ -27,6 +27,7 @@ from billing.services import rates_snapshot
 from scheduling.planning import cancel_future_visits, plan_term, plan_terms
 
 from . import rules
+from .document import exhibit_b
 from .models import (
     Agreement,
     AgreementEvent,
@@ -272,6 +273,22 @@ def proposed_rates(agreement, *, method, uplift_percent=None, on: dt.date):
     return uplifted(current, uplift_percent)
 
 
+def next_term_comparison(agreement, term, review):
+    """Old and new rates side by side, with the monthly total under each (the review page, the
+    portal and the customer's email show the same)."""
+    if review is None:
+        return {"changes": None}
+    version = agreement.signed_version()
+    _, old_total = exhibit_b(version, term.locked_rates, anchor=term.end)
+    _, new_total = exhibit_b(version, review.rates, anchor=term.end)
+    return {
+        "changes": rate_changes(term.locked_rates, review.rates),
+        "old_total": old_total,
+        "new_total": new_total,
+        "monthly_difference": new_total - old_total,
+    }
+
+
 def carried_rates(term, version):
     """The rates a renewal carries over: the term's locked rates plus what the version in force
     added by amendment (a new hosting package at the price its Exhibit A gave)."""
@@ -398,7 +415,11 @@ def finalize_rate_review(review, *, by, today, confirm_late_increase=False):
         key=review.term_number,
         today=today,
         to=_customer_recipients(agreement),
-        context={"review": review, "term": agreement.latest_term},
+        context={
+            "review": review,
+            "term": agreement.latest_term,
+            **next_term_comparison(agreement, agreement.latest_term, review),
+        },
     )
     return review
 

@@ -3,12 +3,14 @@ recorded by staff. The customer's side is in portal/tests/test_agreements.py."""
 
 import datetime as dt
 import html
+import re
 from decimal import Decimal as D
 
 import pytest
 import time_machine
 from django.contrib.messages import get_messages
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 from django.urls import reverse
 
 from agreements.models import RateReview, TerminationRequest
@@ -120,6 +122,47 @@ def test_the_review_page_loads_the_script_that_picks_the_uplift_method(
     page = client_for(admin).get(reverse("agreements:renewal_review", args=[agreement.pk]))
     assert "js/uplift-method.js" in page.content.decode()
     assert "data-uplift-form" in page.content.decode()
+
+
+@time_machine.travel(NOW)
+def test_finalized_rates_email_states_every_new_rate_and_the_monthly_total(
+    client_for, admin, agreement, django_capture_on_commit_callbacks
+):
+    client = client_for(admin)
+    client.post(
+        reverse("agreements:renewal_review", args=[agreement.pk]),
+        {"method": "uplift", "uplift_percent": "3.5"},
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("agreements:renewal_finalize", args=[RateReview.objects.get().pk]))
+    [email] = [m for m in mail.outbox if "Rates for your next term" in m.subject]
+    assert isinstance(email, EmailMultiAlternatives)
+    [(html_body, _)] = email.alternatives
+    # 3.5% on the card of the agreement, rounded half up: 225 × 1.035 = 232.875 → 232.88.
+    assert "- On-site support (per hour): $150.00 now; $155.25 from January 1, 2028 (+$5.25)" in (
+        email.body
+    )
+    assert "- Emergency support (per hour): $225.00 now; $232.88 from January 1, 2028" in (
+        email.body
+    )
+    assert "- Website hosting (per month): $45.00 now; $46.58 from January 1, 2028" in email.body
+    assert (
+        "Monthly recurring total: $1,170.00 now; $1,210.95 from January 1, 2028 "
+        "(+$40.95 a month)." in email.body
+    )
+    cells = re.findall(r"<td[^>]*>([^<]*)", str(html_body))
+    assert cells[cells.index("On-site support ") :][:4] == [
+        "On-site support ",
+        "$150.00",
+        "$155.25",
+        "+$5.25",
+    ]
+    assert cells[cells.index("Monthly recurring total") :][:4] == [
+        "Monthly recurring total",
+        "$1,170.00",
+        "$1,210.95",
+        "+$40.95",
+    ]
 
 
 @time_machine.travel(NOW)
