@@ -27,6 +27,7 @@ from billing.services import rates_snapshot
 from scheduling.planning import cancel_future_visits, plan_term, plan_terms
 
 from . import rules
+from .document import exhibit_b
 from .models import (
     Agreement,
     AgreementEvent,
@@ -238,16 +239,54 @@ def withdraw_termination_request(request, *, by, now=None):
 # Renewal review ---------------------------------------------------------------------------
 
 
+def check_uplift(method, uplift_percent):
+    """Refuse a method and an uplift percent that disagree: the uplift method needs a percent of
+    −100 or more, and a percent typed with another method would be silently ignored."""
+    if method == RateReview.Method.UPLIFT:
+        if uplift_percent is None:
+            raise ValidationError("Enter the uplift in percent.", code="required")
+        if uplift_percent < -100:
+            raise ValidationError(
+                "The uplift must be a percentage of −100 or more.", code="min_value"
+            )
+    elif uplift_percent is not None:
+        raise ValidationError(
+            "You entered an uplift of %(percent)s%% but chose “%(method)s”: choose “%(uplift)s” "
+            "or clear the percent.",
+            params={
+                "percent": f"{Decimal(uplift_percent):f}",
+                "method": RateReview.Method(method).label,
+                "uplift": RateReview.Method.UPLIFT.label,
+            },
+            code="uplift_with_another_method",
+        )
+
+
 def proposed_rates(agreement, *, method, uplift_percent=None, on: dt.date):
     """The rates the next term would have, by method: keep, the current card, or an uplift."""
+    check_uplift(method, uplift_percent)
     current = carried_rates(agreement.latest_term, agreement.signed_version())
     if method == RateReview.Method.KEEP:
         return current
     if method == RateReview.Method.CARD:
         return merged_rates(rates_snapshot(on=on), current)
-    if uplift_percent is None or uplift_percent < -100:
-        raise ValidationError("The uplift must be a percentage of −100 or more.")
     return uplifted(current, uplift_percent)
+
+
+def next_term_comparison(agreement, term, review):
+    """Old and new rates side by side, with the monthly total under each (the review page, the
+    portal and the customer's email show the same)."""
+    if review is None:
+        return {"changes": None}
+    version = agreement.signed_version()
+    _, old_total = exhibit_b(version, term.locked_rates, anchor=term.end)
+    _, new_total = exhibit_b(version, review.rates, anchor=term.end)
+    return {
+        "changes": rate_changes(term.locked_rates, review.rates),
+        "old_total": old_total,
+        "new_total": new_total,
+        "monthly_difference": new_total - old_total,
+    }
 
 
 def carried_rates(term, version):
@@ -293,7 +332,7 @@ def save_rate_review(agreement, *, method, uplift_percent=None, by, today):
         term_number=number,
         defaults={
             "method": method,
-            "uplift_percent": uplift_percent if method == RateReview.Method.UPLIFT else None,
+            "uplift_percent": uplift_percent,
             "rates": rates,
             "reviewed_by": by,
         },
@@ -376,7 +415,11 @@ def finalize_rate_review(review, *, by, today, confirm_late_increase=False):
         key=review.term_number,
         today=today,
         to=_customer_recipients(agreement),
-        context={"review": review, "term": agreement.latest_term},
+        context={
+            "review": review,
+            "term": agreement.latest_term,
+            **next_term_comparison(agreement, agreement.latest_term, review),
+        },
     )
     return review
 

@@ -58,7 +58,6 @@ from .pages import (
     get_agreement_for_user,
     get_agreement_page,
     lifecycle_context,
-    next_term_comparison,
     pdf_response,
     sign_view,
     signed_pdf_response,
@@ -715,7 +714,7 @@ def renewal_review(request, pk):
             "review": review,
             "form": form,
             "late_warning": FinalizeRateReviewForm(late=late).warning,
-            **next_term_comparison(agreement, term, review),
+            **lifecycle.next_term_comparison(agreement, term, review),
         },
     )
 

@@ -226,6 +226,21 @@ def test_an_uplift_below_minus_100_percent_is_refused(agreement, admin):
     assert not RateReview.objects.exists()
 
 
+@pytest.mark.parametrize("method", ["keep", "card"])
+def test_an_uplift_percent_with_another_method_is_refused_not_dropped(agreement, admin, method):
+    with pytest.raises(ValidationError, match="You entered an uplift of 3.5% but chose"):
+        lifecycle.save_rate_review(
+            agreement, method=method, uplift_percent=D("3.5"), by=admin, today=dt.date(2027, 6, 1)
+        )
+    assert not RateReview.objects.exists()
+
+
+def test_the_uplift_method_needs_a_percent(agreement, admin):
+    with pytest.raises(ValidationError, match="Enter the uplift in percent"):
+        lifecycle.save_rate_review(agreement, method="uplift", by=admin, today=dt.date(2027, 6, 1))
+    assert not RateReview.objects.exists()
+
+
 def test_finalized_rates_cannot_be_changed(agreement, admin):
     review = lifecycle.save_rate_review(
         agreement, method="keep", by=admin, today=dt.date(2027, 6, 1)
