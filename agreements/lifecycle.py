@@ -14,13 +14,13 @@ import logging
 from collections import defaultdict
 from decimal import Decimal
 
-from django.contrib.auth import get_user_model
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, IntegrityError, models, transaction
+from django.urls import reverse
 from django.utils import timezone
 
-from allora.emails import send_after_commit
-from allora.models import Role
+from allora.emails import send_after_commit, staff_emails
 from billing.pricing import merged_rates, rate_changes
 from billing.rules import money
 from billing.services import rates_snapshot
@@ -164,10 +164,14 @@ def file_termination_request(agreement, *, by, received_at, reason, typed_name, 
         effective_end=outcome.effective_end,
         renews_on=outcome.renews_on,
     )
+    if by.is_allora_staff:  # a letter or email: whoever records it has seen it
+        request.acknowledged_at, request.acknowledged_by = now, by
+        request.save(update_fields=["acknowledged_at", "acknowledged_by"])
     latest = agreement.latest_term
     if latest and latest.end == outcome.effective_end:
         agreement.set_status(Agreement.Status.ENDING)
     agreement.log(Event.TERMINATION_REQUEST, termination_message(request), actor=by)
+    _tell_staff_of_request(request, by=by)
     _remind(
         agreement,
         Reminder.Kind.REQUEST_RECEIVED,
@@ -175,6 +179,61 @@ def file_termination_request(agreement, *, by, received_at, reason, typed_name, 
         today=received_on,
         to=_customer_recipients(agreement, by.email),
         context={"request": request},
+    )
+    return request
+
+
+def _tell_staff_of_request(request, *, by):
+    """Email Allora's staff and admins (but the one who recorded it) about a new request, after
+    commit. It goes with the request's own transaction, so each request is told once: a second
+    request while one stands is refused, and a rollback sends nothing."""
+    agreement = request.agreement
+    send_after_commit(
+        "termination_request_filed",
+        to=staff_emails(excluding=by),
+        context={
+            "agreement": agreement,
+            "customer": agreement.customer,
+            "request": request,
+            "by_customer": not by.is_allora_staff,
+            "filed_by": by,
+            "received_local": timezone.localtime(request.received_at, agreement.tz),
+            "message": termination_message(request),
+            "agreement_url": settings.SITE_URL
+            + reverse("agreements:agreement_detail", args=[agreement.pk]),
+        },
+    )
+
+
+@transaction.atomic
+def acknowledge_termination_request(request, *, by, now=None):
+    """A staff member acknowledges a customer's request: it leaves the staff's queue, and the
+    agreement's history says who acknowledged it and when."""
+    now = now or timezone.now()
+    if not by.is_allora_staff:
+        raise PermissionDenied("Only Allora staff acknowledge a termination request.")
+    request = (
+        TerminationRequest.objects.select_for_update(of=("self",))
+        .select_related("agreement", "acknowledged_by")
+        .get(pk=request.pk)
+    )
+    if request.acknowledged_at is not None:
+        raise ValidationError(
+            "%(who)s already acknowledged this request on %(on)s.",
+            params={
+                "who": request.acknowledged_by,
+                "on": f"{timezone.localtime(request.acknowledged_at):%B %-d, %Y at %H:%M}",
+            },
+        )
+    if request.status != TerminationRequest.Status.STANDING:
+        raise ValidationError("This request is no longer standing.")
+    request.acknowledged_at, request.acknowledged_by = now, by
+    request.save(update_fields=["acknowledged_at", "acknowledged_by"])
+    received_on = timezone.localdate(request.received_at, request.agreement.tz)
+    request.agreement.log(
+        Event.REQUEST_ACKNOWLEDGED,
+        f"Termination request of {received_on:%B %-d, %Y} acknowledged by {by}",
+        actor=by,
     )
     return request
 
@@ -738,10 +797,9 @@ def send_lifecycle_reminders(*, today: dt.date):
             ):
                 sent.append((agreement, Reminder.Kind(kind).label, term))
     if sent:
-        staff = get_user_model().objects.filter(role__in=[Role.ADMIN, Role.STAFF], is_active=True)
         send_after_commit(
             "lifecycle_staff_digest",
-            to=list(staff.values_list("email", flat=True)),
+            to=staff_emails(),
             context={"sent": sent, "today": today},
         )
     return sent

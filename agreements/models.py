@@ -709,6 +709,7 @@ class AgreementEvent(models.Model):
         VISITS_REPLANNED = "visits_replanned", "Visits re-planned"
         TERMINATION_REQUEST = "termination_request", "Termination request"
         REQUEST_WITHDRAWN = "request_withdrawn", "Termination request withdrawn"
+        REQUEST_ACKNOWLEDGED = "request_acknowledged", "Termination request acknowledged"
         RATES_FINALIZED = "rates_finalized", "Rates finalized"
         REMINDER = "reminder", "Reminder sent"
         RENEWED = "renewed", "Renewed"
@@ -792,6 +793,12 @@ class TerminationRequest(models.Model):
     withdrawn_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # A customer's request waits in the staff's queue until someone at Allora acknowledges it;
+    # a letter or email staff record is acknowledged by whoever records it.
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     objects = AgreementPartQuerySet.as_manager()
 
@@ -813,6 +820,11 @@ class TerminationRequest(models.Model):
     def last_day(self):
         """The last day the agreement covers under this request."""
         return rules.last_covered_day(self.effective_end)
+
+    @property
+    def to_acknowledge(self):
+        """A standing request nobody at Allora has acknowledged yet."""
+        return self.status == self.Status.STANDING and self.acknowledged_at is None
 
 
 class RateReview(models.Model):

@@ -57,7 +57,7 @@ def get_agreement_page(user, pk):
             "terms",
             Prefetch(
                 "termination_requests",
-                queryset=TerminationRequest.objects.select_related("filed_by"),
+                queryset=TerminationRequest.objects.select_related("filed_by", "acknowledged_by"),
             ),
             "rate_reviews",
         )

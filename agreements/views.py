@@ -790,3 +790,19 @@ def record_termination(request, pk):
 @staff_required
 def withdraw_termination(request, pk):
     return withdraw_view(request, pk, done="agreements:agreement_detail")
+
+
+@staff_required
+@require_POST
+def acknowledge_termination(request, pk):
+    """Take a customer's termination request off the staff's queue; back to the staff home or
+    the agreement, wherever the button was."""
+    termination = get_object_or_404(TerminationRequest.objects.select_related("agreement"), pk=pk)
+    done = _act(
+        request,
+        termination.agreement,
+        lambda: lifecycle.acknowledge_termination_request(termination, by=request.user),
+        f"Termination request for {termination.agreement.number} acknowledged: it is off the "
+        "queue, and the agreement's history says you saw it.",
+    )
+    return redirect("staff_home") if request.POST.get("from") == "home" else done

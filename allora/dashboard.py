@@ -12,6 +12,7 @@ from decimal import Decimal
 from dateutil.relativedelta import relativedelta
 from django.db.models import Count, F, Max, Q, Sum, Window
 from django.db.models.functions import TruncDate, TruncMonth
+from django.db.models.lookups import IsNull
 from django.utils import timezone
 
 from agreements.models import Agreement, Term, TerminationRequest
@@ -65,11 +66,12 @@ def renewals(*, today):
 
 
 def standing_terminations():
-    """Termination requests that still stand (1 query)."""
+    """Termination requests that still stand, those nobody has acknowledged yet first (the
+    staff's queue: ``to_acknowledge``), then by the day the agreement ends (1 query)."""
     return list(
         TerminationRequest.objects.filter(status=TerminationRequest.Status.STANDING)
         .select_related("agreement__customer")
-        .order_by("effective_end")[:LIST_LIMIT]
+        .order_by(IsNull(F("acknowledged_at"), True).desc(), "effective_end", "pk")[:LIST_LIMIT]
     )
 
 
