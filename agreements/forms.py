@@ -13,6 +13,7 @@ from django.urls import reverse
 from allora.clientip import client_ip
 from allora.validation import MAX_COUNT, BoundedDateField, BoundedDateTimeField, query_id
 
+from . import lifecycle
 from .drawing import check_drawing
 from .models import (
     Agreement,
@@ -468,6 +469,7 @@ UPLIFT_ERRORS = {
     "max_decimal_places": "Use at most two decimals.",
     "min_value": "The uplift cannot be below −100%%.",
     "max_digits": "That uplift is too large.",
+    "max_whole_digits": "That uplift is too large.",
 }
 
 
@@ -486,13 +488,13 @@ class RateReviewForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        wants_uplift = data.get("method") == RateReview.Method.UPLIFT
-        if (
-            wants_uplift
-            and data.get("uplift_percent") is None
-            and "uplift_percent" not in self.errors
-        ):
-            self.add_error("uplift_percent", "Enter the uplift in percent.")
+        method = self.cleaned_data.get("method")
+        if method and "uplift_percent" not in self.errors:
+            try:
+                lifecycle.check_uplift(method, self.cleaned_data.get("uplift_percent"))
+            except forms.ValidationError as error:
+                # Next to the percent: a typed uplift is never dropped in silence (issue 13).
+                self.add_error("uplift_percent", error)
         return data
 
 

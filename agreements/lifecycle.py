@@ -14,19 +14,20 @@ import logging
 from collections import defaultdict
 from decimal import Decimal
 
-from django.contrib.auth import get_user_model
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, IntegrityError, models, transaction
+from django.urls import reverse
 from django.utils import timezone
 
-from allora.emails import send_after_commit
-from allora.models import Role
+from allora.emails import send_after_commit, staff_emails
 from billing.pricing import merged_rates, rate_changes
 from billing.rules import money
 from billing.services import rates_snapshot
 from scheduling.planning import cancel_future_visits, plan_term, plan_terms
 
 from . import rules
+from .document import exhibit_b
 from .models import (
     Agreement,
     AgreementEvent,
@@ -163,10 +164,14 @@ def file_termination_request(agreement, *, by, received_at, reason, typed_name, 
         effective_end=outcome.effective_end,
         renews_on=outcome.renews_on,
     )
+    if by.is_allora_staff:  # a letter or email: whoever records it has seen it
+        request.acknowledged_at, request.acknowledged_by = now, by
+        request.save(update_fields=["acknowledged_at", "acknowledged_by"])
     latest = agreement.latest_term
     if latest and latest.end == outcome.effective_end:
         agreement.set_status(Agreement.Status.ENDING)
     agreement.log(Event.TERMINATION_REQUEST, termination_message(request), actor=by)
+    _tell_staff_of_request(request, by=by)
     _remind(
         agreement,
         Reminder.Kind.REQUEST_RECEIVED,
@@ -174,6 +179,61 @@ def file_termination_request(agreement, *, by, received_at, reason, typed_name, 
         today=received_on,
         to=_customer_recipients(agreement, by.email),
         context={"request": request},
+    )
+    return request
+
+
+def _tell_staff_of_request(request, *, by):
+    """Email Allora's staff and admins (but the one who recorded it) about a new request, after
+    commit. It goes with the request's own transaction, so each request is told once: a second
+    request while one stands is refused, and a rollback sends nothing."""
+    agreement = request.agreement
+    send_after_commit(
+        "termination_request_filed",
+        to=staff_emails(excluding=by),
+        context={
+            "agreement": agreement,
+            "customer": agreement.customer,
+            "request": request,
+            "by_customer": not by.is_allora_staff,
+            "filed_by": by,
+            "received_local": timezone.localtime(request.received_at, agreement.tz),
+            "message": termination_message(request),
+            "agreement_url": settings.SITE_URL
+            + reverse("agreements:agreement_detail", args=[agreement.pk]),
+        },
+    )
+
+
+@transaction.atomic
+def acknowledge_termination_request(request, *, by, now=None):
+    """A staff member acknowledges a customer's request: it leaves the staff's queue, and the
+    agreement's history says who acknowledged it and when."""
+    now = now or timezone.now()
+    if not by.is_allora_staff:
+        raise PermissionDenied("Only Allora staff acknowledge a termination request.")
+    request = (
+        TerminationRequest.objects.select_for_update(of=("self",))
+        .select_related("agreement", "acknowledged_by")
+        .get(pk=request.pk)
+    )
+    if request.acknowledged_at is not None:
+        raise ValidationError(
+            "%(who)s already acknowledged this request on %(on)s.",
+            params={
+                "who": request.acknowledged_by,
+                "on": f"{timezone.localtime(request.acknowledged_at):%B %-d, %Y at %H:%M}",
+            },
+        )
+    if request.status != TerminationRequest.Status.STANDING:
+        raise ValidationError("This request is no longer standing.")
+    request.acknowledged_at, request.acknowledged_by = now, by
+    request.save(update_fields=["acknowledged_at", "acknowledged_by"])
+    received_on = timezone.localdate(request.received_at, request.agreement.tz)
+    request.agreement.log(
+        Event.REQUEST_ACKNOWLEDGED,
+        f"Termination request of {received_on:%B %-d, %Y} acknowledged by {by}",
+        actor=by,
     )
     return request
 
@@ -238,16 +298,54 @@ def withdraw_termination_request(request, *, by, now=None):
 # Renewal review ---------------------------------------------------------------------------
 
 
+def check_uplift(method, uplift_percent):
+    """Refuse a method and an uplift percent that disagree: the uplift method needs a percent of
+    −100 or more, and a percent typed with another method would be silently ignored."""
+    if method == RateReview.Method.UPLIFT:
+        if uplift_percent is None:
+            raise ValidationError("Enter the uplift in percent.", code="required")
+        if uplift_percent < -100:
+            raise ValidationError(
+                "The uplift must be a percentage of −100 or more.", code="min_value"
+            )
+    elif uplift_percent is not None:
+        raise ValidationError(
+            "You entered an uplift of %(percent)s%% but chose “%(method)s”: choose “%(uplift)s” "
+            "or clear the percent.",
+            params={
+                "percent": f"{Decimal(uplift_percent):f}",
+                "method": RateReview.Method(method).label,
+                "uplift": RateReview.Method.UPLIFT.label,
+            },
+            code="uplift_with_another_method",
+        )
+
+
 def proposed_rates(agreement, *, method, uplift_percent=None, on: dt.date):
     """The rates the next term would have, by method: keep, the current card, or an uplift."""
+    check_uplift(method, uplift_percent)
     current = carried_rates(agreement.latest_term, agreement.signed_version())
     if method == RateReview.Method.KEEP:
         return current
     if method == RateReview.Method.CARD:
         return merged_rates(rates_snapshot(on=on), current)
-    if uplift_percent is None or uplift_percent < -100:
-        raise ValidationError("The uplift must be a percentage of −100 or more.")
     return uplifted(current, uplift_percent)
+
+
+def next_term_comparison(agreement, term, review):
+    """Old and new rates side by side, with the monthly total under each (the review page, the
+    portal and the customer's email show the same)."""
+    if review is None:
+        return {"changes": None}
+    version = agreement.signed_version()
+    _, old_total = exhibit_b(version, term.locked_rates, anchor=term.end)
+    _, new_total = exhibit_b(version, review.rates, anchor=term.end)
+    return {
+        "changes": rate_changes(term.locked_rates, review.rates),
+        "old_total": old_total,
+        "new_total": new_total,
+        "monthly_difference": new_total - old_total,
+    }
 
 
 def carried_rates(term, version):
@@ -293,7 +391,7 @@ def save_rate_review(agreement, *, method, uplift_percent=None, by, today):
         term_number=number,
         defaults={
             "method": method,
-            "uplift_percent": uplift_percent if method == RateReview.Method.UPLIFT else None,
+            "uplift_percent": uplift_percent,
             "rates": rates,
             "reviewed_by": by,
         },
@@ -376,7 +474,11 @@ def finalize_rate_review(review, *, by, today, confirm_late_increase=False):
         key=review.term_number,
         today=today,
         to=_customer_recipients(agreement),
-        context={"review": review, "term": agreement.latest_term},
+        context={
+            "review": review,
+            "term": agreement.latest_term,
+            **next_term_comparison(agreement, agreement.latest_term, review),
+        },
     )
     return review
 
@@ -695,10 +797,9 @@ def send_lifecycle_reminders(*, today: dt.date):
             ):
                 sent.append((agreement, Reminder.Kind(kind).label, term))
     if sent:
-        staff = get_user_model().objects.filter(role__in=[Role.ADMIN, Role.STAFF], is_active=True)
         send_after_commit(
             "lifecycle_staff_digest",
-            to=list(staff.values_list("email", flat=True)),
+            to=staff_emails(),
             context={"sent": sent, "today": today},
         )
     return sent

@@ -98,6 +98,7 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["legal_name"]
+        indexes = [models.Index(fields=["legal_name"], name="customer_legal_name")]
 
     def __str__(self):
         return self.legal_name
@@ -196,6 +197,28 @@ class TermsTemplate(models.Model):
             raise ValidationError("Published terms cannot change; create a new version.")
         super().save(*args, **kwargs)
 
+    @classmethod
+    def next_version(cls) -> int:
+        """The number a new version takes: one more than the highest."""
+        return (cls.objects.aggregate(highest=models.Max("version"))["highest"] or 0) + 1
+
+    def is_in_use(self) -> bool:
+        """Whether an agreement version (drafted, sent or signed) was written on these terms."""
+        return AgreementVersion.objects.filter(terms_template=self).exists()
+
+    def is_frozen(self) -> bool:
+        """Published terms, or terms an agreement was written on, never change and stay: a
+        signed document is immutable. New terms are a new version."""
+        return self.published_at is not None or self.is_in_use()
+
+    def publish(self, *, now) -> bool:
+        """Offer this version to new agreements from ``now`` on; False if it already was."""
+        if self.published_at is not None:
+            return False
+        self.published_at = now
+        self.save(update_fields=["published_at"])
+        return True
+
     def sections(self):
         """[(heading, [paragraph, ...]), ...] for rendering."""
         sections, heading, paragraphs, current = [], "", [], []
@@ -218,7 +241,15 @@ class TermsTemplate(models.Model):
 
 
 class ResponseTier(models.Model):
-    """An Emergency Support guarantee, e.g. "1 hour, 24×7" or "4 business hours"."""
+    """An Emergency Support guarantee, e.g. "1 hour, 24×7" or "4 business hours".
+
+    The guarantee (name, minutes, business hours) is part of what is sent and signed (Exhibit B,
+    the content digest, the emergency clock): once an agreement sent for signature names the
+    tier, it never changes. The tier can still be retired (``is_active``: no new agreement offers
+    it) and a new one added.
+    """
+
+    GUARANTEE_FIELDS = ("name", "response_minutes", "business_hours_only")
 
     name = models.CharField(max_length=100, unique=True)
     response_minutes = models.PositiveIntegerField()
@@ -230,6 +261,28 @@ class ResponseTier(models.Model):
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        if self.pk and self.is_in_sent_agreement():
+            stored = ResponseTier.objects.values(*self.GUARANTEE_FIELDS).get(pk=self.pk)
+            if any(stored[name] != getattr(self, name) for name in self.GUARANTEE_FIELDS):
+                raise ValidationError(
+                    "This response tier is named in agreements sent for signature, which "
+                    "cannot change; retire it and add a new tier."
+                )
+        super().save(*args, **kwargs)
+
+    @staticmethod
+    def sent_lines():
+        """Service lines of versions sent for signature or signed: their content is frozen."""
+        return ServiceLine.objects.exclude(version__status=AgreementVersion.Status.DRAFT)
+
+    def is_in_sent_agreement(self) -> bool:
+        return self.sent_lines().filter(response_tier=self).exists()
+
+    def is_in_use(self) -> bool:
+        """Whether any service line, a draft's included, names the tier (it cannot be deleted)."""
+        return ServiceLine.objects.filter(response_tier=self).exists()
 
 
 class Agreement(models.Model):
@@ -280,6 +333,8 @@ class Agreement(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # The agreement list's order (newest first, then id).
+        indexes = [models.Index(fields=["-created_at", "-id"], name="agreement_newest")]
 
     def __str__(self):
         return f"{self.number} – {self.customer}"
@@ -567,6 +622,15 @@ class Signature(models.Model):
         )
 
 
+class TermQuerySet(models.QuerySet):
+    def latest_of_each(self):
+        """Each agreement's latest term only (no term after it)."""
+        later = Term.objects.filter(
+            agreement=models.OuterRef("agreement"), number__gt=models.OuterRef("number")
+        )
+        return self.exclude(models.Exists(later))
+
+
 class Term(models.Model):
     """A one-year term [start, end) with its locked rates (a snapshot of Exhibit A)."""
 
@@ -583,9 +647,13 @@ class Term(models.Model):
     monthly_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = TermQuerySet.as_manager()
+
     class Meta:
         ordering = ["agreement", "number"]
         indexes = [
+            # Terms ending in a window (renewals, the staff home), found without a full read.
+            models.Index(fields=["end"], name="term_end"),
             # The few terms still to compute, found without reading the others.
             models.Index(
                 fields=["id"],
@@ -641,6 +709,7 @@ class AgreementEvent(models.Model):
         VISITS_REPLANNED = "visits_replanned", "Visits re-planned"
         TERMINATION_REQUEST = "termination_request", "Termination request"
         REQUEST_WITHDRAWN = "request_withdrawn", "Termination request withdrawn"
+        REQUEST_ACKNOWLEDGED = "request_acknowledged", "Termination request acknowledged"
         RATES_FINALIZED = "rates_finalized", "Rates finalized"
         REMINDER = "reminder", "Reminder sent"
         RENEWED = "renewed", "Renewed"
@@ -724,6 +793,12 @@ class TerminationRequest(models.Model):
     withdrawn_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # A customer's request waits in the staff's queue until someone at Allora acknowledges it;
+    # a letter or email staff record is acknowledged by whoever records it.
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     objects = AgreementPartQuerySet.as_manager()
 
@@ -745,6 +820,11 @@ class TerminationRequest(models.Model):
     def last_day(self):
         """The last day the agreement covers under this request."""
         return rules.last_covered_day(self.effective_end)
+
+    @property
+    def to_acknowledge(self):
+        """A standing request nobody at Allora has acknowledged yet."""
+        return self.status == self.Status.STANDING and self.acknowledged_at is None
 
 
 class RateReview(models.Model):

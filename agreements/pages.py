@@ -19,10 +19,9 @@ from allora.timeutils import local_today
 from allora.validation import query_id
 from billing.accounts import account_of, invoice_marks
 from billing.closing import account_commitment
-from billing.pricing import rate_changes
 
 from . import lifecycle, signing
-from .document import document_context, exhibit_b
+from .document import document_context
 from .forms import SignForm
 from .models import (
     Agreement,
@@ -58,7 +57,7 @@ def get_agreement_page(user, pk):
             "terms",
             Prefetch(
                 "termination_requests",
-                queryset=TerminationRequest.objects.select_related("filed_by"),
+                queryset=TerminationRequest.objects.select_related("filed_by", "acknowledged_by"),
             ),
             "rate_reviews",
         )
@@ -266,20 +265,5 @@ def lifecycle_context(agreement, latest, *, finalized_only):
         "next_term_start": latest.end if latest else None,
         "opt_out_until": review.opt_out_until if opt_out_open else None,
         "opt_out_last_day": latest.last_day if opt_out_open else None,
-        **(next_term_comparison(agreement, latest, review) if review else {}),
-    }
-
-
-def next_term_comparison(agreement, term, review):
-    """Old and new rates side by side, with the monthly total under each."""
-    if review is None:
-        return {"changes": None}
-    version = agreement.signed_version()
-    _, old_total = exhibit_b(version, term.locked_rates, anchor=term.end)
-    _, new_total = exhibit_b(version, review.rates, anchor=term.end)
-    return {
-        "changes": rate_changes(term.locked_rates, review.rates),
-        "old_total": old_total,
-        "new_total": new_total,
-        "monthly_difference": new_total - old_total,
+        **(lifecycle.next_term_comparison(agreement, latest, review) if review else {}),
     }

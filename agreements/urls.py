@@ -50,6 +50,11 @@ urlpatterns = [
         views.withdraw_termination,
         name="withdraw_termination",
     ),
+    path(
+        "termination-requests/<int:pk>/acknowledge/",
+        views.acknowledge_termination,
+        name="acknowledge_termination",
+    ),
     # Renewal review (admins)
     path("renewals/", views.renewal_queue, name="renewal_queue"),
     path("renewals/bulk/", views.renewal_bulk, name="renewal_bulk"),

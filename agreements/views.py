@@ -7,7 +7,8 @@ import datetime as dt
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Max, Prefetch, Q
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -46,6 +47,7 @@ from .models import (
     RateReview,
     ServiceKind,
     ServiceLine,
+    Term,
     TerminationRequest,
 )
 from .pages import (
@@ -56,7 +58,6 @@ from .pages import (
     get_agreement_for_user,
     get_agreement_page,
     lifecycle_context,
-    next_term_comparison,
     pdf_response,
     sign_view,
     signed_pdf_response,
@@ -72,7 +73,11 @@ AWAITING = (AgreementVersion.Status.SENT, AgreementVersion.Status.CUSTOMER_SIGNE
 
 @staff_required
 def customer_list(request):
-    customers = Customer.objects.annotate(contact_count=Count("contacts")).order_by("legal_name")
+    # The count as a subquery per shown customer, not a GROUP BY over every customer and contact.
+    contacts = Contact.objects.filter(customer=OuterRef("pk")).order_by().values("customer")
+    customers = Customer.objects.annotate(
+        contact_count=Coalesce(Subquery(contacts.annotate(n=Count("pk")).values("n")), 0)
+    ).order_by("legal_name")
     query = request.GET.get("q", "").strip()
     status = request.GET.get("status", "")
     if query:
@@ -599,10 +604,14 @@ RENEWALS_PAGE = 25
 
 def _renewal_window(today):
     """Live agreements whose current term ends within 90 days, with what the queue shows."""
+    # Terms ending in the window that are their agreement's latest (the index on the end finds
+    # them), not a MAX over every agreement's terms.
+    ending = Term.objects.filter(end__gt=today, end__lte=today + dt.timedelta(days=90))
+    latest_end = Term.objects.filter(agreement=OuterRef("pk")).order_by("-number").values("end")
     return (
         Agreement.objects.live()
-        .annotate(last_end=Max("terms__end"))
-        .filter(last_end__gt=today, last_end__lte=today + dt.timedelta(days=90))
+        .filter(pk__in=ending.latest_of_each().values("agreement"))
+        .annotate(last_end=Subquery(latest_end[:1]))
         .select_related("customer")
         .prefetch_related(
             "terms",
@@ -705,7 +714,7 @@ def renewal_review(request, pk):
             "review": review,
             "form": form,
             "late_warning": FinalizeRateReviewForm(late=late).warning,
-            **next_term_comparison(agreement, term, review),
+            **lifecycle.next_term_comparison(agreement, term, review),
         },
     )
 
@@ -781,3 +790,19 @@ def record_termination(request, pk):
 @staff_required
 def withdraw_termination(request, pk):
     return withdraw_view(request, pk, done="agreements:agreement_detail")
+
+
+@staff_required
+@require_POST
+def acknowledge_termination(request, pk):
+    """Take a customer's termination request off the staff's queue; back to the staff home or
+    the agreement, wherever the button was."""
+    termination = get_object_or_404(TerminationRequest.objects.select_related("agreement"), pk=pk)
+    done = _act(
+        request,
+        termination.agreement,
+        lambda: lifecycle.acknowledge_termination_request(termination, by=request.user),
+        f"Termination request for {termination.agreement.number} acknowledged: it is off the "
+        "queue, and the agreement's history says you saw it.",
+    )
+    return redirect("staff_home") if request.POST.get("from") == "home" else done

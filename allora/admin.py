@@ -2,9 +2,30 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.urls import reverse
 from django.utils.html import format_html
+from django_celery_beat import admin as beat_admin
+from django_celery_beat.models import ClockedSchedule, PeriodicTask, SolarSchedule
 
 from . import second_factor
-from .models import ApiToken, Heartbeat, SecondFactorEvent, User
+from .models import ApiToken, SecondFactorEvent, User
+
+# The admin site keeps what an Allora admin uses. The jobs run on crontabs (allora/celery.py):
+# periodic tasks, crontabs and intervals stay (README: pausing a job, changing its time);
+# solar events and one-off clocked times are celery-beat features Allora does not use. The
+# worker's heartbeat is shown on the staff home page ("Worker seen … ago"), not here.
+admin.site.unregister([SolarSchedule, ClockedSchedule, PeriodicTask])
+
+
+@admin.register(PeriodicTask)
+class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
+    """celery-beat's periodic task form without the solar and clocked schedules."""
+
+    fieldsets = tuple(
+        (
+            name,
+            {**options, "fields": [f for f in options["fields"] if f not in ("solar", "clocked")]},
+        )
+        for name, options in beat_admin.PeriodicTaskAdmin.fieldsets
+    )
 
 
 @admin.register(User)
@@ -33,11 +54,6 @@ class UserAdmin(BaseUserAdmin):
         state = "on" if second_factor.has_second_factor(user) else "off"
         url = reverse("second_factor_reset", args=[user.pk])
         return format_html('{} · <a href="{}">History and reset…</a>', state, url)
-
-
-@admin.register(Heartbeat)
-class HeartbeatAdmin(admin.ModelAdmin):
-    list_display = ["name", "last_seen"]
 
 
 @admin.register(ApiToken)

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, Sum, Window
+from django.db.models import Count, F, Max, Q, Sum, Window
 from django.db.models.functions import TruncDate, TruncMonth
+from django.db.models.lookups import IsNull
 from django.utils import timezone
 
 from agreements.models import Agreement, Term, TerminationRequest
@@ -45,12 +46,11 @@ def _months_ending(today: dt.date, count=MONTHS) -> list[dt.date]:
 
 def renewals(*, today):
     """Agreements whose latest term ends within 90 days, with their notice deadlines (1 query)."""
-    later = Term.objects.filter(agreement=OuterRef("agreement"), number__gt=OuterRef("number"))
     terms = (
         Term.objects.filter(
             agreement__status__in=Agreement.LIVE, end__gt=today, end__lte=today + RENEWAL_WINDOW
         )
-        .exclude(Exists(later))
+        .latest_of_each()
         .select_related("agreement__customer")
         .order_by("end", "agreement__number")[:LIST_LIMIT]
     )
@@ -66,11 +66,12 @@ def renewals(*, today):
 
 
 def standing_terminations():
-    """Termination requests that still stand (1 query)."""
+    """Termination requests that still stand, those nobody has acknowledged yet first (the
+    staff's queue: ``to_acknowledge``), then by the day the agreement ends (1 query)."""
     return list(
         TerminationRequest.objects.filter(status=TerminationRequest.Status.STANDING)
         .select_related("agreement__customer")
-        .order_by("effective_end")[:LIST_LIMIT]
+        .order_by(IsNull(F("acknowledged_at"), True).desc(), "effective_end", "pk")[:LIST_LIMIT]
     )
 
 

@@ -2,10 +2,13 @@
 text is not enough, ``_body.html`` (otherwise the text is sent as simple HTML too)."""
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
+
+from allora.models import Role
 
 
 def build_email(name, *, to, context, attachments=()):
@@ -39,3 +42,12 @@ def send_after_commit(name, *, to, context, attachments=()):
         return
     message = build_email(name, to=recipients, context=context, attachments=attachments)
     transaction.on_commit(message.send)
+
+
+def staff_emails(*, roles=(Role.ADMIN, Role.STAFF), excluding=None) -> list[str]:
+    """The addresses of the active users with these roles (Allora's staff and admins unless
+    told otherwise), but ``excluding`` (a user who already knows), in one query."""
+    users = get_user_model().objects.filter(role__in=roles, is_active=True)
+    if excluding is not None:
+        users = users.exclude(pk=excluding.pk)
+    return list(users.values_list("email", flat=True))

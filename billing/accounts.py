@@ -603,7 +603,7 @@ def _accounts(agreements, terms, versions, all_lines, *, usage=True) -> dict:
         for version in versions[agreement.pk]:
             for line in lines[version.pk]:
                 tz_of_line[line.pk] = agreement.tz
-    line_versions = [version.pk for found in versions.values() for version in found]
+    line_versions = {line.version_id for line in all_lines}
     known: Any  # a ScheduleChange that also carries `known_from`, the day invoices learn of it
     for known in ScheduleChange.objects.filter(line__version_id__in=line_versions).order_by(
         "effective_from", "series"

@@ -8,12 +8,16 @@ more (issue 14: a December month of every technician read and rendered 20 MB):
 
 1. the zones present in the range: one query (``SELECT DISTINCT time_zone``);
 2. the number of visits of each local date: one grouped ``COUNT``;
-3. the first ``shown`` visits of each local date: one query, a ``ROW_NUMBER()`` window
-   partitioned by the local date and filtered on (Django wraps it in a subquery).
+3. the first ``shown`` visits of each local date: on PostgreSQL one ``UNION ALL`` of a small
+   ``ORDER BY starts_at LIMIT shown`` per day and zone (each an index range scan that stops
+   early); on SQLite, which cannot slice the parts of a union, a ``ROW_NUMBER()`` window
+   partitioned by the local date and filtered on;
+4. the first ``shown`` of each date among those (merged by local time), with their customer,
+   line and technician (``pk IN`` their ids).
 
 Both keep the visits between each zone's own local midnights (a range on ``starts_at`` per
 zone); the local date and time are a ``CASE`` over the zones found in 1 (``TruncDate``/
-``TruncTime`` in each zone). So the number of queries is three whatever the number of visits,
+``TruncTime`` in each zone). So the number of queries is four whatever the number of visits,
 days or zones (only the first when the range holds no visit), and the rows read are the zones,
 one count per day, and at most ``shown`` visits per day.
 """
@@ -23,9 +27,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from django.db.models import Case, Count, F, Q, When, Window
+from django.db import connection
+from django.db.models import Case, CharField, Count, F, Q, Value, When, Window
 from django.db.models.functions import RowNumber, TruncDate, TruncTime
 
+from agreements.models import Agreement
 from allora.validation import date_in_range, query_date
 
 WEEK_STARTS_ON = calendar.SUNDAY  # as US wall calendars do
@@ -112,8 +118,17 @@ def utc_bounds(days: list[dt.date]) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
-def _in_zones(zones, trunc):
+def _only_zone() -> str | None:
+    """The zone of every agreement when they all share one (Allora's Raleigh customers): then
+    every visit is in it and the days need no join to the agreements. One small query."""
+    zones = list(Agreement.objects.order_by().values_list("time_zone", flat=True).distinct()[:2])
+    return zones[0] if len(zones) == 1 else None
+
+
+def _in_zones(zones, trunc, *, single: bool):
     """``trunc`` ("starts_at" as a date or a time) in each visit's own zone."""
+    if single:
+        return trunc("starts_at", tzinfo=ZoneInfo(zones[0]))
     return Case(
         *[
             When(agreement__time_zone=zone, then=trunc("starts_at", tzinfo=ZoneInfo(zone)))
@@ -122,7 +137,15 @@ def _in_zones(zones, trunc):
     )
 
 
-def _local_range(zones, days) -> Q:
+def _zone_of_visit(zones, *, single: bool):
+    return Value(zones[0], output_field=CharField()) if single else F("agreement__time_zone")
+
+
+def _in_zone(zone, *, single: bool) -> Q:
+    return Q() if single else Q(agreement__time_zone=zone)
+
+
+def _local_range(zones, days, *, single: bool) -> Q:
     """Visits from the first local midnight of `days` to the one after the last, in their own
     zone: a plain range on "starts_at" per zone (the index serves it; no CASE per row)."""
     found = Q()
@@ -130,7 +153,7 @@ def _local_range(zones, days) -> Q:
         tz = ZoneInfo(zone)
         start = dt.datetime.combine(days[0], dt.time.min, tzinfo=tz)
         end = dt.datetime.combine(days[-1] + ONE_DAY, dt.time.min, tzinfo=tz)
-        found |= Q(agreement__time_zone=zone, starts_at__gte=start, starts_at__lt=end)
+        found |= _in_zone(zone, single=single) & Q(starts_at__gte=start, starts_at__lt=end)
     return found
 
 
@@ -139,25 +162,74 @@ def visits_by_day(visits, days: list[dt.date], *, shown: int) -> dict[dt.date, t
     and the first `shown` of them by local time (customer, line and technician joined)."""
     start, end = utc_bounds(days)
     in_range = visits.active().filter(starts_at__gte=start, starts_at__lt=end).order_by()
-    zones = sorted(in_range.values_list("agreement__time_zone", flat=True).distinct())
+    only = _only_zone()
+    if only:
+        zones = [only]
+    else:
+        zones = sorted(in_range.values_list("agreement__time_zone", flat=True).distinct())
     if not zones:
         return {}
-    on_days = in_range.filter(_local_range(zones, days)).annotate(
-        on_date=_in_zones(zones, TruncDate)
+    single = only is not None
+    on_days = in_range.filter(_local_range(zones, days, single=single)).annotate(
+        on_date=_in_zones(zones, TruncDate, single=single)
     )
     counts = dict(on_days.values_list("on_date").annotate(count=Count("pk")))
-    order = [F("at_time").asc(), F("starts_at").asc(), F("pk").asc()]
-    first = (
-        on_days.annotate(at_time=_in_zones(zones, TruncTime))
-        .annotate(day_rank=Window(RowNumber(), partition_by=[F("on_date")], order_by=order))
-        .filter(day_rank__lte=shown)
-        .order_by("on_date", "at_time", "starts_at", "pk")
-        .for_display()
-    )
+    if not counts:
+        return {}
+    zone_of = _zone_of_visit(zones, single=single)
+    if connection.features.supports_slicing_ordering_in_compound:
+        firsts = _firsts_per_local_day(in_range, zones, days, shown=shown, single=single)
+    else:
+        at_time = _in_zones(zones, TruncTime, single=single)
+        firsts = _firsts_by_window(on_days.annotate(at_time=at_time), zone_of, shown=shown)
+    # (id, local start) of each candidate, the earliest `shown` of each local date kept.
+    kept: dict[dt.date, list] = {}
+    for pk, starts_at, zone in firsts:
+        local = starts_at.astimezone(ZoneInfo(zone))
+        kept.setdefault(local.date(), []).append((local.time(), starts_at, pk))
+    ids = [pk for day in kept.values() for *_, pk in sorted(day)[:shown]]
     found: dict[dt.date, tuple[int, list]] = {day: (count, []) for day, count in counts.items()}
-    for visit in first:
-        found[visit.on_date][1].append(visit)
+    for visit in sorted(
+        visits.model.objects.filter(pk__in=ids).for_display(),
+        key=lambda visit: (visit.local_start.time(), visit.starts_at, visit.pk),
+    ):
+        found[visit.local_start.date()][1].append(visit)
     return found
+
+
+def _firsts_by_window(on_days, zone_of, *, shown: int) -> list[tuple]:
+    """The first `shown` visits of each local date: one ``ROW_NUMBER()`` window partitioned by
+    the local date (SQLite, which cannot slice the parts of a UNION)."""
+    order = [F("at_time").asc(), F("starts_at").asc(), F("pk").asc()]
+    return list(
+        on_days.annotate(day_rank=Window(RowNumber(), partition_by=[F("on_date")], order_by=order))
+        .filter(day_rank__lte=shown)
+        .values_list("pk", "starts_at", zone_of)
+    )
+
+
+def _firsts_per_local_day(in_range, zones, days, *, shown: int, single: bool) -> list[tuple]:
+    """The first `shown` visits of each local date in each zone: a UNION ALL of one small
+    ``ORDER BY starts_at LIMIT shown`` per day and zone (PostgreSQL), each an index range scan
+    that stops after `shown` rows, instead of numbering every visit of the month (a December of
+    60,000 visits: 450 ms → a few ms). The zones' firsts of a day are merged by local time."""
+    parts = []
+    zone_of = _zone_of_visit(zones, single=single)
+    for zone in zones:
+        tz = ZoneInfo(zone)
+        day = days[0]
+        while day <= days[-1]:
+            start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+            end = dt.datetime.combine(day + ONE_DAY, dt.time.min, tzinfo=tz)
+            parts.append(
+                in_range.filter(
+                    _in_zone(zone, single=single), starts_at__gte=start, starts_at__lt=end
+                )
+                .order_by("starts_at", "pk")
+                .values_list("pk", "starts_at", zone_of)[:shown]
+            )
+            day += ONE_DAY
+    return list(parts[0].union(*parts[1:], all=True))
 
 
 def _day(date, found, *, today, in_month=True) -> Day:

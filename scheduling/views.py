@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET
 
 from agreements.models import Agreement, ServiceLine
 from agreements.pages import customer_filter
+from allora.pagination import CappedPaginator
 from allora.tenancy import public, staff_required
 from allora.timeutils import local_today
 from allora.validation import query_id
@@ -37,6 +38,7 @@ from .pages import calendar_period, regenerate_feed_view
 from .recurrence import RecurrenceError
 
 UPCOMING_PAGE = 50
+UPCOMING_CAP = 20 * UPCOMING_PAGE  # the visit list counts no further: "Page 1 of 20+"
 
 
 @staff_required
@@ -104,13 +106,18 @@ def visit_list(request):
     attention = request.GET.get("attention") == "1"
     # From midnight in Allora's zone (where staff work) on the chosen day.
     start = timezone.make_aware(dt.datetime.combine(since, dt.time.min))
-    visits = _for_technician(Visit.objects.open().filter(ends_at__gt=start), technician)
+    # Still going on at that midnight (no visit lasts a day): the bound on starts_at lets the
+    # database walk its index on starts_at instead of reading every future visit.
+    visits = _for_technician(
+        Visit.objects.open().filter(ends_at__gt=start, starts_at__gt=start - dt.timedelta(days=1)),
+        technician,
+    )
     visits = customer.apply(visits, via="agreement__customer")
     if attention:
         visits = visits.exclude(flag="")
-    page = Paginator(visits.for_display().order_by("starts_at", "id"), UPCOMING_PAGE).get_page(
-        request.GET.get("page")
-    )
+    page = CappedPaginator(
+        visits.for_display().order_by("starts_at", "id"), UPCOMING_PAGE, cap=UPCOMING_CAP
+    ).get_page(request.GET.get("page"))
     return render(
         request,
         "scheduling/visit_list.html",

@@ -226,6 +226,21 @@ def test_an_uplift_below_minus_100_percent_is_refused(agreement, admin):
     assert not RateReview.objects.exists()
 
 
+@pytest.mark.parametrize("method", ["keep", "card"])
+def test_an_uplift_percent_with_another_method_is_refused_not_dropped(agreement, admin, method):
+    with pytest.raises(ValidationError, match="You entered an uplift of 3.5% but chose"):
+        lifecycle.save_rate_review(
+            agreement, method=method, uplift_percent=D("3.5"), by=admin, today=dt.date(2027, 6, 1)
+        )
+    assert not RateReview.objects.exists()
+
+
+def test_the_uplift_method_needs_a_percent(agreement, admin):
+    with pytest.raises(ValidationError, match="Enter the uplift in percent"):
+        lifecycle.save_rate_review(agreement, method="uplift", by=admin, today=dt.date(2027, 6, 1))
+    assert not RateReview.objects.exists()
+
+
 def test_finalized_rates_cannot_be_changed(agreement, admin):
     review = lifecycle.save_rate_review(
         agreement, method="keep", by=admin, today=dt.date(2027, 6, 1)
@@ -318,8 +333,8 @@ def test_a_second_request_while_one_stands_is_refused(agreement, alice):
 def test_request_email_tells_the_late_dates(agreement, alice, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         file(agreement, alice, at(2027, 12, 20))
-    [email] = mail.outbox
-    assert alice.email in email.to
+    # The customer's email (the staff get their own: test_termination_staff.py).
+    [email] = [email for email in mail.outbox if alice.email in email.to]
     assert "after the notice deadline of December 1, 2027" in email.body
     assert "renews on January 1, 2028" in email.body
     assert "will end on December 31, 2028" in email.body

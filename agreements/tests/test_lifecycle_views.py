@@ -2,11 +2,15 @@
 recorded by staff. The customer's side is in portal/tests/test_agreements.py."""
 
 import datetime as dt
+import html
+import re
 from decimal import Decimal as D
 
 import pytest
 import time_machine
+from django.contrib.messages import get_messages
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 from django.urls import reverse
 
 from agreements.models import RateReview, TerminationRequest
@@ -61,6 +65,8 @@ def test_admin_applies_an_uplift_sees_both_rates_and_finalizes(
         ("-150", "cannot be below −100%"),
         ("lots", "Enter the uplift as a number"),
         ("", "Enter the uplift"),
+        ("3.125", "Use at most two decimals."),
+        ("10000", "That uplift is too large."),
     ],
 )
 @time_machine.travel(NOW)
@@ -70,6 +76,103 @@ def test_bad_uplifts_are_form_errors(client_for, admin, agreement, value, messag
         {"method": "uplift", "uplift_percent": value},
     )
     assert message in response.content.decode()
+    assert not RateReview.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("method", "label"),
+    [("keep", "Keep the current rates"), ("card", "Apply the current published rate card")],
+)
+@time_machine.travel(NOW)
+def test_an_uplift_typed_beside_another_method_is_refused_next_to_the_percent(
+    client_for, admin, agreement, method, label
+):
+    client = client_for(admin)
+    url = reverse("agreements:renewal_review", args=[agreement.pk])
+    client.post(url, {"method": "uplift", "uplift_percent": "5"}, follow=True)
+    draft = RateReview.objects.get()
+    response = client.post(url, {"method": method, "uplift_percent": "3.5"})
+    assert response.status_code == 200
+    page = html.unescape(response.content.decode())
+    assert (
+        f'<div class="invalid-feedback" id="uplift-errors">You entered an uplift of 3.5% but '
+        f"chose “{label}”: choose “Apply an uplift in percent” or clear the percent.</div>"
+    ) in page
+    assert 'aria-describedby="uplift-errors"' in page
+    assert not any(m.level_tag == "success" for m in get_messages(response.wsgi_request))
+    # Nothing saved: the earlier 5% draft stands.
+    assert RateReview.objects.get().updated_at == draft.updated_at
+    assert (draft.method, draft.uplift_percent) == ("uplift", D("5.00"))
+
+
+@time_machine.travel(NOW)
+def test_keeping_the_rates_with_the_percent_cleared_saves(client_for, admin, agreement):
+    client_for(admin).post(
+        reverse("agreements:renewal_review", args=[agreement.pk]),
+        {"method": "keep", "uplift_percent": ""},
+    )
+    review = RateReview.objects.get()
+    assert (review.method, review.uplift_percent) == ("keep", None)
+
+
+@time_machine.travel(NOW)
+def test_the_review_page_loads_the_script_that_picks_the_uplift_method(
+    client_for, admin, agreement
+):
+    page = client_for(admin).get(reverse("agreements:renewal_review", args=[agreement.pk]))
+    assert "js/uplift-method.js" in page.content.decode()
+    assert "data-uplift-form" in page.content.decode()
+
+
+@time_machine.travel(NOW)
+def test_finalized_rates_email_states_every_new_rate_and_the_monthly_total(
+    client_for, admin, agreement, django_capture_on_commit_callbacks
+):
+    client = client_for(admin)
+    client.post(
+        reverse("agreements:renewal_review", args=[agreement.pk]),
+        {"method": "uplift", "uplift_percent": "3.5"},
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("agreements:renewal_finalize", args=[RateReview.objects.get().pk]))
+    [email] = [m for m in mail.outbox if "Rates for your next term" in m.subject]
+    assert isinstance(email, EmailMultiAlternatives)
+    [(html_body, _)] = email.alternatives
+    # 3.5% on the card of the agreement, rounded half up: 225 × 1.035 = 232.875 → 232.88.
+    assert "- On-site support (per hour): $150.00 now; $155.25 from January 1, 2028 (+$5.25)" in (
+        email.body
+    )
+    assert "- Emergency support (per hour): $225.00 now; $232.88 from January 1, 2028" in (
+        email.body
+    )
+    assert "- Website hosting (per month): $45.00 now; $46.58 from January 1, 2028" in email.body
+    assert (
+        "Monthly recurring total: $1,170.00 now; $1,210.95 from January 1, 2028 "
+        "(+$40.95 a month)." in email.body
+    )
+    cells = re.findall(r"<td[^>]*>([^<]*)", str(html_body))
+    assert cells[cells.index("On-site support ") :][:4] == [
+        "On-site support ",
+        "$150.00",
+        "$155.25",
+        "+$5.25",
+    ]
+    assert cells[cells.index("Monthly recurring total") :][:4] == [
+        "Monthly recurring total",
+        "$1,170.00",
+        "$1,210.95",
+        "+$40.95",
+    ]
+
+
+@time_machine.travel(NOW)
+def test_bulk_review_refuses_an_uplift_beside_another_method(client_for, admin, agreement):
+    response = client_for(admin).post(
+        reverse("agreements:renewal_bulk"),
+        {"agreements": [agreement.pk], "method": "keep", "uplift_percent": "3.5"},
+        follow=True,
+    )
+    assert "You entered an uplift of 3.5% but chose" in html.unescape(response.content.decode())
     assert not RateReview.objects.exists()
 
 

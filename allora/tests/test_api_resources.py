@@ -240,6 +240,10 @@ def test_admins_alone_set_and_finalize_next_term_rates(signed, alice, staff, adm
     no_percent = send(admin, "put", path, {"method": "uplift"})
     assert no_percent.status_code == 422
     assert no_percent.json()["detail"][0]["loc"] == ["body", "uplift_percent"]
+    mixed = send(admin, "put", path, {"method": "keep", "uplift_percent": "3.5"})
+    assert mixed.status_code == 422
+    assert mixed.json()["detail"][0]["loc"] == ["body", "uplift_percent"]
+    assert mixed.json()["detail"][0]["type"] == "uplift_with_another_method"
     saved = send(admin, "put", path, {"method": "uplift", "uplift_percent": "5"})
     assert saved.status_code == 200, saved.content
     review = saved.json()

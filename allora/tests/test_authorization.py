@@ -130,6 +130,7 @@ MATRIX = {
     "agreements:version_verify": (_signed_version, STAFF_POST),
     "agreements:record_termination": (_agreement, STAFF),
     "agreements:withdraw_termination": (_termination, STAFF),
+    "agreements:acknowledge_termination": (_termination, STAFF_POST),
     "agreements:renewal_queue": (None, ADMIN),
     "agreements:renewal_bulk": (None, ADMIN_POST),
     "agreements:renewal_review": (_agreement, ADMIN),

@@ -18,6 +18,14 @@ def usd(value):
 
 
 @register.filter
+def usd_change(value):
+    """A change in dollars with its sign: +$7.50, −$7.50, $0.00."""
+    if value in (None, ""):
+        return ""
+    return f"+{usd(value)}" if Decimal(value) > 0 else usd(value)
+
+
+@register.filter
 def number(value):
     """A quantity without trailing zeros: 2.00 → 2, 1.50 → 1.5."""
     return f"{Decimal(value).normalize():f}"

@@ -11,7 +11,14 @@ from allora.tests.factories import UserFactory
 from billing.tests.factories import published_card
 from scheduling.models import LineAssignment, Visit
 from scheduling.planning import plan_term
-from scheduling.tests.factories import EVERY_TUESDAY, UTC, local, make_term, make_visit
+from scheduling.tests.factories import (
+    EVERY_TUESDAY,
+    UTC,
+    local,
+    make_term,
+    make_visit,
+    visits_on,
+)
 
 NOW = dt.datetime(2027, 3, 1, 17, 0, tzinfo=UTC)  # Monday March 1, 2027, 12:00 in Raleigh
 
@@ -84,15 +91,16 @@ def test_the_staff_calendar_uses_the_same_queries_whatever_the_number_of_visits(
 ):
     client = client_for(staff)
     url = reverse("scheduling:calendar") + "?month=2027-03"
-    # session, user, the zones of the month's visits (none: nothing more to read), technicians
-    # for the filter (the customer filter is a search box: no list of customers)
-    _queries(client, url, django_assert_num_queries, 4)
+    # session, user, the agreements' one zone, the count per day (none: nothing more to read),
+    # technicians for the filter (the customer filter is a search box: no list of customers)
+    _queries(client, url, django_assert_num_queries, 5)
     plan_term(make_term(lines=[{}, EVERY_TUESDAY]))
-    # + the count per day, the first 3 visits of each day (customer, line, technician joined)
-    _queries(client, url, django_assert_num_queries, 6)
+    # + the count per day, the ids of the first 3 visits of each day, those visits (customer,
+    # line, technician joined)
+    _queries(client, url, django_assert_num_queries, 7)
     for _ in range(4):
         plan_term(make_term(lines=[{}, EVERY_TUESDAY]))
-    page = _queries(client, url, django_assert_num_queries, 6).content.decode()
+    page = _queries(client, url, django_assert_num_queries, 7).content.decode()
     # Five Tuesdays and the third Wednesday, each with 5 visits: 3 shown, "+2 more".
     assert page.count('class="calendar-visit ') == 6 * 3
     assert page.count("+2 more") == 6
@@ -125,12 +133,12 @@ def test_the_technicians_week_uses_the_same_queries_whatever_the_number_of_visit
     assign_one_more_term()
     client.get(url)
     # session, user, the zones of the week's visits, their count per day, the first visits of
-    # each day, visits waiting for a report, the feed (get_or_create: a read once it exists;
-    # the first request also inserts it)
-    _queries(client, url, django_assert_num_queries, 7)
+    # each day (their ids, then the visits), visits waiting for a report, the feed (get_or_create:
+    # a read once it exists; the first request also inserts it)
+    _queries(client, url, django_assert_num_queries, 8)
     for _ in range(2):
         assign_one_more_term()
-    response = _queries(client, url, django_assert_num_queries, 7)
+    response = _queries(client, url, django_assert_num_queries, 8)
     assert response.content.decode().count("technician-visit") == 3 * 2  # Tue 16 and Wed 17
 
 
@@ -144,12 +152,12 @@ def test_the_portal_pages_use_the_same_queries_whatever_the_number_of_visits(
     # session, user, the customer (nav), upcoming visits, visit reports, the feed
     _queries(client, schedule, django_assert_num_queries, 6)
     # session, user, the customer (nav), the zones of the month's visits, their count per day,
-    # the first 3 visits of each day
-    _queries(client, calendar, django_assert_num_queries, 6)
+    # the ids of the first 3 visits of each day, those visits
+    _queries(client, calendar, django_assert_num_queries, 7)
     for _ in range(3):
         make_visit(oak.terms.get(), local(dt.date(2027, 3, 8), 9), local(dt.date(2027, 3, 8), 10))
     _queries(client, schedule, django_assert_num_queries, 6)
-    _queries(client, calendar, django_assert_num_queries, 6)
+    _queries(client, calendar, django_assert_num_queries, 7)
 
 
 def test_a_bad_month_or_day_falls_back_to_today(frozen, client_for, staff):
@@ -390,3 +398,36 @@ def test_cancelling_one_visit_asks_first(oak, client_for, staff):
     assert visit.status == Visit.Status.CANCELLED
     again = client.post(url, follow=True)
     assert "already cancelled" in again.content.decode()
+
+
+def test_the_visit_list_counts_no_further_than_its_cap(frozen, client_for, staff, monkeypatch):
+    """Upcoming visits grow without bound: the list counts at most its cap ("Page 2 of 3+") and
+    says how to see further, instead of counting every future visit."""
+    from scheduling import views
+
+    monkeypatch.setattr(views, "UPCOMING_PAGE", 2)
+    monkeypatch.setattr(views, "UPCOMING_CAP", 6)
+    term = make_term()
+    visits_on(term, dt.date(2027, 3, 20), 9)
+    client = client_for(staff)
+    url = reverse("scheduling:visit_list")
+    first = client.get(url).content.decode()
+    assert "Page 1 of 3+" in first
+    assert "The list stops here" not in first
+    last = client.get(url + "?page=3").content.decode()
+    assert "Page 3 of 3+" in last
+    assert "The list stops here" in last
+    assert last.count("<tr") - 1 == 2  # a header row and the page's two visits
+
+
+def test_the_visit_list_keeps_a_visit_going_on_at_midnight(frozen, client_for, staff):
+    """The index bound on the start (a day before) keeps a visit still going on at midnight."""
+    term = make_term()
+    tz = term.agreement.tz
+    make_visit(
+        term,
+        dt.datetime(2027, 3, 20, 23, 30, tzinfo=tz),
+        dt.datetime(2027, 3, 21, 1, 0, tzinfo=tz),
+    )
+    page = client_for(staff).get(reverse("scheduling:visit_list") + "?from=2027-03-21")
+    assert "Mar 20" in page.content.decode() or "March 20" in page.content.decode()

@@ -32,8 +32,9 @@ def test_uplift_late_request_and_renewal(
         sign_in(admin)
         page.get_by_role("link", name="Renewals").click()
         page.get_by_role("link", name=agreement.number).click()
-        page.get_by_label("Apply an uplift in percent").check()
+        # Typing the percent picks the uplift method (static/js/uplift-method.js).
         page.get_by_label("Uplift (%)").fill("5")
+        expect(page.get_by_label("Apply an uplift in percent")).to_be_checked()
         page.get_by_role("button", name="Save as draft").click()
         expect(page.get_by_role("cell", name="$157.50")).to_be_visible()
         page.get_by_role("link", name="Finalize and notify the customer…").click()
