@@ -13,7 +13,7 @@ for every other agreement, 10 prescheduled hours (2 beyond the block). Then it t
 
 1. `billing.invoicing.issue_invoices(today=2027-03-01)`: the real job (set-based reads, then
    one transaction per chunk of 500 agreements: their row locks with SKIP LOCKED, one block of
-   invoice numbers from the counter row, multi-row inserts of the invoices and their lines, one
+   invoice numbers from the counter row, inserts of the invoices and of their lines, one
    UPDATE of the time entries, the unique constraints as the last word), emails left out (they
    are queued after each commit and rendered by the worker);
 2. a plain `bulk_create` of the very same invoice and line rows, in one transaction.

@@ -4,7 +4,10 @@ whole life") and which months are due.
 - `load_accounts` reads the inputs of a chunk of agreements set-based, in a fixed number of
   queries whatever the chunk's size: terms, signed versions (`Version`: in force from its
   completion date, known to invoices issued from the day after), their lines and which service
-  each continues (`root`), schedule changes, the usage not billed yet and what was billed.
+  each continues (`root`), schedule changes, the usage not billed yet and what was billed. The
+  many rows come as light rows (`Line`, `Entry`: the fields billing uses), the snapshots as JSON
+  decoded once per distinct text; `account_of` turns a page's prefetched lines into the same
+  rows.
 - An `Account` prices what is owed as known on a day: the recurring charges of a date range, each
   service priced by the version in force each day (`pricing.merged_rates`: what existed keeps the
   term's locked rates), maintenance per visit its rule puts in the stretch; the reversals and
@@ -20,20 +23,22 @@ and the daily run invoicing.py's.
 import dataclasses
 import datetime as dt
 import functools
+import json
 import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
-from django.db.models import OuterRef, Q, Subquery, Sum
+from django.db.models import Max, OuterRef, Q, Subquery, Sum, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from agreements.models import Agreement, AgreementVersion, ServiceKind, ServiceLine, Term
 from scheduling import recurrence
 from scheduling.models import ScheduleChange
-from scheduling.planning import segments
+from scheduling.planning import Segment, segments
 
 from .charges import (
     Charge,
@@ -72,6 +77,56 @@ class Version:
     snapshot: dict | None
 
 
+class Line(NamedTuple):
+    """A service line as billing reads it: only the fields billing uses (a row, not a model
+    instance: a chunk reads tens of thousands of them, and building model instances cost more
+    than the query)."""
+
+    pk: int
+    version_id: int
+    replaces_id: int | None
+    kind: str
+    labor_rate: str
+    hours_per_visit: Decimal | None
+    hours_per_month: Decimal | None
+    rrule: str
+    start_time: dt.time | None
+    duration_minutes: int | None
+    package_name: str
+    quantity: int
+
+    @classmethod
+    def of(cls, line) -> "Line":
+        """The row of a `ServiceLine` instance (one a page already read)."""
+        return cls._make(getattr(line, name) for name in cls._fields)
+
+
+class Entry(NamedTuple):
+    """A time entry not billed yet, as billing reads it; ``line`` is its `Line` (None: a
+    request without an Emergency Support line, or a line on no signed version)."""
+
+    pk: int
+    agreement_id: int
+    line_id: int | None
+    emergency_request_id: int | None
+    work_date: dt.date
+    hours: Decimal
+    line: Line | None
+
+    @property
+    def is_emergency(self) -> bool:
+        """Billed as emergency hours: on a request or on the Emergency Support line (as
+        `TimeEntry.is_emergency`)."""
+        return self.emergency_request_id is not None or (
+            self.line is not None and self.line.kind == ServiceKind.EMERGENCY
+        )
+
+
+def _line_rows(lines) -> list[Line]:
+    """These lines (a ServiceLine query) as `Line` rows."""
+    return [Line._make(row) for row in lines.values_list(*Line._fields)]
+
+
 @dataclass
 class Account:
     """One agreement's billing inputs. `cursor` is the first day whose recurring charges are not
@@ -85,7 +140,7 @@ class Account:
     lines: dict  # version id → its lines
     root: dict  # line id → the id of the first line of that service (through amendments)
     changes: dict  # line id → its schedule changes
-    entries: list  # time entries not billed yet (prescheduled and emergency)
+    entries: list  # `Entry` rows: time entries not billed yet (prescheduled and emergency)
     cursor: dt.date
     last_period: dt.date | None
     last_invoice_id: int | None
@@ -96,6 +151,7 @@ class Account:
     billed: dict = field(default_factory=lambda: defaultdict(list))
     _dates: dict = field(default_factory=dict)
     _rates: dict = field(default_factory=dict)
+    _stretches: dict = field(default_factory=dict)
 
     @property
     def first_start(self):
@@ -105,7 +161,7 @@ class Account:
     def latest_end(self):
         return self.terms[-1].end
 
-    @property
+    @functools.cached_property
     def floor(self) -> dt.date:
         """The first day this system bills (after what an earlier system billed)."""
         billed_through = self.agreement.billed_through
@@ -120,6 +176,8 @@ class Account:
         return [v for v in self.versions if v is self.versions[0] or v.known_from <= on]
 
     def version_on(self, day: dt.date, *, known_on: dt.date) -> Version:
+        if len(self.versions) == 1:  # most agreements: never amended
+            return self.versions[0]
         found = self.versions[0]
         for version in self.known(known_on):
             if version.effective <= day:
@@ -215,7 +273,12 @@ class Account:
             dates: list[dt.date] = []
             if line.rrule and line.start_time and line.duration_minutes:
                 known = [c for c in self.changes.get(line.pk, []) if c.known_from <= known_on]
-                for segment in segments(line, known, start=term.start, end=term.end):
+                found = (
+                    segments(line, known, start=term.start, end=term.end)
+                    if known
+                    else [_whole_term(line, term)]
+                )
+                for segment in found:
                     dates += _local_dates(
                         segment.rrule,
                         start_time=segment.start_time,
@@ -274,9 +337,12 @@ class Account:
 
     def stretch_of(self, day) -> Stretch:
         """The stretch (month inside a term) a day of usage belongs to."""
-        earlier = [term for term in self.terms if term.start <= day]
-        term = term_on(self.terms, day) or (earlier[-1] if earlier else self.terms[0])
-        return Stretch(term, max(month_start(day), term.start), min(next_month(day), term.end))
+        if day not in self._stretches:
+            earlier = [term for term in self.terms if term.start <= day]
+            term = term_on(self.terms, day) or (earlier[-1] if earlier else self.terms[0])
+            start, end = max(month_start(day), term.start), min(next_month(day), term.end)
+            self._stretches[day] = Stretch(term, start, end)
+        return self._stretches[day]
 
     def _block(self, stretch, service, known_on) -> Decimal:
         """The prescheduled hours included in a stretch for a service, version by version."""
@@ -317,6 +383,12 @@ class Account:
                 )
                 charges += [charge] if charge else []
         return charges, ids
+
+
+def _whole_term(line, term) -> Segment:
+    """The one segment of a line without schedule changes: its own rule over the whole term
+    (what `segments` gives it, without its work for the thousands of lines of a run)."""
+    return Segment(0, line.rrule, line.start_time, line.duration_minutes, term.start, term.end)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -381,12 +453,21 @@ def non_void_invoices():
     return Invoice.objects.not_void().filter(agreement=OuterRef("pk"))
 
 
-def _version_rows(agreement_ids):
-    return (
+def _version_rows(agreement_ids) -> list:
+    rows = (
         AgreementVersion.objects.filter(agreement_id__in=agreement_ids, status__in=SIGNED)
         .order_by("agreement_id", "number")
-        .values_list(*VERSION_FIELDS)
+        .values_list(*VERSION_FIELDS[:-1], Cast("rates_snapshot", TextField()))
     )
+    return [(*row[:-1], rates_json(row[-1])) for row in rows]
+
+
+@functools.lru_cache(maxsize=256)
+def rates_json(text: str | None) -> Any:
+    """A rates snapshot read as JSON text, decoded once per distinct text: the agreements of a
+    chunk share a few snapshots (one per rate card), and decoding 10,000 copies of them cost
+    more than the query. The dict is shared: billing reads snapshots, never changes them."""
+    return None if text is None else json.loads(text)
 
 
 VERSION_FIELDS = (
@@ -423,21 +504,42 @@ def _versions(rows, tzs) -> dict:
     return found
 
 
+# What an account needs of an agreement's invoices not void: mark → (the invoice field whose
+# newest value it is, the kind of invoice it looks at, None: any).
+_MARKS = {
+    "cursor": ("covers_until", None),
+    "last_period": ("period", Invoice.Kind.MONTHLY),
+    "last_invoice_id": ("id", None),
+    "last_issued_on": ("issued_on", None),
+    "final_usage_until": ("usage_until", Invoice.Kind.FINAL),
+}
+
+
 def invoice_marks() -> dict:
-    """What an account needs of an agreement's invoices, as annotations of the agreement: where
-    billing stands (`load_accounts` adds them; a page that builds an account from what it
-    already read adds them to its own read of the agreement)."""
+    """Where billing stands (`_MARKS`), as annotations of the agreement: one subquery each, so a
+    page that builds an account from what it already read adds them to its own read of the
+    agreement, whatever else that read joins."""
     invoices = non_void_invoices()
     return {
-        "cursor": Subquery(invoices.order_by("-covers_until").values("covers_until")[:1]),
-        "last_period": Subquery(
-            invoices.filter(kind=Invoice.Kind.MONTHLY).order_by("-period").values("period")[:1]
-        ),
-        "last_invoice_id": Subquery(invoices.order_by("-pk").values("pk")[:1]),
-        "last_issued_on": Subquery(invoices.order_by("-issued_on").values("issued_on")[:1]),
-        "final_usage_until": Subquery(
-            invoices.filter(kind=Invoice.Kind.FINAL).values("usage_until")[:1]
-        ),
+        name: Subquery(
+            (invoices.filter(kind=kind) if kind else invoices)
+            .order_by(f"-{field}")
+            .values(field)[:1]
+        )
+        for name, (field, kind) in _MARKS.items()
+    }
+
+
+def _grouped_invoice_marks() -> dict:
+    """The same marks as aggregates of the agreement's invoices (one join and a GROUP BY: less
+    work for the database than five subqueries per agreement, for a read that joins nothing
+    else to many rows)."""
+    not_void = ~Q(invoices__status=Invoice.Status.VOID)
+    return {
+        name: Max(
+            f"invoices__{field}", filter=not_void & Q(invoices__kind=kind) if kind else not_void
+        )
+        for name, (field, kind) in _MARKS.items()
     }
 
 
@@ -448,17 +550,22 @@ def load_accounts(agreement_ids) -> dict:
         Agreement.objects.filter(pk__in=agreement_ids)
         .select_related("customer")
         .order_by("pk")
-        .annotate(**invoice_marks())
+        .annotate(**_grouped_invoice_marks())
     )
     terms = defaultdict(list)
-    for term in Term.objects.filter(agreement_id__in=agreement_ids).order_by("start"):
+    found = (
+        Term.objects.filter(agreement_id__in=agreement_ids)
+        .defer("locked_rates")  # read as text, decoded once per distinct snapshot
+        .annotate(locked_text=Cast("locked_rates", TextField()))
+        .order_by("start")
+    )
+    for term in found:
+        term.locked_rates = rates_json(term.locked_text)
         terms[term.agreement_id].append(term)
     versions = _versions(_version_rows(agreement_ids), {a.pk: a.tz for a in agreements})
     line_versions = {v.pk for found in versions.values() for v in found}
-    all_lines = list(  # billing never reads a line's checklist (the visits copy it)
-        ServiceLine.objects.filter(version_id__in=line_versions)
-        .defer("checklist")
-        .order_by("position", "id")
+    all_lines = _line_rows(
+        ServiceLine.objects.filter(version_id__in=line_versions).order_by("position", "id")
     )
     return _accounts(agreements, terms, versions, all_lines)
 
@@ -475,7 +582,7 @@ def account_of(agreement) -> Account | None:
     )
     rows = [tuple(getattr(v, name) for name in VERSION_FIELDS) for v in signed]
     versions = _versions(rows, {agreement.pk: agreement.tz})
-    all_lines = [line for version in signed for line in version.lines.all()]
+    all_lines = [Line.of(line) for version in signed for line in version.lines.all()]
     return _accounts([agreement], terms, versions, all_lines, usage=False).get(agreement.pk)
 
 
@@ -563,19 +670,21 @@ def _load_usage(accounts, lines):
     # customer without an Emergency Support line has no line: its hours are emergency hours at
     # the term's emergency rate all the same). Project time has no agreement: never billed here.
     # Nothing on or before `billed_through`: the previous system billed it.
-    entries = list(
+    rows = list(
         billable_entries()
         .filter(agreement_id__in=list(accounts), invoice__isnull=True)
         .order_by("work_date", "pk")
+        .values_list(*Entry._fields[:-1])
     )
     # Each entry's line is one of the lines read already (not a copy per entry), unless it is
     # on no signed version.
-    missing = {entry.line_id for entry in entries if entry.line_id not in lines} - {None}
+    missing = {row[2] for row in rows if row[2] not in lines} - {None}
     if missing:
-        lines = {**lines, **ServiceLine.objects.in_bulk(missing)}
+        found = _line_rows(ServiceLine.objects.filter(pk__in=missing))
+        lines = {**lines, **{line.pk: line for line in found}}
     since = None
-    for entry in entries:
-        entry.line = lines.get(entry.line_id)
+    for row in rows:
+        entry = Entry._make((*row, lines.get(row[2])))
         account = accounts[entry.agreement_id]
         if entry.work_date < account.floor:
             continue

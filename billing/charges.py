@@ -11,6 +11,7 @@ proration, rounding to cents half-up once per line) is computed by rules.py.
 
 import calendar
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -35,7 +36,12 @@ def next_month(day: dt.date) -> dt.date:
 
 
 def days_in_month(day: dt.date) -> int:
-    return calendar.monthrange(day.year, day.month)[1]
+    return _days_in_month(day.year, day.month)
+
+
+@functools.lru_cache(maxsize=1024)
+def _days_in_month(year: int, month: int) -> int:
+    return calendar.monthrange(year, month)[1]
 
 
 class PricedTerm(Protocol):
@@ -69,12 +75,18 @@ class Stretch:
     @property
     def label(self) -> str:
         """ "March 2027" for a whole month, "January 15–31, 2027" for part of one."""
-        if self.is_whole_month:
-            return f"{self.start:%B %Y}"
-        last = self.end - dt.timedelta(days=1)
-        if last == self.start:
-            return f"{self.start:%B %-d, %Y}"
-        return f"{self.start:%B %-d}–{last:%-d, %Y}"
+        return _label(self.start, self.end)
+
+
+@functools.lru_cache(maxsize=1024)
+def _label(start: dt.date, end: dt.date) -> str:
+    # The same few months recur across every agreement of a run: each is written out once.
+    if (end - start).days == days_in_month(start):
+        return f"{start:%B %Y}"
+    last = end - dt.timedelta(days=1)
+    if last == start:
+        return f"{start:%B %-d, %Y}"
+    return f"{start:%B %-d}–{last:%-d, %Y}"
 
 
 def stretches(terms, *, start: dt.date, end: dt.date) -> list[Stretch]:

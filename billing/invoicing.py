@@ -22,13 +22,15 @@ The rules of a whole life (DESIGN.md, "Billing over a whole life"):
 
 The daily run works month by month, and each month in chunks of `CHUNK` agreements taken in
 the order of their billing dates. Reading is set-based (`accounts.load_accounts`): the inputs
-of a chunk come in a fixed number of queries whatever its size; pricing is pure Python. Writing
+of a chunk come in a fixed number of queries whatever its size, the many rows (service lines,
+time entries) as light rows rather than model instances; pricing is pure Python. Writing
 is one transaction per chunk (`store_invoices`), in a fixed number of statements: it locks the
 chunk's agreement rows (`SELECT … FOR UPDATE SKIP LOCKED`: an agreement another worker holds is
 left to it) and leaves out any that got an invoice since it was loaded; takes one block of
 numbers from the counter row (one `UPDATE … RETURNING`, locked until the commit, so numbers
-have no gaps), given in issue-date order so numbers follow the dates; inserts the invoices and
-their lines (multi-row inserts), marks the time entries billed (one UPDATE) and clears the
+have no gaps), given in issue-date order so numbers follow the dates; inserts the invoices
+(`bulk_create`) and their lines (one statement of rows, `_insert_lines`), marks the time
+entries billed (one UPDATE) and clears the
 billing problems; the emails are queued after the commit. A crash (even `kill -9`) rolls back
 the chunk whole, numbers included, and a re-run issues it. The unique constraints on invoices
 are the last word: if a chunk runs into one (a worker that raced), or one of its invoices cannot
@@ -46,7 +48,7 @@ from decimal import Decimal
 from functools import partial
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Exists, Max, Min, OuterRef, Q, Subquery
 from django.utils import timezone
@@ -197,8 +199,8 @@ def store_invoices(planned, *, skip_locked=True) -> list:
             ]
         )
         stored = list(zip(invoices, planned, strict=True))
-        InvoiceLine.objects.bulk_create(
-            [line for invoice, (_, plan) in stored for line in _lines(invoice, plan.charges)]
+        _insert_lines(
+            [row for invoice, (_, plan) in stored for row in _line_rows(invoice, plan.charges)]
         )
         _mark_billed([(invoice, plan.entry_ids) for invoice, (_, plan) in stored])
         _clear_billing_problems([account.agreement for account, _ in planned])
@@ -221,26 +223,36 @@ def _lock_unchanged(planned, *, skip_locked) -> set:
     A row that changed is left unlocked: a worker never holds an agreement it will not bill, so
     it never makes another one skip it. (SQLite has no row locks: its write lock on the whole
     database, taken when the transaction begins, does.) One statement: the loaded ids join the
-    agreements as VALUES (a condition per agreement would cost Django more to build)."""
+    agreements as a table of pairs (a condition per agreement would cost Django more to build)."""
     table = connection.ops.quote_name(Agreement._meta.db_table)
     invoices = connection.ops.quote_name(Invoice._meta.db_table)
     loaded = [(account.agreement.pk, account.last_invoice_id or 0) for account, _ in planned]
     lock = ""
     if connection.features.has_select_for_update:
         lock = f"FOR UPDATE OF {table}{' SKIP LOCKED' if skip_locked else ''}"
+    pairs, params = _pairs_table(loaded, "loaded")
     sql = (
         f"SELECT {table}.id FROM {table} "  # noqa: S608 -- no user input
-        f"JOIN (VALUES {', '.join(['(%s, %s)'] * len(loaded))}) AS loaded "
-        f"ON {table}.id = loaded.column1 "
+        f"JOIN {pairs} ON {table}.id = loaded.column1 "
         f"WHERE {table}.status IN ({', '.join(['%s'] * len(BILLED_STATUSES))}) "
         f"AND loaded.column2 = COALESCE((SELECT MAX({invoices}.id) FROM {invoices} "
         f"WHERE {invoices}.agreement_id = {table}.id AND {invoices}.status <> %s), 0) "
         f"ORDER BY {table}.id {lock}"
     )
-    params = [value for pair in loaded for value in pair]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, *BILLED_STATUSES, Invoice.Status.VOID])
         return {row[0] for row in cursor.fetchall()}
+
+
+def _pairs_table(pairs, name) -> tuple[str, list]:
+    """(SQL, params) of a table ``name`` of these pairs of integers, columns ``column1`` and
+    ``column2``, to join in a statement: on PostgreSQL two arrays unnested side by side (two
+    parameters: the driver binds thousands of separate ones slowly), elsewhere VALUES."""
+    if connection.vendor == "postgresql":
+        sql = f"unnest(%s::bigint[], %s::bigint[]) AS {name} (column1, column2)"
+        return sql, [[pair[0] for pair in pairs], [pair[1] for pair in pairs]]
+    values = ", ".join(["(%s, %s)"] * len(pairs))
+    return f"(VALUES {values}) AS {name}", [value for pair in pairs for value in pair]
 
 
 def _invoice(account, plan, *, number) -> Invoice:
@@ -274,13 +286,13 @@ def _mark_billed(billed):
     column = connection.ops.quote_name(TimeEntry._meta.get_field("invoice").column)
     pairs = [(pk, invoice.pk) for invoice, ids in billed for pk in ids]
     for batch in _chunks(pairs, _MAX_PARAMS // 2):
-        values = ", ".join(["(%s, %s)"] * len(batch))
+        joined, params = _pairs_table(batch, "billed")
         sql = (
-            f"UPDATE {table} SET {column} = billed.column2 FROM (VALUES {values}) AS billed "  # noqa: S608 -- no user input
+            f"UPDATE {table} SET {column} = billed.column2 FROM {joined} "  # noqa: S608 -- no user input
             f"WHERE {table}.id = billed.column1 AND {table}.{column} IS NULL"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [value for pair in batch for value in pair])
+            cursor.execute(sql, params)
 
 
 def advance(account, plan):
@@ -308,28 +320,74 @@ def _already_issued(agreement, plan) -> bool:
     return invoices.exists()
 
 
-def _lines(invoice, charges):
+# The columns of an invoice line, in the order of `_line_rows`' tuples.
+_LINE_FIELDS = (
+    "invoice",
+    "position",
+    "kind",
+    "description",
+    "quantity",
+    "unit",
+    "list_rate",
+    "discount_percent",
+    "net_rate",
+    "list_amount",
+    "discount_amount",
+    "amount",
+    "term",
+    "service_line",
+    "service_start",
+    "service_end",
+)
+if {f.name for f in InvoiceLine._meta.concrete_fields if not f.primary_key} != {*_LINE_FIELDS}:
+    raise ImproperlyConfigured("invoicing._LINE_FIELDS must name every field of InvoiceLine.")
+
+
+def _line_rows(invoice, charges) -> list[tuple]:
+    """The invoice's lines as rows of `_LINE_FIELDS`."""
     return [
-        InvoiceLine(
-            invoice=invoice,
-            position=position,
-            kind=charge.kind,
-            description=charge.description[:300],
-            quantity=charge.quantity,
-            unit=charge.unit,
-            list_rate=charge.list_rate,
-            discount_percent=charge.discount_percent,
-            net_rate=charge.net_rate,
-            list_amount=charge.list_amount,
-            discount_amount=charge.discount_amount,
-            amount=charge.amount,
-            term_id=charge.stretch.term.pk,
-            service_line_id=charge.service_line_id,
-            service_start=charge.stretch.start,
-            service_end=charge.stretch.end,
+        (
+            invoice.pk,
+            position,
+            charge.kind,
+            charge.description[:300],
+            charge.quantity,
+            charge.unit,
+            charge.list_rate,
+            charge.discount_percent,
+            charge.net_rate,
+            charge.list_amount,
+            charge.discount_amount,
+            charge.amount,
+            charge.stretch.term.pk,
+            charge.service_line_id,
+            charge.stretch.start,
+            charge.stretch.end,
         )
         for position, charge in enumerate(charges)
     ]
+
+
+def _insert_lines(rows):
+    """Insert invoice lines, rows of `_LINE_FIELDS`, in one statement: on PostgreSQL a COPY
+    (the driver writes the rows in C), elsewhere one prepared statement run for each row. Not
+    through `bulk_create`: a run inserts tens of thousands of lines whose values are already
+    what the columns take (decimals, dates, ids, text cut to its length), and building a model
+    instance per line and preparing each value through its field cost more than the insert."""
+    if not rows:
+        return
+    by_name = {field.name: field for field in InvoiceLine._meta.concrete_fields}
+    table = connection.ops.quote_name(InvoiceLine._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(by_name[name].column) for name in _LINE_FIELDS)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            values = ", ".join(["%s"] * len(_LINE_FIELDS))
+            sql = f"INSERT INTO {table} ({columns}) VALUES ({values})"  # noqa: S608 -- no user input
+            cursor.executemany(sql, rows)
 
 
 def queue_invoice_email(invoice_id):
@@ -457,31 +515,36 @@ def issue_invoices(*, today: dt.date, chunk_size: int = CHUNK) -> list:
     each missed month gets its own invoice, dated its billing day, month by month so numbers
     follow the dates. One transaction per chunk of agreements; a re-run or a concurrent run
     issues nothing twice; an agreement that cannot be priced is recorded and skipped, never
-    stops the run."""
+    stops the run. An agreement left out of a month (it cannot be priced, or another worker
+    holds it, or it changed since it was read) is left out of the later months of this run
+    too: billing a later month would cover the one it missed (its recurring days, its usage),
+    which would never get an invoice of its own. The next run takes it up month by month."""
     _bring_lifecycle_up_to_date(today)
     issued: list = []
-    failed: set = set()
+    left_out: set = set()
     for period, agreement_ids in sorted(_due(today).items()):
-        for chunk in _chunks([pk for pk in agreement_ids if pk not in failed], chunk_size):
-            issued += _issue_chunk(chunk, period=period, today=today, failed=failed)
+        for chunk in _chunks([pk for pk in agreement_ids if pk not in left_out], chunk_size):
+            issued += _issue_chunk(chunk, period=period, today=today, left_out=left_out)
     return issued
 
 
-def _issue_chunk(agreement_ids, *, period, today, failed) -> list:
+def _issue_chunk(agreement_ids, *, period, today, left_out) -> list:
     """One month's invoices of a chunk of agreements: planned in memory, stored in one
     transaction. Should that transaction fail (another worker raced past the locks into the
     unique constraint, or one invoice cannot be stored), it rolls back whole and the chunk is
-    stored invoice by invoice, so nothing is lost and one agreement never stops the others."""
+    stored invoice by invoice, so nothing is lost and one agreement never stops the others.
+    Agreements planned but not stored (another worker holds them, or they changed) are added
+    to ``left_out``."""
     planned, nothing_owed = [], []
     for account in load_accounts(agreement_ids).values():
-        plan = _attempt(account, failed, partial(_plan_due, account, period=period, today=today))
+        plan = _attempt(account, left_out, partial(_plan_due, account, period=period, today=today))
         if plan is not None and plan.charges:
             planned.append((account, plan))
         elif plan is not None:
             nothing_owed.append(account.agreement)  # no visit, no usage: no empty invoice
     _clear_billing_problems(nothing_owed)  # they could be priced
     try:
-        return store_invoices(planned)
+        return _left_out_unless_stored(planned, store_invoices(planned), left_out)
     except IntegrityError:
         logger.warning("Another worker raced this chunk: storing its invoices one by one")
     except DatabaseError:
@@ -490,12 +553,21 @@ def _issue_chunk(agreement_ids, *, period, today, failed) -> list:
         logger.exception("A chunk could not be stored: storing its invoices one by one")
     issued = []
     for account, plan in sorted(planned, key=_number_order):
-        invoice = _attempt(account, failed, partial(store_invoice, account, plan))
+        invoice = _attempt(account, left_out, partial(store_invoice, account, plan))
         issued += [invoice] if invoice else []
-    return issued
+    return _left_out_unless_stored(planned, issued, left_out)
 
 
-def _attempt(account, failed, action):
+def _left_out_unless_stored(planned, stored, left_out) -> list:
+    """The stored invoices; the agreements of ``planned`` that got none are added to
+    ``left_out`` (for the rest of the run)."""
+    left_out |= {account.agreement.pk for account, _ in planned} - {
+        invoice.agreement_id for invoice in stored
+    }
+    return stored
+
+
+def _attempt(account, left_out, action):
     """``action()``, or None when it fails for this agreement: the problem is recorded on it, it
     is left out of the rest of the run, and the run goes on. (A database error is no one
     agreement's problem: it stops the run.)"""
@@ -505,7 +577,7 @@ def _attempt(account, failed, action):
         raise
     except Exception as error:  # noqa: BLE001 - one agreement never stops the run
         logger.exception("Agreement %s could not be invoiced", account.agreement.pk)
-        failed.add(account.agreement.pk)
+        left_out.add(account.agreement.pk)
         record_billing_problem(account.agreement, error)
         return None
 

@@ -156,21 +156,21 @@ def test_a_crash_midway_loses_nothing_and_a_rerun_completes_the_rest(
     agreements = [
         agreement_for_2027(customer=customer_a, customer_user=alice, admin=admin) for _ in range(3)
     ]
-    real = InvoiceLine.objects.bulk_create
+    real = invoicing._insert_lines
 
-    def crash_storing_the_second(objs, *args, **kwargs):
-        if any(line.invoice.agreement_id == agreements[1].pk for line in objs):
+    def crash_storing_the_second(rows):  # rows of _LINE_FIELDS: the invoice id first
+        if agreements[1].invoices.filter(pk__in=[row[0] for row in rows]).exists():
             raise RuntimeError("the worker was killed")
-        return real(objs, *args, **kwargs)
+        return real(rows)
 
-    monkeypatch.setattr(InvoiceLine.objects, "bulk_create", crash_storing_the_second)
+    monkeypatch.setattr(invoicing, "_insert_lines", crash_storing_the_second)
     invoicing.issue_invoices(today=dt.date(2027, 1, 1))
     # The chunk's transaction rolled back whole, then its invoices were stored one by one: the
     # second agreement's rolled back whole (its number given back), the run went on.
     assert Invoice.objects.count() == 2
     agreements[1].refresh_from_db()
     assert agreements[1].billing_problem == "the worker was killed"
-    monkeypatch.setattr(InvoiceLine.objects, "bulk_create", real)
+    monkeypatch.setattr(invoicing, "_insert_lines", real)
     invoicing.issue_invoices(today=dt.date(2027, 1, 1))
     agreements[1].refresh_from_db()
     assert agreements[1].billing_problem == ""  # billed again: the problem is cleared
@@ -343,6 +343,38 @@ def test_an_agreement_that_cannot_be_priced_mid_chunk_leaves_the_others_to_be_is
     broken.refresh_from_db()
     assert "Gone package" in broken.billing_problem
     assert not broken.invoices.exists()
+
+
+def test_an_agreement_skipped_in_a_month_of_a_catch_up_waits_for_the_next_run(
+    customer_a, alice, admin, monkeypatch
+):
+    held, other = agreements_for_2027(2, customer_a, alice, admin)
+    lock = invoicing._lock_unchanged
+    calls = []
+
+    def another_worker_holds_it_in_january(planned, **kwargs):
+        calls.append(len(planned))
+        found = lock(planned, **kwargs)
+        return found - {held.pk} if len(calls) == 1 else found
+
+    monkeypatch.setattr(invoicing, "_lock_unchanged", another_worker_holds_it_in_january)
+    issued = invoicing.issue_invoices(today=dt.date(2027, 3, 1))
+    # Billing February would have covered January too, and January would never get its own
+    # invoice: the agreement is left for the next run.
+    assert [(invoice.agreement_id, invoice.period.month) for invoice in issued] == [
+        (other.pk, 1),
+        (other.pk, 2),
+        (other.pk, 3),
+    ]
+    assert not held.invoices.exists()
+    issued = invoicing.issue_invoices(today=dt.date(2027, 3, 1))
+    assert [
+        (invoice.agreement_id, invoice.period, invoice.covers_from, invoice.covers_until)
+        for invoice in issued
+    ] == [
+        (held.pk, dt.date(2027, month, 1), dt.date(2027, month, 1), dt.date(2027, month + 1, 1))
+        for month in (1, 2, 3)
+    ]
 
 
 def test_a_worker_that_raced_into_the_unique_constraint_costs_the_chunk_nothing(

@@ -75,15 +75,14 @@ import datetime as dt, os, signal
 import django
 django.setup()
 from billing import invoicing
-from billing.models import InvoiceLine
-insert_lines = InvoiceLine.objects.bulk_create
+insert_lines = invoicing._insert_lines
 chunks = []
-def killed_in_the_second(lines, *args, **kwargs):
-    chunks.append(lines)
+def killed_in_the_second(rows):
+    chunks.append(rows)
     if len(chunks) == 2:
         os.kill(os.getpid(), signal.SIGKILL)
-    return insert_lines(lines, *args, **kwargs)
-InvoiceLine.objects.bulk_create = killed_in_the_second
+    return insert_lines(rows)
+invoicing._insert_lines = killed_in_the_second
 invoicing.issue_invoices(today=dt.date(2027, 1, 1), chunk_size=2)
 """
 
