@@ -21,35 +21,19 @@ for every other agreement, 10 prescheduled hours (2 beyond the block). Then it t
 The ratio of the two is the figure. A benchmark, not a test.
 """
 
-import argparse
 import datetime as dt
-import os
-import sys
-import tempfile
 import time
 from decimal import Decimal as D
-from pathlib import Path
 from unittest import mock
 
-ROOT = Path(__file__).resolve().parent.parent
+import benchkit
+
 MARCH = dt.date(2027, 3, 1)
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--agreements", type=int, default=10_000)
-    parser.add_argument("--database-url", help="an empty database to fill (default: SQLite)")
-    args = parser.parse_args()
-
-    workdir = tempfile.mkdtemp(prefix="allora-bench-")
-    os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{workdir}/bench.sqlite3"
-    os.environ.setdefault("DEBUG", "true")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "allora.settings")
-    sys.path.insert(0, str(ROOT))
-
-    import django
-
-    django.setup()
+    args = benchkit.arguments(__doc__, agreements=10_000).parse_args()
+    benchkit.start(args.database_url)
 
     from django.core.management import call_command
     from django.db import connection, transaction

@@ -10,34 +10,16 @@ database, e.g. one made with `createdb`), creates the agreements in bulk, then t
 idempotent re-run). A benchmark, not a test.
 """
 
-import argparse
 import datetime as dt
-import os
-import sys
-import tempfile
 import time
 from decimal import Decimal as D
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import benchkit
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--agreements", type=int, default=1000)
-    parser.add_argument("--database-url", help="an empty database to fill (default: SQLite)")
-    args = parser.parse_args()
-
-    workdir = tempfile.mkdtemp(prefix="allora-bench-")
-    os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{workdir}/bench.sqlite3"
-    os.environ.setdefault("DEBUG", "true")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "allora.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    sys.path.insert(0, str(ROOT))
-
-    import django
-
-    django.setup()
+    args = benchkit.arguments(__doc__, agreements=1000).parse_args()
+    benchkit.start(args.database_url)
 
     from django.core.management import call_command
     from django.db import connection

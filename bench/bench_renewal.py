@@ -20,37 +20,20 @@ one in four a finalized rate review for term 2. Then it times:
 The ratio of the two is the figure. A benchmark, not a test.
 """
 
-import argparse
 import datetime as dt
-import os
-import sys
-import tempfile
 import time
 from decimal import Decimal as D
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+import benchkit
+
 TODAY = dt.date(2028, 1, 4)
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--agreements", type=int, default=1000)
-    parser.add_argument("--database-url", help="an empty database to fill (default: SQLite)")
-    args = parser.parse_args()
-
-    workdir = tempfile.mkdtemp(prefix="allora-bench-")
-    os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{workdir}/bench.sqlite3"
-    os.environ.setdefault("DEBUG", "true")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "allora.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ["EMAIL_URL"] = "memorymail://"  # rendered and kept in memory, not printed
-    sys.path.insert(0, str(ROOT))
-
-    import django
-
-    django.setup()
+    args = benchkit.arguments(__doc__, agreements=1000).parse_args()
+    # Emails are rendered and kept in memory, not printed.
+    benchkit.start(args.database_url, EMAIL_URL="memorymail://")
 
     from django.core import mail
     from django.core.management import call_command
