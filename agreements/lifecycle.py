@@ -569,9 +569,22 @@ def _renew_chunk(pks, *, today):
             continue  # another worker renewed it at the same moment
         except DatabaseError:
             raise
-        except Exception:  # noqa: BLE001 - one agreement never stops the run
+        except Exception as error:  # noqa: BLE001 - one agreement never stops the run
             logger.exception("Agreement %s could not be renewed on %s", pk, today)
+            _record_renewal_problem(pk, error, today=today)
     return renewed
+
+
+def _record_renewal_problem(pk, error, *, today: dt.date):
+    """An agreement left unrenewed is not billed for its next term either: record it as its
+    billing problem (on its page and the staff home; the admins are emailed the first time).
+    The next run tries again; the next invoice of the agreement clears it."""
+    from billing.invoicing import record_billing_problem
+
+    agreement = Agreement.objects.select_related("customer").get(pk=pk)
+    record_billing_problem(
+        agreement, f"Not renewed on {today:%B %-d, %Y} (the next term is missing): {error}"
+    )
 
 
 def renew_agreement(pk, *, today: dt.date):

@@ -138,11 +138,14 @@ def break_rates(agreement):
 
 @pytest.mark.parametrize("breakage", [break_schedule, break_rates])
 def test_one_agreement_that_cannot_be_renewed_never_stops_the_others(
-    make_agreement, breakage, caplog
+    make_agreement, breakage, caplog, admin, django_capture_on_commit_callbacks
 ):
     before, broken, after = make_agreement(), make_agreement(), make_agreement()
     breakage(broken)
-    with caplog.at_level(logging.ERROR, logger="agreements.lifecycle"):
+    with (
+        caplog.at_level(logging.ERROR, logger="agreements.lifecycle"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         terms = lifecycle.renew_due_agreements(today=TERM_END)
     assert [(term.agreement_id, term.number) for term in terms] == [
         (before.pk, 2),
@@ -156,4 +159,12 @@ def test_one_agreement_that_cannot_be_renewed_never_stops_the_others(
     assert not broken.events.filter(kind="renewed").exists()
     assert not broken.reminders.filter(kind=Reminder.Kind.RENEWED).exists()
     assert not Visit.objects.filter(agreement=broken, term__number=2).exists()
-    assert lifecycle.renew_due_agreements(today=dt.date(2028, 1, 2)) == []
+    # Recorded as its billing problem (its next term cannot be billed), the admins told once.
+    broken.refresh_from_db()
+    assert broken.billing_problem.startswith("Not renewed on January 1, 2028")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert lifecycle.renew_due_agreements(today=dt.date(2028, 1, 2)) == []
+    assert broken.events.filter(kind="billing_problem").count() == 1
+    alerts = [m for m in mail.outbox if m.subject.startswith(f"Agreement {broken.number} could")]
+    assert len(alerts) == 1 and alerts[0].to == [admin.email]
+    assert not before.events.filter(kind="billing_problem").exists()
