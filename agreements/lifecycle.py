@@ -338,10 +338,13 @@ def next_term_comparison(agreement, term, review):
     if review is None:
         return {"changes": None}
     version = agreement.signed_version()
-    _, old_total = exhibit_b(version, term.locked_rates, anchor=term.end)
+    # What the renewal would carry without the review: the locked rates plus what an amendment
+    # added (its package is not in the term's locked rates, so they alone cannot price it).
+    current = carried_rates(term, version)
+    _, old_total = exhibit_b(version, current, anchor=term.end)
     _, new_total = exhibit_b(version, review.rates, anchor=term.end)
     return {
-        "changes": rate_changes(term.locked_rates, review.rates),
+        "changes": rate_changes(current, review.rates),
         "old_total": old_total,
         "new_total": new_total,
         "monthly_difference": new_total - old_total,
@@ -604,14 +607,7 @@ def _renew(pks, *, today: dt.date) -> list[Term]:
     ids = [agreement.pk for agreement in agreements]
     latest = {
         term.agreement_id: term
-        for term in Term.objects.filter(
-            agreement_id__in=ids,
-            number=models.Subquery(
-                Term.objects.filter(agreement_id=models.OuterRef("agreement_id"))
-                .order_by("-number")
-                .values("number")[:1]
-            ),
-        )
+        for term in Term.objects.filter(agreement_id__in=ids).latest_of_each()
     }
     requests = {
         request.agreement_id: request

@@ -121,6 +121,26 @@ def test_an_amendment_adding_a_package_is_billed_from_its_completion_and_after_r
     assert agreement.billing_problem == ""
 
 
+def test_the_renewal_comparison_of_an_amended_agreement_prices_the_added_package(
+    agreement, alice, admin
+):
+    """The review page and the finalized email compare the renewal with what it would carry
+    anyway: the locked rates plus the package an amendment added (its own Exhibit A price), so
+    the package is neither a rate change nor a line the locked rates cannot price."""
+    amend(agreement, on=dt.date(2027, 3, 10), by=admin, signer=alice, add_cloud=2)
+    agreement.refresh_from_db()
+    term = agreement.latest_term
+    carried = lifecycle.carried_rates(term, agreement.signed_version())
+    review = lifecycle.save_rate_review(
+        agreement, method="keep", by=admin, today=dt.date(2027, 10, 1)
+    )
+    comparison = lifecycle.next_term_comparison(agreement, term, review)
+    # Keeping the rates changes none of them, the package included.
+    assert comparison["changes"] and all(c.old == c.new for c in comparison["changes"])
+    assert comparison["monthly_difference"] == D("0.00")
+    assert comparison["old_total"] > 0 and "Cloud backup" in str(carried)
+
+
 def test_one_agreement_that_cannot_be_priced_never_stops_the_run(agreement, customer_b, bob, admin):
     other = agreement_for_2027(customer=customer_b, customer_user=bob, admin=admin)
     version = agreement.signed_version()
