@@ -289,7 +289,7 @@ def agreement_create(request):
 def agreement_detail(request, pk):
     agreement = get_agreement_page(request.user, pk)
     versions = list(agreement.versions.all())  # newest first; each table is read once
-    version = versions[0]
+    version = agreement.latest_version()  # from the same prefetched rows
     today = local_today()
     try:
         document = document_context(version, today=today)

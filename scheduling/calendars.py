@@ -193,7 +193,8 @@ def visits_by_day(visits, days: list[dt.date], *, shown: int) -> dict[dt.date, t
         visits.model.objects.filter(pk__in=ids).for_display(),
         key=lambda visit: (visit.local_start.time(), visit.starts_at, visit.pk),
     ):
-        found[visit.local_start.date()][1].append(visit)
+        # A visit moved onto another day since the counts were read still shows (no KeyError).
+        found.setdefault(visit.local_start.date(), (1, []))[1].append(visit)
     return found
 
 
