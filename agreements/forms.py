@@ -65,9 +65,9 @@ class SearchSelect(forms.Widget):
     class Media:
         js = ["js/search-select.js"]
 
-    def __init__(self, *, url_name, attrs=None):
+    def __init__(self, *, url_name, url_query="", attrs=None):
         super().__init__(attrs)
-        self.url_name = url_name
+        self.url_name, self.url_query = url_name, url_query
 
     def value_from_datadict(self, data, files, name):
         return (data.get(name, ""), data.get(f"{name}_name", ""))
@@ -79,7 +79,7 @@ class SearchSelect(forms.Widget):
         context = super().get_context(name, value, attrs)
         pk, text = value if isinstance(value, tuple) else ("", "")
         widget = context["widget"]
-        widget.update(pk=pk, text=text, url=reverse(self.url_name))
+        widget.update(pk=pk, text=text, url=reverse(self.url_name) + self.url_query)
         widget["attrs_html"] = flatatt(widget["attrs"])
         return context
 
@@ -98,10 +98,11 @@ class SearchChoiceField(forms.Field):
         "not_found": "Nothing matches “%(text)s”: type part of it and pick a suggestion.",
     }
 
-    def __init__(self, *, queryset, url_name, lookup, placeholder="", **kwargs):
+    def __init__(self, *, queryset, url_name, lookup, placeholder="", url_query="", **kwargs):
         self.queryset, self.lookup = queryset, lookup
         attrs = {"class": "form-control", "placeholder": placeholder}
-        kwargs.setdefault("widget", SearchSelect(url_name=url_name, attrs=attrs))
+        widget = SearchSelect(url_name=url_name, url_query=url_query, attrs=attrs)
+        kwargs.setdefault("widget", widget)
         super().__init__(**kwargs)
 
     def prepare_value(self, value):
@@ -149,8 +150,11 @@ def _agreement_named(queryset, text):
     return queryset.filter(Q(number__iexact=number) | Q(external_ref=text)).first()
 
 
-def customer_field(queryset=None, **kwargs) -> SearchChoiceField:
-    """A customer chosen by searching its name (suggestions: ``agreements:customer_options``)."""
+def customer_field(queryset=None, *, active_only=False, **kwargs) -> SearchChoiceField:
+    """A customer chosen by searching its name (suggestions: ``agreements:customer_options``;
+    ``active_only``: the inactive ones are neither suggested nor accepted)."""
+    if active_only:
+        queryset = Customer.objects.exclude(status=Customer.Status.INACTIVE)
     kwargs["error_messages"] = {
         "invalid_choice": "That customer cannot be chosen here; pick one of the suggestions.",
         "not_found": "No customer is named “%(text)s”: type part of the name and pick one of "
@@ -162,6 +166,7 @@ def customer_field(queryset=None, **kwargs) -> SearchChoiceField:
         url_name="agreements:customer_options",
         lookup=_customer_named,
         placeholder="Type part of the customer's name…",
+        url_query="?active=1" if active_only else "",
         **kwargs,
     )
 
@@ -295,7 +300,7 @@ class VersionForm(CrispyForm, forms.ModelForm):
 
 class AgreementCreateForm(VersionForm):
     customer = customer_field(
-        Customer.objects.exclude(status="inactive"),
+        active_only=True,
         error_messages={
             "invalid_choice": "That customer is inactive or no longer exists: agreements are "
             "drafted for active customers only.",

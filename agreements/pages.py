@@ -110,13 +110,16 @@ def customer_filter(request) -> CustomerFilter:
     return CustomerFilter(name=request.GET.get("customer_name", "").strip()[:200])
 
 
-def customer_suggestions(text: str) -> list[tuple[int, str]]:
+def customer_suggestions(text: str, *, active_only=False) -> list[tuple[int, str]]:
     """(id, legal name) of the first customers whose name contains ``text``, for the search
-    boxes (the list filters use the name, the forms' `SearchSelect` the id)."""
+    boxes (the list filters use the name, the forms' `SearchSelect` the id; a form that takes
+    active customers only asks for those)."""
     text = text.strip()[:200]
     if not text:
         return []
     names = Customer.objects.filter(legal_name__icontains=text).order_by("legal_name")
+    if active_only:
+        names = names.exclude(status=Customer.Status.INACTIVE)
     return list(names.values_list("pk", "legal_name")[:CUSTOMER_SUGGESTIONS])
 
 

@@ -256,7 +256,9 @@ def agreement_list(request):
 @staff_required
 def customer_options(request):
     """The search box's suggestions (htmx): the first legal names containing what was typed."""
-    options = customer_suggestions(request.GET.get("customer_name", ""))
+    options = customer_suggestions(
+        request.GET.get("customer_name", ""), active_only=request.GET.get("active") == "1"
+    )
     return render(request, "agreements/_search_options.html", {"options": options})
 
 

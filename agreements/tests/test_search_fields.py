@@ -90,3 +90,24 @@ def test_a_link_with_a_customer_fills_in_the_search_box(client_for, staff, custo
     page = client_for(staff).get(url, {"customer": customer_a.pk}).content.decode()
     assert f'value="{customer_a.legal_name}"' in page
     assert f'name="customer" id="id_customer-id" value="{customer_a.pk}"' in page
+
+
+def test_the_agreement_form_suggests_only_the_customers_it_accepts(client_for, staff, customer_a):
+    """Drafting takes active customers only: its search box asks for those, so it never offers
+    a suggestion the form then refuses; the list filters still find every customer."""
+    inactive = Customer.objects.create(
+        legal_name="Acme Closed, LLC",
+        address_line1="1 Main St",
+        city="Raleigh",
+        state="NC",
+        postal_code="27601",
+        status=Customer.Status.INACTIVE,
+    )
+    client = client_for(staff)
+    page = client.get(reverse("agreements:agreement_create")).content.decode()
+    url = reverse("agreements:customer_options")
+    assert f'hx-get="{url}?active=1"' in page
+    for_the_form = client.get(url, {"active": "1", "customer_name": "Acme"}).content.decode()
+    for_a_filter = client.get(url, {"customer_name": "Acme"}).content.decode()
+    assert inactive.legal_name not in for_the_form
+    assert inactive.legal_name in for_a_filter
