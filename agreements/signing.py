@@ -189,9 +189,12 @@ def authorized_signer(version, user):
     ).first()
 
 
-def can_sign(version, user):
-    """Whether the portal should offer this user the signature: sent, and an authorized signer."""
-    return version.status == Status.SENT and authorized_signer(version, user) is not None
+def can_sign(version, user, *, is_signer=None):
+    """Whether the portal should offer this user the signature: sent, and an authorized signer
+    (``is_signer``: already known from `authorized_signer`, not read again)."""
+    if is_signer is None:
+        is_signer = authorized_signer(version, user) is not None
+    return version.status == Status.SENT and is_signer
 
 
 @transaction.atomic
@@ -408,21 +411,16 @@ def resend(version, *, by, today: dt.date):
 # Who may end the agreement -----------------------------------------------------------------
 
 
-def may_request_termination(agreement, user) -> bool:
+def may_request_termination(agreement, user, *, is_signer=None) -> bool:
     """Whether the user may file or withdraw the agreement's written termination request: Allora
-    staff (recording a letter or email), or the people who may sign for the customer."""
+    staff (recording a letter or email), or the people who may sign for the customer
+    (``is_signer``: already known from `authorized_signer`, not read again)."""
     if user.is_allora_staff:
         return True
-    version = agreement.latest_version()
-    return version is not None and authorized_signer(version, user) is not None
-
-
-def portal_rights(version, user) -> tuple[bool, bool]:
-    """What the portal's agreement page offers the user: (sign the version shown, file or
-    withdraw the termination request), as `can_sign` and `may_request_termination` say, from
-    one read of the user's contact."""
-    signer = authorized_signer(version, user) is not None
-    return version.status == Status.SENT and signer, user.is_allora_staff or signer
+    if is_signer is None:
+        version = agreement.latest_version()
+        is_signer = version is not None and authorized_signer(version, user) is not None
+    return is_signer
 
 
 def termination_refusal(agreement) -> str:

@@ -64,7 +64,9 @@ def agreement_detail(request, pk):
         raise Http404("This agreement has not been sent yet")
     today = local_today()
     latest = agreement.latest_term
-    can_sign, may_end = signing.portal_rights(version, request.user)
+    # One read of the user's contact for both rights (the signer is the customer's, whatever
+    # the version).
+    is_signer = signing.authorized_signer(version, request.user) is not None
     return render(
         request,
         "portal/agreement_detail.html",
@@ -75,8 +77,10 @@ def agreement_detail(request, pk):
             "agreement": agreement,
             "version": version,
             "term": agreement.current_term(today=today) or latest,
-            "can_sign": can_sign,
-            "may_end": may_end,
+            "can_sign": signing.can_sign(version, request.user, is_signer=is_signer),
+            "may_end": signing.may_request_termination(
+                agreement, request.user, is_signer=is_signer
+            ),
             "signed_versions": [v for v in versions if v.status in SIGNED],
             "events": agreement.events.filter(kind__in=AgreementEvent.CUSTOMER_KINDS)[:50],
         },
