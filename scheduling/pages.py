@@ -25,6 +25,12 @@ def calendar_period(request, visits, *, today: dt.date) -> dict:
             # The day the week and day buttons open: today in this month, else the 1st.
             "day": today if (today.year, today.month) == (first.year, first.month) else first,
         }
+    return days_period(request, visits, view=view, today=today)
+
+
+def days_period(request, visits, *, view: str, today: dt.date) -> dict:
+    """The context of a week (``view="week"``) or one day of ``?day=YYYY-MM-DD`` (today when
+    unknown): each day with its count and first visits, and the previous and next period."""
     day = calendars.parse_day(request.GET.get("day", ""), today=today)
     days, shown = (
         ([day], calendars.DAY_SHOWN)

@@ -34,7 +34,7 @@ from .forms import (
     VisitMoveForm,
 )
 from .models import CalendarFeed, LineAssignment, Visit, technicians
-from .pages import calendar_period, regenerate_feed_view
+from .pages import calendar_period, days_period, regenerate_feed_view
 from .recurrence import RecurrenceError
 
 UPCOMING_PAGE = 50
@@ -449,21 +449,13 @@ def visit_complete(request, pk):
 def my_schedule(request):
     """The signed-in technician's day or week: customer, address, checklist of each visit."""
     today = local_today()
-    day = calendars.parse_day(request.GET.get("day", ""), today=today)
     view = "day" if request.GET.get("view") == "day" else "week"
-    days = [day] if view == "day" else calendars.week_of(day)
     mine = Visit.objects.filter(technician=request.user)
-    shown = calendars.DAY_SHOWN if view == "day" else calendars.WEEK_SHOWN
-    step = dt.timedelta(days=len(days))
     return render(
         request,
         "scheduling/my_schedule.html",
         {
-            "days": calendars.day_list(days, mine, today=today, shown=shown),
-            "day": day,
-            "view": view,
-            "previous": day - step,
-            "next": day + step,
+            **days_period(request, mine, view=view, today=today),
             "today": today,
             "to_report": mine.open()
             .for_display()
