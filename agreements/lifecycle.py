@@ -151,6 +151,7 @@ def file_termination_request(agreement, *, by, received_at, reason, typed_name, 
         raise ValidationError("Give the reason and type your full name.")
     received_on = timezone.localdate(received_at, agreement.tz)
     outcome = termination_outcome(agreement, received_on=received_on)
+    recorded_by_staff = by.is_allora_staff  # a letter or email: whoever records it has seen it
     request = TerminationRequest.objects.create(
         agreement=agreement,
         received_at=received_at,
@@ -163,10 +164,9 @@ def file_termination_request(agreement, *, by, received_at, reason, typed_name, 
         timely=outcome.timely,
         effective_end=outcome.effective_end,
         renews_on=outcome.renews_on,
+        acknowledged_at=now if recorded_by_staff else None,
+        acknowledged_by=by if recorded_by_staff else None,
     )
-    if by.is_allora_staff:  # a letter or email: whoever records it has seen it
-        request.acknowledged_at, request.acknowledged_by = now, by
-        request.save(update_fields=["acknowledged_at", "acknowledged_by"])
     latest = agreement.latest_term
     if latest and latest.end == outcome.effective_end:
         agreement.set_status(Agreement.Status.ENDING)
