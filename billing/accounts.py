@@ -450,7 +450,10 @@ def billable_entries():
 
 
 def non_void_invoices():
-    return Invoice.objects.not_void().filter(agreement=OuterRef("pk"))
+    """The agreement's own billing (monthly and final invoices), not void."""
+    return Invoice.objects.not_void().filter(
+        agreement=OuterRef("pk"), kind__in=Invoice.AGREEMENT_KINDS
+    )
 
 
 def _version_rows(agreement_ids) -> list:
@@ -534,7 +537,9 @@ def _grouped_invoice_marks() -> dict:
     """The same marks as aggregates of the agreement's invoices (one join and a GROUP BY: less
     work for the database than five subqueries per agreement, for a read that joins nothing
     else to many rows)."""
-    not_void = ~Q(invoices__status=Invoice.Status.VOID)
+    not_void = ~Q(invoices__status=Invoice.Status.VOID) & Q(
+        invoices__kind__in=Invoice.AGREEMENT_KINDS
+    )
     return {
         name: Max(
             f"invoices__{field}", filter=not_void & Q(invoices__kind=kind) if kind else not_void

@@ -240,8 +240,11 @@ class InvoiceSequence(models.Model):
     def __str__(self):
         return f"{self.name}: {self.last_number}"
 
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
     @classmethod
-    def take(cls, count: int = 1) -> int:
+    def take(cls, count: int = 1, *, name: str = INVOICE) -> int:
         """The next number, or the first of ``count`` consecutive ones (a block: one statement
         for a whole chunk of invoices). Call it inside the transaction that stores the invoices:
         the UPDATE locks the counter row until that transaction ends, so two workers never get
@@ -252,13 +255,13 @@ class InvoiceSequence(models.Model):
         sql = f"UPDATE {table} SET last_number = last_number + %s WHERE name = %s RETURNING last_number"  # noqa: E501, S608 -- no user input
         for _ in range(2):
             with connection.cursor() as cursor:
-                cursor.execute(sql, [count, "invoice"])
+                cursor.execute(sql, [count, name])
                 row = cursor.fetchone()
             if row is not None:
                 return row[0] - count + 1
             try:  # the very first invoice: create the counter, then take from it
                 with transaction.atomic():
-                    cls.objects.create(name="invoice")
+                    cls.objects.create(name=name)
             except IntegrityError:
                 pass  # another worker created it first
         raise RuntimeError("The invoice number sequence could not be read.")
@@ -266,6 +269,10 @@ class InvoiceSequence(models.Model):
 
 def invoice_number(sequence_number: int) -> str:
     return f"INV-{sequence_number:06d}"
+
+
+def credit_note_number(sequence_number: int) -> str:
+    return f"CN-{sequence_number:06d}"
 
 
 class InvoiceQuerySet(CustomerScopedQuerySet):
@@ -279,15 +286,29 @@ class InvoiceQuerySet(CustomerScopedQuerySet):
 
 
 class Invoice(models.Model):
-    """One invoice of one agreement: monthly (recurring charges of the month in advance, usage
-    in arrears) or final (the rest of the term's commitment when it is terminated early).
+    """One invoice of a customer, in one numbering:
+
+    - monthly (an agreement's recurring charges of the month in advance, usage in arrears) or
+      final (the rest of the term's commitment when it is terminated early): the agreement's
+      billing, which `billing.accounts` follows (`AGREEMENT_KINDS`);
+    - project (an approved project, by its estimate's terms: `project` is set; `agreement` is
+      the project's when it has one);
+    - one-off (hardware, a site visit outside any agreement: lines typed by staff; `agreement`
+      optional).
 
     `covers_from`/`covers_until` is the stretch of recurring charges it billed ([from, until));
-    `usage_until` the first day whose usage it did not bill. The next invoice starts there."""
+    `usage_until` the first day whose usage it did not bill. The next invoice starts there. A
+    project or one-off invoice bills no stretch: all three are its issue date.
+
+    The balance is `total - amount_paid - amount_credited`: `amount_paid` is what payments (and
+    customer credit applied, a payment of method "credit") settled, `amount_credited` what credit
+    notes took off it."""
 
     class Kind(models.TextChoices):
         MONTHLY = "monthly", "Monthly"
         FINAL = "final", "Final (early termination)"
+        PROJECT = "project", "Project"
+        ONE_OFF = "one_off", "One-off"
 
     class Status(models.TextChoices):
         ISSUED = "issued", "Issued"
@@ -295,9 +316,21 @@ class Invoice(models.Model):
         OVERDUE = "overdue", "Overdue"
         VOID = "void", "Void"
 
+    # The kinds an agreement's billing (`billing.accounts`) follows.
+    AGREEMENT_KINDS = (Kind.MONTHLY, Kind.FINAL)
+
     number = models.CharField(max_length=20, unique=True)
-    agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="invoices")
+    agreement = models.ForeignKey(
+        Agreement, null=True, blank=True, on_delete=models.PROTECT, related_name="invoices"
+    )
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
+    project = models.ForeignKey(
+        "delivery.Project",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="invoices",
+    )
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.MONTHLY)
     period = models.DateField(help_text="The first day of the month invoiced.")
     issued_on = models.DateField()
@@ -309,6 +342,7 @@ class Invoice(models.Model):
     discount_total = models.DecimalField(max_digits=12, decimal_places=2)
     total = models.DecimalField(max_digits=12, decimal_places=2)
     amount_paid = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
+    amount_credited = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
     paid_on = models.DateField(null=True, blank=True)
     covers_from = models.DateField()
     covers_until = models.DateField()
@@ -340,8 +374,21 @@ class Invoice(models.Model):
             # A negative total is a credit (an amendment that removed a service already billed).
             models.CheckConstraint(
                 name="invoice_paid_within_total",
-                condition=Q(amount_paid=0)
-                | Q(amount_paid__gt=0, amount_paid__lte=models.F("total")),
+                condition=Q(amount_paid=0, amount_credited=0)
+                | Q(
+                    amount_paid__gte=0,
+                    amount_credited__gte=0,
+                    amount_paid__lte=models.F("total") - models.F("amount_credited"),
+                ),
+            ),
+            # An agreement's own invoices have its agreement; a project invoice its project.
+            models.CheckConstraint(
+                name="invoice_kind_has_its_owner",
+                condition=(
+                    Q(kind__in=["monthly", "final"], agreement__isnull=False, project__isnull=True)
+                    | Q(kind="project", project__isnull=False)
+                    | Q(kind="one_off", project__isnull=True)
+                ),
             ),
             models.CheckConstraint(
                 name="invoice_due_after_issue", condition=Q(due_on__gte=models.F("issued_on"))
@@ -364,7 +411,12 @@ class Invoice(models.Model):
 
     @property
     def balance(self) -> Decimal:
-        return self.total - self.amount_paid
+        return self.total - self.amount_paid - self.amount_credited
+
+    @property
+    def is_agreement_billing(self):
+        """A monthly or final invoice: part of its agreement's billing (`billing.accounts`)."""
+        return self.kind in self.AGREEMENT_KINDS
 
     @property
     def is_open(self):
@@ -374,6 +426,10 @@ class Invoice(models.Model):
     def period_label(self):
         if self.kind == self.Kind.FINAL:
             return f"Final invoice, {self.issued_on:%B %-d, %Y}"
+        if self.kind == self.Kind.PROJECT:
+            return f"Project invoice, {self.issued_on:%B %-d, %Y}"
+        if self.kind == self.Kind.ONE_OFF:
+            return f"Invoice of {self.issued_on:%B %-d, %Y}"
         return f"{self.period:%B %Y}"
 
     def _locked(self):
@@ -433,13 +489,21 @@ class Invoice(models.Model):
                 raise ValidationError("This invoice is already void.")
             if invoice.amount_paid > 0:
                 raise ValidationError("An invoice with payments cannot be voided.")
-            later = (
+            if invoice.amount_credited > 0:
+                raise ValidationError(
+                    "An invoice with a credit note cannot be voided: credit what remains instead."
+                )
+            later = invoice.is_agreement_billing and (
                 Invoice.objects.not_void()
-                .filter(agreement_id=invoice.agreement_id, pk__gt=invoice.pk)
+                .filter(
+                    agreement_id=invoice.agreement_id,
+                    kind__in=self.AGREEMENT_KINDS,
+                    pk__gt=invoice.pk,
+                )
                 .order_by("pk")
                 .first()
             )
-            if later is not None:
+            if later:
                 raise ValidationError(
                     "Only the latest invoice of an agreement can be voided: %(number)s came "
                     "after this one.",
@@ -465,6 +529,9 @@ class InvoiceLine(models.Model):
         HOSTING = "hosting", "Hosting"
         EMERGENCY = "emergency", "Emergency Support"
         OVERAGE = "overage", "Prescheduled hours beyond the block"
+        AFTER_HOURS = "after_hours", "After-hours work"
+        PROJECT = "project", "Project work"
+        ITEM = "item", "Item"
 
     RECURRING = (Kind.MAINTENANCE, Kind.PRESCHEDULED, Kind.HOSTING)
 
@@ -503,14 +570,20 @@ class InvoiceLine(models.Model):
 
 
 class Payment(models.Model):
+    """Money received against an invoice, or customer credit applied to it (method "credit").
+    `to_credit` is the part of the amount beyond the invoice's balance, held as customer credit
+    (an overpayment): the invoice's `amount_paid` counts `amount - to_credit`."""
+
     class Method(models.TextChoices):
         CHECK = "check", "Check"
         ACH = "ach", "ACH / bank transfer"
         CARD = "card", "Card"
         OTHER = "other", "Other"
+        CREDIT = "credit", "Customer credit"
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
     amount = models.DecimalField(max_digits=12, decimal_places=2)
+    to_credit = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
     received_on = models.DateField()
     method = models.CharField(max_length=10, choices=Method.choices, default=Method.ACH)
     reference = models.CharField(max_length=100, blank=True)
@@ -522,11 +595,20 @@ class Payment(models.Model):
     class Meta:
         ordering = ["received_on", "id"]
         constraints = [
-            models.CheckConstraint(name="payment_amount_positive", condition=Q(amount__gt=0))
+            models.CheckConstraint(name="payment_amount_positive", condition=Q(amount__gt=0)),
+            models.CheckConstraint(
+                name="payment_credit_within_amount",
+                condition=Q(to_credit__gte=0, to_credit__lte=models.F("amount")),
+            ),
         ]
 
     def __str__(self):
         return f"${self.amount} on {self.received_on} for {self.invoice.number}"
+
+    @property
+    def applied(self) -> Decimal:
+        """The part of the payment that settled the invoice."""
+        return self.amount - self.to_credit
 
 
 class TimeEntry(models.Model):
@@ -572,6 +654,12 @@ class TimeEntry(models.Model):
         related_name="time_entries",
     )
     work_date = models.DateField("date")
+    start_time = models.TimeField(
+        null=True, blank=True, help_text="When the work started (local time), if known."
+    )
+    after_hours = models.BooleanField(
+        default=False, help_text="Worked outside the customer's business hours."
+    )
     hours = models.DecimalField(max_digits=5, decimal_places=2)
     technician = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="time_entries"
@@ -607,20 +695,21 @@ class TimeEntry(models.Model):
                         Q(project__isnull=True, emergency_request__isnull=False, visit__isnull=True)
                         & (Q(line__isnull=True) | Q(agreement__isnull=False))
                     )
-                    # a project: never on an agreement's invoice
+                    # a project: never on an agreement's invoice (on the project's own invoices)
                     | Q(
                         project__isnull=False,
                         emergency_request__isnull=True,
                         agreement__isnull=True,
                         line__isnull=True,
                         visit__isnull=True,
-                        invoice__isnull=True,
                     )
                 ),
             ),
             models.CheckConstraint(
                 name="time_entry_invoiced_on_its_agreement",
-                condition=Q(invoice__isnull=True) | Q(agreement__isnull=False),
+                condition=Q(invoice__isnull=True)
+                | Q(agreement__isnull=False)
+                | Q(project__isnull=False),
             ),
         ]
         indexes = [
@@ -655,3 +744,152 @@ class TimeEntry(models.Model):
         if self.visit_id:
             return f"{self.line.get_kind_display()} visit"
         return self.line.get_kind_display()
+
+
+class CreditNote(models.Model):
+    """A credit against one invoice (all of it or some lines), with a reason. It takes
+    `applied_to_invoice` off the invoice's balance; the rest (the invoice was already paid) is
+    held as customer credit (`to_customer_credit`, a `CustomerCredit` entry). Numbered CN-…,
+    never reused; nothing issued is deleted."""
+
+    number = models.CharField(max_length=20, unique=True)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="credit_notes")
+    issued_on = models.DateField()
+    reason = models.CharField(max_length=300)
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    applied_to_invoice = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
+    to_customer_credit = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = CustomerScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-issued_on", "-number"]
+        constraints = [
+            models.CheckConstraint(name="credit_note_positive", condition=Q(total__gt=0)),
+            models.CheckConstraint(
+                name="credit_note_parts_add_up",
+                condition=Q(
+                    applied_to_invoice__gte=0,
+                    to_customer_credit__gte=0,
+                    total=models.F("applied_to_invoice") + models.F("to_customer_credit"),
+                ),
+            ),
+        ]
+        indexes = [models.Index(fields=["customer", "issued_on"], name="credit_note_customer")]
+
+    def __str__(self):
+        return f"{self.number} ({self.customer})"
+
+
+class CreditNoteLine(models.Model):
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField(default=0)
+    invoice_line = models.ForeignKey(
+        InvoiceLine, null=True, blank=True, on_delete=models.PROTECT, related_name="credits"
+    )
+    description = models.CharField(max_length=300)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+
+    class Meta:
+        ordering = ["credit_note", "position", "id"]
+        constraints = [
+            models.CheckConstraint(name="credit_note_line_positive", condition=Q(amount__gt=0))
+        ]
+
+    def __str__(self):
+        return f"{self.description}: ${self.amount}"
+
+
+class CustomerCredit(models.Model):
+    """One movement of a customer's credit: held (+, an overpayment or a credit note on a paid
+    invoice) or applied to an invoice (-, with the "credit" payment that applied it). The
+    customer's credit is the sum of its entries, never below zero."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="credits")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    on = models.DateField()
+    note = models.CharField(max_length=300, blank=True)
+    payment = models.ForeignKey(
+        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="credits"
+    )
+    credit_note = models.ForeignKey(
+        CreditNote, null=True, blank=True, on_delete=models.PROTECT, related_name="credits"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["customer", "on", "id"]
+        constraints = [
+            models.CheckConstraint(name="customer_credit_not_zero", condition=~Q(amount=0))
+        ]
+        indexes = [models.Index(fields=["customer", "on"], name="customer_credit_on")]
+
+    def __str__(self):
+        return f"{self.amount} for {self.customer} on {self.on}"
+
+
+class ReminderStep(models.Model):
+    """When payment reminders go out, set by admins: days relative to the due date (negative
+    before it, 0 on it, positive after). Each is sent once per invoice, until it is paid."""
+
+    days = models.SmallIntegerField(
+        unique=True, validators=[MinValueValidator(-60), MaxValueValidator(365)]
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["days"]
+
+    def __str__(self):
+        if self.days < 0:
+            return f"{-self.days} days before the due date"
+        if self.days == 0:
+            return "On the due date"
+        return f"{self.days} days after the due date"
+
+
+class InvoiceEvent(models.Model):
+    """The invoice's timeline: issued, emailed, resent, each reminder, payments, credits, void.
+    A reminder step is recorded once per invoice (the constraint), so repeated or concurrent
+    runs of the reminder job never send it twice."""
+
+    class Kind(models.TextChoices):
+        ISSUED = "issued", "Issued"
+        EMAILED = "emailed", "Emailed"
+        RESENT = "resent", "Resent"
+        REMINDER = "reminder", "Payment reminder"
+        PAYMENT = "payment", "Payment"
+        CREDIT_NOTE = "credit_note", "Credit note"
+        CREDIT_APPLIED = "credit_applied", "Customer credit applied"
+        VOIDED = "voided", "Voided"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    at = models.DateTimeField(default=timezone.now)
+    detail = models.CharField(max_length=300, blank=True)
+    reminder_days = models.SmallIntegerField(null=True, blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["invoice", "at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "reminder_days"],
+                condition=Q(kind="reminder"),
+                name="one_reminder_per_step",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.invoice_id}: {self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"
