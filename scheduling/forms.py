@@ -303,15 +303,10 @@ class VisitMoveForm(forms.Form):
                 "The end time must be after the start time (a visit ends on the day it starts)."
             )
         zone = self.visit.tz
-        data["starts_at"] = _aware(data["date"], data["start_time"], zone)
-        data["ends_at"] = _aware(data["date"], data["end_time"], zone)
+        data["starts_at"] = recurrence.local_to_utc(data["date"], data["start_time"], zone)
+        data["ends_at"] = recurrence.local_to_utc(data["date"], data["end_time"], zone)
         data["technician"] = data.get("technician") or self.visit.technician
         return data
-
-
-def _aware(day, time, zone):
-    # fold=0, as in recurrence: a time skipped by DST moves forward, a repeated one is the first.
-    return dt.datetime.combine(day, time).replace(tzinfo=zone).astimezone(dt.UTC)
 
 
 class TechnicianForm(forms.Form):
@@ -320,6 +315,34 @@ class TechnicianForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["technician"] = _technician_field()
+
+
+class ResolveForm(forms.Form):
+    """Resolve a line's clashing visits together: the chosen ones go to a technician, at their
+    own time or at one new start time each on its day."""
+
+    visits = forms.TypedMultipleChoiceField(
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
+        error_messages={
+            "required": "Tick at least one visit.",
+            "invalid_choice": "Tick visits of this list only (one was resolved meanwhile?).",
+        },
+    )
+    start_time = forms.TimeField(
+        label="New start time (optional)",
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time", "class": "form-control"}, format="%H:%M"),
+        help_text="Leave empty to keep each visit's time; otherwise every ticked visit starts "
+        "at this time on its own day (customer's time), with the same length.",
+        error_messages={"invalid": "Enter a time, e.g. 14:00."},
+    )
+
+    def __init__(self, *args, visits, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["technician"] = _technician_field(label="Give them to")
+        self.fields["visits"].choices = [(visit.pk, visit.local_label) for visit in visits]
+        self.order_fields(["visits", "technician", "start_time"])
 
 
 class VisitCompleteForm(forms.Form):

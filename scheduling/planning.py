@@ -222,36 +222,61 @@ class AssignResult:
     clashing: list = field(default_factory=list)  # [(visit, [visits in the way])]
 
 
-@transaction.atomic
-def assign_line(line, *, technician, by, today: dt.date) -> AssignResult:
-    """Make `technician` the line's default and give them its open visits from `today` on.
+def _upcoming(line, *, today: dt.date):
+    """The line's open visits from the start of `today` in the customer's zone."""
+    midnight = _local_midnight(today, line.version.agreement.time_zone)
+    return Visit.objects.open().filter(line=line, starts_at__gte=midnight)
 
-    A visit that would double-book them keeps its current technician (or none, flagged) and
-    is reported with the visits in the way, for staff to resolve one by one."""
-    technician = User.objects.select_for_update().get(pk=technician.pk)  # one booking at a time
-    LineAssignment.objects.update_or_create(
-        line=line,
-        defaults={"technician": technician, "assigned_by": by, "assigned_at": timezone.now()},
-    )
-    tz_name = line.version.agreement.time_zone
-    visits = list(
-        Visit.objects.open()
-        .filter(line=line, starts_at__gte=_local_midnight(today, tz_name))
-        .exclude(technician=technician)
-        .for_display()
-    )
-    result = AssignResult()
-    if not visits:
-        return result
+
+def clashes_for(visits, technician, *, line) -> list:
+    """[(visit, [visits in the way])] of `visits` that would double-book `technician`, counting
+    only their visits of other lines (the line's own are what is being (re)planned). Two
+    queries whatever the number of visits; nothing is written."""
+    if not visits or technician is None:
+        return []
     low, high = min(v.starts_at for v in visits), max(v.ends_at for v in visits)
     busy = list(
         Visit.objects.active()
         .filter(technician=technician)
         .overlapping(low, high)
         .exclude(line=line)
-        .values_list("starts_at", "ends_at")
+        .for_display()
+        .order_by("starts_at", "pk")
     )
-    clashing = split_clashes([(v.pk, v.starts_at, v.ends_at) for v in visits], busy)
+    clashing = split_clashes(
+        [(v.pk, v.starts_at, v.ends_at) for v in visits], [(b.starts_at, b.ends_at) for b in busy]
+    )
+    return [
+        (v, [b for b in busy if b.starts_at < v.ends_at and b.ends_at > v.starts_at])
+        for v in visits
+        if v.pk in clashing
+    ]
+
+
+def preview_assignment(line, *, technician, today: dt.date) -> tuple[int, list]:
+    """What `assign_line` would do, without doing it: (upcoming visits it would take, the
+    clashing ones with the visits in the way)."""
+    visits = list(_upcoming(line, today=today).exclude(technician=technician).for_display())
+    return len(visits), clashes_for(visits, technician, line=line)
+
+
+@transaction.atomic
+def assign_line(line, *, technician, by, today: dt.date) -> AssignResult:
+    """Make `technician` the line's default and give them its open visits from `today` on.
+
+    A visit that would double-book them keeps its current technician (or none, flagged) and
+    is reported with the visits in the way; staff resolve them together (`resolve_visits`)."""
+    technician = User.objects.select_for_update().get(pk=technician.pk)  # one booking at a time
+    LineAssignment.objects.update_or_create(
+        line=line,
+        defaults={"technician": technician, "assigned_by": by, "assigned_at": timezone.now()},
+    )
+    visits = list(_upcoming(line, today=today).exclude(technician=technician).for_display())
+    result = AssignResult()
+    if not visits:
+        return result
+    result.clashing = clashes_for(visits, technician, line=line)
+    clashing = {visit.pk for visit, _ in result.clashing}
     free = [v.pk for v in visits if v.pk not in clashing]
     now = timezone.now()
     result.assigned = Visit.objects.filter(pk__in=free).update(
@@ -261,10 +286,63 @@ def assign_line(line, *, technician, by, today: dt.date) -> AssignResult:
     Visit.objects.filter(pk__in=clashing, technician__isnull=True).update(
         flag=Visit.Flag.CONFLICT, note=f"{technician} is busy at this time: assign someone else"
     )
+    return result
+
+
+# At most this many visits are resolved in one go (a year of weekly visits fits).
+RESOLVE_LIMIT = 100
+
+
+def visits_to_resolve(line, *, today: dt.date) -> list:
+    """The line's upcoming visits that have no technician because the default one was busy."""
+    return list(
+        _upcoming(line, today=today)
+        .filter(flag=Visit.Flag.CONFLICT)
+        .for_display()
+        .order_by("starts_at", "pk")[:RESOLVE_LIMIT]
+    )
+
+
+@dataclass
+class ResolveResult:
+    done: list = field(default_factory=list)  # visits now booked
+    still: list = field(default_factory=list)  # [(visit, why not: a message)]
+
+
+def resolve_visits(
+    line, visit_ids, *, technician, start_time: dt.time | None, now, today: dt.date
+) -> ResolveResult:
+    """Resolve the chosen visits of `line` at once: give them to `technician`, at their own
+    time or, with `start_time`, at that local time on each one's day (same length). A visit
+    that would still double-book someone, or would move into the past, is left as it is and
+    reported; the others are booked (each visit in its own savepoint, through the same rules
+    as moving one visit)."""
+    if technician is None:
+        raise ValidationError("Pick the technician who takes these visits.")
+    chosen = set(visit_ids)
+    visits = [v for v in visits_to_resolve(line, today=today) if v.pk in chosen]
+    if not visits:
+        raise ValidationError("Choose at least one visit that still needs a technician.")
+    result = ResolveResult()
     for visit in visits:
-        if visit.pk in clashing:
-            in_the_way = find_clashes(technician, visit.starts_at, visit.ends_at, exclude=visit)
-            result.clashing.append((visit, in_the_way))
+        starts_at, ends_at = visit.starts_at, visit.ends_at
+        if start_time is not None:
+            starts_at = recurrence.local_to_utc(visit.local_start.date(), start_time, visit.tz)
+            ends_at = starts_at + (visit.ends_at - visit.starts_at)
+        try:
+            with transaction.atomic():
+                reschedule_visit(
+                    visit, starts_at=starts_at, ends_at=ends_at, technician=technician, now=now
+                )
+        except VisitConflict as conflict:
+            in_the_way = "; ".join(
+                f"{other.agreement.customer} {other.local_label}" for other in conflict.clashes
+            )
+            result.still.append((visit, f"{technician} is busy then: {in_the_way}"))
+        except ValidationError as error:
+            result.still.append((visit, " ".join(error.messages)))
+        else:
+            result.done.append(visit)
     return result
 
 

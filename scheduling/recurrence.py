@@ -146,6 +146,12 @@ def validate_rule(
         )
 
 
+def local_to_utc(day: dt.date, time: dt.time, zone) -> dt.datetime:
+    """A local date and time in `zone` (a ZoneInfo) as UTC. fold=0, as for occurrences: a time
+    skipped by a daylight-saving change moves forward, a repeated one is the first."""
+    return dt.datetime.combine(day, time).replace(tzinfo=zone).astimezone(dt.UTC)
+
+
 def to_local(dt_utc: dt.datetime, tz: str) -> dt.datetime:
     """Convert an aware datetime (normally UTC) to an aware datetime in zone `tz`."""
     if dt_utc.tzinfo is None:

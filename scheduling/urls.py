@@ -17,6 +17,12 @@ urlpatterns = [
     path("schedule/services/", views.line_list, name="line_list"),
     path("schedule/services/<int:pk>/technician/", views.line_assign, name="line_assign"),
     path("schedule/services/<int:pk>/schedule/", views.line_schedule, name="line_schedule"),
+    path(
+        "schedule/services/<int:pk>/technician/preview/",
+        views.line_assign_preview,
+        name="line_assign_preview",
+    ),
+    path("schedule/services/<int:pk>/resolve/", views.line_resolve, name="line_resolve"),
     # Technicians (staff): their own visits
     path("schedule/mine/", views.my_schedule, name="my_schedule"),
     path("schedule/mine/calendar/", views.my_calendar, name="my_calendar"),

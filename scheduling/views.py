@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -27,6 +27,7 @@ from allora.validation import query_id
 from . import calendars, feeds, planning
 from .conflicts import VisitConflict, alternatives, find_clashes
 from .forms import (
+    ResolveForm,
     ScheduleChangeForm,
     ScheduleForm,
     TechnicianForm,
@@ -52,7 +53,37 @@ def schedule_preview(request):
         tz=request.GET.get("tz") or settings.DEFAULT_CUSTOMER_TIME_ZONE,
         anchor=_date_or_today(request.GET.get("anchor", "")),
     )
-    return render(request, "scheduling/_schedule_preview.html", {"form": form})
+    context = {"form": form}
+    line = _preview_line(request.GET.get("line"))
+    technician = getattr(getattr(line, "assignment", None), "technician", None)
+    if line is not None and technician is not None and form.is_valid():
+        # Changing a line's schedule: warn of the new times its technician is busy at.
+        occurrences = form.occurrences_preview()
+        probes = [
+            Visit(pk=index, starts_at=start, ends_at=end)
+            for index, (start, end) in enumerate(occurrences)
+        ]
+        busy = dict(planning.clashes_for(probes, technician, line=line))
+        context.update(
+            technician=technician,
+            occurrences=[
+                (start, end, busy.get(probe))
+                for probe, (start, end) in zip(probes, occurrences, strict=True)
+            ],
+            clash_count=len(busy),
+        )
+    return render(request, "scheduling/_schedule_preview.html", context)
+
+
+def _preview_line(text):
+    pk = query_id(text)
+    if pk is None:
+        return None
+    return (
+        ServiceLine.objects.filter(pk=pk, kind__in=planning.SCHEDULED_KINDS)
+        .select_related("assignment__technician")
+        .first()
+    )
 
 
 def _date_or_today(text: str) -> dt.date:
@@ -148,6 +179,19 @@ def line_list(request):
         )
     )
     page = Paginator(lines, UPCOMING_PAGE).get_page(request.GET.get("page"))
+    to_resolve = dict(
+        Visit.objects.open()
+        .filter(
+            line_id__in=[line.pk for line in page],
+            flag=Visit.Flag.CONFLICT,
+            starts_at__gte=timezone.now(),
+        )
+        .values_list("line_id")
+        .annotate(count=Count("pk"))
+        .order_by()
+    )
+    for line in page:
+        line.to_resolve = to_resolve.get(line.pk, 0)
     return render(request, "scheduling/line_list.html", {"page": page, "tab": "lines"})
 
 
@@ -163,7 +207,8 @@ def _staff_line(pk):
 
 @staff_required
 def line_assign(request, pk):
-    """Make a technician the default of a line; its open visits from today go to them."""
+    """Make a technician the default of a line; its open visits from today go to them. The
+    page shows, as the technician is picked, which visits would clash."""
     line = _staff_line(pk)
     current = getattr(line, "assignment", None)
     form = TechnicianForm(
@@ -183,26 +228,74 @@ def line_assign(request, pk):
             return redirect("scheduling:line_list")
         messages.warning(
             request,
-            f"{len(result.clashing)} visits clash with other visits of {technician}; "
-            "resolve each one below.",
+            f"{len(result.clashing)} visits clash with other visits of {technician}: they have "
+            "no technician yet. Resolve them together below.",
         )
-        return render(
-            request,
-            "scheduling/line_result.html",
-            {"line": line, "technician": technician, "clashing": result.clashing},
-        )
+        return redirect("scheduling:line_resolve", pk=line.pk)
     return render(
         request,
-        "scheduling/form.html",
-        {
-            "form": form,
-            "title": f"Technician for {line.get_kind_display()}",
-            "subtitle": f"{line.version.agreement.customer} · {line.schedule_text}",
-            "submit": "Assign",
-            "cancel_url": reverse("scheduling:line_list"),
-            "help": "The technician takes every upcoming visit of this line that does not clash "
-            "with their other visits, and every visit planned later (renewals too).",
+        "scheduling/line_assign.html",
+        {"form": form, "line": line, "tab": "lines"},
+    )
+
+
+@staff_required
+@require_GET
+def line_assign_preview(request, pk):
+    """The htmx fragment of the technician page: the visits that would clash."""
+    line = _staff_line(pk)
+    form = TechnicianForm(request.GET)
+    context = {"line": line}
+    if form.is_valid():
+        technician = form.cleaned_data["technician"]
+        upcoming, clashing = planning.preview_assignment(
+            line, technician=technician, today=local_today()
+        )
+        context.update(technician=technician, upcoming=upcoming, clashing=clashing)
+    return render(request, "scheduling/_assign_preview.html", context)
+
+
+@staff_required
+def line_resolve(request, pk):
+    """The line's visits left without a technician (the default one was busy), resolved
+    together: another technician, another time for all, or one by one."""
+    line = _staff_line(pk)
+    today = local_today()
+    visits = planning.visits_to_resolve(line, today=today)
+    current = getattr(line, "assignment", None)
+    form = ResolveForm(
+        request.POST or None,
+        visits=visits,
+        initial={
+            "visits": [visit.pk for visit in visits],
+            "technician": current.technician_id if current else None,
         },
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            result = planning.resolve_visits(
+                line,
+                data["visits"],
+                technician=data["technician"],
+                start_time=data["start_time"],
+                now=timezone.now(),
+                today=today,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            if result.done:
+                messages.success(
+                    request, f"{len(result.done)} visits booked with {data['technician']}."
+                )
+            for visit, why in result.still:
+                messages.warning(request, f"Not changed: {visit.local_label}. {why}")
+            return redirect("scheduling:line_resolve", pk=line.pk)
+    return render(
+        request,
+        "scheduling/line_resolve.html",
+        {"line": line, "visits": visits, "form": form, "tab": "lines"},
     )
 
 
@@ -253,15 +346,12 @@ def line_schedule(request, pk):
             )
             if not result.needs_technician:
                 return redirect("scheduling:line_list")
-            return render(
+            messages.warning(
                 request,
-                "scheduling/line_result.html",
-                {
-                    "line": line,
-                    "technician": getattr(line, "assignment", None) and line.assignment.technician,
-                    "clashing": [(visit, []) for visit in result.needs_technician],
-                },
+                f"{len(result.needs_technician)} new visits clash with other visits of the "
+                "technician: they have no technician yet. Resolve them together below.",
             )
+            return redirect("scheduling:line_resolve", pk=line.pk)
     return render(
         request,
         "scheduling/line_schedule.html",

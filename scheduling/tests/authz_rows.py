@@ -35,6 +35,8 @@ ROWS = {
     "scheduling:line_list": (None, STAFF),
     "scheduling:line_assign": (_line, STAFF),
     "scheduling:line_schedule": (_line, STAFF),
+    "scheduling:line_assign_preview": (_line, STAFF),
+    "scheduling:line_resolve": (_line, STAFF),
     "scheduling:my_schedule": (None, STAFF),
     "scheduling:my_calendar": (None, STAFF),
     "scheduling:my_feed_regenerate": (None, STAFF),

@@ -251,18 +251,145 @@ def test_assigning_a_line_reports_clashes_with_links_to_resolve_them(oak, legal,
     line = oak.versions.get(status="signed").lines.get(kind="maintenance")
 
     response = client_for(staff).post(
-        reverse("scheduling:line_assign", args=[line.pk]), {"technician": staff.pk}
+        reverse("scheduling:line_assign", args=[line.pk]), {"technician": staff.pk}, follow=True
     )
 
     page = response.content.decode()
-    assert response.status_code == 200
+    assert response.redirect_chain == [(reverse("scheduling:line_resolve", args=[line.pk]), 302)]
     assert "Visits to resolve" in page
+    assert "10 visits clash with other visits of" in page
     # Customer B's third Wednesdays at 10:00 are in the way from March (today) to December.
-    assert page.count("Resolve…") == 10
+    assert page.count('name="visits"') == 10
+    assert page.count("One by one…") == 10
     assert LineAssignment.objects.get(line=line).technician == staff
     visit = maintenance(oak, 4)
     detail = client_for(staff).get(reverse("scheduling:visit_detail", args=[visit.pk]))
     assert "Conflict-free alternatives" in detail.content.decode()
+    # The list stays: the services page links to it until the visits are resolved.
+    services = client_for(staff).get(reverse("scheduling:line_list")).content.decode()
+    assert "10 to resolve" in services
+
+
+def test_the_technician_page_warns_of_clashes_before_assigning(oak, legal, client_for, staff):
+    legal.visits.filter(line__kind="maintenance").update(technician=staff)
+    line = oak.versions.get(status="signed").lines.get(kind="maintenance")
+    free = UserFactory(role="staff", first_name="Priya", last_name="Raman")
+    url = reverse("scheduling:line_assign_preview", args=[line.pk])
+
+    busy = client_for(staff).get(url, {"technician": staff.pk}).content.decode()
+    clear = client_for(staff).get(url, {"technician": free.pk}).content.decode()
+
+    assert "10 of 10 upcoming visits clash" in busy
+    assert "Wed Mar 17, 2027" in busy and str(legal.agreement.customer) in busy
+    assert "Priya Raman is free for all 10 upcoming visits." in clear
+    assert not Visit.objects.filter(line=line, technician__isnull=False).exists()  # nothing written
+
+
+def _resolve_page(oak, legal, client_for, staff):
+    legal.visits.filter(line__kind="maintenance").update(technician=staff)
+    line = oak.versions.get(status="signed").lines.get(kind="maintenance")
+    client_for(staff).post(
+        reverse("scheduling:line_assign", args=[line.pk]), {"technician": staff.pk}
+    )
+    ids = list(
+        Visit.objects.filter(line=line, flag=Visit.Flag.CONFLICT).values_list("pk", flat=True)
+    )
+    return line, ids, reverse("scheduling:line_resolve", args=[line.pk])
+
+
+def test_clashing_visits_go_to_another_technician_at_once(oak, legal, client_for, staff):
+    line, ids, url = _resolve_page(oak, legal, client_for, staff)
+    priya = UserFactory(role="staff", first_name="Priya", last_name="Raman")
+
+    response = client_for(staff).post(url, {"visits": ids, "technician": priya.pk}, follow=True)
+
+    assert "10 visits booked with Priya Raman." in response.content.decode()
+    visits = Visit.objects.filter(pk__in=ids)
+    assert {(v.technician, v.flag) for v in visits} == {(priya, "")}
+    assert "Nothing to resolve" in response.content.decode()
+
+
+def test_clashing_visits_move_to_another_time_for_all(oak, legal, client_for, staff):
+    line, ids, url = _resolve_page(oak, legal, client_for, staff)
+    before = {v.pk: v.local_start for v in Visit.objects.filter(pk__in=ids)}
+
+    # March to December: the local time stays 14:00 across November's daylight-saving change.
+    response = client_for(staff).post(
+        url, {"visits": ids[1:], "technician": staff.pk, "start_time": "14:00"}, follow=True
+    )
+
+    assert "9 visits booked with" in response.content.decode()
+    moved = Visit.objects.filter(pk__in=ids[1:])
+    assert {v.local_start.utcoffset() for v in moved} == {
+        dt.timedelta(hours=-4),
+        dt.timedelta(hours=-5),
+    }
+    for visit in moved:
+        assert visit.technician == staff and visit.status == Visit.Status.MOVED
+        assert visit.local_start.date() == before[visit.pk].date()
+        assert (visit.local_start.hour, visit.local_start.minute) == (14, 0)
+        assert visit.ends_at - visit.starts_at == dt.timedelta(hours=2)
+    # The other one waits, still listed.
+    assert Visit.objects.filter(pk__in=ids[:1], flag=Visit.Flag.CONFLICT).count() == 1
+
+
+def test_a_visit_that_still_clashes_is_reported_and_left_alone(oak, legal, client_for, staff):
+    line, ids, url = _resolve_page(oak, legal, client_for, staff)
+
+    response = client_for(staff).post(url, {"visits": ids[:2], "technician": staff.pk}, follow=True)
+
+    page = response.content.decode()
+    assert page.count("Not changed:") == 2 and "is busy then:" in page
+    assert Visit.objects.filter(pk__in=ids, flag=Visit.Flag.CONFLICT).count() == 10
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"technician": "me"}, "Tick at least one visit."),
+        ({"visits": ["999999"], "technician": "me"}, "Tick visits of this list only"),
+        ({"visits": "first", "technician": ""}, "Pick a technician."),
+        ({"visits": "first", "technician": "me", "start_time": "25:99"}, "Enter a time"),
+    ],
+)
+def test_bad_bulk_resolutions_change_nothing(oak, legal, client_for, staff, data, message):
+    line, ids, url = _resolve_page(oak, legal, client_for, staff)
+    data = {
+        key: (staff.pk if value == "me" else ids[0] if value == "first" else value)
+        for key, value in data.items()
+    }
+
+    response = client_for(staff).post(url, data)
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert Visit.objects.filter(pk__in=ids, flag=Visit.Flag.CONFLICT).count() == 10
+
+
+def test_the_schedule_change_preview_warns_of_the_technicians_clashes(oak, legal, client_for, staff):
+    legal.visits.filter(line__kind="maintenance").update(technician=staff)
+    line = oak.versions.get(status="signed").lines.get(kind="maintenance")
+    LineAssignment.objects.create(line=line, technician=staff, assigned_by=staff)
+    params = {
+        "tz": "America/New_York",
+        "anchor": "2027-03-01",
+        "line": line.pk,
+        "schedule-frequency": "monthly",
+        "schedule-interval": "1",
+        "schedule-monthly_mode": "weekday",
+        "schedule-ordinal": "3",
+        "schedule-weekday": "WE",
+        "schedule-start_time": "10:00",
+        "schedule-duration_hours": "2",
+    }
+    url = reverse("scheduling:schedule_preview")
+
+    clash = client_for(staff).get(url, params).content.decode()
+    free = client_for(staff).get(url, {**params, "schedule-start_time": "13:00"}).content.decode()
+
+    assert "6 of the next 6 visits clash with other visits of" in clash
+    assert "clashes with" in clash
+    assert "is free for the next 6 visits." in free
 
 
 def test_changing_a_lines_schedule_from_a_date(oak, client_for, staff):
