@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from decimal import Decimal
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -349,6 +350,13 @@ def next_term_comparison(agreement, term, review):
         "new_total": new_total,
         "monthly_difference": new_total - old_total,
     }
+
+
+def proposed_comparison(agreement, term, *, method, uplift_percent=None):
+    """`next_term_comparison` for rates not saved yet: what the review form would save (its
+    live preview, so the admin sees the new monthly total before saving)."""
+    rates = proposed_rates(agreement, method=method, uplift_percent=uplift_percent, on=term.end)
+    return next_term_comparison(agreement, term, SimpleNamespace(rates=rates))
 
 
 def carried_rates(term, version):

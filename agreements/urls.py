@@ -59,6 +59,7 @@ urlpatterns = [
     path("renewals/", views.renewal_queue, name="renewal_queue"),
     path("renewals/bulk/", views.renewal_bulk, name="renewal_bulk"),
     path("renewals/<int:pk>/", views.renewal_review, name="renewal_review"),
+    path("renewals/<int:pk>/preview/", views.renewal_review_preview, name="renewal_review_preview"),
     path(
         "renewals/reviews/<int:pk>/finalize/",
         views.renewal_finalize,

@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from allora.history import timeline
 from allora.tenancy import admin_required, staff_required
@@ -719,6 +719,32 @@ def renewal_review(request, pk):
             **lifecycle.next_term_comparison(agreement, term, review),
         },
     )
+
+
+@admin_required
+@require_GET
+def renewal_review_preview(request, pk):
+    """The htmx fragment under the review form: the next term's rates and monthly total as the
+    form stands, before it is saved."""
+    agreement = get_agreement_for_user(request.user, pk)
+    term = agreement.latest_term
+    if term is None or not agreement.is_live:
+        raise Http404("This agreement has no term to renew")
+    form = RateReviewForm(request.GET)
+    context = {"form": form}
+    if form.is_valid():
+        try:
+            context.update(
+                lifecycle.proposed_comparison(
+                    agreement,
+                    term,
+                    method=form.cleaned_data["method"],
+                    uplift_percent=form.cleaned_data["uplift_percent"],
+                )
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+    return render(request, "agreements/_rate_preview.html", context)
 
 
 @admin_required

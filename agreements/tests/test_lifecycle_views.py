@@ -106,6 +106,31 @@ def test_an_uplift_typed_beside_another_method_is_refused_next_to_the_percent(
 
 
 @time_machine.travel(NOW)
+def test_the_form_previews_the_new_rates_and_monthly_total_before_saving(
+    client_for, admin, agreement
+):
+    client = client_for(admin)
+    url = reverse("agreements:renewal_review_preview", args=[agreement.pk])
+
+    uplift = client.get(url, {"method": "uplift", "uplift_percent": "5"}).content.decode()
+    keep = client.get(url, {"method": "keep", "uplift_percent": ""}).content.decode()
+    mixed = html.unescape(
+        client.get(url, {"method": "keep", "uplift_percent": "3"}).content.decode()
+    )
+
+    assert "Preview, not saved yet" in uplift
+    assert "$150.00" in uplift and "$157.50" in uplift
+    totals = re.search(r"Monthly recurring total</td>(.*?)</tr>", uplift, re.S).group(1)
+    old, new, change = re.findall(r"\$?([\d,.+-]+)</td>", totals)
+    assert D(new.replace(",", "")) == (D(old.replace(",", "")) * D("1.05")).quantize(D("0.01"))
+    assert "+0.00" not in keep and "Preview, not saved yet" in keep
+    assert "You entered an uplift of 3% but chose" in mixed
+    assert not RateReview.objects.exists()  # a preview saves nothing
+    page = client_for(admin).get(reverse("agreements:renewal_review", args=[agreement.pk]))
+    assert f'hx-get="{url}"' in page.content.decode()
+
+
+@time_machine.travel(NOW)
 def test_keeping_the_rates_with_the_percent_cleared_saves(client_for, admin, agreement):
     client_for(admin).post(
         reverse("agreements:renewal_review", args=[agreement.pk]),

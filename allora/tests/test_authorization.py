@@ -134,6 +134,7 @@ MATRIX = {
     "agreements:renewal_queue": (None, ADMIN),
     "agreements:renewal_bulk": (None, ADMIN_POST),
     "agreements:renewal_review": (_agreement, ADMIN),
+    "agreements:renewal_review_preview": (_agreement, ADMIN),
     "agreements:renewal_finalize": (_review, ADMIN),
     "billing:ratecard_list": (None, STAFF),
     "billing:ratecard_create": (None, ADMIN),
