@@ -377,7 +377,10 @@ class ServiceLineForm(CrispyForm, forms.ModelForm):
             items = self.instance.checklist if self.instance.pk else self.DEFAULT_CHECKLIST
             self.initial["checklist"] = "\n".join(items)
         if "package_name" in self.fields:
-            self.fields["package_name"].choices = [(name, name) for name in hosting_packages]
+            self.fields["package_name"].choices = [
+                (name, f"{name} — ${price:,.2f} a month (list price)")
+                for name, price in hosting_packages
+            ]
         if "response_tier" in self.fields:
             self.fields["response_tier"].queryset = ResponseTier.objects.filter(is_active=True)
             self.fields["response_tier"].required = True

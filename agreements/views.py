@@ -315,7 +315,8 @@ def agreement_detail(request, pk):
             "parties_changed": version.status in AWAITING and signing.parties_changed(version),
             # Exhibit B lines with their schedule's overrun of the block (None: it fits).
             "draft_lines": [
-                (line, overruns.get(line.pk)) for line, _ in (document or {}).get("lines", [])
+                (line, amount, overruns.get(line.pk))
+                for line, amount in (document or {}).get("lines", [])
             ],
             "versions": versions,
             "agreement_terms": sorted(agreement.terms.all(), key=lambda term: term.number),

@@ -41,11 +41,12 @@ def rates_snapshot(*, on: dt.date):
 
 
 def hosting_packages(*, on: dt.date):
-    """Names of the hosting packages on the rate card in effect (for Exhibit B forms)."""
+    """[(name, monthly list price)] of the hosting packages on the rate card in effect (for
+    Exhibit B forms, which show each package's price)."""
     card = RateCard.objects.current(on=on)
     if card is None:
         return []
-    return list(card.lines.filter(kind="hosting_monthly").values_list("name", flat=True))
+    return list(card.lines.filter(kind="hosting_monthly").values_list("name", "price"))
 
 
 def fill_monthly_amounts(*, chunks: int | None = None, size: int = MONTHLY_AMOUNT_CHUNK) -> int:

@@ -99,3 +99,26 @@ def test_draft_agreement_page_reads_the_rate_card_once(
         response = client.get(reverse("agreements:agreement_detail", args=[version.agreement_id]))
     assert len(response.context["draft_lines"]) == lines
     assert response.context["commitment"] is None
+
+
+@time_machine.travel(NOW)
+def test_drafting_shows_each_services_monthly_price_and_the_total(client_for, staff, customer_a):
+    published_card(effective_date=dt.date(2026, 1, 1))
+    version = draft_with_all_services(customer=customer_a)
+    client = client_for(staff)
+
+    response = client.get(reverse("agreements:agreement_detail", args=[version.agreement_id]))
+
+    page = response.content.decode()
+    priced = [amount for _, amount, _ in response.context["draft_lines"] if amount]
+    assert priced, "the draft has priced services"
+    for amount in priced:
+        assert f"${amount.net_amount:,.2f} a month" in page
+    total = response.context["monthly_total"]
+    assert total == sum(amount.net_amount for amount in priced)
+    assert f"monthly total ${total:,.2f}" in page
+    assert "billed by the hour when used" in page  # Emergency Support has no monthly price
+    hosting = client.get(
+        reverse("agreements:line_create", args=[version.agreement_id, "hosting"])
+    ).content.decode()
+    assert "a month (list price)</option>" in hosting

@@ -6,6 +6,7 @@ import datetime as dt
 import importlib
 import inspect
 import json
+from decimal import Decimal
 
 import pytest
 from django import forms
@@ -117,7 +118,7 @@ def test_a_huge_hosting_quantity_is_a_field_error(db, quantity):
     form = ServiceLineForm(
         {"package_name": "Website hosting", "quantity": quantity, "notes": ""},
         kind=ServiceKind.HOSTING,
-        hosting_packages=["Website hosting"],
+        hosting_packages=[("Website hosting", Decimal("49.00"))],
     )
     assert not form.is_valid()
     assert form.errors["quantity"] == ["Enter a quantity from 1 to 1000."]
