@@ -366,7 +366,9 @@ def test_bad_bulk_resolutions_change_nothing(oak, legal, client_for, staff, data
     assert Visit.objects.filter(pk__in=ids, flag=Visit.Flag.CONFLICT).count() == 10
 
 
-def test_the_schedule_change_preview_warns_of_the_technicians_clashes(oak, legal, client_for, staff):
+def test_the_schedule_change_preview_warns_of_the_technicians_clashes(
+    oak, legal, client_for, staff
+):
     legal.visits.filter(line__kind="maintenance").update(technician=staff)
     line = oak.versions.get(status="signed").lines.get(kind="maintenance")
     LineAssignment.objects.create(line=line, technician=staff, assigned_by=staff)
