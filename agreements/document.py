@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 
+from allora.models import CompanyProfile
 from allora.validation import date_in_range
 from billing.pricing import agreement_rates, line_amount
 from billing.rules import money
@@ -30,14 +31,26 @@ class Party:
         return self.legal_name
 
 
-def parties_record(customer) -> dict:
-    """The parties' names and addresses as a version records them when it is sent."""
-    return {"customer": {"legal_name": customer.legal_name, "address": customer.address}}
+# How versions sent before Allora's details were recorded name it (their documents and digests
+# stay exactly as they were signed).
+LEGACY_ALLORA = {"legal_name": "Allora", "address": "Raleigh, NC"}
+
+
+def customer_record(customer) -> dict:
+    return {"legal_name": customer.legal_name, "address": customer.address}
+
+
+def parties_record(customer, *, company=None) -> dict:
+    """The parties' names and addresses as a version records them when it is sent: the customer
+    and Allora (its details from *Settings → Company*; pass ``company`` when recording many)."""
+    company = company or CompanyProfile.current()
+    return {"customer": customer_record(customer), "allora": company.party_record()}
 
 
 def version_parties(version: AgreementVersion) -> dict:
     """The parties a version names: as recorded when it was sent, or (a draft) as they are now."""
-    return version.parties or parties_record(version.agreement.customer)
+    parties = version.parties or parties_record(version.agreement.customer)
+    return {"allora": LEGACY_ALLORA, **parties}
 
 
 def visits_per_year(line, *, start: dt.date, tz: str) -> int:
@@ -81,6 +94,7 @@ def document_context(version: AgreementVersion, *, today: dt.date):
     What the caller prefetched (the version's lines and signatures, the agreement's terms) is
     not read again; ``snapshot`` is Exhibit A as used (for the draft's other panels)."""
     agreement = version.agreement
+    parties = version_parties(version)
     snapshot = version.rates_snapshot or rates_snapshot(on=today)
     anchor = version.start_date or today
     if not date_in_range(anchor):  # old or imported data; the page says the date is wrong
@@ -99,7 +113,8 @@ def document_context(version: AgreementVersion, *, today: dt.date):
         "version": version,
         "agreement": agreement,
         # The customer as the version names it (sent or signed: as recorded when it was sent).
-        "customer": Party(**version_parties(version)["customer"]),
+        "customer": Party(**parties["customer"]),
+        "allora_party": parties["allora"],
         "terms": version.terms_template,
         "sections": version.terms_template.sections(),
         "rate_card": snapshot["rate_card"],
@@ -124,10 +139,11 @@ def content_digest(version: AgreementVersion, *, lines=None) -> str:
         lines = version.lines.select_related("response_tier").order_by("position", "id")
     else:
         lines = sorted(lines, key=lambda line: (line.position, line.pk or 0))
+    parties = version.parties or parties_record(version.agreement.customer)
     content = {
         "agreement": version.agreement.number,
         "version": version.number,
-        "customer": version_parties(version)["customer"],
+        "customer": parties["customer"],
         "terms": {"version": version.terms_template.version, "body": version.terms_template.body},
         "billing_day": version.billing_day,
         "payment_terms_days": version.payment_terms_days,
@@ -135,6 +151,8 @@ def content_digest(version: AgreementVersion, *, lines=None) -> str:
         "rates": version.rates_snapshot,
         "lines": [_line_content(line) for line in lines],
     }
+    if "allora" in parties:  # recorded since Allora's details became settings
+        content["allora"] = parties["allora"]
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 

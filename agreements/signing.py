@@ -21,7 +21,7 @@ from allora.validation import DATE_RANGE_MESSAGE, date_in_range
 from billing.services import rates_snapshot
 
 from . import lifecycle
-from .document import content_digest, parties_record, version_parties
+from .document import content_digest, customer_record, parties_record, version_parties
 from .drawing import check_drawing
 from .models import (
     Agreement,
@@ -372,7 +372,7 @@ def awaiting_signature(customer):
 
 def parties_changed(version) -> bool:
     """Whether the customer's name or address differs now from what the version records."""
-    return version_parties(version) != parties_record(version.agreement.customer)
+    return version_parties(version)["customer"] != customer_record(version.agreement.customer)
 
 
 def recorded_parties_notice(version) -> str:

@@ -1,3 +1,5 @@
+import io
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth import forms as auth_forms
@@ -39,3 +41,75 @@ class VerifyForm(CodeForm):
         self.fields["code"].label = "Code from your authenticator app, or a recovery code"
         days = settings.OTP_REMEMBER_DAYS
         self.fields["remember"].label = f"Remember this browser for {days} days"
+
+
+LOGO_MAX_BYTES = 512 * 1024
+LOGO_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg"}
+
+
+class CompanyProfileForm(forms.ModelForm):
+    """Allora's details (*Settings → Company*), with an optional logo: a PNG or JPEG up to
+    512 kB, checked by reading the image, not by trusting its name."""
+
+    logo_file = forms.FileField(
+        label="Logo",
+        required=False,
+        help_text="PNG or JPEG, at most 512 kB; printed at the top of agreements, invoices and "
+        "statements.",
+    )
+    remove_logo = forms.BooleanField(label="Remove the logo", required=False)
+    website = forms.URLField(max_length=200, required=False, assume_scheme="https")
+
+    class Meta:
+        from .models import CompanyProfile
+
+        model = CompanyProfile
+        fields = [
+            "legal_name",
+            "address",
+            "phone",
+            "email",
+            "website",
+            "emergency_phone",
+            "remit_to",
+            "payment_instructions",
+        ]
+        widgets = {
+            "address": forms.Textarea(attrs={"rows": 3}),
+            "remit_to": forms.Textarea(attrs={"rows": 3}),
+            "payment_instructions": forms.Textarea(attrs={"rows": 4}),
+        }
+        labels = {"legal_name": "Legal name", "emergency_phone": "Emergency phone (24×7)"}
+
+    def clean_logo_file(self):
+        upload = self.cleaned_data.get("logo_file")
+        if not upload:
+            return None
+        if upload.size > LOGO_MAX_BYTES:
+            raise forms.ValidationError(
+                "The logo is %(size)s kB; use one of at most 512 kB.",
+                params={"size": f"{upload.size // 1024:,}"},
+            )
+        from PIL import Image, UnidentifiedImageError
+
+        data = upload.read()
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                kind = image.format
+                image.verify()
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+            raise forms.ValidationError("That file is not a PNG or JPEG image.") from error
+        if kind not in LOGO_TYPES:
+            raise forms.ValidationError("The logo must be a PNG or JPEG image.")
+        return data, LOGO_TYPES[kind]
+
+    def save(self, commit=True):
+        profile = super().save(commit=False)
+        logo = self.cleaned_data.get("logo_file")
+        if logo:
+            profile.logo, profile.logo_type = logo
+        elif self.cleaned_data.get("remove_logo"):
+            profile.logo, profile.logo_type = None, ""
+        if commit:
+            profile.save()
+        return profile

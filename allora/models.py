@@ -1,3 +1,4 @@
+import base64
 import hashlib
 import secrets
 from datetime import timedelta
@@ -187,3 +188,68 @@ class SecondFactorEvent(models.Model):
 
     def __str__(self):
         return f"{self.user}: {self.get_kind_display()} ({self.at:%Y-%m-%d %H:%M})"
+
+
+class CompanyProfile(models.Model):
+    """Allora's own details, kept by admins on *Settings → Company*: the name and address on
+    every agreement, invoice and statement, the phone numbers customers are told to call, and
+    where and how to pay. One row (pk 1); until an admin saves it, `current()` gives the
+    defaults. A version sent for signature records the details it names (the signed document
+    never changes when they do)."""
+
+    legal_name = models.CharField(max_length=200, default="Allora")
+    address = models.TextField(max_length=500, default="Raleigh, NC")
+    phone = models.CharField(max_length=40, blank=True)
+    email = models.EmailField(blank=True)
+    website = models.URLField(max_length=200, blank=True)
+    emergency_phone = models.CharField(
+        max_length=40, blank=True, help_text="The 24×7 number customers call in an emergency."
+    )
+    remit_to = models.TextField(
+        "remit to",
+        max_length=500,
+        blank=True,
+        help_text="Where checks are mailed (printed on invoices and statements).",
+    )
+    payment_instructions = models.TextField(
+        max_length=1000,
+        blank=True,
+        help_text="How to pay: bank transfer details, card payments… (printed on invoices).",
+    )
+    logo = models.BinaryField(null=True, blank=True, editable=False)
+    logo_type = models.CharField(max_length=20, blank=True, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        "allora.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [models.CheckConstraint(name="one_company_profile", condition=Q(pk=1))]
+
+    def __str__(self):
+        return self.legal_name
+
+    @classmethod
+    def current(cls) -> "CompanyProfile":
+        """The saved details, or the defaults (one query)."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
+
+    @property
+    def logo_data_uri(self) -> str:
+        """The logo as a data: URI (PDFs and the settings page embed it), or ""."""
+        if not self.logo:
+            return ""
+        return f"data:{self.logo_type};base64,{base64.b64encode(bytes(self.logo)).decode()}"
+
+    @property
+    def address_lines(self) -> list[str]:
+        return [line.strip() for line in self.address.splitlines() if line.strip()]
+
+    def party_record(self) -> dict:
+        """Allora as a version records it when sent (see agreements.document.parties_record)."""
+        return {
+            "legal_name": self.legal_name,
+            "address": ", ".join(self.address_lines),
+            "phone": self.phone,
+            "email": self.email,
+        }

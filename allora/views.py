@@ -10,9 +10,9 @@ from billing.models import RateCard
 
 from . import dashboard, second_factor, throttle
 from .clientip import client_ip
-from .forms import ApiTokenForm, PasswordResetForm
-from .models import ApiToken, Heartbeat
-from .tenancy import public, signed_in, staff_required
+from .forms import ApiTokenForm, CompanyProfileForm, PasswordResetForm
+from .models import ApiToken, CompanyProfile, Heartbeat
+from .tenancy import admin_required, public, signed_in, staff_required
 from .timeutils import local_today
 
 
@@ -109,3 +109,22 @@ def api_token_revoke(request, pk):
             "cancel_url": reverse("profile"),
         },
     )
+
+
+@admin_required
+def company_settings(request):
+    """*Settings → Company*: Allora's details on every agreement sent from now on, every
+    invoice, statement and email, and the numbers customers are told to call."""
+    profile = CompanyProfile.current()
+    form = CompanyProfileForm(request.POST or None, request.FILES or None, instance=profile)
+    if request.method == "POST" and form.is_valid():
+        profile = form.save(commit=False)
+        profile.pk, profile.updated_by = 1, request.user
+        profile.save()
+        messages.success(
+            request,
+            "Company details saved. Invoices and statements use them from now on, and "
+            "agreements sent from now on name them; agreements already sent keep theirs.",
+        )
+        return redirect("company_settings")
+    return render(request, "allora/company_settings.html", {"form": form, "profile": profile})

@@ -24,6 +24,7 @@ from django.db.models import Count
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
+from allora.models import CompanyProfile
 from billing.accounts import billing_date, first_month
 from billing.charges import next_month
 from scheduling.models import Visit
@@ -761,6 +762,7 @@ class _Importer:
         for chunk in _chunks(list({item.customer.pk for item in items})):
             for contact in Contact.objects.filter(customer_id__in=chunk):
                 contacts[contact.customer_id, contact.email.lower()] = contact
+        company = CompanyProfile.current()
         for item in items:
             customer = item.customer
             signed_at = dt.datetime.combine(item.row.signed_on, dt.time(12), tzinfo=customer.tz)
@@ -774,7 +776,7 @@ class _Importer:
                 payment_terms_days=item.row.payment_terms_days,
                 start_date=item.row.start_date,
                 rates_snapshot=item.rates,
-                parties=parties_record(customer),
+                parties=parties_record(customer, company=company),
                 signer=contacts.get((customer.pk, email)),
                 sent_at=signed_at,
                 completed_at=signed_at,

@@ -94,8 +94,9 @@ def test_draft_agreement_page_reads_the_rate_card_once(
         version.lines.exclude(position=0).delete()  # the maintenance line only
     client = client_for(staff)
     # session, user, agreement, versions, lines, signatures, terms, termination requests, rate
-    # reviews; the rate card in effect, its lines and the two discounts; the timeline
-    with django_assert_num_queries(14):
+    # reviews; the rate card in effect, its lines and the two discounts; Allora's details (a
+    # draft names them as they are now); the timeline
+    with django_assert_num_queries(15):
         response = client.get(reverse("agreements:agreement_detail", args=[version.agreement_id]))
     assert len(response.context["draft_lines"]) == lines
     assert response.context["commitment"] is None

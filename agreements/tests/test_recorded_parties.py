@@ -12,7 +12,7 @@ from django.core import mail
 from django.urls import reverse
 
 from agreements import signing
-from agreements.document import content_digest, document_context
+from agreements.document import content_digest, customer_record, document_context
 from agreements.models import AgreementVersion, Customer
 from agreements.pdf import agreement_html
 from agreements.tests.factories import (
@@ -22,6 +22,7 @@ from agreements.tests.factories import (
     signed_agreement,
 )
 from agreements.tests.test_document_pdf import pdf_text
+from allora.models import CompanyProfile
 from allora.tests.api_support import bearer
 from billing.tests.factories import published_card
 
@@ -68,8 +69,40 @@ def test_sending_records_the_customer_name_and_address(customer, alice, staff):
     version = sent_agreement(customer=customer, customer_user=alice, sender=staff)
     version.refresh_from_db()
     assert version.parties == {
-        "customer": {"legal_name": "Oak City Dental, PLLC", "address": OLD_ADDRESS}
+        "customer": {"legal_name": "Oak City Dental, PLLC", "address": OLD_ADDRESS},
+        "allora": {"legal_name": "Allora", "address": "Raleigh, NC", "phone": "", "email": ""},
     }
+
+
+def test_a_version_records_allora_as_sent_and_keeps_it_after_the_settings_change(
+    customer, alice, staff, admin
+):
+    company = CompanyProfile.current()
+    company.legal_name, company.address = "Allora IT, LLC", "100 Main St\nRaleigh, NC 27601"
+    company.phone = "919-555-0100"
+    company.save()
+    version = sent_agreement(customer=customer, customer_user=alice, sender=staff)
+    digest = version.content_sha256
+    CompanyProfile.objects.filter(pk=1).update(legal_name="Someone Else, Inc.", address="Elsewhere")
+
+    version.refresh_from_db()
+    html = agreement_html(version, today=TODAY)
+
+    assert "Allora IT, LLC" in html and "100 Main St, Raleigh, NC 27601" in html
+    assert "919-555-0100" in html and "Someone Else" not in html
+    assert content_digest(version) == digest
+    # A different Allora would be a different document.
+    version.parties["allora"]["legal_name"] = "Someone Else, Inc."
+    assert content_digest(version) != digest
+
+
+def as_sent_before_parties_were_recorded(version):
+    """What a version sent before migration 0012 looks like: no recorded parties, and a hash of
+    the customer alone (Allora's details were not part of what was signed)."""
+    version.parties = {"customer": customer_record(version.agreement.customer)}
+    AgreementVersion.objects.filter(pk=version.pk).update(
+        parties=None, content_sha256=content_digest(version)
+    )
 
 
 def test_a_draft_shows_the_customer_as_it_is_now(customer):
@@ -247,8 +280,8 @@ def test_admin_site_warns_before_and_after_saving(customer, alice, admin, client
 
 def test_migration_records_the_customer_as_it_was_when_sent(customer, alice, staff):
     version = sent_agreement(customer=customer, customer_user=alice, sender=staff)
+    as_sent_before_parties_were_recorded(version)
     move_and_rename(customer)
-    AgreementVersion.objects.filter(pk=version.pk).update(parties=None)
     migration = importlib.import_module("agreements.migrations.0012_versions_record_parties")
     migration.record_parties(apps, None)
     version.refresh_from_db()
@@ -265,7 +298,7 @@ def test_migration_keeps_the_record_that_matches_the_hash_when_history_missed_an
     # A bulk update leaves no history record: the customer as it is now is what was hashed.
     Customer.objects.filter(pk=customer.pk).update(address_line1="7 Quiet Lane")
     version = sent_agreement(customer=customer, customer_user=alice, sender=staff)
-    AgreementVersion.objects.filter(pk=version.pk).update(parties=None)
+    as_sent_before_parties_were_recorded(version)
     migration = importlib.import_module("agreements.migrations.0012_versions_record_parties")
     migration.record_parties(apps, None)
     version.refresh_from_db()

@@ -133,6 +133,7 @@ MATRIX = {
     "agreements:acknowledge_termination": (_termination, STAFF_POST),
     "agreements:renewal_queue": (None, ADMIN),
     "agreements:renewal_bulk": (None, ADMIN_POST),
+    "company_settings": (None, ADMIN),
     "agreements:renewal_review": (_agreement, ADMIN),
     "agreements:renewal_review_preview": (_agreement, ADMIN),
     "agreements:renewal_finalize": (_review, ADMIN),

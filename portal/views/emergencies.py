@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
+from allora.models import CompanyProfile
 from allora.tenancy import portal_required
 from delivery import emergencies
 from delivery.forms import EmergencyForm, posted
@@ -39,7 +40,11 @@ def emergency_create(request):
                 "Your emergency request is received; our on-call technicians are alerted.",
             )
             return redirect("portal:emergency_detail", pk=created.pk)
-    return render(request, "delivery/emergency_form.html", {"form": form, "staff": False})
+    return render(
+        request,
+        "delivery/emergency_form.html",
+        {"form": form, "staff": False, "company": CompanyProfile.current()},
+    )
 
 
 @portal_required

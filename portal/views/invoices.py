@@ -3,6 +3,7 @@
 from django.core.paginator import Paginator
 from django.shortcuts import render
 
+from allora.models import CompanyProfile
 from allora.tenancy import portal_required
 from billing.documents import invoice_context
 from billing.models import Invoice
@@ -21,7 +22,11 @@ def invoice_list(request):
 @portal_required
 def invoice_detail(request, pk):
     invoice = get_invoice_for_user(request, pk)
-    return render(request, "portal/invoice_detail.html", invoice_context(invoice))
+    return render(
+        request,
+        "portal/invoice_detail.html",
+        {**invoice_context(invoice), "company": CompanyProfile.current()},
+    )
 
 
 @portal_required
