@@ -4,34 +4,44 @@ QuickBooks Online and Xero import as they are (``export_accounting``, the staff 
 target system computes from the rows sum to the invoice's total (credit note's total, payment's
 amount) to the cent.
 
-The layouts, from the vendors' documentation (column lists copied into
-``billing/tests/test_bookkeeping.py``):
+The layouts, from the vendors' documentation (the column lists are copied, with these sources,
+into ``billing/tests/test_bookkeeping.py``; [read] marks a page read in a stored copy while this
+was written, [vendor] the vendor's help article named by its title, to check against a live
+company before relying on a detail):
 
 - QuickBooks Online, invoices: "Import invoices" (Settings > Import data > Invoices), the
-  column headers QuickBooks maps by itself:
+  column headers QuickBooks maps by itself (InvoiceNo, Customer, InvoiceDate, DueDate, Terms,
+  Location, Memo, Item(Product/Service), ItemDescription, ItemQuantity, ItemRate, ItemAmount,
+  Taxable, TaxRate, Service Date) [vendor]
   https://quickbooks.intuit.com/learn-support/en-us/help-article/import-export-data-files/import-invoices-quickbooks-online/L3Hy6uHgO_US_en_US
-  (listed in https://quickbooks.intuit.com/learn-support/en-ca/sales-and-invoicing/do-we-need-to-map-field-everytime-when-import-invoices/01/394876).
-  The importer has no discount column: a discounted line is two rows, the list amount and the
+  and
+  https://quickbooks.intuit.com/learn-support/en-ca/help-articles/import-invoices-in-batches/01/338729
+  (its mandatory fields listed by Intuit in [read]
+  https://quickbooks.intuit.com/learn-support/en-ca/sales-and-invoicing/do-we-need-to-map-field-everytime-when-import-invoices/01/394876
+  ).
+  The importer has no discount column: a discounted line is two rows, its list amount and the
   discount as a negative row of the discount item.
 - QuickBooks Online has no CSV import of credit memos or received payments. Credit notes go as
   journal entries ("Import journal entries": Journal No, Journal Date, Account Name, Debits,
-  Credits, Description, Name):
+  Credits, Description, Name) [read]
   https://quickbooks.intuit.com/learn-support/en-au/help-article/import-export-files/import-journal-entries-quickbooks-online/L4tQBwbs7_AU_en_AU
-  (debit the income account, credit Accounts Receivable for the customer: an open credit the
-  bookkeeper applies to the invoice). Payments go as bank transactions in the documented
-  3-column layout (Date, Description, Amount), matched to the open invoice in Banking:
+  (the income account debited, Accounts Receivable credited for the customer: an open credit
+  the bookkeeper applies to the invoice). Payments go as bank transactions in the documented
+  3-column layout (Date, Description, Amount), matched to the open invoice in Banking [read]
   https://quickbooks.intuit.com/learn-support/en-uk/help-article/bank-transactions/format-csv-files-excel-get-bank-transactions/L4BjLWckq_GB_en_GB
 - Xero, invoices and credit notes: the sales invoice import template (Business > Invoices >
-  Import): https://central.xero.com/s/article/Import-customer-invoices . A document whose
-  lines total less than zero is imported as a credit note, so a credit note (and an invoice
-  with a negative total, a credit from an amendment) is the same layout with negative amounts.
-  ``Discount`` is a percent: Xero computes quantity × unit amount × (1 − discount), rounded
-  to the cent; where that would not give the stored net amount, the line goes as quantity 1 at
-  its net amount, the quantity, rate and discount written into its description.
+  Import) [vendor] https://central.xero.com/s/article/Import-customer-invoices (its required
+  columns are described in [read] https://online.flippingbook.com/view/399081/31/). A document
+  whose lines total less than zero is imported as a credit note, so a credit note (and an
+  invoice with a negative total, a credit from an amendment) is the same layout with negative
+  amounts. ``Discount`` is a percent: Xero computes quantity × unit amount × (1 − discount),
+  rounded to the cent; where that would not give the stored net amount, the line goes as
+  quantity 1 at its net amount, its quantity, rate and discount written into the description.
 - Xero has no CSV import of invoice payments either: payments go as a bank statement (the
-  "Import a bank statement" template, *Date, *Amount, Payee, Description, Reference, Cheque
-  Number), reconciled against the invoice whose number is the reference:
-  https://central.xero.com/s/article/Import-a-CSV-bank-statement
+  statement template: *Date, *Amount, Payee, Description, Reference, Cheque Number) [vendor]
+  https://central.xero.com/s/article/Import-a-CSV-bank-statement ([read]
+  https://online.flippingbook.com/view/399081/34/), reconciled against the invoice whose number
+  is the reference.
 
 What is exported: invoices issued in the range, void ones left out, with a total of zero or
 more (project and one-off invoices included, with or without an agreement); credit notes
@@ -41,8 +51,8 @@ method "credit") moved no money: it is left out of the payments (in the books it
 note or the overpayment already exported, applied to the invoice by the bookkeeper); an
 overpayment is exported whole (the bank received all of it).
 
-The account names, codes, tax type and items are settings (``ACCOUNTING_EXPORT``), defaulting
-to the names a new QuickBooks Online or Xero (US) company has.
+The account names, codes, tax type and discount item are settings (``ACCOUNTING_EXPORT``, from
+the environment), defaulting to the names a new QuickBooks Online or Xero (US) company has.
 """
 
 import csv
@@ -131,19 +141,13 @@ XERO_SALES_COLUMNS = [
 ]
 XERO_BANK_COLUMNS = ["*Date", "*Amount", "Payee", "Description", "Reference", "Cheque Number"]
 
-DEFAULTS = {
-    "date_format": "%m/%d/%Y",  # a US company's dates, in both systems
-    "currency": "USD",
-    "quickbooks_income_account": "Services",
-    "quickbooks_receivable_account": "Accounts Receivable (A/R)",
-    "quickbooks_discount_item": "Discount",
-    "xero_account_code": "200",
-    "xero_tax_type": "Tax Exempt",
-}
+DATE_FORMAT = "%m/%d/%Y"  # a US company's dates, in both systems
+CURRENCY = "USD"
 
 
 def option(name: str) -> str:
-    return {**DEFAULTS, **getattr(settings, "ACCOUNTING_EXPORT", {})}[name]
+    """An account, item or tax name of the target company (settings.ACCOUNTING_EXPORT)."""
+    return settings.ACCOUNTING_EXPORT[name]
 
 
 def check_range(start: dt.date, end: dt.date) -> None:
@@ -368,7 +372,7 @@ def priced(line: Line, *, amount: Decimal, percent: Decimal = ZERO):
 
 
 def _date(day: dt.date) -> str:
-    return day.strftime(option("date_format"))
+    return day.strftime(DATE_FORMAT)
 
 
 def quickbooks_invoice_rows(document: Document) -> Iterator[list[str]]:
@@ -478,7 +482,7 @@ def xero_sales_rows(document: Document) -> Iterator[list[str]]:
             "",
             "",
             "",
-            option("currency"),
+            CURRENCY,
             "",
         ]
 

@@ -608,16 +608,25 @@ def test_the_download_takes_the_same_queries_for_5_and_50_invoices(client_for, s
     for number in (5, 50):
         customer = CustomerFactory()
         for day in range(number):
-            store_invoice(
+            issued_on = dt.date(2027, 2, 1) + dt.timedelta(days=day % 28)
+            invoice = store_invoice(
                 customer,
-                issued_on=dt.date(2027, 2, 1) + dt.timedelta(days=day % 28),
-                lines=[("item", D("1"), D("10"), D("0")), ("hosting", D("0.4516"), D("45"), D(0))],
+                issued_on=issued_on,
+                lines=[("item", D("1"), D("10"), D("0")), ("hosting", D("0.4516"), D("45"), D(25))],
             )
-        for kind in ("invoices", "credit-notes", "payments"):
-            query = {"format": "quickbooks", "kind": kind, "start": "2027-01-01", "end": END}
+            store_credit_note(invoice, [D("1.00"), D("0.50")], by=staff, issued_on=issued_on)
+            Payment.objects.create(
+                invoice=invoice, amount=D("5.00"), received_on=issued_on, recorded_by=staff
+            )
+            store_invoice(customer, issued_on=issued_on, lines=[("item", D("-1"), D("3"), D(0))])
+        for fmt, kind in HEADERS:
+            query = {"format": fmt, "kind": kind, "start": "2027-01-01", "end": END}
             with CaptureQueriesContext(connection) as queries:
-                b"".join(client.get(url, query).streaming_content)
-            counts.append((kind, len(queries)))
-    # session, user, then per chunk of 500: the invoices, their lines (credit notes: the
-    # negative invoices and their lines, the credit notes and theirs; payments: one)
-    assert counts[:3] == counts[3:]
+                response = client.get(url, query)
+                assert len(b"".join(response.streaming_content).splitlines()) > number
+            counts.append((fmt, kind, len(queries)))
+    # The session and the user, then per chunk of 500: invoices: the invoices, their lines;
+    # credit notes: the negative invoices and their lines, the credit notes and theirs;
+    # payments: the payments with their invoices and customers.
+    assert counts[:6] == counts[6:]
+    assert [count for *_, count in counts[:3]] == [4, 6, 3]
