@@ -250,10 +250,9 @@ def credit_note_document(note) -> Document:
     """A credit note: each line a negative amount (quantity 1)."""
     lines = []
     for line in note.lines.all():
-        item = line.invoice_line.get_kind_display() if line.invoice_line else "Credit"
         lines.append(
             Line(
-                item=item,
+                item="Credit",
                 description=line.description,
                 quantity=ONE,
                 unit="",
@@ -296,10 +295,7 @@ def invoices(start: dt.date, end: dt.date) -> Iterator[Document]:
 def credit_notes(start: dt.date, end: dt.date) -> Iterator[Document]:
     """Credit notes issued in [start, end] and invoices with a negative total, by date."""
     negative = _invoices(start, end).filter(total__lt=0).iterator(chunk_size=CHUNK)
-    lines = Prefetch(
-        "lines",
-        queryset=CreditNoteLine.objects.select_related("invoice_line").order_by("position", "id"),
-    )
+    lines = Prefetch("lines", queryset=CreditNoteLine.objects.order_by("position", "id"))
     notes = (
         CreditNote.objects.filter(issued_on__range=(start, end))
         .select_related("customer", "invoice")
