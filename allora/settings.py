@@ -205,6 +205,18 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 IMPORT_INLINE_MAX_BYTES = env.int("IMPORT_INLINE_MAX_BYTES", default=256 * 1024)
 
+# The accounting exports (billing.bookkeeping) name accounts and items of the company they are
+# imported into: a new QuickBooks Online or Xero (US) company's names by default.
+ACCOUNTING_EXPORT = {
+    "quickbooks_income_account": env.str("QUICKBOOKS_INCOME_ACCOUNT", default="Services"),
+    "quickbooks_receivable_account": env.str(
+        "QUICKBOOKS_RECEIVABLE_ACCOUNT", default="Accounts Receivable (A/R)"
+    ),
+    "quickbooks_discount_item": env.str("QUICKBOOKS_DISCOUNT_ITEM", default="Discount"),
+    "xero_account_code": env.str("XERO_ACCOUNT_CODE", default="200"),
+    "xero_tax_type": env.str("XERO_TAX_TYPE", default="Tax Exempt"),
+}
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 

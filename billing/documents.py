@@ -14,6 +14,10 @@ from allora.pdf import render_pdf
 
 from .models import Invoice, InvoiceLine
 
+# Every figure as stored: list amount = quantity × list rate and discount = list amount × percent,
+# each rounded to cents BEFORE the next step, so a prorated line (3.6129 h × $150.00 = $541.94,
+# 25% off: $135.49, net $406.45) reconciles only with its list amount in the file; and each row
+# carries its invoice's totals, so the net amounts of an invoice's rows sum to its total.
 EXPORT_COLUMNS = [
     "Invoice number",
     "Date",
@@ -21,9 +25,15 @@ EXPORT_COLUMNS = [
     "Customer",
     "Item",
     "Quantity",
-    "Rate",
+    "Unit",
+    "List rate",
+    "List amount",
+    "Discount %",
     "Discount",
-    "Amount",
+    "Net amount",
+    "Invoice list amount",
+    "Invoice discount",
+    "Invoice total",
 ]
 
 
@@ -98,10 +108,16 @@ def quantity_text(quantity) -> str:
     return f"{short:f}" if short == quantity else f"{quantity:f}"
 
 
+def bill_to_name(invoice) -> str:
+    """The customer's name as the invoice was issued (the first line of its bill-to)."""
+    return (invoice.bill_to.splitlines() or [""])[0]
+
+
 def export_rows(*, start: dt.date, end: dt.date):
     """One row per line of the invoices issued from ``start`` to ``end`` (inclusive), void
     invoices left out, in the columns of EXPORT_COLUMNS (text: the CSV writer makes each cell
-    safe, ``allora.spreadsheet``)."""
+    safe, ``allora.spreadsheet``). Per invoice, the rows' list amounts, discounts and net
+    amounts sum to its list amount, discount and total (rules.totals)."""
     lines = (
         InvoiceLine.objects.filter(invoice__issued_on__range=(start, end))
         .exclude(invoice__status=Invoice.Status.VOID)
@@ -114,10 +130,16 @@ def export_rows(*, start: dt.date, end: dt.date):
             invoice.number,
             invoice.issued_on.isoformat(),
             invoice.due_on.isoformat(),
-            invoice.bill_to.splitlines()[0],
+            bill_to_name(invoice),
             line.description,
             quantity_text(line.quantity),
+            line.unit,
             f"{line.list_rate:f}",
+            f"{line.list_amount:f}",
+            f"{line.discount_percent:f}",
             f"{line.discount_amount:f}",
             f"{line.amount:f}",
+            f"{invoice.subtotal:f}",
+            f"{invoice.discount_total:f}",
+            f"{invoice.total:f}",
         ]

@@ -1,4 +1,5 @@
 from django import forms
+from django.core.exceptions import ValidationError
 from django.forms import BaseInlineFormSet, inlineformset_factory
 
 from agreements.forms import CrispyForm, agreement_field
@@ -6,6 +7,7 @@ from agreements.models import Agreement, ServiceKind
 from allora.validation import MAX_COUNT, BoundedDateField, query_id
 from scheduling.models import Visit, technicians
 
+from . import bookkeeping
 from .models import Invoice, Payment, RateCard, RateCardLine, RateKind
 
 PRICE_ERRORS = {
@@ -123,6 +125,25 @@ class ExportForm(CrispyForm, forms.Form):
         start, end = data.get("start"), data.get("end")
         if start and end and end < start:
             self.add_error("end", "The end date is before the start date.")
+        return data
+
+
+class AccountingExportForm(CrispyForm, forms.Form):
+    """The accounting export's choices (a GET form: a bad value is a form error)."""
+
+    format = forms.ChoiceField(choices=list(bookkeeping.FORMATS.items()))
+    kind = forms.ChoiceField(choices=list(bookkeeping.KINDS.items()))
+    start = _date_field("From")
+    end = _date_field("To (inclusive)")
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end:
+            try:
+                bookkeeping.check_range(start, end)
+            except ValidationError as error:
+                self.add_error("end", error)
         return data
 
 

@@ -14,6 +14,7 @@ urlpatterns = [
     # Invoices (staff)
     path("invoices/", views.invoice_list, name="invoice_list"),
     path("invoices/export/", views.invoice_export, name="invoice_export"),
+    path("invoices/accounting/", views.accounting_export, name="accounting_export"),
     path("invoices/<int:pk>/", views.invoice_detail, name="invoice_detail"),
     path("invoices/<int:pk>/invoice.pdf", views.invoice_pdf_view, name="invoice_pdf"),
     path("invoices/<int:pk>/payments/new/", views.payment_create, name="payment_create"),

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -22,9 +22,10 @@ from allora.timeutils import local_today
 from allora.validation import query_id
 from scheduling.models import Visit
 
-from . import closing
+from . import bookkeeping, closing
 from .documents import EXPORT_COLUMNS, export_rows, invoice_context
 from .forms import (
+    AccountingExportForm,
     ExportForm,
     InvoiceFilterForm,
     PaymentForm,
@@ -235,6 +236,24 @@ def invoice_export(request):
         writer.writerows(safe_row(row) for row in export_rows(start=start, end=end))
         return response
     return render(request, "billing/invoice_export.html", {"form": form})
+
+
+@staff_required
+def accounting_export(request):
+    """The invoices, credit notes or payments of a date range as QuickBooks Online or Xero
+    import them, streamed (``billing.bookkeeping``)."""
+    form = AccountingExportForm(request.GET or None)
+    if form.is_valid():
+        data = form.cleaned_data
+        fmt, kind, start, end = data["format"], data["kind"], data["start"], data["end"]
+        rows = bookkeeping.export_rows(fmt, kind, start=start, end=end)
+        response = StreamingHttpResponse(
+            bookkeeping.csv_lines(rows), content_type="text/csv; charset=utf-8"
+        )
+        name = bookkeeping.filename(fmt, kind, start=start, end=end)
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+    return render(request, "billing/accounting_export.html", {"form": form})
 
 
 # Time entries (staff) ----------------------------------------------------------------------

@@ -21,6 +21,7 @@ def _agreement(objs):
 ROWS = {
     "billing:invoice_list": (None, STAFF),
     "billing:invoice_export": (None, STAFF),
+    "billing:accounting_export": (None, STAFF),
     "billing:invoice_detail": (_invoice, STAFF),
     "billing:invoice_pdf": (_invoice, STAFF),
     "billing:payment_create": (_invoice, STAFF),

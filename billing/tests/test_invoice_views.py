@@ -157,20 +157,32 @@ def test_the_csv_export_has_one_row_per_line_in_the_accounting_columns(
         "Customer",
         "Item",
         "Quantity",
-        "Rate",
+        "Unit",
+        "List rate",
+        "List amount",
+        "Discount %",
         "Discount",
-        "Amount",
+        "Net amount",
+        "Invoice list amount",
+        "Invoice discount",
+        "Invoice total",
     ]
     assert len(rows) == 1 + 3 + 3 + 4  # February, March, April (with the emergency hour)
     assert rows[1][:4] == ["INV-000002", "2027-02-01", "2027-03-03", "Oak City Dental, PLLC"]
     assert rows[2][4:] == [
         "Prescheduled Services, February 2027: block of 8 h on-site",
         "8.00",
+        "hour",
         "150.00",
+        "1200.00",
+        "25.00",
         "300.00",
         "900.00",
+        "1545.00",
+        "375.00",
+        "1170.00",
     ]
-    assert sum(D(row[8]) for row in rows[1:]) == D("1170.00") * 3 + D("225.00")
+    assert sum(D(row[11]) for row in rows[1:]) == D("1170.00") * 3 + D("225.00")
 
 
 @time_machine.travel(NOW)
@@ -192,7 +204,7 @@ def test_the_csv_export_neutralizes_formula_text_and_keeps_negative_amounts_nume
     first = rows[1]
     assert first[3] == '\'=HYPERLINK("http://evil.example","Pay here")'
     assert first[4] == "'\t@SUM(A1:A9)"
-    assert first[8] == "-12.50"
+    assert first[11] == "-12.50"
 
 
 @time_machine.travel(NOW)
