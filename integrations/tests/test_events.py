@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from agreements import lifecycle
-from agreements.tests.factories import agreement_for_2027, response_tier
+from agreements.tests.factories import agreement_for_2027
 from billing import invoicing
 from billing.tests.factories import make_invoice, published_card
 from delivery import emergencies
@@ -181,25 +181,31 @@ def test_an_early_termination_is_emitted_as_ended(hooks, agreement, admin):
     assert len(sent(Event.INVOICE_ISSUED)[ALL]) >= 1  # the final invoice (and months due)
 
 
-def test_a_breached_emergency_response_is_emitted_once(hooks, agreement, customer_a, alice, staff):
-    response_tier()
-    received = dt.datetime(2027, 3, 12, 21, 0, tzinfo=UTC)
-    request = emergencies.file_request(
-        customer_a,
-        summary="The server room is flooding",
+RECEIVED = dt.datetime(2027, 3, 12, 21, 0, tzinfo=UTC)
+
+
+def emergency(customer, by, summary="The server room is flooding"):
+    """A request received at RECEIVED under the 1-hour 24×7 guarantee (due 22:00 UTC)."""
+    return emergencies.file_request(
+        customer,
+        summary=summary,
         contact_name="Alice Moore",
         contact_phone="(919) 555-0101",
         site="100 Hillsborough Street, Raleigh",
         channel="portal",
-        received_at=received,
-        by=alice,
-        now=received,
+        received_at=RECEIVED,
+        by=by,
+        now=RECEIVED,
     )
-    assert request.due_at == received + dt.timedelta(hours=1)
-    emergencies.alert_emergency_deadlines(now=received + dt.timedelta(minutes=50))
+
+
+def test_a_breached_emergency_response_is_emitted_once(hooks, agreement, customer_a, alice, staff):
+    request = emergency(customer_a, alice)
+    assert request.due_at == RECEIVED + dt.timedelta(hours=1)
+    emergencies.alert_emergency_deadlines(now=RECEIVED + dt.timedelta(minutes=50))
     assert sent(Event.EMERGENCY_BREACHED) == {}
-    emergencies.alert_emergency_deadlines(now=received + dt.timedelta(minutes=61))
-    emergencies.acknowledge(request, by=staff, now=received + dt.timedelta(minutes=70))
+    emergencies.alert_emergency_deadlines(now=RECEIVED + dt.timedelta(minutes=61))
+    emergencies.acknowledge(request, by=staff, now=RECEIVED + dt.timedelta(minutes=70))
     (data,) = sent(Event.EMERGENCY_BREACHED)[ALL]
     assert data["emergency_request"]["due_at"] == "2027-03-12T22:00:00+00:00"
     assert data["emergency_request"]["guarantee"] == "1 hour, 24×7"
@@ -209,31 +215,10 @@ def test_a_breached_emergency_response_is_emitted_once(hooks, agreement, custome
 def test_an_acknowledgment_too_late_is_a_breach_when_the_job_did_not_see_it(
     hooks, agreement, customer_a, alice, staff
 ):
-    received = dt.datetime(2027, 3, 12, 21, 0, tzinfo=UTC)
-    request = emergencies.file_request(
-        customer_a,
-        summary="No internet",
-        contact_name="Alice Moore",
-        contact_phone="(919) 555-0101",
-        site="Main office",
-        channel="phone",
-        received_at=received,
-        by=staff,
-        now=received,
-    )
-    emergencies.acknowledge(request, by=staff, now=received + dt.timedelta(minutes=59))
+    in_time = emergency(customer_a, alice)
+    emergencies.acknowledge(in_time, by=staff, now=RECEIVED + dt.timedelta(minutes=59))
     assert sent(Event.EMERGENCY_BREACHED) == {}
-    late = emergencies.file_request(
-        customer_a,
-        summary="No internet again",
-        contact_name="Alice Moore",
-        contact_phone="(919) 555-0101",
-        site="Main office",
-        channel="phone",
-        received_at=received,
-        by=staff,
-        now=received,
-    )
-    emergencies.acknowledge(late, by=staff, now=received + dt.timedelta(minutes=61))
+    late = emergency(customer_a, alice, summary="No internet")
+    emergencies.acknowledge(late, by=staff, now=RECEIVED + dt.timedelta(minutes=61))
     (data,) = sent(Event.EMERGENCY_BREACHED)[ALL]
     assert data["emergency_request"]["id"] == late.pk
