@@ -141,14 +141,23 @@ def send_test_event(endpoint: WebhookEndpoint, *, by, now: dt.datetime) -> Webho
 
 def retry_now(delivery: WebhookDelivery, *, now: dt.datetime):
     """An admin's "Retry now": a failed or waiting delivery gets one more attempt at once
-    (a failed one fails again if that attempt fails too)."""
-    if delivery.status == Status.DELIVERED:
-        raise ValidationError("This event was delivered: there is nothing to retry.")
+    (a failed one fails again if that attempt fails too). Not while an attempt is under way
+    (claimed, its lease running): that would send the event twice at once."""
     with transaction.atomic():
-        WebhookDelivery.objects.filter(pk=delivery.pk).exclude(status=Status.DELIVERED).update(
-            status=Status.PENDING, next_attempt_at=now
-        )
+        current = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
+        if current.status == Status.DELIVERED:
+            raise ValidationError("This event was delivered: there is nothing to retry.")
+        if current.status == Status.PENDING and _under_way(current, now=now):
+            raise ValidationError("An attempt is under way: see its answer in a moment.")
+        current.status, current.next_attempt_at = Status.PENDING, now
+        current.save(update_fields=["status", "next_attempt_at"])
         transaction.on_commit(lambda: queue_delivery(delivery.pk))
+
+
+def _under_way(delivery: WebhookDelivery, *, now: dt.datetime) -> bool:
+    """Claimed by a worker whose lease has not run out (`_claim` set it so)."""
+    last, next_at = delivery.last_attempt_at, delivery.next_attempt_at
+    return bool(last and next_at and next_at == last + LEASE and next_at > now)
 
 
 # Sending ----------------------------------------------------------------------------------
