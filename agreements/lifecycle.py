@@ -25,6 +25,7 @@ from allora.emails import send_after_commit, staff_emails
 from billing.pricing import merged_rates, rate_changes
 from billing.rules import money
 from billing.services import rates_snapshot
+from integrations import events as webhook_events
 from scheduling.planning import cancel_future_visits, plan_term, plan_terms
 
 from . import rules
@@ -172,6 +173,7 @@ def file_termination_request(agreement, *, by, received_at, reason, typed_name, 
     if latest and latest.end == outcome.effective_end:
         agreement.set_status(Agreement.Status.ENDING)
     agreement.log(Event.TERMINATION_REQUEST, termination_message(request), actor=by)
+    webhook_events.termination_request_filed(request, now=now)
     _tell_staff_of_request(request, by=by)
     _remind(
         agreement,
@@ -695,6 +697,7 @@ def _renew(pks, *, today: dt.date) -> list[Term]:
     plan_terms(created)  # whole terms, as if the job had run on the day each was due
     AgreementEvent.objects.bulk_create(events)
     Reminder.objects.bulk_create(reminders)
+    webhook_events.agreements_renewed(created, now=timezone.now())
     return created
 
 
@@ -748,6 +751,7 @@ def end_agreement(pk, *, today: dt.date) -> bool:
         if request is None or latest.end != request.effective_end:
             return False  # a late request whose following term has not been added yet
         agreement.set_status(Agreement.Status.ENDED)
+        webhook_events.agreement_ended(agreement, last_day=request.last_day, now=timezone.now())
         TerminationRequest.objects.filter(pk=request.pk).update(
             status=TerminationRequest.Status.FULFILLED
         )
@@ -845,6 +849,7 @@ def terminate_early(agreement, *, by, today: dt.date):
     invoice = issue_final_invoice(agreement, today=today)
     cancelled = cancel_future_visits(agreement, after=today + dt.timedelta(days=1))
     agreement.set_status(Agreement.Status.TERMINATED)
+    webhook_events.agreement_ended(agreement, last_day=today, now=timezone.now())
     # A standing request is settled by the early end: it must not wait for a term end any more.
     agreement.termination_requests.filter(status=TerminationRequest.Status.STANDING).update(
         status=TerminationRequest.Status.FULFILLED

@@ -19,6 +19,7 @@ from allora.emails import send_after_commit
 from allora.models import Role
 from allora.validation import DATE_RANGE_MESSAGE, date_in_range
 from billing.services import rates_snapshot
+from integrations import events as webhook_events
 
 from . import lifecycle
 from .document import content_digest, customer_record, parties_record, version_parties
@@ -269,6 +270,7 @@ def complete(version, *, now, by):
         lifecycle.activate(
             agreement, version=version, signed_on=timezone.localdate(now, agreement.tz)
         )
+    webhook_events.agreement_signed(version, now=now)
     transaction.on_commit(lambda: generate_signed_pdf_later(version.pk))
     return version
 

@@ -44,6 +44,11 @@ app.conf.beat_schedule = {
         "task": "delivery.tasks.alert_emergency_deadlines",
         "schedule": crontab(minute="*"),
     },
+    # Webhooks (integrations/webhooks.py): new deliveries and retries whose backoff has passed.
+    "send-due-webhooks": {
+        "task": "integrations.tasks.send_due_webhooks",
+        "schedule": crontab(minute="*"),
+    },
     # Import previews nobody confirmed (agreements/importing/jobs.py), with their files.
     "remove-stale-import-jobs": {
         "task": "agreements.tasks.remove_stale_import_jobs",

@@ -43,6 +43,8 @@ SECRET_KEY = env.str(
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Webhook URLs on local or private addresses (README, "Webhooks"): for development only.
+WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", default=False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -69,6 +71,7 @@ INSTALLED_APPS = [
     "billing",
     "delivery",
     "portal",
+    "integrations",
     "demo",
 ]
 

@@ -90,6 +90,7 @@ urlpatterns = [
     path("", include("billing.urls")),
     path("", include("scheduling.urls")),
     path("", include("delivery.urls")),
+    path("", include("integrations.urls")),
     path("portal/", include("portal.urls")),
     path("admin/", admin.site.urls),
 ]

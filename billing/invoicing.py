@@ -56,6 +56,7 @@ from django.utils import timezone
 from agreements.models import Agreement, AgreementEvent
 from allora.emails import send_after_commit
 from allora.models import Role
+from integrations import events as webhook_events
 
 from .accounts import (
     SIGNED,
@@ -204,6 +205,7 @@ def store_invoices(planned, *, skip_locked=True) -> list:
         )
         _mark_billed([(invoice, plan.entry_ids) for invoice, (_, plan) in stored])
         _clear_billing_problems([account.agreement for account, _ in planned])
+        webhook_events.invoices_issued(invoices, now=timezone.now())
         for invoice in invoices:
             transaction.on_commit(partial(queue_invoice_email, invoice.pk))
     for invoice, (account, plan) in stored:

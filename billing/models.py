@@ -20,6 +20,7 @@ from agreements.models import (
     ServiceLine,
     Term,
 )
+from integrations import events as webhook_events
 
 from .rules import money
 
@@ -476,6 +477,7 @@ class Invoice(models.Model):
                 invoice.status, invoice.paid_on = self.Status.PAID, received_on
                 fields += ["status", "paid_on"]
             invoice.save(update_fields=fields)
+            webhook_events.invoice_paid(invoice, now=timezone.now())
         self.refresh_from_db()
         return payment
 

@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from agreements.models import Agreement, AgreementVersion, ServiceKind, ServiceLine
 from allora.emails import send_after_commit
+from integrations import events as webhook_events
 from scheduling.business_days import holiday_dates
 from scheduling.models import technicians
 
@@ -176,6 +177,7 @@ def acknowledge(request, *, by, now) -> EmergencyRequest:
         met = response_clock.is_met(request.acknowledged_at, request.due_at)
         request.outcome = EmergencyRequest.Outcome.MET if met else EmergencyRequest.Outcome.BREACHED
     request.save(update_fields=["status", "acknowledged_at", "acknowledged_by", "outcome"])
+    webhook_events.emergency_breached(request, now=now)
     if request.channel == EmergencyRequest.Channel.PORTAL:
         send_after_commit(
             "emergency_acknowledged",
@@ -275,6 +277,7 @@ def _alert_one(pk, *, now):
     if 100 in new:
         request.outcome = EmergencyRequest.Outcome.BREACHED
         request.save(update_fields=["outcome"])
+        webhook_events.emergency_breached(request, now=now)
     left = response_clock.time_left(request.due_at, now)
     send_after_commit(
         "emergency_alert",

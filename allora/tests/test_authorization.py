@@ -36,6 +36,7 @@ from allora.tests.authz_rows_signin import ROWS as SIGN_IN_ROWS
 from billing.tests.authz_rows import ROWS as BILLING_ROWS
 from billing.tests.factories import RateCardFactory, published_card
 from delivery.tests.authz_rows import ROWS as DELIVERY_ROWS
+from integrations.tests.authz_rows import ROWS as INTEGRATIONS_ROWS
 from portal.tests.authz_rows import NON_SIGNER as PORTAL_NON_SIGNER
 from portal.tests.authz_rows import ROWS as PORTAL_ROWS
 from scheduling.tests.authz_rows import ROWS as SCHEDULING_ROWS
@@ -145,6 +146,7 @@ MATRIX = {
     "billing:ratecard_new_version": (_card, ADMIN_POST),
     **SCHEDULING_ROWS,
     **DELIVERY_ROWS,
+    **INTEGRATIONS_ROWS,
     **BILLING_ROWS,
     **PORTAL_ROWS,
     **API_PAGE_ROWS,
