@@ -29,6 +29,7 @@ SHOTS = Path("/tmp/shots")  # noqa: S108 - screenshots for review, never read ba
 
 def publish_cloud_backup(page, card, price):
     """From the card in effect, a new version with a "Cloud backup" package, effective today."""
+    page.get_by_role("button", name="Settings").click()
     page.get_by_role("link", name="Rate cards").click()
     page.get_by_role("table").get_by_role("link", name=str(card)).click()
     page.get_by_role("button", name="Start a new version").click()

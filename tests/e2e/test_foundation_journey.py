@@ -14,6 +14,7 @@ def test_admin_publishes_a_rate_card_and_customer_sees_only_their_portal(
     page, live_server, sign_in, sign_out, admin, alice, bob
 ):
     sign_in(admin)
+    page.get_by_role("button", name="Settings").click()
     page.get_by_role("link", name="Rate cards").click()
     page.get_by_role("link", name="New draft").click()
     page.get_by_label("Title").fill("Standard rates 2027")

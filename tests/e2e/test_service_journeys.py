@@ -45,6 +45,7 @@ def test_a_customer_files_an_emergency_and_a_technician_acknowledges_it(
     sign_out()
 
     sign_in(staff)
+    page.get_by_role("button", name="Service").click()
     page.get_by_role("link", name="Emergencies").click()
     expect(page.locator("#open-emergencies")).to_contain_text("min left")
     page.get_by_role("link", name=f"#{request.pk}").click()
@@ -67,6 +68,7 @@ def test_an_approver_approves_the_estimate_then_staff_log_time(
 ):
     Contact.objects.filter(user=alice).update(is_project_approver=True)
     sign_in(staff)
+    page.get_by_role("button", name="Service").click()
     page.get_by_role("link", name="Projects").click()
     page.get_by_role("link", name="New project").click()
     page.get_by_label("Customer").fill(str(customer_a))  # a search box (issue 14)
@@ -89,6 +91,7 @@ def test_an_approver_approves_the_estimate_then_staff_log_time(
     sign_out()
 
     sign_in(staff)
+    page.get_by_role("button", name="Service").click()
     page.get_by_role("link", name="Projects").click()
     page.get_by_role("link", name="Office move").click()
     page.locator("form[action$='/time/'] input[name='hours']").fill("2")
