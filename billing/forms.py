@@ -261,4 +261,9 @@ class ReminderStepForm(CrispyForm, forms.ModelForm):
     class Meta:
         model = ReminderStep
         fields = ["days", "active"]
-        error_messages = {"days": {"unique": "There is already a reminder on that day."}}
+
+    def clean_days(self):
+        days = self.cleaned_data["days"]
+        if ReminderStep.objects.filter(days=days).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError("There is already a reminder on that day.")
+        return days
