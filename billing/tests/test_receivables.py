@@ -326,3 +326,21 @@ def test_the_portal_statement_is_always_the_users_own_customer(
     pdf = client_for(bob).get(reverse("portal:statement_pdf"))
     assert pdf.content.startswith(b"%PDF")
     assert customer_b.legal_name in pdf_text(pdf.content)
+
+
+@time_machine.travel(NOW)
+def test_the_statement_page_uses_a_constant_number_of_queries(
+    client_for, staff, customer_a, account, django_assert_num_queries
+):
+    client = client_for(staff)
+    url = reverse("billing:customer_statement", args=[customer_a.pk])
+    query = {"start": "2027-01-01", "end": "2027-03-31"}
+    # session, user, customer; opening balance (invoices, payments, credit notes, credit);
+    # the range's invoices, payments, credit notes and credit movements
+    with django_assert_num_queries(11):
+        assert len(client.get(url, query).context["statement"].entries) == 8
+    for n in range(10):
+        invoice = one_off(customer_a, issued_on=dt.date(2027, 3, n + 1), total="10.00")
+        pay(invoice, "15.00", on=dt.date(2027, 3, n + 2), by=staff)
+    with django_assert_num_queries(11):
+        assert len(client.get(url, query).context["statement"].entries) == 28
