@@ -42,6 +42,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from agreements.models import Customer
 from allora.validation import EARLIEST_DATE, LATEST_DATE
 
 from .models import (
@@ -55,7 +56,7 @@ from .models import (
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
-MONEY = DecimalField(max_digits=14, decimal_places=2)
+MONEY: DecimalField = DecimalField(max_digits=14, decimal_places=2)
 
 # The aging's buckets: (key, label, the oldest and newest days past due it holds).
 BUCKETS = (
@@ -271,7 +272,7 @@ class StatementEntry:
 
 @dataclass
 class Statement:
-    customer: object
+    customer: Customer
     start: dt.date
     end: dt.date
     opening_balance: Decimal
@@ -603,7 +604,8 @@ def send_reminder_email(invoice_id: int, steps: list[int], today: dt.date) -> bo
         raise
     sent_to = ", ".join(recipients)
     for event in claims:
-        event.detail = f"{ReminderStep(days=event.reminder_days)}: emailed to {sent_to}"[:300]
+        # The detail holds the step's name since the claim (a failed send deleted the claim).
+        event.detail = f"{event.detail}: emailed to {sent_to}"[:300]
         event.save(update_fields=["detail"])
     return True
 
