@@ -79,9 +79,10 @@ def reference_rows(request):
         return
     request.getfixturevalue("transactional_db")
     from agreements.tests.factories import TermsTemplateFactory, response_tier
-    from billing.tests.factories import agreement_discounts
+    from billing.tests.factories import agreement_discounts, default_reminder_steps
 
     TermsTemplateFactory()
     response_tier("1 hour, 24×7", 60)
     response_tier("4 business hours", 240, business_hours_only=True)
     agreement_discounts()
+    default_reminder_steps()

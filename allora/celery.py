@@ -39,6 +39,12 @@ app.conf.beat_schedule = {
         "task": "billing.tasks.fill_monthly_amounts",
         "schedule": crontab(hour=1, minute=30),
     },
+    # Payment reminders (billing/receivables.py): each step once per open invoice, after the
+    # overdue marking, at an hour customers read their mail.
+    "send-payment-reminders": {
+        "task": "billing.tasks.send_payment_reminders",
+        "schedule": crontab(hour=8, minute=0),
+    },
     # Emergency Support (delivery/emergencies.py): every minute, each alert once.
     "alert-emergency-deadlines": {
         "task": "delivery.tasks.alert_emergency_deadlines",

@@ -7,8 +7,8 @@ from agreements.models import Agreement, ServiceKind
 from allora.validation import MAX_COUNT, BoundedDateField, query_id
 from scheduling.models import Visit, technicians
 
-from . import bookkeeping
-from .models import Invoice, Payment, RateCard, RateCardLine, RateKind
+from . import bookkeeping, receivables
+from .models import Invoice, Payment, RateCard, RateCardLine, RateKind, ReminderStep
 
 PRICE_ERRORS = {
     "invalid": "Enter a price in dollars, such as 150 or 149.50.",
@@ -232,3 +232,58 @@ def line_label(line) -> str:
 def visit_label(visit) -> str:
     label = f"{visit.line.get_kind_display()} visit, {visit.local_start:%a %b %-d, %Y %H:%M}"
     return label + (" (cancelled)" if visit.status == Visit.Status.CANCELLED else "")
+
+
+# Receivables (billing/receivables.py) ---------------------------------------------------------
+
+
+class AgingForm(forms.Form):
+    """The aging's date (a GET form): today when not given."""
+
+    as_of = _date_field("As of", required=False)
+
+    def __init__(self, *args, today, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today
+
+    def clean_as_of(self):
+        as_of = self.cleaned_data["as_of"] or self.today
+        receivables.check_aging_date(as_of, today=self.today)
+        return as_of
+
+
+class StatementForm(forms.Form):
+    """A statement's period (a GET form)."""
+
+    start = _date_field("From")
+    end = _date_field("To (inclusive)")
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end:
+            try:
+                receivables.check_statement_range(start, end)
+            except forms.ValidationError as error:
+                self.add_error("end", error)
+        return data
+
+
+class ReminderStepForm(CrispyForm, forms.ModelForm):
+    days = forms.IntegerField(
+        label="Days from the due date",
+        min_value=-60,
+        max_value=365,
+        help_text="Negative before the due date (−3: three days before), 0 on it, positive "
+        "after it.",
+    )
+
+    class Meta:
+        model = ReminderStep
+        fields = ["days", "active"]
+
+    def clean_days(self):
+        days = self.cleaned_data["days"]
+        if ReminderStep.objects.filter(days=days).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError("There is already a reminder on that day.")
+        return days

@@ -4,7 +4,7 @@ from celery import shared_task
 
 from allora.timeutils import local_today
 
-from . import invoicing, services
+from . import invoicing, receivables, services
 from .documents import send_invoice_email
 
 
@@ -35,3 +35,15 @@ def fill_monthly_amounts():
 def email_invoice(invoice_id):
     """Email one invoice with its PDF to the customer's billing contacts (once)."""
     return send_invoice_email(invoice_id)
+
+
+@shared_task
+def send_payment_reminders(today=None):
+    """Daily: each payment reminder step due, once per open invoice (catch-up safe)."""
+    return receivables.send_payment_reminders(today=_date(today))
+
+
+@shared_task
+def email_payment_reminder(invoice_id, steps, today):
+    """Email one invoice's payment reminder (the steps one run claimed for it)."""
+    return receivables.send_reminder_email(invoice_id, steps, dt.date.fromisoformat(today))

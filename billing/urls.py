@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_receivables
 
 app_name = "billing"
 
@@ -25,5 +25,29 @@ urlpatterns = [
         "agreements/<int:pk>/early-termination/",
         views.early_termination,
         name="early_termination",
+    ),
+    # Receivables (billing/views_receivables.py)
+    path("invoices/aging/", views_receivables.aging, name="aging"),
+    path("invoices/aging.csv", views_receivables.aging_csv, name="aging_csv"),
+    path(
+        "customers/<int:pk>/statement/",
+        views_receivables.customer_statement,
+        name="customer_statement",
+    ),
+    path(
+        "customers/<int:pk>/statement.pdf",
+        views_receivables.customer_statement_pdf,
+        name="customer_statement_pdf",
+    ),
+    path("invoices/reminders/", views_receivables.reminder_steps, name="reminder_steps"),
+    path(
+        "invoices/reminders/<int:pk>/toggle/",
+        views_receivables.reminder_step_toggle,
+        name="reminder_step_toggle",
+    ),
+    path(
+        "invoices/reminders/<int:pk>/delete/",
+        views_receivables.reminder_step_delete,
+        name="reminder_step_delete",
     ),
 ]

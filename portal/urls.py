@@ -27,6 +27,8 @@ urlpatterns = [
     path("invoices/", invoices.invoice_list, name="invoice_list"),
     path("invoices/<int:pk>/", invoices.invoice_detail, name="invoice_detail"),
     path("invoices/<int:pk>/invoice.pdf", invoices.invoice_pdf, name="invoice_pdf"),
+    path("statement/", invoices.statement, name="statement"),
+    path("statement/statement.pdf", invoices.statement_pdf, name="statement_pdf"),
 ]
 
 # ---------------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from allora.tests.authz_rows_api import NON_SIGNER as API_PAGE_NON_SIGNER
 from allora.tests.authz_rows_api import ROWS as API_PAGE_ROWS
 from allora.tests.authz_rows_signin import ROWS as SIGN_IN_ROWS
 from billing.tests.authz_rows import ROWS as BILLING_ROWS
+from billing.tests.authz_rows_receivables import ROWS as RECEIVABLES_ROWS
 from billing.tests.factories import RateCardFactory, published_card
 from delivery.tests.authz_rows import ROWS as DELIVERY_ROWS
 from integrations.tests.authz_rows import ROWS as INTEGRATIONS_ROWS
@@ -148,6 +149,7 @@ MATRIX = {
     **DELIVERY_ROWS,
     **INTEGRATIONS_ROWS,
     **BILLING_ROWS,
+    **RECEIVABLES_ROWS,
     **PORTAL_ROWS,
     **API_PAGE_ROWS,
     **SIGN_IN_ROWS,

@@ -20,7 +20,12 @@ from billing.tests.factories import published_card
 TEMPLATES = Path(settings.BASE_DIR) / "templates"
 # Not pages: emails (inline styles are how HTML email is styled) and the documents WeasyPrint
 # renders to PDF, which no browser receives as HTML.
-NOT_PAGES = {"emails", "agreements/document/pdf.html", "billing/invoice_pdf.html"}
+NOT_PAGES = {
+    "emails",
+    "agreements/document/pdf.html",
+    "billing/invoice_pdf.html",
+    "billing/statement_pdf.html",
+}
 
 INLINE = {
     "an inline <script>": re.compile(

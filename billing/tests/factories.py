@@ -39,6 +39,14 @@ def agreement_discounts():
         )
 
 
+def default_reminder_steps():
+    """The payment reminder steps of the data migration (-3, 0, 7, 14, 30 days)."""
+    from billing.models import ReminderStep
+
+    for days in (-3, 0, 7, 14, 30):
+        ReminderStep.objects.get_or_create(days=days)
+
+
 def published_card(*, effective_date=dt.date(2026, 1, 1), **kwargs):
     """A standard card, published (bypassing the no-past-dates rule for test set-up), and the
     agreement discounts."""

@@ -1,13 +1,16 @@
-"""The customer's invoices: the list, one invoice, its PDF (void invoices are never shown)."""
+"""The customer's invoices: the list, one invoice, its PDF (void invoices are never shown), and
+the statement of account (always the signed-in user's own customer)."""
 
 from django.core.paginator import Paginator
 from django.shortcuts import render
+from django.urls import reverse
 
 from allora.models import CompanyProfile
 from allora.tenancy import portal_required
 from billing.documents import invoice_context
 from billing.models import Invoice
 from billing.pages import get_invoice_for_user, invoice_pdf_response
+from billing.views_receivables import statement_response
 
 
 @portal_required
@@ -32,3 +35,23 @@ def invoice_detail(request, pk):
 @portal_required
 def invoice_pdf(request, pk):
     return invoice_pdf_response(get_invoice_for_user(request, pk), download=True)
+
+
+def _statement(request, *, pdf):
+    return statement_response(
+        request,
+        request.user.customer,
+        template="portal/statement.html",
+        pdf=pdf,
+        pdf_url=reverse("portal:statement_pdf"),
+    )
+
+
+@portal_required
+def statement(request):
+    return _statement(request, pdf=False)
+
+
+@portal_required
+def statement_pdf(request):
+    return _statement(request, pdf=True)
