@@ -741,11 +741,16 @@ def update_draft(request, agreement_id: ObjectId, payload: AgreementPatch):
             "payment_terms_days": version.payment_terms_days,
             "start_date": version.start_date,
         }
+        # Settings are checked when they change (a start date that has passed since does not
+        # stop a change of the lines, as on the line pages).
         settings_changed = bool(set(changes) - {"lines"})
-        form = VersionForm(_settings_data({**current, **changes}), instance=version, today=today)
-        valid_data(form, names=DRAFTING_NAMES)
+        anchor = version.start_date
+        if settings_changed:
+            form = VersionForm(
+                _settings_data({**current, **changes}), instance=version, today=today
+            )
+            anchor = valid_data(form, names=DRAFTING_NAMES)["start_date"]
         if payload.lines is not None:
-            anchor = form.cleaned_data["start_date"]
             checked = _line_forms(payload.lines, tz=agreement.time_zone, anchor=anchor, today=today)
         if settings_changed:
             version = services.save_draft_settings(form, by=user)
@@ -764,7 +769,7 @@ def update_draft(request, agreement_id: ObjectId, payload: AgreementPatch):
 def send_agreement(request, agreement_id: ObjectId, payload: SendIn):
     """Send the draft for signature to an authorized signer of the customer (staff): Exhibit A
     is frozen from today's rate card and the signer is emailed. A draft that is not ready (no
-    services, a schedule that overruns its block…) is a 400 listing what to fix."""
+    services, a scheduled line without its schedule…) is a 400 listing what to fix."""
     user = require_staff(request)
     agreement = _staff_agreement(request, agreement_id)
     version = _draft_version(agreement)

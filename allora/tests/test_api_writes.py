@@ -238,6 +238,16 @@ def test_staff_change_a_draft_and_replace_its_exhibit_b(staff, draft):
     assert not draft.lines.exists()
 
 
+def test_the_lines_of_a_draft_whose_start_date_passed_can_still_change(staff, draft):
+    AgreementVersion.objects.filter(pk=draft.pk).update(start_date=dt.date(2027, 3, 1))
+    url = f"/agreements/{draft.agreement_id}"
+    assert send(staff, "patch", url, {"lines": [HOSTING]}).status_code == 200
+    assert draft.lines.count() == 1
+    refused = send(staff, "patch", url, {"billing_day": 2})  # the settings are checked again
+    assert refused.status_code == 422
+    assert locs(refused) == [["body", "start_date"]]
+
+
 def test_a_bad_change_leaves_the_draft_as_it_was(staff, draft):
     agreement = draft.agreement
     response = send(
