@@ -172,29 +172,19 @@ def _emergency(objs, role):
     return {"json": body}
 
 
-def _approver(objs):
+def _new_project(objs, role):
     from agreements.models import Contact
 
     Contact.objects.filter(user=objs["alice"]).update(is_project_approver=True)
-
-
-def _new_project(objs, role):
-    _approver(objs)
     body = {"title": "Office move", "scope": "Move the network.", "hours": "10"}
     return {"json": {**body, "customer_id": objs["customer"].pk}}
 
 
 def _estimate(objs, role):
-    from delivery.projects import create_project
+    from delivery.tests.factories import office_move
 
-    _approver(objs)
-    project = create_project(
-        objs["customer"],
-        title="Office move",
-        scope="Move the network.",
-        hours=10,
-        by=objs["staff"],
-        today=timezone.localdate(),
+    project = office_move(
+        objs["customer"], approver=objs["alice"], by=objs["staff"], today=timezone.localdate()
     )
     return {"path": {"project_id": project.pk}, "json": {"hours": "12"}}
 

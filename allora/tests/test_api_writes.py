@@ -24,6 +24,7 @@ from billing.models import TimeEntry
 from billing.tests.factories import published_card
 from delivery import emergencies, projects
 from delivery.models import EmergencyRequest, Project, ProjectEstimate
+from delivery.tests.factories import office_move
 
 NOW = dt.datetime(2027, 3, 15, 15, 0, tzinfo=dt.UTC)  # Monday 11:00 in Raleigh
 TODAY = dt.date(2027, 3, 15)
@@ -42,8 +43,9 @@ def agreement(customer_a, alice, admin):
     return agreement_for_2027(customer=customer_a, customer_user=alice, admin=admin)
 
 
-def codes(*responses):
-    return [response.status_code for response in responses]
+def answers(method, path, body, *people):
+    """The status each person (None: no token) gets for the same call."""
+    return [send(person, method, path, body).status_code for person in people]
 
 
 def locs(response):
@@ -207,11 +209,7 @@ def test_an_inactive_customer_gets_no_draft(staff, terms):
 
 def test_only_staff_draft_agreements(customer_a, alice, bob, admin, terms):
     body = draft_body(customer_a)
-    assert codes(
-        send(None, "post", "/agreements", body),
-        send(alice, "post", "/agreements", body),
-        send(bob, "post", "/agreements", body),
-    ) == [401, 403, 403]
+    assert answers("post", "/agreements", body, None, alice, bob) == [401, 403, 403]
     assert not Agreement.objects.exists()
     assert send(admin, "post", "/agreements", body).status_code == 201
 
@@ -275,12 +273,8 @@ def test_a_sent_version_cannot_change_through_the_api(staff, draft, alice, custo
 
 def test_only_staff_change_a_draft_and_customers_never_see_it(draft, alice, bob):
     url = f"/agreements/{draft.agreement_id}"
-    assert codes(
-        send(None, "patch", url, {"billing_day": 2}),
-        send(alice, "patch", url, {"billing_day": 2}),
-        send(bob, "patch", url, {"billing_day": 2}),
-        send(alice, "post", f"{url}/send", {"signer_id": 1}),
-    ) == [401, 403, 403, 403]
+    assert answers("patch", url, {"billing_day": 2}, None, alice, bob) == [401, 403, 403]
+    assert answers("post", f"{url}/send", {"signer_id": 1}, None, alice, bob) == [401, 403, 403]
     draft.refresh_from_db()
     assert draft.billing_day == 1
 
@@ -378,16 +372,20 @@ def test_staff_log_time_on_a_past_visit_for_a_technician(agreement, admin, staff
     )
 
 
-def test_an_admin_is_not_a_technician_of_agreement_time(agreement, admin):
-    line = line_of_kind(agreement, "prescheduled")
-    response = send(
-        admin,
-        "post",
-        "/time-entries",
-        {"line_id": line.pk, "work_date": "2027-03-12", "hours": "1"},
-    )
+@pytest.mark.parametrize(
+    ("who", "kind", "loc"),
+    [
+        ("admin", "prescheduled", ["body", "technician_id"]),  # admins are not technicians
+        ("staff", "maintenance", ["body", "line_id"]),  # its time goes on one of its visits
+    ],
+)
+def test_agreement_time_takes_the_forms_choices(agreement, admin, staff, who, kind, loc):
+    line = line_of_kind(agreement, kind)
+    body = {"line_id": line.pk, "work_date": "2027-03-12", "hours": "1"}
+    response = send({"admin": admin, "staff": staff}[who], "post", "/time-entries", body)
     assert response.status_code == 422
-    assert locs(response) == [["body", "technician_id"]]
+    assert locs(response) == [loc]
+    assert not TimeEntry.objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -414,19 +412,6 @@ def test_bad_time_is_refused_with_the_pages_message_and_writes_nothing(
     response = send(staff, "post", "/time-entries", body)
     assert response.status_code == status, response.content
     assert message in str(response.json()["detail"])
-    assert not TimeEntry.objects.exists()
-
-
-def test_time_on_a_maintenance_line_goes_on_a_visit(agreement, staff):
-    line = line_of_kind(agreement, "maintenance")
-    response = send(
-        staff,
-        "post",
-        "/time-entries",
-        {"line_id": line.pk, "work_date": "2027-03-12", "hours": "1"},
-    )
-    assert response.status_code == 422
-    assert locs(response) == [["body", "line_id"]]
     assert not TimeEntry.objects.exists()
 
 
@@ -474,17 +459,7 @@ def test_time_on_a_request_is_the_callers_own(agreement, customer_a, alice, staf
 
 @pytest.fixture
 def project(agreement, customer_a, alice, staff):
-    alice_contact = customer_a.contacts.get(user=alice)
-    alice_contact.is_project_approver = True
-    alice_contact.save()
-    return projects.create_project(
-        customer_a,
-        title="Office move",
-        scope="Move the network.",
-        hours=D("10"),
-        by=staff,
-        today=TODAY,
-    )
+    return office_move(customer_a, approver=alice, by=staff, today=TODAY)
 
 
 def approve(project, alice):
@@ -511,11 +486,7 @@ def test_project_time_needs_the_approval_and_stays_within_it(project, alice, sta
 def test_only_staff_log_time(agreement, alice, bob):
     line = line_of_kind(agreement, "prescheduled")
     body = {"line_id": line.pk, "work_date": "2027-03-12", "hours": "1"}
-    assert codes(
-        send(None, "post", "/time-entries", body),
-        send(alice, "post", "/time-entries", body),
-        send(bob, "post", "/time-entries", body),
-    ) == [401, 403, 403]
+    assert answers("post", "/time-entries", body, None, alice, bob) == [401, 403, 403]
     assert not TimeEntry.objects.exists()
 
 
@@ -679,14 +650,8 @@ def test_a_customer_without_an_approver_gets_no_project(customer_b, staff):
 def test_only_staff_create_projects_and_estimates(project, customer_a, alice, bob):
     body = {**PROJECT, "customer_id": customer_a.pk}
     url = f"/projects/{project.pk}/estimates"
-    assert codes(
-        send(None, "post", "/projects", body),
-        send(alice, "post", "/projects", body),
-        send(bob, "post", "/projects", body),
-        send(None, "post", url, {"hours": "5"}),
-        send(alice, "post", url, {"hours": "5"}),
-        send(bob, "post", url, {"hours": "5"}),
-    ) == [401, 403, 403, 401, 403, 403]
+    assert answers("post", "/projects", body, None, alice, bob) == [401, 403, 403]
+    assert answers("post", url, {"hours": "5"}, None, alice, bob) == [401, 403, 403]
     assert Project.objects.count() == 1 and ProjectEstimate.objects.count() == 1
 
 
