@@ -14,7 +14,6 @@ from ninja import Field, Router, Schema, Status
 from agreements.models import Customer
 from allora.api import (
     ERRORS,
-    FormInvalid,
     Input,
     MoneyOut,
     ObjectId,
@@ -28,7 +27,7 @@ from allora.timeutils import local_today
 from allora.validation import BoundedDateTime, text
 
 from . import emergencies, projects
-from .forms import EmergencyForm, EstimateForm, ProjectForm
+from .forms import EmergencyForm, EstimateForm, PhoneEmergencyForm, ProjectForm
 from .models import EmergencyRequest, Project
 
 router = Router()
@@ -72,10 +71,14 @@ class EmergencyRequestIn(Input):
     site: text(300) = Field("", description="Where the technician should go.")
 
 
-def _requester(request, payload):
-    """The customer, the time received and the channel of a new request, as the pages take
-    them: staff record a phone call; a customer files through the portal, now."""
+TEXT_FIELDS = ("summary", "contact_name", "contact_phone", "site")
+
+
+def _filed(request, payload):
+    """The request's text, customer, time received and channel, checked by the pages' forms:
+    staff record a phone call (the phone form); a customer files through the portal, now."""
     user = request.auth
+    text = payload.model_dump(include=set(TEXT_FIELDS))
     if not user.is_allora_staff:
         if payload.received_at is not None:
             raise RuleError(
@@ -84,19 +87,16 @@ def _requester(request, payload):
             )
         own = payload.customer_id or user.customer_id
         customer = get_or_404(Customer.objects.for_user(user), pk=own)
-        return customer, timezone.now(), EmergencyRequest.Channel.PORTAL
-    errors = []
-    customer = Customer.objects.filter(pk=payload.customer_id).first()
-    if customer is None:
-        errors.append(("customer_id", "Choose the customer who called."))
-    if payload.received_at is None:
-        errors.append(("received_at", "Enter when the call came in."))
-    if errors:
-        raise FormInvalid([{"loc": ["body", f], "msg": m, "type": "missing"} for f, m in errors])
-    received = payload.received_at
-    if timezone.is_naive(received):
+        data = valid_data(EmergencyForm(text))
+        return data, customer, timezone.now(), EmergencyRequest.Channel.PORTAL
+    form = PhoneEmergencyForm(
+        {**text, "customer": payload.customer_id or "", "received_at": payload.received_at or ""}
+    )
+    data = valid_data(form, names={"customer": "customer_id"})
+    customer, received = data["customer"], payload.received_at
+    if timezone.is_naive(received):  # the customer's local time, as on the page
         received = received.replace(tzinfo=customer.tz)
-    return customer, received, EmergencyRequest.Channel.PHONE
+    return data, customer, received, EmergencyRequest.Channel.PHONE
 
 
 @router.post(
@@ -109,12 +109,10 @@ def file_emergency_request(request, payload: EmergencyRequestIn):
     customer's user files one for its own customer as in the portal. The guarantee of the
     customer's agreement applies (there is no priority to choose: the response deadline follows
     the agreement) and the on-call staff are alerted."""
-    customer, received_at, channel = _requester(request, payload)
-    fields = ("summary", "contact_name", "contact_phone", "site")
-    data = valid_data(EmergencyForm(payload.model_dump(include=set(fields))))
+    data, customer, received_at, channel = _filed(request, payload)
     created = emergencies.file_request(
         customer,
-        **{name: data.get(name) or "" for name in fields},
+        **{name: data.get(name) or "" for name in TEXT_FIELDS},
         channel=channel,
         received_at=received_at,
         by=request.auth,
