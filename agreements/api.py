@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Literal
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Prefetch
 from django.forms.models import model_to_dict
 from django.urls import reverse
@@ -33,12 +34,21 @@ from allora.api import (
     money_str,
     require_admin,
     require_staff,
+    valid_data,
 )
 from allora.timeutils import local_today
-from allora.validation import BoundedDateTime, text
+from allora.validation import MAX_COUNT, BoundedDate, BoundedDateTime, text
 
-from . import importing, lifecycle, signing, tasks
-from .forms import ContactForm, CustomerForm, RateReviewForm
+from . import importing, lifecycle, services, signing, tasks
+from .forms import (
+    AgreementCreateForm,
+    ContactForm,
+    CustomerForm,
+    RateReviewForm,
+    SendForm,
+    ServiceLineForm,
+    VersionForm,
+)
 from .importing import jobs
 from .importing.reading import size_problem
 from .importing.report import report_from_json
@@ -47,11 +57,16 @@ from .models import (
     AgreementVersion,
     Contact,
     Customer,
+    FrozenContentError,
     ImportJob,
     RateReview,
+    ResponseTier,
+    ServiceKind,
     ServiceLine,
     TerminationRequest,
+    TermsTemplate,
 )
+from .pages import line_forms
 
 router = Router()
 
@@ -501,13 +516,16 @@ def list_agreements(request, filters: Query[AgreementFilters]):
 def get_agreement(request, agreement_id: ObjectId):
     """One agreement: its terms, its versions with the Exhibit B lines and schedules, and its
     termination requests."""
-    user = request.auth
+    return _agreement_detail(request.auth, agreement_id)
+
+
+def _agreement_detail(user, agreement_id):
     versions = AgreementVersion.objects.select_related("terms_template").prefetch_related(
         Prefetch("lines", ServiceLine.objects.select_related("response_tier"))
     )
     if not user.is_allora_staff:
         versions = versions.exclude(status=AgreementVersion.Status.DRAFT)
-    agreement = get_or_404(
+    return get_or_404(
         agreements_for(user)
         .select_related("customer")
         .prefetch_related(
@@ -519,7 +537,246 @@ def get_agreement(request, agreement_id: ObjectId):
         ),
         pk=agreement_id,
     )
-    return agreement
+
+
+# Drafting and sending agreements ------------------------------------------------------------
+
+MAX_LINES = 100
+WEEKDAY = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+DRAFTING_NAMES = {"customer": "customer_id", "terms_template": "terms_template_id"}
+
+
+class ScheduleIn(Input):
+    """When a scheduled line's visits happen, as on the line page ("the third Wednesday of every
+    month at 10:00 for 2 hours"); checked by the same schedule form."""
+
+    frequency: Literal["monthly", "weekly"]
+    interval: int = Field(1, ge=1, le=12, description="Every 1 to 12 weeks or months.")
+    monthly_mode: Literal["weekday", "date"] | None = Field(
+        None, description="Monthly: on a weekday (ordinal + weekday) or a date (month_day)."
+    )
+    ordinal: Literal[1, 2, 3, 4, -1] | None = Field(None, description="-1: the last.")
+    weekday: WEEKDAY | None = None
+    weekdays: list[WEEKDAY] = Field(default_factory=list, max_length=7, description="Weekly.")
+    month_day: int | None = Field(None, ge=1, le=31)
+    start_time: text(8, min_length=1) = Field(description="Local time, HH:MM.")
+    duration_hours: Decimal = Field(max_digits=4, decimal_places=2, description="0.25 to 12.")
+
+    def form_data(self):
+        data = self.model_dump(exclude_none=True)
+        return {f"schedule-{name}": value for name, value in data.items()}
+
+
+class LineIn(Input):
+    """One Exhibit B line. Give the fields of its kind only (as the line page shows them):
+    maintenance: labor_rate, hours_per_visit, checklist, schedule; prescheduled: labor_rate,
+    hours_per_month, schedule; emergency: response_tier; hosting: package_name, quantity;
+    notes for any kind."""
+
+    kind: Literal[tuple(ServiceKind.values)]
+    labor_rate: Literal[tuple(ServiceLine.LaborRate.values)] | None = Field(
+        None, description="Default: onsite_hourly."
+    )
+    hours_per_visit: Decimal | None = Field(None, max_digits=5, decimal_places=2)
+    hours_per_month: Decimal | None = Field(None, max_digits=6, decimal_places=2)
+    checklist: list[text(200, min_length=1)] | None = Field(
+        None, max_length=50, description="Tasks of each visit; default: the standard five."
+    )
+    response_tier: text(100) | None = Field(
+        None, description="The guarantee's name, e.g. “1 hour, 24×7” (active tiers only)."
+    )
+    package_name: text(120) | None = Field(
+        None, description="A hosting package of the rate card in effect."
+    )
+    quantity: int | None = Field(None, ge=1, le=MAX_COUNT)
+    notes: text(300) = ""
+    schedule: ScheduleIn | None = None
+
+
+class AgreementIn(Input):
+    customer_id: QueryId = Field(description="An active customer (not inactive).")
+    terms_template_id: QueryId | None = Field(
+        None, description="Published terms and conditions; default: the newest."
+    )
+    billing_day: int = Field(1, ge=1, le=28)
+    payment_terms_days: Literal[15, 30, 45, 60] = 30
+    start_date: BoundedDate | None = Field(
+        None, description="A later start than the last signature (not in the past)."
+    )
+    lines: list[LineIn] = Field(default_factory=list, max_length=MAX_LINES)
+
+
+class AgreementPatch(Input):
+    terms_template_id: QueryId | None = None
+    billing_day: int | None = Field(None, ge=1, le=28)
+    payment_terms_days: Literal[15, 30, 45, 60] | None = None
+    start_date: BoundedDate | None = Field(None, description="null clears it.")
+    lines: list[LineIn] | None = Field(
+        None, max_length=MAX_LINES, description="When given, replaces the whole Exhibit B."
+    )
+
+
+class SendIn(Input):
+    signer_id: QueryId = Field(description="An authorized signer (contact) of the customer.")
+
+
+def _line_data(line: LineIn):
+    """A line of the body as the line page posts it (only the fields of its kind)."""
+    kind_fields = ServiceLineForm.FIELDS_BY_KIND[line.kind]
+    given = line.model_dump(exclude_none=True, exclude={"kind", "schedule"})
+    unknown = [name for name in given if name not in kind_fields]
+    data = {name: value for name, value in given.items() if name in kind_fields}
+    if "checklist" in kind_fields:
+        items = ServiceLineForm.DEFAULT_CHECKLIST if line.checklist is None else line.checklist
+        data["checklist"] = "\n".join(items)
+    if "response_tier" in data:
+        tier = ResponseTier.objects.filter(name=data["response_tier"]).first()
+        data["response_tier"] = tier.pk if tier else "unknown"
+    return data, unknown
+
+
+def _line_forms(lines, *, tz, anchor, today):
+    """The line forms of every line of the body, checked; all their errors in one 422."""
+    checked, errors = [], []
+    for index, line in enumerate(lines):
+        where = ("body", "lines", index)
+        data, unknown = _line_data(line)
+        errors += [
+            {"loc": [*where, name], "msg": f"Not a field of a {line.kind} line.", "type": "extra"}
+            for name in unknown
+        ]
+        form, schedule = line_forms(
+            {**data, **(line.schedule.form_data() if line.schedule else {})},
+            kind=line.kind,
+            tz=tz,
+            anchor=anchor,
+            today=today,
+        )
+        if schedule is None and line.schedule is not None:
+            errors.append(
+                {"loc": [*where, "schedule"], "msg": "Only scheduled lines.", "type": "extra"}
+            )
+        if not form.is_valid():
+            errors += form_errors(form, loc=where)
+        if schedule is not None and not schedule.is_valid():
+            errors += form_errors(schedule, loc=(*where, "schedule"))
+        checked.append((line.kind, form, schedule))
+    if errors:
+        raise FormInvalid(errors)
+    return checked
+
+
+def _save_lines(version, checked, *, by):
+    for kind, form, schedule in checked:
+        services.save_service_line(
+            form.save(commit=False),
+            version=version,
+            kind=kind,
+            schedule=schedule.cleaned_data if schedule is not None else None,
+            by=by,
+        )
+
+
+def _settings_data(payload: dict):
+    data = {
+        "terms_template": payload.get("terms_template_id"),
+        "billing_day": payload.get("billing_day"),
+        "payment_terms_days": payload.get("payment_terms_days"),
+        "start_date": payload.get("start_date"),
+    }
+    if data["terms_template"] is None:
+        newest = TermsTemplate.objects.filter(published_at__isnull=False).first()
+        data["terms_template"] = newest.pk if newest else None
+    return data
+
+
+def _staff_agreement(request, agreement_id):
+    return get_or_404(agreements_for(request.auth).select_related("customer"), pk=agreement_id)
+
+
+def _draft_version(agreement):
+    version = agreement.latest_version()
+    if not version.is_draft:
+        raise FrozenContentError()
+    return version
+
+
+@router.post("/agreements", response={201: AgreementDetailOut, **ERRORS}, tags=["agreements"])
+def create_agreement(request, payload: AgreementIn):
+    """Draft an agreement for an active customer (staff), with its Exhibit B lines: the checks of
+    the new-agreement page and of each line page; nothing is saved unless everything is valid."""
+    user = require_staff(request)
+    today = local_today()
+    data = payload.model_dump(exclude={"lines"})
+    form = AgreementCreateForm(
+        {**_settings_data(data), "customer": payload.customer_id}, today=today
+    )
+    valid_data(form, names=DRAFTING_NAMES)
+    customer = form.cleaned_data["customer"]
+    start = form.cleaned_data["start_date"]
+    checked = _line_forms(payload.lines, tz=customer.time_zone, anchor=start, today=today)
+    with transaction.atomic():
+        fields = {k: v for k, v in form.cleaned_data.items() if k != "customer"}
+        version = services.create_agreement(customer, by=user, today=today, **fields)
+        _save_lines(version, checked, by=user)
+    return Status(201, _agreement_detail(user, version.agreement_id))
+
+
+@router.patch(
+    "/agreements/{agreement_id}", response={200: AgreementDetailOut, **ERRORS}, tags=["agreements"]
+)
+def update_draft(request, agreement_id: ObjectId, payload: AgreementPatch):
+    """Change a draft (staff): its settings, and its Exhibit B when ``lines`` is given (the
+    lines replace the draft's). Once sent for signature a version cannot change (400): recall it
+    or start an amendment in the browser."""
+    user = require_staff(request)
+    today = local_today()
+    with transaction.atomic():
+        agreement = _staff_agreement(request, agreement_id)
+        version = _draft_version(agreement)
+        changes = payload.model_dump(exclude_unset=True)
+        current = {
+            "terms_template_id": version.terms_template_id,
+            "billing_day": version.billing_day,
+            "payment_terms_days": version.payment_terms_days,
+            "start_date": version.start_date,
+        }
+        # Settings are checked when they change (a start date that has passed since does not
+        # stop a change of the lines, as on the line pages).
+        settings_changed = bool(set(changes) - {"lines"})
+        anchor = version.start_date
+        if settings_changed:
+            form = VersionForm(
+                _settings_data({**current, **changes}), instance=version, today=today
+            )
+            anchor = valid_data(form, names=DRAFTING_NAMES)["start_date"]
+        if payload.lines is not None:
+            checked = _line_forms(payload.lines, tz=agreement.time_zone, anchor=anchor, today=today)
+        if settings_changed:
+            version = services.save_draft_settings(form, by=user)
+        if payload.lines is not None:
+            for line in version.lines.select_related("version__agreement"):
+                services.remove_service_line(line, by=user)
+            _save_lines(version, checked, by=user)
+    return _agreement_detail(user, agreement.pk)
+
+
+@router.post(
+    "/agreements/{agreement_id}/send",
+    response={200: AgreementDetailOut, **ERRORS},
+    tags=["agreements"],
+)
+def send_agreement(request, agreement_id: ObjectId, payload: SendIn):
+    """Send the draft for signature to an authorized signer of the customer (staff): Exhibit A
+    is frozen from today's rate card and the signer is emailed. A draft that is not ready (no
+    services, a scheduled line without its schedule…) is a 400 listing what to fix."""
+    user = require_staff(request)
+    agreement = _staff_agreement(request, agreement_id)
+    version = _draft_version(agreement)
+    form = SendForm({"signer": payload.signer_id}, customer=agreement.customer)
+    data = valid_data(form, names={"signer": "signer_id"})
+    signing.send_for_signature(version, signer=data["signer"], by=user, today=local_today())
+    return _agreement_detail(user, agreement.pk)
 
 
 # Termination requests -------------------------------------------------------------------------

@@ -19,19 +19,42 @@ from allora.timeutils import local_today
 from allora.validation import query_id
 from billing.accounts import account_of, invoice_marks
 from billing.closing import account_commitment
+from billing.services import hosting_packages
+from scheduling.forms import ScheduleForm
 
 from . import lifecycle, signing
 from .document import document_context
-from .forms import SignForm
+from .forms import ServiceLineForm, SignForm
 from .models import (
     Agreement,
     AgreementVersion,
     Customer,
     RateReview,
+    ServiceKind,
     ServiceLine,
     Signature,
     TerminationRequest,
 )
+
+
+def line_forms(data, *, kind, tz, anchor, today, instance=None):
+    """The forms of one Exhibit B line of ``kind`` (the staff page's and the API's): the line
+    form, and the schedule form (prefix "schedule") for a scheduled kind, else None. ``anchor``
+    is the draft's start date (None: ``today``); hosting packages are those of today's card."""
+    form = ServiceLineForm(
+        data, instance=instance, kind=kind, hosting_packages=hosting_packages(on=today)
+    )
+    if kind not in (ServiceKind.MAINTENANCE, ServiceKind.PRESCHEDULED):
+        return form, None
+    initial = None
+    if instance is not None and instance.rrule:
+        initial = ScheduleForm.initial_for(
+            rrule=instance.rrule,
+            start_time=instance.start_time,
+            duration_minutes=instance.duration_minutes,
+        )
+    schedule = ScheduleForm(data, prefix="schedule", initial=initial, tz=tz, anchor=anchor or today)
+    return form, schedule
 
 
 def get_agreement_for_user(user, pk):

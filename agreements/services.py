@@ -1,4 +1,5 @@
-"""Workflows on customers and contacts."""
+"""Workflows on customers and contacts, and on drafting agreements (a new agreement, its
+settings, its Exhibit B lines)."""
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -13,7 +14,7 @@ from allora.emails import send_after_commit
 from allora.models import Role
 from allora.tokens import invitation_token_generator
 
-from .models import Agreement, AgreementEvent, AgreementVersion, Contact, Customer
+from .models import Agreement, AgreementEvent, AgreementVersion, Contact, Customer, ServiceLine
 
 Event = AgreementEvent.Kind
 
@@ -156,3 +157,37 @@ def create_agreement(customer: Customer, *, by, today, **version_fields):
         except IntegrityError:
             continue  # another agreement took the number at the same moment: take the next
     raise ValidationError("Could not number the agreement; please try again.")
+
+
+SCHEDULE_FIELDS = ("rrule", "start_time", "duration_minutes", "schedule_text")
+
+
+def save_service_line(line: ServiceLine, *, version, kind, schedule=None, by) -> ServiceLine:
+    """Save an Exhibit B line of the draft ``version`` (a new one, without a pk, goes last)
+    with the schedule form's cleaned data for a scheduled kind; the history says so. The line
+    refuses to save unless the version is a draft (FrozenContentError)."""
+    new = line.pk is None
+    line.version, line.kind = version, kind
+    if schedule is not None:
+        for field in SCHEDULE_FIELDS:
+            setattr(line, field, schedule[field])
+    if new:
+        line.position = version.lines.count()
+    line.save()
+    verb = "added" if new else "changed"
+    version.agreement.log(Event.EDITED, f"{line.get_kind_display()} line {verb}", actor=by)
+    return line
+
+
+def remove_service_line(line: ServiceLine, *, by):
+    """Remove a line from a draft's Exhibit B (FrozenContentError once sent); the history says
+    so."""
+    line.delete()
+    line.version.agreement.log(Event.EDITED, f"{line.get_kind_display()} line removed", actor=by)
+
+
+def save_draft_settings(form, *, by) -> AgreementVersion:
+    """Save a draft version's settings (a valid ``VersionForm``); the history says so."""
+    version = form.save()
+    version.agreement.log(Event.EDITED, f"Version {version.number} settings changed", actor=by)
+    return version

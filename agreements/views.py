@@ -17,9 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from allora.history import timeline
 from allora.tenancy import admin_required, staff_required
 from allora.timeutils import local_today
-from billing.services import hosting_packages
 from scheduling.blocks import version_block_overruns
-from scheduling.forms import ScheduleForm
 from scheduling.models import CalendarFeed
 from scheduling.pages import regenerate_feed_view
 
@@ -34,12 +32,10 @@ from .forms import (
     RateReviewForm,
     RecordTerminationForm,
     SendForm,
-    ServiceLineForm,
     VersionForm,
 )
 from .models import (
     Agreement,
-    AgreementEvent,
     AgreementVersion,
     Contact,
     Customer,
@@ -58,6 +54,7 @@ from .pages import (
     get_agreement_for_user,
     get_agreement_page,
     lifecycle_context,
+    line_forms,
     pdf_response,
     sign_view,
     signed_pdf_response,
@@ -67,7 +64,6 @@ from .pages import (
 from .pdf import agreement_pdf as agreement_pdf_bytes
 from .signing import check_ready_to_send
 
-Event = AgreementEvent.Kind
 AWAITING = (AgreementVersion.Status.SENT, AgreementVersion.Status.CUSTOMER_SIGNED)
 
 
@@ -344,40 +340,10 @@ def version_edit(request, pk):
         return response
     form = VersionForm(request.POST or None, instance=version, today=local_today())
     if request.method == "POST" and form.is_valid():
-        form.save()
-        agreement.log(
-            Event.EDITED, f"Version {version.number} settings changed", actor=request.user
-        )
+        services.save_draft_settings(form, by=request.user)
         messages.success(request, "Agreement settings saved.")
         return redirect("agreements:agreement_detail", pk=agreement.pk)
     return render(request, "agreements/agreement_form.html", {"form": form, "agreement": agreement})
-
-
-def _line_forms(request, version, kind, instance=None):
-    today = local_today()
-    form = ServiceLineForm(
-        request.POST or None,
-        instance=instance,
-        kind=kind,
-        hosting_packages=hosting_packages(on=today),
-    )
-    schedule = None
-    if kind in (ServiceKind.MAINTENANCE, ServiceKind.PRESCHEDULED):
-        initial = None
-        if instance is not None and instance.rrule:
-            initial = ScheduleForm.initial_for(
-                rrule=instance.rrule,
-                start_time=instance.start_time,
-                duration_minutes=instance.duration_minutes,
-            )
-        schedule = ScheduleForm(
-            request.POST or None,
-            prefix="schedule",
-            initial=initial,
-            tz=version.agreement.time_zone,
-            anchor=version.start_date or today,
-        )
-    return form, schedule
 
 
 @staff_required
@@ -400,24 +366,26 @@ def line_edit(request, pk):
 
 
 def _line_form_view(request, version, kind, instance):
-    form, schedule = _line_forms(request, version, kind, instance)
+    form, schedule = line_forms(
+        request.POST or None,
+        kind=kind,
+        instance=instance,
+        tz=version.agreement.time_zone,
+        anchor=version.start_date,
+        today=local_today(),
+    )
     forms_valid = form.is_valid() if request.method == "POST" else False
     if schedule is not None and request.method == "POST":
         forms_valid = schedule.is_valid() and forms_valid
     if forms_valid:
-        line = form.save(commit=False)
-        line.version = version
-        line.kind = kind
-        if schedule is not None:
-            for field in ("rrule", "start_time", "duration_minutes", "schedule_text"):
-                setattr(line, field, schedule.cleaned_data[field])
-        if instance is None:
-            line.position = version.lines.count()
-        line.save()
-        verb = "changed" if instance else "added"
-        version.agreement.log(
-            Event.EDITED, f"{line.get_kind_display()} line {verb}", actor=request.user
+        line = services.save_service_line(
+            form.save(commit=False),
+            version=version,
+            kind=kind,
+            schedule=schedule.cleaned_data if schedule is not None else None,
+            by=request.user,
         )
+        verb = "changed" if instance else "added"
         messages.success(request, f"{line.get_kind_display()} {verb}.")
         return redirect("agreements:agreement_detail", pk=version.agreement_id)
     return render(
@@ -442,8 +410,7 @@ def line_delete(request, pk):
         return response
     agreement = line.version.agreement
     if request.method == "POST":
-        line.delete()
-        agreement.log(Event.EDITED, f"{line.get_kind_display()} line removed", actor=request.user)
+        services.remove_service_line(line, by=request.user)
         messages.success(request, f"{line.get_kind_display()} removed.")
         return redirect("agreements:agreement_detail", pk=agreement.pk)
     return render(

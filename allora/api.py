@@ -1,5 +1,5 @@
 """The REST API under /api/v1/ (django-ninja): authentication, errors, pagination and the
-helpers every app's router uses (``agreements/api.py``, ``scheduling/api.py``,
+helpers every app's router uses (``agreements/api.py``, ``scheduling/api.py``, ``delivery/api.py``,
 ``billing/api.py``).
 
 Who may call: a personal API token (``Authorization: Bearer alr_…``, created in the profile page)
@@ -148,11 +148,13 @@ class RuleError(HttpError):
         self.loc = list(loc)
 
 
-def form_errors(form, *, loc=("body",)):
-    """A Django form's errors as the API's 422 body."""
+def form_errors(form, *, loc=("body",), names=None):
+    """A Django form's errors as the API's 422 body; ``names`` maps a form field to the API's
+    name for it (e.g. "customer" to "customer_id")."""
+    names = names or {}
     errors = []
     for field, messages in form.errors.get_json_data().items():
-        where = [*loc] if field == "__all__" else [*loc, field]
+        where = [*loc] if field == "__all__" else [*loc, names.get(field, field)]
         errors += [
             {"loc": where, "msg": m["message"], "type": m["code"] or "invalid"} for m in messages
         ]
@@ -162,6 +164,13 @@ def form_errors(form, *, loc=("body",)):
 class FormInvalid(Exception):
     def __init__(self, errors):
         self.errors = errors
+
+
+def valid_data(form, *, loc=("body",), names=None):
+    """The cleaned data of a form that validates; else its errors as the 422 (see form_errors)."""
+    if not form.is_valid():
+        raise FormInvalid(form_errors(form, loc=loc, names=names))
+    return form.cleaned_data
 
 
 # The API ---------------------------------------------------------------------------------
@@ -185,7 +194,9 @@ api = NinjaAPI(
     version="1",
     description=(
         "Customers, agreements (versions, terms, Exhibit B), visits, rate cards, termination "
-        "requests, rate reviews, invoices and the import of existing agreements. Authenticate "
+        "requests, rate reviews, invoices and the import of existing agreements; drafting and "
+        "sending agreements, time entries, emergency requests and project estimates. "
+        "Authenticate "
         "with `Authorization: Bearer <token>` (create a token in your profile) or the browser "
         "session. Dates are ISO 8601, from 2000-01-01 to 2100-12-31; money amounts are strings "
         'such as "150.00".'
@@ -262,9 +273,11 @@ def urls():
     """The API's URL patterns with every app's router attached (mounted at api/v1/)."""
     from agreements.api import router as agreements_router
     from billing.api import router as billing_router
+    from delivery.api import router as delivery_router
     from scheduling.api import router as scheduling_router
 
     api.add_router("", agreements_router)
     api.add_router("", scheduling_router)
     api.add_router("", billing_router)
+    api.add_router("", delivery_router)
     return api.urls

@@ -1,5 +1,6 @@
 """API routes of the billing app: rate cards (Allora staff read them; admins alone create and
-publish them) and invoices with their lines, payments and PDF (customers see their own)."""
+publish them), invoices with their lines, payments and PDF (customers see their own), and the
+time entries staff log (``timesheets.log_time``, the pages' one function)."""
 
 import datetime as dt
 from decimal import Decimal
@@ -11,7 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
+from pydantic import model_validator
 
+from agreements.models import ServiceLine
 from allora.api import (
     ERRORS,
     Filters,
@@ -27,13 +30,19 @@ from allora.api import (
     money_str,
     require_admin,
     require_staff,
+    valid_data,
 )
 from allora.timeutils import local_today
 from allora.validation import BoundedDate, Money, text
+from delivery import projects
+from delivery.forms import HoursForm
+from delivery.models import EmergencyRequest, Project
+from scheduling.models import Visit
 
 from .documents import invoice_filename, invoice_pdf
-from .forms import PublishForm, RateCardForm, RateCardLineFormSet
+from .forms import PublishForm, RateCardForm, RateCardLineFormSet, TimeEntryForm
 from .models import Invoice, Payment, RateCard, RateCardLine, RateKind
+from .timesheets import describe, log_form_time, log_time, loggable_lines
 
 router = Router()
 
@@ -339,3 +348,128 @@ def void_invoice(request, invoice_id: ObjectId, payload: VoidIn):
     invoice = get_or_404(Invoice.objects.all(), pk=invoice_id)
     invoice.void(by=user, reason=payload.reason, now=timezone.now())
     return get_or_404(_invoices(request), pk=invoice_id)
+
+
+# Time entries -----------------------------------------------------------------------------------
+
+
+class TimeEntryOut(Schema):
+    id: int
+    agreement_id: int | None
+    line_id: int | None
+    visit_id: int | None
+    emergency_request_id: int | None
+    project_id: int | None
+    work_date: dt.date
+    hours: MoneyOut
+    technician_id: int
+    note: str
+    worked_on: str = Field(description="What the time was for, in a few words.")
+    created_at: dt.datetime
+
+    @staticmethod
+    def resolve_worked_on(entry):
+        return describe(entry)
+
+
+WORK_IDS = ("visit_id", "line_id", "emergency_request_id", "project_id")
+
+
+class TimeEntryIn(Input):
+    """Hours worked on exactly one thing: a visit or an Exhibit B line (prescheduled block or
+    Emergency Support) of an active agreement, an emergency request, or an approved project."""
+
+    visit_id: QueryId | None = None
+    line_id: QueryId | None = None
+    emergency_request_id: QueryId | None = None
+    project_id: QueryId | None = None
+    work_date: BoundedDate = Field(description="Not in the future.")
+    hours: Decimal = Field(max_digits=5, decimal_places=2, description="More than 0, at most 24.")
+    technician_id: QueryId | None = Field(
+        None,
+        description="Time on a visit or line: the technician who worked (default: you). Time on "
+        "an emergency request or a project is yours, as on their pages.",
+    )
+    note: text(300) = ""
+
+    @model_validator(mode="after")
+    def _one_thing(self):
+        given = [name for name in WORK_IDS if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"Give exactly one of {', '.join(WORK_IDS)}.")
+        return self
+
+
+def _found(queryset, pk, field, message):
+    found = queryset.filter(pk=pk).first()
+    if found is None:
+        raise FormInvalid([{"loc": ["body", field], "msg": message, "type": "invalid_choice"}])
+    return found
+
+
+def _agreement_time(payload, *, user, today):
+    """A visit or line: the time entry page's form, for the agreement the visit or line is of."""
+    if payload.visit_id:
+        visit = _found(
+            Visit.objects.select_related("agreement"),
+            payload.visit_id,
+            "visit_id",
+            "Choose a visit of an agreement.",
+        )
+        agreement, work, field = visit.agreement, f"visit:{visit.pk}", "visit_id"
+    else:
+        line = _found(
+            ServiceLine.objects.select_related("version__agreement"),
+            payload.line_id,
+            "line_id",
+            "Choose a service (an Exhibit B line) of an agreement.",
+        )
+        agreement, work, field = line.version.agreement, f"line:{line.pk}", "line_id"
+    form = TimeEntryForm(
+        {
+            **payload.model_dump(include={"work_date", "hours", "note"}),
+            "work": work,
+            "technician": payload.technician_id or user.pk,
+        },
+        agreement=agreement,
+        visits=[],
+        lines=loggable_lines(agreement),
+    )
+    data = valid_data(form, names={"work": field, "technician": "technician_id"})
+    return log_form_time(agreement, data, by=user, today=today)
+
+
+@router.post("/time-entries", response={201: TimeEntryOut, **ERRORS}, tags=["time"])
+def log_time_entry(request, payload: TimeEntryIn):
+    """Log hours worked (Allora staff), with the checks of the time pages: an active agreement
+    and a date in its terms, a visit not cancelled, an emergency request acknowledged, a project
+    approved and within its approved hours, no future date."""
+    user = require_staff(request)
+    today = local_today()
+    if payload.visit_id or payload.line_id:
+        return Status(201, _agreement_time(payload, user=user, today=today))
+    if payload.technician_id not in (None, user.pk):
+        raise RuleError(
+            [
+                "Time on an emergency request or a project is logged by the technician who worked, "
+                "with their own token."
+            ],
+            loc=("body", "technician_id"),
+        )
+    data = valid_data(HoursForm(payload.model_dump(include={"work_date", "hours", "note"})))
+    if payload.emergency_request_id:
+        emergency = _found(
+            EmergencyRequest.objects.all(),
+            payload.emergency_request_id,
+            "emergency_request_id",
+            "No such emergency request.",
+        )
+        entry = log_time(emergency_request=emergency, **data, technician=user, by=user, today=today)
+    else:
+        project = _found(
+            Project.objects.all(), payload.project_id, "project_id", "No such project."
+        )
+        entry = projects.log_project_time(
+            project, **data, technician=user, by=user, today=today, now=timezone.now()
+        )
+    return Status(201, entry)

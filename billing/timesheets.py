@@ -168,6 +168,21 @@ def log_time(
     )
 
 
+def log_form_time(agreement, data, *, by, today) -> TimeEntry:
+    """Log the hours of a valid time entry form (``billing.forms.TimeEntryForm``'s cleaned
+    data: a visit or line of ``agreement``, the date, hours, technician and note)."""
+    return log_time(
+        agreement,
+        **data["work"],
+        work_date=data["work_date"],
+        hours=data["hours"],
+        technician=data["technician"],
+        note=data["note"],
+        by=by,
+        today=today,
+    )
+
+
 def describe(entry) -> str:
     """What an entry was for, in a few words."""
     return entry.for_label

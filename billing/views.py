@@ -38,7 +38,7 @@ from .forms import (
 )
 from .models import DiscountPolicy, Invoice, RateCard, RateCardLine, TimeEntry
 from .pages import get_invoice_for_user, invoice_pdf_response
-from .timesheets import default_work_date, describe, log_time, loggable_lines
+from .timesheets import default_work_date, describe, log_form_time, loggable_lines
 
 DRAFT_EXISTS = "A draft rate card already exists: edit or publish it first."
 
@@ -317,16 +317,7 @@ def time_entry_create(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            entry = log_time(
-                agreement,
-                **data["work"],
-                work_date=data["work_date"],
-                hours=data["hours"],
-                technician=data["technician"],
-                note=data["note"],
-                by=request.user,
-                today=today,
-            )
+            entry = log_form_time(agreement, data, by=request.user, today=today)
         except ValidationError as error:
             form.add_error(None, error)
         else:

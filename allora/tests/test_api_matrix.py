@@ -16,7 +16,7 @@ from django.test import Client
 from django.utils import timezone
 
 from agreements import lifecycle
-from agreements.tests.factories import ContactFactory, signed_agreement
+from agreements.tests.factories import ContactFactory, draft_with_all_services, signed_agreement
 from agreements.tests.import_samples import sample_document
 from allora.api import api, urls
 from allora.tests.api_support import bearer
@@ -132,6 +132,63 @@ def _publish(objs, role):
     return {"path": {"card_id": draft.pk}, "json": {"effective_date": effective}}
 
 
+def _new_agreement(objs, role):
+    line = {"kind": "hosting", "package_name": "Website hosting", "quantity": 1}
+    return {"json": {"customer_id": objs["customer"].pk, "lines": [line]}}
+
+
+def _draft(objs, role):
+    return {"path": {"agreement_id": objs["draft"].agreement_id}}
+
+
+def _change_draft(objs, role):
+    return {**_draft(objs, role), "json": {"billing_day": 15}}
+
+
+def _send_draft(objs, role):
+    signer = objs["customer"].contacts.get(is_authorized_signer=True)
+    return {**_draft(objs, role), "json": {"signer_id": signer.pk}}
+
+
+def _time_entry(objs, role):
+    from agreements.models import ServiceLine
+
+    line = ServiceLine.objects.get(version__agreement=objs["agreement"], kind="prescheduled")
+    today = timezone.localdate().isoformat()
+    body = {"line_id": line.pk, "work_date": today, "hours": "1.5"}
+    return {"json": {**body, "technician_id": objs["staff"].pk}}
+
+
+def _emergency(objs, role):
+    """Staff record a phone call for customer A; a customer files for its own customer."""
+    body = {
+        "summary": "The server is down",
+        "contact_name": "Alice Moore",
+        "contact_phone": "(919) 555-0101",
+        "site": "100 Hillsborough Street",
+    }
+    if role in ("staff", "admin"):
+        body.update(customer_id=objs["customer"].pk, received_at=timezone.now().isoformat())
+    return {"json": body}
+
+
+def _new_project(objs, role):
+    from agreements.models import Contact
+
+    Contact.objects.filter(user=objs["alice"]).update(is_project_approver=True)
+    body = {"title": "Office move", "scope": "Move the network.", "hours": "10"}
+    return {"json": {**body, "customer_id": objs["customer"].pk}}
+
+
+def _estimate(objs, role):
+    from delivery.tests.factories import office_move
+
+    project = office_move(
+        objs["customer"], approver=objs["alice"], by=objs["staff"], today=timezone.localdate()
+    )
+    return {"path": {"project_id": project.pk}, "json": {"hours": "12"}}
+
+
 ROWS = {
     "GET /api/v1/me": (None, ALL),
     "GET /api/v1/customers": (None, ALL),
@@ -144,6 +201,9 @@ ROWS = {
     "PATCH /api/v1/contacts/{contact_id}": (_change_contact, STAFF_WRITE),
     "GET /api/v1/agreements": (None, ALL),
     "GET /api/v1/agreements/{agreement_id}": (_agreement, OF_A),
+    "POST /api/v1/agreements": (_new_agreement, STAFF_CREATE),
+    "PATCH /api/v1/agreements/{agreement_id}": (_change_draft, STAFF_WRITE),
+    "POST /api/v1/agreements/{agreement_id}/send": (_send_draft, STAFF_WRITE),
     "GET /api/v1/termination-requests": (None, ALL),
     "GET /api/v1/termination-requests/{request_id}": (_termination, OF_A),
     # Customers file their own (received now, by the portal); staff record letters and emails.
@@ -171,6 +231,11 @@ ROWS = {
     "GET /api/v1/rate-cards/{card_id}": (_card, STAFF_READ),
     "POST /api/v1/rate-cards/{card_id}/publish": (_publish, ADMIN_WRITE),
     "POST /api/v1/rate-cards/{card_id}/new-version": (_card, ADMIN_CREATE),
+    "POST /api/v1/time-entries": (_time_entry, STAFF_CREATE),
+    # Any customer user may file one for its own customer, as in the portal.
+    "POST /api/v1/emergency-requests": (_emergency, (401, 201, 201, 201, 201)),
+    "POST /api/v1/projects": (_new_project, STAFF_CREATE),
+    "POST /api/v1/projects/{project_id}/estimates": (_estimate, STAFF_CREATE),
 }
 
 
@@ -192,6 +257,8 @@ def test_every_api_operation_has_a_row():
 
 @pytest.fixture
 def objects(customer_a, admin, alice, bob, staff):
+    """Customer A's objects: an active agreement (with a review and a termination request, an
+    invoice), a draft of another agreement, a contact, a rate card; and who made them."""
     card = published_card()
     signed = signed_agreement(customer=customer_a, customer_user=alice, admin=admin, pdf=False)
     review = lifecycle.save_rate_review(
@@ -213,7 +280,10 @@ def objects(customer_a, admin, alice, bob, staff):
         "review": review,
         "termination": termination,
         "invoice": make_invoice(signed.agreement, issued_on=timezone.localdate()),
+        "draft": draft_with_all_services(customer=customer_a),
         "admin": admin,
+        "staff": staff,
+        "alice": alice,
     }
 
 

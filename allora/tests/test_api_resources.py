@@ -2,7 +2,6 @@
 customer's object is a 404), writes where the role may, and bad input as a 4xx naming the field."""
 
 import datetime as dt
-import json
 
 import pytest
 from django.test import Client
@@ -12,21 +11,9 @@ from agreements import lifecycle
 from agreements.models import Agreement, Customer, RateReview
 from agreements.tests.factories import ContactFactory, CustomerFactory, draft_with_all_services
 from allora.models import ApiToken
-from allora.tests.api_support import bearer
+from allora.tests.api_support import API, bearer, get, send
 from billing.models import RateCard
 from scheduling.models import Visit
-
-API = "/api/v1"
-
-
-def get(user, path, **params):
-    return Client().get(f"{API}{path}", params, headers=bearer(user))
-
-
-def send(user, method, path, payload=None, *, raw=None):
-    data = raw if raw is not None else json.dumps(payload or {})
-    call = getattr(Client(), method)
-    return call(f"{API}{path}", data, content_type="application/json", headers=bearer(user))
 
 
 def ids(response):

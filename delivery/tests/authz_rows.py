@@ -29,20 +29,12 @@ def _emergency(objs):
 
 
 def _project(objs):
-    from agreements.models import Contact
     from allora.timeutils import local_today
-    from delivery.projects import create_project
+    from delivery.tests.factories import office_move
 
-    Contact.objects.filter(user=objs["alice"]).update(is_project_approver=True)
-    project = create_project(
-        objs["customer"],
-        title="Office move",
-        scope="Move the network to the new office.",
-        hours=10,
-        by=objs["staff"],
-        today=local_today(),
+    return office_move(
+        objs["customer"], approver=objs["alice"], by=objs["staff"], today=local_today()
     )
-    return project
 
 
 def _project_pk(objs):
