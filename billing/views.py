@@ -16,7 +16,8 @@ from django.views.decorators.http import require_POST
 from agreements import lifecycle
 from agreements.pages import customer_filter, get_agreement_for_user
 from allora.history import timeline
-from allora.spreadsheet import safe_row
+from allora.sorting import Sorting
+from allora.spreadsheet import EXPORT_CHUNK, csv_download, safe_row
 from allora.tenancy import admin_required, staff_required
 from allora.timeutils import local_today
 from allora.validation import query_id
@@ -37,7 +38,7 @@ from .forms import (
 )
 from .models import DiscountPolicy, Invoice, RateCard, RateCardLine, TimeEntry
 from .pages import get_invoice_for_user, invoice_pdf_response
-from .timesheets import default_work_date, describe, log_time, loggable_lines
+from .timesheets import billing_state, default_work_date, describe, log_time, loggable_lines
 
 DRAFT_EXISTS = "A draft rate card already exists: edit or publish it first."
 
@@ -152,17 +153,48 @@ def ratecard_new_version(request, pk):
 # Invoices (staff) --------------------------------------------------------------------------
 
 
+# Issued (the default, newest first) walks the (issued_on, number) index; number is unique.
+INVOICE_SORTING = Sorting(
+    {
+        "number": ("number",),
+        "customer": ("customer__legal_name", "-issued_on"),
+        "issued": ("issued_on", "number"),
+        "due": ("due_on", "number"),
+        "total": ("total", "number"),
+        "status": ("status", "-issued_on"),
+    },
+    default="-issued",
+)
+INVOICE_COLUMNS = (
+    "Invoice", "Customer", "Agreement", "For", "Date", "Due", "Total", "Paid", "Credited",
+    "Balance", "Status",
+)  # fmt: skip
+
+
+def _invoice_row(invoice):
+    agreement = invoice.agreement.number if invoice.agreement else ""
+    dates = (invoice.period_label, invoice.issued_on, invoice.due_on)
+    amounts = (invoice.total, invoice.amount_paid, invoice.amount_credited, invoice.balance)
+    status = invoice.get_status_display()
+    return (invoice.number, invoice.customer, agreement, *dates, *amounts, status)
+
+
 @staff_required
-def invoice_list(request):
+def invoice_list(request, export=False):
+    """The invoices, filtered and sorted; ``export``: the same list as a CSV download."""
     form = InvoiceFilterForm(request.GET or None)
     customer = customer_filter(request)
     invoices = form.filter(Invoice.objects.select_related("customer", "agreement"))
-    invoices = customer.apply(invoices)
-    page = Paginator(invoices.order_by("-issued_on", "-number"), 25).get_page(
-        request.GET.get("page")
-    )
+    sort = INVOICE_SORTING.parse(request.GET)
+    invoices = sort.apply(customer.apply(invoices))
+    if export:
+        rows = map(_invoice_row, invoices.iterator(chunk_size=EXPORT_CHUNK))
+        return csv_download("invoices.csv", INVOICE_COLUMNS, rows)
+    page = Paginator(invoices, 25).get_page(request.GET.get("page"))
     return render(
-        request, "billing/invoice_list.html", {"form": form, "page": page, "customer": customer}
+        request,
+        "billing/invoice_list.html",
+        {"form": form, "page": page, "customer": customer, "sort": sort},
     )
 
 
@@ -240,8 +272,24 @@ def invoice_export(request):
 # Time entries (staff) ----------------------------------------------------------------------
 
 
+TIME_SORTING = Sorting({"date": ("work_date",), "hours": ("hours", "-work_date")}, default="-date")
+TIME_COLUMNS = (
+    "Date", "Customer", "Agreement", "Worked on", "Hours", "After hours", "Technician", "Note",
+    "Billed on",
+)  # fmt: skip
+
+
+def _time_row(entry):
+    agreement = entry.agreement.number if entry.agreement else ""
+    work = (entry.for_label, entry.hours, "yes" if entry.after_hours else "")
+    return (entry.work_date, entry.customer, agreement, *work, entry.technician, entry.note,
+            billing_state(entry))  # fmt: skip
+
+
 @staff_required
-def time_entry_list(request):
+def time_entry_list(request, export=False):
+    """The time entries, sorted; ``export``: the same list as a CSV download."""
+    sort = TIME_SORTING.parse(request.GET)
     entries = TimeEntry.objects.select_related(
         "agreement__customer",
         "line",
@@ -251,8 +299,12 @@ def time_entry_list(request):
         "project__customer",
         "emergency_request__customer",
     )
+    entries = sort.apply(entries)
+    if export:
+        rows = map(_time_row, entries.iterator(chunk_size=EXPORT_CHUNK))
+        return csv_download("time.csv", TIME_COLUMNS, rows)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
-    return render(request, "billing/time_entry_list.html", {"page": page})
+    return render(request, "billing/time_entry_list.html", {"page": page, "sort": sort})
 
 
 def _time_entry_agreement(request):
