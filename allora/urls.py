@@ -12,6 +12,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("staff/", views.staff_home, name="staff_home"),
+    path("search/", views.global_search, name="search"),
     path(
         "accounts/login/",
         public(auth_views.LoginView.as_view(redirect_authenticated_user=True)),

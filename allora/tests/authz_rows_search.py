@@ -4,6 +4,7 @@ global search and the CSV exports of the staff lists: each export has its list's
 from allora.tests.authz import ADMIN, STAFF
 
 ROWS = {
+    "search": (None, STAFF),
     "agreements:customer_export": (None, STAFF),
     "agreements:agreement_export": (None, STAFF),
     "agreements:renewal_export": (None, ADMIN),
