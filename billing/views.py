@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -17,7 +18,7 @@ from agreements import lifecycle
 from agreements.pages import customer_filter, get_agreement_for_user
 from allora.history import timeline
 from allora.sorting import Sorting
-from allora.spreadsheet import EXPORT_CHUNK, csv_download, safe_row
+from allora.spreadsheet import queryset_download, safe_row
 from allora.tenancy import admin_required, staff_required
 from allora.timeutils import local_today
 from allora.validation import query_id
@@ -187,9 +188,12 @@ def invoice_list(request, export=False):
     invoices = form.filter(Invoice.objects.select_related("customer", "agreement"))
     sort = INVOICE_SORTING.parse(request.GET)
     invoices = sort.apply(customer.apply(invoices))
+    if export and form.is_bound and not form.is_valid():
+        # Not every invoice instead of the ones asked for: the list says what to correct.
+        messages.error(request, "Correct the filters before exporting.")
+        return redirect(f"{reverse('billing:invoice_list')}?{request.GET.urlencode()}")
     if export:
-        rows = map(_invoice_row, invoices.iterator(chunk_size=EXPORT_CHUNK))
-        return csv_download("invoices.csv", INVOICE_COLUMNS, rows)
+        return queryset_download("invoices.csv", INVOICE_COLUMNS, invoices, _invoice_row)
     page = Paginator(invoices, 25).get_page(request.GET.get("page"))
     return render(
         request,
@@ -301,8 +305,7 @@ def time_entry_list(request, export=False):
     )
     entries = sort.apply(entries)
     if export:
-        rows = map(_time_row, entries.iterator(chunk_size=EXPORT_CHUNK))
-        return csv_download("time.csv", TIME_COLUMNS, rows)
+        return queryset_download("time.csv", TIME_COLUMNS, entries, _time_row)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     return render(request, "billing/time_entry_list.html", {"page": page, "sort": sort})
 

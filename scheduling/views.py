@@ -21,7 +21,7 @@ from agreements.models import Agreement, ServiceLine
 from agreements.pages import customer_filter
 from allora.pagination import CappedPaginator
 from allora.sorting import Sorting
-from allora.spreadsheet import EXPORT_CHUNK, csv_download
+from allora.spreadsheet import queryset_download
 from allora.tenancy import public, staff_required
 from allora.timeutils import local_today
 from allora.validation import query_id
@@ -139,8 +139,7 @@ def visit_list(request, export=False):
     sort = VISIT_SORTING.parse(request.GET)
     visits = sort.apply(visits.for_display())
     if export:
-        rows = map(_visit_row, visits.iterator(chunk_size=EXPORT_CHUNK))
-        return csv_download(f"visits-from-{since}.csv", VISIT_COLUMNS, rows)
+        return queryset_download(f"visits-from-{since}.csv", VISIT_COLUMNS, visits, _visit_row)
     page = CappedPaginator(visits, UPCOMING_PAGE, cap=UPCOMING_CAP).get_page(
         request.GET.get("page")
     )

@@ -24,17 +24,16 @@ def _query(request, **changes) -> str:
 def sort_header(context, sort, key, label, css=""):
     """A ``<th>`` whose link orders the list by ``key`` (ascending first, then the other way),
     marked with ``aria-sort`` and an arrow when the list is in that order."""
+    css = f"sortable {css}".strip()
     current = sort.key == key
     descending = not sort.descending if current else False
     href = "?" + _query(context["request"], sort=f"-{key}" if descending else key)
     if not current:
-        return format_html(
-            '<th scope="col" class="{}"><a href="{}">{}</a></th>', css or "sortable", href, label
-        )
+        return format_html('<th scope="col" class="{}"><a href="{}">{}</a></th>', css, href, label)
     return format_html(
         '<th scope="col" class="{}" aria-sort="{}"><a href="{}">{} '
         '<span aria-hidden="true">{}</span></a></th>',
-        css or "sortable",
+        css,
         ARIA[sort.descending],
         href,
         label,

@@ -89,6 +89,16 @@ def test_invoices_export_is_the_filtered_list_with_its_amounts(client_for, staff
     assert rows[1][4:7] == ["2027-02-01", "2027-03-03", "-12.50"]
 
 
+def test_an_invoice_export_with_a_wrong_filter_goes_back_to_the_list_with_a_message(
+    client_for, staff
+):
+    response = client_for(staff).get(
+        reverse("billing:invoice_list_export"), {"issued_from": "1999-01-01"}, follow=True
+    )
+    assert response.redirect_chain[-1][0].endswith("?issued_from=1999-01-01")
+    assert "Correct the filters before exporting." in response.content.decode()
+
+
 @pytest.fixture
 def live_agreement(customer_a, alice, admin):
     """Term 1 [2027-01-01, 2028-01-01): ends in 47 days on NOW, with its visits planned."""
