@@ -6,6 +6,7 @@ app_name = "agreements"
 
 urlpatterns = [
     path("customers/", views.customer_list, name="customer_list"),
+    path("customers/export.csv", views.customer_list, {"export": True}, name="customer_export"),
     path("customers/options/", views.customer_options, name="customer_options"),
     path("customers/new/", views.customer_create, name="customer_create"),
     path("customers/<int:pk>/", views.customer_detail, name="customer_detail"),
@@ -21,6 +22,7 @@ urlpatterns = [
     path("contacts/<int:pk>/revoke/", views.contact_revoke, name="contact_revoke"),
     # Agreements (staff)
     path("agreements/", views.agreement_list, name="agreement_list"),
+    path("agreements/export.csv", views.agreement_list, {"export": True}, name="agreement_export"),
     path("agreements/new/", views.agreement_create, name="agreement_create"),
     path("agreements/options/", views.agreement_options, name="agreement_options"),
     path("agreements/<int:pk>/", views.agreement_detail, name="agreement_detail"),
@@ -57,6 +59,7 @@ urlpatterns = [
     ),
     # Renewal review (admins)
     path("renewals/", views.renewal_queue, name="renewal_queue"),
+    path("renewals/export.csv", views.renewal_queue, {"export": True}, name="renewal_export"),
     path("renewals/bulk/", views.renewal_bulk, name="renewal_bulk"),
     path("renewals/<int:pk>/", views.renewal_review, name="renewal_review"),
     path("renewals/<int:pk>/preview/", views.renewal_review_preview, name="renewal_review_preview"),

@@ -15,6 +15,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from allora.history import timeline
+from allora.sorting import Sorting
+from allora.spreadsheet import queryset_download
 from allora.tenancy import admin_required, staff_required
 from allora.timeutils import local_today
 from scheduling.blocks import version_block_overruns
@@ -67,24 +69,50 @@ from .signing import check_ready_to_send
 AWAITING = (AgreementVersion.Status.SENT, AgreementVersion.Status.CUSTOMER_SIGNED)
 
 
+CUSTOMER_SORTING = Sorting(
+    {"name": ("legal_name",), "city": ("city", "legal_name"), "status": ("status", "legal_name")},
+    default="name",
+)
+CUSTOMER_COLUMNS = (
+    "Customer", "Address", "Address (line 2)", "City", "State", "Postal code", "Phone",
+    "Contacts", "Status",
+)  # fmt: skip
+
+
+def _customer_row(c):
+    address = (c.address_line1, c.address_line2, c.city, c.state, c.postal_code)
+    return (c.legal_name, *address, c.phone, c.contact_count, c.get_status_display())
+
+
 @staff_required
-def customer_list(request):
+def customer_list(request, export=False):
+    """The customers, filtered and sorted; ``export``: the same list as a CSV download."""
     # The count as a subquery per shown customer, not a GROUP BY over every customer and contact.
     contacts = Contact.objects.filter(customer=OuterRef("pk")).order_by().values("customer")
     customers = Customer.objects.annotate(
         contact_count=Coalesce(Subquery(contacts.annotate(n=Count("pk")).values("n")), 0)
-    ).order_by("legal_name")
-    query = request.GET.get("q", "").strip()
+    )
+    query = request.GET.get("q", "").strip()[:200]
     status = request.GET.get("status", "")
     if query:
         customers = customers.filter(Q(legal_name__icontains=query) | Q(city__icontains=query))
     if status in Customer.Status.values:
         customers = customers.filter(status=status)
+    sort = CUSTOMER_SORTING.parse(request.GET)
+    customers = sort.apply(customers)
+    if export:
+        return queryset_download("customers.csv", CUSTOMER_COLUMNS, customers, _customer_row)
     page = Paginator(customers, 25).get_page(request.GET.get("page"))
     return render(
         request,
         "agreements/customer_list.html",
-        {"page": page, "query": query, "status": status, "statuses": Customer.Status.choices},
+        {
+            "page": page,
+            "query": query,
+            "status": status,
+            "statuses": Customer.Status.choices,
+            "sort": sort,
+        },
     )
 
 
@@ -226,25 +254,56 @@ def _latest_version(agreement):
     return agreement.versions.select_related("terms_template", "signer").order_by("-number").first()
 
 
+# Number and creation are indexed; the customer's name and the status are plain columns the
+# page's COUNT reads anyway. The current term is a prefetch, not sortable by the database.
+AGREEMENT_SORTING = Sorting(
+    {
+        "number": ("number",),
+        "customer": ("customer__legal_name", "number"),
+        "status": ("status", "-created_at"),
+        "created": ("created_at",),
+    },
+    default="-created",
+)
+AGREEMENT_COLUMNS = (
+    "Agreement", "Customer", "Status", "Created", "Term start", "Term last day",
+    "Notice deadline",
+)  # fmt: skip
+
+
+def _agreement_row(agreement):
+    term = agreement.latest_term
+    dates = (term.start, term.last_day, term.notice_deadline) if term else ("", "", "")
+    created = agreement.created_at.date()
+    return (agreement.number, agreement.customer, agreement.get_status_display(), created, *dates)
+
+
 @staff_required
-def agreement_list(request):
+def agreement_list(request, export=False):
+    """The agreements, filtered and sorted; ``export``: the same list as a CSV download."""
     agreements = Agreement.objects.select_related("customer").prefetch_related("terms")
     status = request.GET.get("status", "")
+    number = request.GET.get("number", "").strip()[:20]
     customer = customer_filter(request)
     if status in Agreement.Status.values:
         agreements = agreements.filter(status=status)
-    agreements = customer.apply(agreements)
-    page = Paginator(agreements.order_by("-created_at", "-id"), 25).get_page(
-        request.GET.get("page")
-    )
+    if number:
+        agreements = agreements.filter(number__icontains=number)
+    sort = AGREEMENT_SORTING.parse(request.GET)
+    agreements = sort.apply(customer.apply(agreements))
+    if export:
+        return queryset_download("agreements.csv", AGREEMENT_COLUMNS, agreements, _agreement_row)
+    page = Paginator(agreements, 25).get_page(request.GET.get("page"))
     return render(
         request,
         "agreements/agreement_list.html",
         {
             "page": page,
             "status": status,
+            "number": number,
             "customer": customer,
             "statuses": Agreement.Status.choices,
+            "sort": sort,
         },
     )
 
@@ -592,28 +651,69 @@ def _renewal_window(today):
             ),
             "rate_reviews",
         )
-        .order_by("last_end", "number")
     )
 
 
+# The window is bounded (terms ending within 90 days); its end is the latest term's (a
+# subquery, over that window only).
+RENEWAL_SORTING = Sorting(
+    {
+        "end": ("last_end", "number"),
+        "number": ("number",),
+        "customer": ("customer__legal_name", "number"),
+    },
+    default="end",
+)
+RENEWAL_COLUMNS = (
+    "Agreement", "Customer", "Term last day", "Notice deadline", "Termination request",
+    "Request takes effect after", "Next-term rates", "Uplift (%)", "Review status",
+)  # fmt: skip
+
+
+def _with_queue_facts(agreement):
+    """The agreement with what its queue row shows: its latest term, standing termination
+    request and the rate review of the next term (from the prefetched rows)."""
+    term = agreement.latest_term
+    agreement.queue_term = term
+    agreement.queue_request = next(iter(agreement.standing_requests), None)
+    agreement.queue_review = next(
+        (r for r in agreement.rate_reviews.all() if r.term_number == term.number + 1), None
+    )
+    return agreement
+
+
+def _renewal_row(agreement):
+    _with_queue_facts(agreement)
+    term, request, review = (
+        agreement.queue_term,
+        agreement.queue_request,
+        agreement.queue_review,
+    )
+    timing = ("Timely" if request.timely else "Late", request.last_day) if request else ("", "")
+    rates = (
+        (review.get_method_display(), review.uplift_percent, review.get_status_display())
+        if review
+        else ("Not reviewed (renews as is)", "", "")
+    )
+    facts = (agreement.number, agreement.customer, term.last_day, term.notice_deadline)
+    return (*facts, *timing, *rates)
+
+
 @admin_required
-def renewal_queue(request):
+def renewal_queue(request, export=False):
     today = local_today()
+    sort = RENEWAL_SORTING.parse(request.GET)
+    window = sort.apply(_renewal_window(today))
+    if export:
+        return queryset_download(f"renewals-{today}.csv", RENEWAL_COLUMNS, window, _renewal_row)
     # A page at a time: at 10,000 agreements a quarter of them end within 90 days (issue 14).
-    page = Paginator(_renewal_window(today), RENEWALS_PAGE).get_page(request.GET.get("page"))
-    agreements = list(page)
-    for agreement in agreements:
-        term = agreement.latest_term
-        agreement.queue_term = term
-        agreement.queue_request = next(iter(agreement.standing_requests), None)
-        agreement.queue_review = next(
-            (r for r in agreement.rate_reviews.all() if r.term_number == term.number + 1), None
-        )
+    page = Paginator(window, RENEWALS_PAGE).get_page(request.GET.get("page"))
+    agreements = [_with_queue_facts(agreement) for agreement in page]
     form = BulkRateReviewForm(queryset=_renewal_window(today))
     return render(
         request,
         "agreements/renewal_queue.html",
-        {"agreements": agreements, "page": page, "form": form, "today": today},
+        {"agreements": agreements, "page": page, "form": form, "today": today, "sort": sort},
     )
 
 

@@ -5,12 +5,29 @@ from django.conf import settings
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import get_user_model
 
+from . import search
+
 
 class PasswordResetForm(auth_forms.PasswordResetForm):
     """Also reaches invited users who never set a password (Django skips them by default)."""
 
     def get_users(self, email):
         return get_user_model()._default_manager.filter(email__iexact=email, is_active=True)
+
+
+class SearchForm(forms.Form):
+    """The staff's global search box (``allora.search``)."""
+
+    q = forms.CharField(
+        label="Search",
+        min_length=search.MIN_LENGTH,
+        max_length=search.MAX_LENGTH,
+        error_messages={
+            "required": "Type an agreement or invoice number, a customer, or a contact.",
+            "min_length": f"Type at least {search.MIN_LENGTH} characters to search.",
+            "max_length": f"Search for at most {search.MAX_LENGTH} characters.",
+        },
+    )
 
 
 class ApiTokenForm(forms.Form):

@@ -13,6 +13,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("staff/", views.staff_home, name="staff_home"),
     path("settings/company/", views.company_settings, name="company_settings"),
+    path("search/", views.global_search, name="search"),
     path(
         "accounts/login/",
         public(auth_views.LoginView.as_view(redirect_authenticated_user=True)),

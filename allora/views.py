@@ -1,16 +1,16 @@
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import RateCard
 
-from . import dashboard, second_factor, throttle
+from . import dashboard, search, second_factor, throttle
 from .clientip import client_ip
-from .forms import ApiTokenForm, CompanyProfileForm, PasswordResetForm
+from .forms import ApiTokenForm, CompanyProfileForm, PasswordResetForm, SearchForm
 from .models import ApiToken, CompanyProfile, Heartbeat
 from .tenancy import admin_required, public, signed_in, staff_required
 from .timeutils import local_today
@@ -30,6 +30,19 @@ def healthz(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+@staff_required
+def global_search(request):
+    """The staff search page (``?q=…``), or its results alone for the menu box's live list."""
+    form = SearchForm(request.GET if "q" in request.GET else None)
+    groups = search.search(form.cleaned_data["q"]) if form.is_valid() else None
+    if request.htmx:
+        # Nothing (the live list closes) until the text is long enough.
+        if groups is None:
+            return HttpResponse("")
+        return render(request, "allora/_search_results.html", {"form": form, "groups": groups})
+    return render(request, "allora/search.html", {"form": form, "groups": groups})
 
 
 @staff_required

@@ -190,3 +190,15 @@ def describe(entry) -> str:
 
 def default_work_date(visit, *, today: dt.date) -> dt.date:
     return visit.local_day if visit is not None and visit.local_day <= today else today
+
+
+def billing_state(entry) -> str:
+    """Where the entry is billed, in a few words: its invoice's number, or why it has none (the
+    time list's "Billed on" column and its CSV export)."""
+    if entry.invoice_id:
+        return entry.invoice.number
+    if entry.line_id and entry.line.kind == ServiceKind.MAINTENANCE:
+        return "included"
+    if entry.project_id or not entry.agreement_id:
+        return "not on an agreement invoice"
+    return "next invoice"

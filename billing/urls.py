@@ -15,11 +15,13 @@ urlpatterns = [
     path("invoices/", views.invoice_list, name="invoice_list"),
     path("invoices/export/", views.invoice_export, name="invoice_export"),
     path("invoices/accounting/", views.accounting_export, name="accounting_export"),
+    path("invoices/export.csv", views.invoice_list, {"export": True}, name="invoice_list_export"),
     path("invoices/<int:pk>/", views.invoice_detail, name="invoice_detail"),
     path("invoices/<int:pk>/invoice.pdf", views.invoice_pdf_view, name="invoice_pdf"),
     path("invoices/<int:pk>/payments/new/", views.payment_create, name="payment_create"),
     path("invoices/<int:pk>/void/", views.invoice_void, name="invoice_void"),
     path("time/", views.time_entry_list, name="time_entry_list"),
+    path("time/export.csv", views.time_entry_list, {"export": True}, name="time_entry_export"),
     path("time/new/", views.time_entry_create, name="time_entry_create"),
     path(
         "agreements/<int:pk>/early-termination/",

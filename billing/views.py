@@ -10,13 +10,15 @@ from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from agreements import lifecycle
 from agreements.pages import customer_filter, get_agreement_for_user
 from allora.history import timeline
-from allora.spreadsheet import safe_row
+from allora.sorting import Sorting
+from allora.spreadsheet import queryset_download, safe_row
 from allora.tenancy import admin_required, staff_required
 from allora.timeutils import local_today
 from allora.validation import query_id
@@ -38,7 +40,13 @@ from .forms import (
 )
 from .models import DiscountPolicy, Invoice, RateCard, RateCardLine, TimeEntry
 from .pages import get_invoice_for_user, invoice_pdf_response
-from .timesheets import default_work_date, describe, log_form_time, loggable_lines
+from .timesheets import (
+    billing_state,
+    default_work_date,
+    describe,
+    log_form_time,
+    loggable_lines,
+)
 
 DRAFT_EXISTS = "A draft rate card already exists: edit or publish it first."
 
@@ -153,17 +161,51 @@ def ratecard_new_version(request, pk):
 # Invoices (staff) --------------------------------------------------------------------------
 
 
+# Issued (the default, newest first) walks the (issued_on, number) index; number is unique.
+INVOICE_SORTING = Sorting(
+    {
+        "number": ("number",),
+        "customer": ("customer__legal_name", "-issued_on"),
+        "issued": ("issued_on", "number"),
+        "due": ("due_on", "number"),
+        "total": ("total", "number"),
+        "status": ("status", "-issued_on"),
+    },
+    default="-issued",
+)
+INVOICE_COLUMNS = (
+    "Invoice", "Customer", "Agreement", "For", "Date", "Due", "Total", "Paid", "Credited",
+    "Balance", "Status",
+)  # fmt: skip
+
+
+def _invoice_row(invoice):
+    agreement = invoice.agreement.number if invoice.agreement else ""
+    dates = (invoice.period_label, invoice.issued_on, invoice.due_on)
+    amounts = (invoice.total, invoice.amount_paid, invoice.amount_credited, invoice.balance)
+    status = invoice.get_status_display()
+    return (invoice.number, invoice.customer, agreement, *dates, *amounts, status)
+
+
 @staff_required
-def invoice_list(request):
+def invoice_list(request, export=False):
+    """The invoices, filtered and sorted; ``export``: the same list as a CSV download."""
     form = InvoiceFilterForm(request.GET or None)
     customer = customer_filter(request)
     invoices = form.filter(Invoice.objects.select_related("customer", "agreement"))
-    invoices = customer.apply(invoices)
-    page = Paginator(invoices.order_by("-issued_on", "-number"), 25).get_page(
-        request.GET.get("page")
-    )
+    sort = INVOICE_SORTING.parse(request.GET)
+    invoices = sort.apply(customer.apply(invoices))
+    if export and form.is_bound and not form.is_valid():
+        # Not every invoice instead of the ones asked for: the list says what to correct.
+        messages.error(request, "Correct the filters before exporting.")
+        return redirect(f"{reverse('billing:invoice_list')}?{request.GET.urlencode()}")
+    if export:
+        return queryset_download("invoices.csv", INVOICE_COLUMNS, invoices, _invoice_row)
+    page = Paginator(invoices, 25).get_page(request.GET.get("page"))
     return render(
-        request, "billing/invoice_list.html", {"form": form, "page": page, "customer": customer}
+        request,
+        "billing/invoice_list.html",
+        {"form": form, "page": page, "customer": customer, "sort": sort},
     )
 
 
@@ -259,8 +301,24 @@ def accounting_export(request):
 # Time entries (staff) ----------------------------------------------------------------------
 
 
+TIME_SORTING = Sorting({"date": ("work_date",), "hours": ("hours", "-work_date")}, default="-date")
+TIME_COLUMNS = (
+    "Date", "Customer", "Agreement", "Worked on", "Hours", "After hours", "Technician", "Note",
+    "Billed on",
+)  # fmt: skip
+
+
+def _time_row(entry):
+    agreement = entry.agreement.number if entry.agreement else ""
+    work = (entry.for_label, entry.hours, "yes" if entry.after_hours else "")
+    return (entry.work_date, entry.customer, agreement, *work, entry.technician, entry.note,
+            billing_state(entry))  # fmt: skip
+
+
 @staff_required
-def time_entry_list(request):
+def time_entry_list(request, export=False):
+    """The time entries, sorted; ``export``: the same list as a CSV download."""
+    sort = TIME_SORTING.parse(request.GET)
     entries = TimeEntry.objects.select_related(
         "agreement__customer",
         "line",
@@ -270,8 +328,11 @@ def time_entry_list(request):
         "project__customer",
         "emergency_request__customer",
     )
+    entries = sort.apply(entries)
+    if export:
+        return queryset_download("time.csv", TIME_COLUMNS, entries, _time_row)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
-    return render(request, "billing/time_entry_list.html", {"page": page})
+    return render(request, "billing/time_entry_list.html", {"page": page, "sort": sort})
 
 
 def _time_entry_agreement(request):

@@ -9,6 +9,7 @@ urlpatterns = [
     # Staff
     path("schedule/", views.calendar, name="calendar"),
     path("schedule/visits/", views.visit_list, name="visit_list"),
+    path("schedule/visits/export.csv", views.visit_list, {"export": True}, name="visit_export"),
     path("schedule/visits/<int:pk>/", views.visit_detail, name="visit_detail"),
     path("schedule/visits/<int:pk>/move/", views.visit_move, name="visit_move"),
     path("schedule/visits/<int:pk>/reassign/", views.visit_reassign, name="visit_reassign"),

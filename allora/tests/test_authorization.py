@@ -32,6 +32,7 @@ from allora.tests.authz import (
 )
 from allora.tests.authz_rows_api import NON_SIGNER as API_PAGE_NON_SIGNER
 from allora.tests.authz_rows_api import ROWS as API_PAGE_ROWS
+from allora.tests.authz_rows_search import ROWS as SEARCH_ROWS
 from allora.tests.authz_rows_signin import ROWS as SIGN_IN_ROWS
 from billing.tests.authz_rows import ROWS as BILLING_ROWS
 from billing.tests.authz_rows_receivables import ROWS as RECEIVABLES_ROWS
@@ -153,6 +154,7 @@ MATRIX = {
     **PORTAL_ROWS,
     **API_PAGE_ROWS,
     **SIGN_IN_ROWS,
+    **SEARCH_ROWS,
 }
 
 

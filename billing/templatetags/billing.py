@@ -4,6 +4,8 @@ from decimal import Decimal
 
 from django import template
 
+from billing import timesheets
+
 register = template.Library()
 
 
@@ -35,3 +37,9 @@ def number(value):
 def percent(value):
     """25.00 → 25%, 12.50 → 12.5%."""
     return f"{number(value)}%"
+
+
+@register.filter
+def billing_state(entry):
+    """Where a time entry is billed (``billing.timesheets.billing_state``)."""
+    return timesheets.billing_state(entry)
