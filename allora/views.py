@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from billing.models import RateCard
 
-from . import dashboard, second_factor, throttle
+from . import dashboard, queues, second_factor, throttle
 from .clientip import client_ip
 from .forms import ApiTokenForm, PasswordResetForm
 from .models import ApiToken, Heartbeat
@@ -34,13 +34,15 @@ def healthz(request):
 
 @staff_required
 def staff_home(request):
-    """The staff dashboard: renewals, terminations, emergencies, SLA, revenue, utilization,
-    overdue invoices, billing problems (allora/dashboard.py), and the rate card and worker
-    status."""
-    today = local_today()
+    """The staff dashboard: what waits for this person (allora/queues.py); renewals,
+    terminations, emergencies, SLA, revenue, utilization, overdue invoices, billing problems
+    (allora/dashboard.py); the rate card and worker status."""
+    today, now = local_today(), timezone.now()
+    panels = dashboard.staff_dashboard(today=today, now=now, tz=timezone.get_current_timezone())
     context = {
-        **dashboard.staff_dashboard(
-            today=today, now=timezone.now(), tz=timezone.get_current_timezone()
+        **panels,
+        "queue": queues.staff_queue(
+            request.user, today=today, now=now, problems=panels["billing_problems"]
         ),
         "current_card": RateCard.objects.current(on=today),
         "heartbeat": Heartbeat.objects.filter(name="worker").first(),
