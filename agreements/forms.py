@@ -418,7 +418,11 @@ class SignForm(forms.Form):
         "same effect as a handwritten one.",
         error_messages={"required": "Tick the consent to sign electronically."},
     )
-    typed_name = forms.CharField(label="Type your full name", max_length=200)
+    typed_name = forms.CharField(
+        label="Type your full name",
+        max_length=200,
+        error_messages={"required": "Type your full name."},
+    )
     title = forms.CharField(label="Your title", max_length=100, required=False)
     method = forms.ChoiceField(
         label="How do you want to sign?",
