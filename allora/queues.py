@@ -43,14 +43,22 @@ class Item:
     first: list[Link] = field(default_factory=list)
 
 
-def _counted(queryset, limit=FIRST):
-    """The first `limit` rows and how many there are in all, in one query."""
-    rows = list(queryset.annotate(queue_total=Window(Count("pk")))[:limit])
-    return (rows[0].queue_total if rows else 0), rows
-
-
 def _item(key, label, count, url, first=()):
     return Item(key, label, count, url, list(first)) if count else None
+
+
+def _agreement_link(agreement, url_name, action=""):
+    """The agreement's number and customer, linked to one of its pages."""
+    return Link(
+        f"{agreement.number} {agreement.customer}", reverse(url_name, args=[agreement.pk]), action
+    )
+
+
+def _listed(key, label, queryset, url, link) -> Item | None:
+    """An item from the first FIRST rows of `queryset` (each made a Link by `link`) and how many
+    rows there are in all, in one query; None when there are none."""
+    rows = list(queryset.annotate(queue_total=Window(Count("pk")))[:FIRST])
+    return _item(key, label, rows[0].queue_total if rows else 0, url, map(link, rows))
 
 
 # The customer's portal ---------------------------------------------------------------------
@@ -68,21 +76,16 @@ def to_sign(user) -> Item | None:
         .select_related("agreement")
         .order_by("sent_at", "pk")
     )
-    count, rows = _counted(versions)
-    return _item(
+    return _listed(
         "to_sign",
         "Agreements awaiting your signature",
-        count,
+        versions,
         reverse("portal:agreement_list"),
-        [
-            Link(
-                f"{v.agreement.number}"
-                + (f" (amendment, version {v.number})" if v.number > 1 else ""),
-                reverse("portal:agreement_sign", args=[v.agreement_id]),
-                "Review and sign",
-            )
-            for v in rows
-        ],
+        lambda v: Link(
+            v.agreement.number + (f" (amendment, version {v.number})" if v.number > 1 else ""),
+            reverse("portal:agreement_sign", args=[v.agreement_id]),
+            "Review and sign",
+        ),
     )
 
 
@@ -97,13 +100,12 @@ def to_approve(user) -> Item | None:
         .filter(customer__contacts__is_project_approver=True)
         .order_by("created_at", "pk")
     )
-    count, rows = _counted(projects)
-    return _item(
+    return _listed(
         "to_approve",
         "Estimates awaiting your approval",
-        count,
+        projects,
         reverse("portal:project_list"),
-        [Link(p.title, reverse("portal:project_detail", args=[p.pk]), "Review") for p in rows],
+        lambda p: Link(p.title, reverse("portal:project_detail", args=[p.pk]), "Review"),
     )
 
 
@@ -131,19 +133,17 @@ def clashing_visits(*, now) -> Item | None:
 
 def emergencies_near_breach(*, now) -> Item | None:
     """Requests nobody has acknowledged past 80% of their response window, or past it (1 query)."""
-    requests = EmergencyRequest.objects.filter(
-        status=EmergencyRequest.Status.OPEN, alert_80_at__lte=now
-    ).order_by("due_at", "pk")
-    count, rows = _counted(requests.select_related("customer"))
-    return _item(
+    requests = (
+        EmergencyRequest.objects.filter(status=EmergencyRequest.Status.OPEN, alert_80_at__lte=now)
+        .select_related("customer")
+        .order_by("due_at", "pk")
+    )
+    return _listed(
         "emergencies",
         "Emergencies near or past their response deadline",
-        count,
+        requests,
         reverse("delivery:emergency_list"),
-        [
-            Link(f"#{r.pk} {r.customer}", reverse("delivery:emergency_detail", args=[r.pk]))
-            for r in rows
-        ],
+        lambda r: Link(f"#{r.pk} {r.customer}", reverse("delivery:emergency_detail", args=[r.pk])),
     )
 
 
@@ -156,19 +156,12 @@ def terminations_to_acknowledge() -> Item | None:
         .select_related("agreement__customer")
         .order_by("received_at", "pk")
     )
-    count, rows = _counted(requests)
-    return _item(
+    return _listed(
         "terminations",
         "Termination requests to acknowledge",
-        count,
+        requests,
         reverse("staff_home") + "#dashboard-terminations",
-        [
-            Link(
-                f"{r.agreement.number} {r.agreement.customer}",
-                reverse("agreements:agreement_detail", args=[r.agreement_id]),
-            )
-            for r in rows
-        ],
+        lambda r: _agreement_link(r.agreement, "agreements:agreement_detail"),
     )
 
 
@@ -179,16 +172,12 @@ def drafts_not_sent() -> Item | None:
         .select_related("customer")
         .order_by("created_at", "pk")
     )
-    count, rows = _counted(drafts)
-    return _item(
+    return _listed(
         "drafts",
         "Drafts not sent for signature",
-        count,
+        drafts,
         reverse("agreements:agreement_list") + "?status=draft",
-        [
-            Link(f"{a.number} {a.customer}", reverse("agreements:agreement_detail", args=[a.pk]))
-            for a in rows
-        ],
+        lambda a: _agreement_link(a, "agreements:agreement_detail"),
     )
 
 
@@ -202,20 +191,12 @@ def to_countersign() -> Item | None:
         .select_related("agreement__customer")
         .order_by("pk")
     )
-    count, rows = _counted(versions)
-    return _item(
+    return _listed(
         "countersign",
         "Agreements awaiting your countersignature",
-        count,
+        versions,
         reverse("agreements:agreement_list") + "?status=customer_signed",
-        [
-            Link(
-                f"{v.agreement.number} {v.agreement.customer}",
-                reverse("agreements:agreement_countersign", args=[v.agreement_id]),
-                "Countersign",
-            )
-            for v in rows
-        ],
+        lambda v: _agreement_link(v.agreement, "agreements:agreement_countersign", "Countersign"),
     )
 
 
@@ -239,20 +220,12 @@ def renewal_reviews_due(*, today) -> Item | None:
         .select_related("agreement__customer")
         .order_by("end", "agreement__number")
     )
-    count, rows = _counted(terms)
-    return _item(
+    return _listed(
         "renewal_reviews",
         "Renewal reviews due before the notice deadline",
-        count,
+        terms,
         reverse("agreements:renewal_queue"),
-        [
-            Link(
-                f"{t.agreement.number} {t.agreement.customer}",
-                reverse("agreements:renewal_review", args=[t.agreement_id]),
-                "Review rates",
-            )
-            for t in rows
-        ],
+        lambda t: _agreement_link(t.agreement, "agreements:renewal_review", "Review rates"),
     )
 
 
@@ -263,10 +236,7 @@ def billing_problems(problems) -> Item | None:
         "Agreements the monthly billing could not price",
         problems["count"],
         reverse("staff_home") + "#dashboard-billing-problems",
-        [
-            Link(f"{a.number} {a.customer}", reverse("agreements:agreement_detail", args=[a.pk]))
-            for a in problems["agreements"][:FIRST]
-        ],
+        [_agreement_link(a, "agreements:agreement_detail") for a in problems["agreements"][:FIRST]],
     )
 
 
