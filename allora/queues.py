@@ -7,7 +7,8 @@ countersignatures, renewal reviews due before the notice deadline, billing probl
 
 Each item is one query whatever the data size: its total rides along on the first few rows as a
 window count (as `dashboard.billing_problems` does), or it is a plain COUNT. An empty item is left
-out; with nothing at all the card says so.
+out; with nothing at all the card says so. The labels avoid the menu's words ("Agreements",
+"Emergencies"…), so that a link is found by its name alone.
 """
 
 import datetime as dt
@@ -78,7 +79,7 @@ def to_sign(user) -> Item | None:
     )
     return _listed(
         "to_sign",
-        "Agreements awaiting your signature",
+        "Awaiting your signature",
         versions,
         reverse("portal:agreement_list"),
         lambda v: Link(
@@ -140,7 +141,7 @@ def emergencies_near_breach(*, now) -> Item | None:
     )
     return _listed(
         "emergencies",
-        "Emergencies near or past their response deadline",
+        "Emergency requests near or past their response deadline",
         requests,
         reverse("delivery:emergency_list"),
         lambda r: Link(f"#{r.pk} {r.customer}", reverse("delivery:emergency_detail", args=[r.pk])),
@@ -193,7 +194,7 @@ def to_countersign() -> Item | None:
     )
     return _listed(
         "countersign",
-        "Agreements awaiting your countersignature",
+        "Awaiting your countersignature",
         versions,
         reverse("agreements:agreement_list") + "?status=customer_signed",
         lambda v: _agreement_link(v.agreement, "agreements:agreement_countersign", "Countersign"),
@@ -233,7 +234,7 @@ def billing_problems(problems) -> Item | None:
     """From the staff dashboard's own panel (`dashboard.billing_problems`): no query here."""
     return _item(
         "billing_problems",
-        "Agreements the monthly billing could not price",
+        "Billing problems: the monthly run could not price these",
         problems["count"],
         reverse("staff_home") + "#dashboard-billing-problems",
         [_agreement_link(a, "agreements:agreement_detail") for a in problems["agreements"][:FIRST]],

@@ -64,7 +64,7 @@ def test_a_signer_sees_each_agreement_awaiting_their_signature_with_a_direct_lin
     assert (item.key, item.count, item.label) == (
         "to_sign",
         1,
-        "Agreements awaiting your signature",
+        "Awaiting your signature",
     )
     (link,) = item.first
     assert link.url == reverse("portal:agreement_sign", args=[version.agreement_id])

@@ -97,7 +97,7 @@ def test_the_admin_countersigns_from_the_home_queue(
 
     sign_in(admin)
     queue = page.locator("#waiting-for-you")
-    expect(queue).to_contain_text("Agreements awaiting your countersignature")
+    expect(queue).to_contain_text("Awaiting your countersignature")
     queue.get_by_role("link", name=f"Countersign {version.agreement.number}").click()
 
     heading = f"Review and sign {version.agreement.number}"
