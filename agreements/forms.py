@@ -24,6 +24,7 @@ from .models import (
     ResponseTier,
     ServiceKind,
     ServiceLine,
+    Signature,
     TermsTemplate,
 )
 
@@ -412,22 +413,45 @@ class SendForm(CrispyForm, forms.Form):
 
 
 class SignForm(forms.Form):
-    """The evidence of an electronic signature: consent, typed name, drawn signature."""
+    """The evidence of an electronic signature: consent, typed name, and the signature drawn on
+    the pad or typed (the typed name, rendered in a script font)."""
 
     consent = forms.BooleanField(
         label="I agree to sign this agreement electronically; my electronic signature has the "
         "same effect as a handwritten one.",
         error_messages={"required": "Tick the consent to sign electronically."},
     )
-    typed_name = forms.CharField(label="Type your full name", max_length=200)
-    title = forms.CharField(label="Your title", max_length=100, required=False)
-    drawing = forms.CharField(
-        widget=forms.HiddenInput,
-        error_messages={"required": "Draw your signature in the box."},
+    typed_name = forms.CharField(
+        label="Type your full name",
+        max_length=200,
+        error_messages={"required": "Type your full name."},
     )
+    title = forms.CharField(label="Your title", max_length=100, required=False)
+    method = forms.ChoiceField(
+        label="How do you want to sign?",
+        choices=[(Signature.Method.DRAWN, "Draw"), (Signature.Method.TYPED, "Type")],
+        initial=Signature.Method.DRAWN,
+        widget=forms.RadioSelect,
+        required=False,  # a form without the choice (no script, an old page) draws
+    )
+    drawing = forms.CharField(widget=forms.HiddenInput, required=False)
 
-    def clean_drawing(self):
-        return check_drawing(self.cleaned_data["drawing"])
+    def clean(self):
+        cleaned = super().clean()
+        cleaned["method"] = cleaned.get("method") or Signature.Method.DRAWN
+        if cleaned["method"] == Signature.Method.DRAWN:
+            if not cleaned.get("drawing"):
+                self.add_error(
+                    "drawing", "Draw your signature in the box, or choose Type to type it."
+                )
+            else:
+                try:
+                    check_drawing(cleaned["drawing"])
+                except forms.ValidationError as error:
+                    self.add_error("drawing", error)
+        else:
+            cleaned["drawing"] = ""
+        return cleaned
 
     def evidence(self, request):
         return {

@@ -590,6 +590,10 @@ class Signature(models.Model):
         CUSTOMER = "customer", "Customer"
         ALLORA = "allora", "Allora"
 
+    class Method(models.TextChoices):
+        DRAWN = "drawn", "Drawn"
+        TYPED = "typed", "Typed (the name in a script font)"
+
     version = models.ForeignKey(
         AgreementVersion, on_delete=models.PROTECT, related_name="signatures"
     )
@@ -600,7 +604,10 @@ class Signature(models.Model):
     )
     typed_name = models.CharField(max_length=200)
     title = models.CharField(max_length=100, blank=True)
-    drawing = models.TextField(help_text="The drawn signature as a PNG data URL.")
+    method = models.CharField(max_length=5, choices=Method.choices, default=Method.DRAWN)
+    drawing = models.TextField(
+        blank=True, help_text="The drawn signature as a PNG data URL (empty when typed)."
+    )
     consent = models.BooleanField()
     signed_at = models.DateTimeField()
     ip_address = models.GenericIPAddressField(null=True, blank=True)
@@ -613,6 +620,10 @@ class Signature(models.Model):
             models.UniqueConstraint(fields=["version", "party"], name="one_signature_per_party"),
             models.CheckConstraint(
                 name="signature_needs_consent", condition=models.Q(consent=True)
+            ),
+            models.CheckConstraint(
+                name="drawn_signature_has_drawing",
+                condition=models.Q(method="typed") | ~models.Q(drawing=""),
             ),
         ]
 

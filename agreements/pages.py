@@ -178,6 +178,12 @@ def signed_pdf_response(version):
     )
 
 
+def pdf_pending(versions) -> bool:
+    """Whether a version signed by both parties still waits for its PDF (the worker renders it
+    after the last signature): the pages showing it poll until it is there."""
+    return any(v.status == AgreementVersion.Status.SIGNED and not v.signed_pdf for v in versions)
+
+
 def sign_view(request, version, sign, *, done_url, party):
     """The signing page of one party: the document, then the typed-name form."""
     form = SignForm(request.POST or None)

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
+from django.utils.http import urlencode, urlsafe_base64_encode
 
 from allora.emails import send_after_commit
 from allora.models import Role
@@ -19,9 +19,10 @@ from .models import Agreement, AgreementEvent, AgreementVersion, Contact, Custom
 Event = AgreementEvent.Kind
 
 
-def set_password_url(user):
+def set_password_url(user, *, next_url=""):
     """The absolute link where an invited user chooses a password (valid INVITATION_TIMEOUT,
-    longer than a password-reset link)."""
+    longer than a password-reset link); then they are signed in and go on to ``next_url`` (a
+    path of this site, e.g. the agreement to sign), or to their home."""
     path = reverse(
         "invitation_accept",
         kwargs={
@@ -29,7 +30,8 @@ def set_password_url(user):
             "token": invitation_token_generator.make_token(user),
         },
     )
-    return settings.SITE_URL + path
+    query = f"?{urlencode({'next': next_url})}" if next_url else ""
+    return settings.SITE_URL + path + query
 
 
 def ensure_portal_user(contact: Contact):

@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from allora.emails import send_after_commit
@@ -114,6 +115,7 @@ def send_for_signature(version, *, signer: Contact, by, today: dt.date):
         Event.SENT, f"Version {version.number} sent to {signer.name} for signature", actor=by
     )
     link_user = ensure_portal_user(signer)
+    sign_url = reverse("portal:agreement_sign", args=[agreement.pk])
     send_after_commit(
         "signature_request",
         to=[signer.email],
@@ -123,7 +125,7 @@ def send_for_signature(version, *, signer: Contact, by, today: dt.date):
             "signer": signer,
             "sender": by,
             "needs_password": not link_user.has_usable_password(),
-            "password_link": set_password_url(link_user),
+            "password_link": set_password_url(link_user, next_url=sign_url),
         },
     )
     return version
@@ -149,10 +151,17 @@ def _signature(version, *, party, user, contact, evidence, now):
     typed = (evidence.get("typed_name") or "").strip()
     if len(typed) < 3:
         raise ValidationError("Type your full name.")
-    drawing = evidence.get("drawing") or ""
-    if not drawing.startswith("data:image/png;base64,"):
-        raise ValidationError("Draw your signature in the box.")
-    check_drawing(drawing)  # a real PNG of the pad's size (and no bigger)
+    method = evidence.get("method") or Signature.Method.DRAWN
+    if method == Signature.Method.TYPED:
+        # The typed name is the signature, rendered in a script font on the pages and the PDF.
+        drawing = ""
+    elif method == Signature.Method.DRAWN:
+        drawing = evidence.get("drawing") or ""
+        if not drawing.startswith("data:image/png;base64,"):
+            raise ValidationError("Draw your signature in the box.")
+        check_drawing(drawing)  # a real PNG of the pad's size (and no bigger)
+    else:
+        raise ValidationError("Choose to draw or to type your signature.")
     digest = content_digest(version)
     if digest != version.content_sha256:
         raise ValidationError("The content of this version changed since it was sent.")
@@ -165,6 +174,7 @@ def _signature(version, *, party, user, contact, evidence, now):
                 contact=contact,
                 typed_name=typed,
                 title=(evidence.get("title") or "").strip()[:100],
+                method=method,
                 drawing=drawing,
                 consent=True,
                 signed_at=now,

@@ -26,6 +26,7 @@ urlpatterns = [
     path("agreements/new/", views.agreement_create, name="agreement_create"),
     path("agreements/options/", views.agreement_options, name="agreement_options"),
     path("agreements/<int:pk>/", views.agreement_detail, name="agreement_detail"),
+    path("agreements/<int:pk>/versions/", views.agreement_versions, name="agreement_versions"),
     path("agreements/<int:pk>/edit/", views.version_edit, name="version_edit"),
     path("agreements/<int:pk>/lines/new/<str:kind>/", views.line_create, name="line_create"),
     path("lines/<int:pk>/edit/", views.line_edit, name="line_edit"),

@@ -57,6 +57,7 @@ from .pages import (
     get_agreement_page,
     lifecycle_context,
     line_forms,
+    pdf_pending,
     pdf_response,
     sign_view,
     signed_pdf_response,
@@ -374,6 +375,7 @@ def agreement_detail(request, pk):
                 for line, amount in (document or {}).get("lines", [])
             ],
             "versions": versions,
+            "pdf_pending": pdf_pending(versions),
             "agreement_terms": sorted(agreement.terms.all(), key=lambda term: term.number),
             "events": agreement.events.select_related("actor")[:50],
             "kinds": ServiceKind.choices,
@@ -381,6 +383,18 @@ def agreement_detail(request, pk):
             **lifecycle_context(agreement, agreement.latest_term, finalized_only=False),
             **commitment_context(agreement, today=today),
         },
+    )
+
+
+@staff_required
+def agreement_versions(request, pk):
+    """The agreement page's list of versions, polled while a signed PDF is being prepared."""
+    agreement = get_agreement_for_user(request.user, pk)
+    versions = list(agreement.versions.all())
+    return render(
+        request,
+        "agreements/_versions.html",
+        {"agreement": agreement, "versions": versions, "pdf_pending": pdf_pending(versions)},
     )
 
 

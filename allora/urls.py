@@ -6,7 +6,6 @@ from agreements import views_import
 
 from . import api, views, views_signin
 from .tenancy import public
-from .tokens import invitation_token_generator
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -37,9 +36,7 @@ urlpatterns = [
     ),
     path(
         "accounts/reset/invitation/<uidb64>/<token>/",
-        public(
-            auth_views.PasswordResetConfirmView.as_view(token_generator=invitation_token_generator)
-        ),
+        public(views.InvitationAcceptView.as_view()),
         name="invitation_accept",
     ),
     path(

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.db import connection
@@ -8,12 +9,14 @@ from django.utils import timezone
 
 from billing.models import RateCard
 
-from . import dashboard, search, second_factor, throttle
+from . import dashboard, queues, search, second_factor, throttle
 from .clientip import client_ip
 from .forms import ApiTokenForm, CompanyProfileForm, PasswordResetForm, SearchForm
 from .models import ApiToken, CompanyProfile, Heartbeat
 from .tenancy import admin_required, public, signed_in, staff_required
 from .timeutils import local_today
+from .tokens import invitation_token_generator
+from .views_signin import safe_next
 
 
 @signed_in
@@ -47,13 +50,15 @@ def global_search(request):
 
 @staff_required
 def staff_home(request):
-    """The staff dashboard: renewals, terminations, emergencies, SLA, revenue, utilization,
-    overdue invoices, billing problems (allora/dashboard.py), and the rate card and worker
-    status."""
-    today = local_today()
+    """The staff dashboard: what waits for this person (allora/queues.py); renewals,
+    terminations, emergencies, SLA, revenue, utilization, overdue invoices, billing problems
+    (allora/dashboard.py); the rate card and worker status."""
+    today, now = local_today(), timezone.now()
+    panels = dashboard.staff_dashboard(today=today, now=now, tz=timezone.get_current_timezone())
     context = {
-        **dashboard.staff_dashboard(
-            today=today, now=timezone.now(), tz=timezone.get_current_timezone()
+        **panels,
+        "queue": queues.staff_queue(
+            request.user, today=today, now=now, problems=panels["billing_problems"]
         ),
         "current_card": RateCard.objects.current(on=today),
         "heartbeat": Heartbeat.objects.filter(name="worker").first(),
@@ -75,6 +80,36 @@ class PasswordResetView(auth_views.PasswordResetView):
         )
         if not allowed:
             return redirect(self.get_success_url())
+        return super().form_valid(form)
+
+
+INVITATION_NEXT = "invitation_next"
+
+
+class InvitationAcceptView(auth_views.PasswordResetConfirmView):
+    """An invited person chooses a password and is signed in, then goes straight on to the page
+    the invitation was for (``?next=``, e.g. the agreement to sign; their home otherwise).
+
+    Django first swaps the token in the address for a placeholder (a redirect that drops the
+    query string), so ``next`` waits in the session meanwhile. Staff who must use a second factor
+    are taken to set it up by the SecondFactorMiddleware before anything else."""
+
+    token_generator = invitation_token_generator
+    post_reset_login = True
+    post_reset_login_backend = "django.contrib.auth.backends.ModelBackend"
+
+    def dispatch(self, *args, **kwargs):
+        if target := safe_next(self.request, self.request.GET.get("next", "")):
+            self.request.session[INVITATION_NEXT] = target
+        return super().dispatch(*args, **kwargs)
+
+    def get_success_url(self):
+        target = safe_next(self.request, self.request.session.pop(INVITATION_NEXT, ""))
+        return target or reverse(settings.LOGIN_REDIRECT_URL)
+
+    def form_valid(self, form):
+        # Signing in keeps the session's data (it only changes its key): `next` is still there.
+        messages.success(self.request, "Your password is saved and you are signed in.")
         return super().form_valid(form)
 
 

@@ -16,14 +16,18 @@ from .forms import CodeForm, VerifyForm
 from .tenancy import admin_required, signed_in
 
 
+def safe_next(request, target: str) -> str:
+    """`target` when it is a page of this site (never another host or scheme), else ""."""
+    allowed = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if target and allowed else ""
+
+
 def _next_url(request):
     """Where to go once the code is confirmed: the page asked for, if it is one of ours."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return reverse(settings.LOGIN_REDIRECT_URL)
+    return safe_next(request, target) or reverse(settings.LOGIN_REDIRECT_URL)
 
 
 def _to(name, request):

@@ -13,6 +13,11 @@ urlpatterns = [
     path("agreements/", agreements.agreement_list, name="agreement_list"),
     path("agreements/<int:pk>/", agreements.agreement_detail, name="agreement_detail"),
     path("agreements/<int:pk>/sign/", agreements.agreement_sign, name="agreement_sign"),
+    path(
+        "agreements/<int:pk>/signed-documents/",
+        agreements.signed_documents,
+        name="signed_documents",
+    ),
     path("versions/<int:pk>/signed.pdf", agreements.signed_pdf, name="signed_pdf"),
     path("agreements/<int:pk>/terminate/", agreements.terminate, name="terminate"),
     path(

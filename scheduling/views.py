@@ -155,7 +155,9 @@ def visit_list(request, export=False):
     today = local_today()
     since = calendars.parse_day(request.GET.get("from", ""), today=today)
     technician, customer = request.GET.get("technician", ""), customer_filter(request)
-    attention = request.GET.get("attention") == "1"
+    # "1": every flagged visit; "conflict" (the home's "Waiting for you"): only the clashes.
+    attention = request.GET.get("attention", "")
+    attention = attention if attention in ("1", "conflict") else ""
     # From midnight in Allora's zone (where staff work) on the chosen day.
     start = timezone.make_aware(dt.datetime.combine(since, dt.time.min))
     # Still going on at that midnight (no visit lasts a day): the bound on starts_at lets the
@@ -165,7 +167,9 @@ def visit_list(request, export=False):
         technician,
     )
     visits = customer.apply(visits, via="agreement__customer")
-    if attention:
+    if attention == "conflict":
+        visits = visits.filter(flag=Visit.Flag.CONFLICT)
+    elif attention:
         visits = visits.exclude(flag="")
     sort = VISIT_SORTING.parse(request.GET)
     visits = sort.apply(visits.for_display())

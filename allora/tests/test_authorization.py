@@ -116,6 +116,7 @@ MATRIX = {
     "agreements:agreement_list": (None, STAFF),
     "agreements:agreement_create": (None, STAFF),
     "agreements:agreement_detail": (_agreement, STAFF),
+    "agreements:agreement_versions": (_agreement, STAFF),
     "agreements:version_edit": (_draft_agreement, STAFF),
     "agreements:line_create": (
         lambda objs: {"pk": objs["draft_agreement"].pk, "kind": "maintenance"},

@@ -38,6 +38,7 @@ ROWS = {
     "portal:agreement_list": (None, PORTAL),
     "portal:agreement_detail": (_agreement, PORTAL_OF_A),
     "portal:agreement_sign": (_sent_agreement, PORTAL_OF_A),
+    "portal:signed_documents": (_agreement, PORTAL_OF_A),
     "portal:signed_pdf": (_signed_version, PORTAL_OF_A),
     "portal:terminate": (_agreement, PORTAL_OF_A),
     "portal:withdraw_termination": (_termination, PORTAL_OF_A),

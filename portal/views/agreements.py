@@ -18,6 +18,7 @@ from agreements.pages import (
     get_agreement_for_user,
     get_agreement_page,
     lifecycle_context,
+    pdf_pending,
     sign_view,
     signed_pdf_response,
     termination_refused,
@@ -82,6 +83,7 @@ def agreement_detail(request, pk):
                 agreement, request.user, is_signer=is_signer
             ),
             "signed_versions": [v for v in versions if v.status in SIGNED],
+            "pdf_pending": pdf_pending(versions),
             "events": agreement.events.filter(kind__in=AgreementEvent.CUSTOMER_KINDS)[:50],
         },
     )
@@ -106,6 +108,26 @@ def agreement_sign(request, pk):
         lambda evidence: signing.sign_as_customer(version, user=request.user, evidence=evidence),
         done_url=reverse("portal:agreement_detail", args=[agreement.pk]),
         party=agreement.customer.legal_name,
+    )
+
+
+@portal_required
+def signed_documents(request, pk):
+    """The agreement page's "Signed documents" card, polled while a signed PDF is being
+    prepared (it stops asking once every PDF is there)."""
+    agreement = get_agreement_for_user(request.user, pk)
+    versions = list(agreement.versions.exclude(status=AgreementVersion.Status.DRAFT))
+    if not versions:
+        raise Http404("This agreement has not been sent yet")
+    return render(
+        request,
+        "portal/_signed_documents.html",
+        {
+            "agreement": agreement,
+            "version": versions[0],  # newest first
+            "signed_versions": [v for v in versions if v.status in SIGNED],
+            "pdf_pending": pdf_pending(versions),
+        },
     )
 
 

@@ -10,11 +10,13 @@ from allora.timeutils import local_today
 
 @portal_required
 def home(request):
-    """The customer's home: next visits, open requests, projects awaiting approval, latest
-    invoices, term ends and notice deadlines (allora/dashboard.py)."""
-    from allora.dashboard import portal_dashboard  # the dashboard reads every app
+    """The customer's home: what waits for them (allora/queues.py); next visits, open requests,
+    projects awaiting approval, latest invoices, term ends and notice deadlines
+    (allora/dashboard.py)."""
+    from allora import dashboard, queues  # they read every app
 
-    context = portal_dashboard(request.user, today=local_today(), now=timezone.now())
+    context = dashboard.portal_dashboard(request.user, today=local_today(), now=timezone.now())
+    context["queue"] = queues.portal_queue(request.user)
     context["customer"] = request.user.customer
     context["contacts"] = Contact.objects.for_user(request.user)
     return render(request, "portal/home.html", context)

@@ -1,0 +1,261 @@
+"""The "Waiting for you" card at the top of each home page: what each person has to act on.
+
+A customer user: agreements awaiting their signature (an authorized signer), project estimates
+awaiting their approval (a designated approver). Staff: unassigned and clashing visits,
+emergencies near breach, termination requests to acknowledge, drafts not sent. Admins, besides:
+countersignatures, renewal reviews due before the notice deadline, billing problems.
+
+Each item is one query whatever the data size: its total rides along on the first few rows as a
+window count (as `dashboard.billing_problems` does), or it is a plain COUNT. An empty item is left
+out; with nothing at all the card says so. The labels avoid the menu's words ("Agreements",
+"Emergencies"…), so that a link is found by its name alone.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Exists, OuterRef, Window
+from django.urls import reverse
+
+from agreements.models import Agreement, AgreementVersion, RateReview, Term, TerminationRequest
+from agreements.rules import NOTICE_DAYS
+from delivery.models import EmergencyRequest, Project, ProjectEstimate
+from scheduling.models import Visit
+
+FIRST = 3  # the rows each item names, with a direct link each
+RENEWAL_WINDOW = dt.timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class Link:
+    text: str
+    url: str
+    action: str = ""  # the label of a direct action button ("Countersign"), else a plain link
+
+
+@dataclass(frozen=True)
+class Item:
+    """One kind of work: how many, where the full list is, and the first few."""
+
+    key: str
+    label: str
+    count: int
+    url: str
+    first: list[Link] = field(default_factory=list)
+
+
+def _item(key, label, count, url, first=()):
+    return Item(key, label, count, url, list(first)) if count else None
+
+
+def _agreement_link(agreement, url_name, action=""):
+    """The agreement's number and customer, linked to one of its pages."""
+    return Link(
+        f"{agreement.number} {agreement.customer}", reverse(url_name, args=[agreement.pk]), action
+    )
+
+
+def _listed(key, label, queryset, url, link) -> Item | None:
+    """An item from the first FIRST rows of `queryset` (each made a Link by `link`) and how many
+    rows there are in all, in one query; None when there are none."""
+    rows = list(queryset.annotate(queue_total=Window(Count("pk")))[:FIRST])
+    return _item(key, label, rows[0].queue_total if rows else 0, url, map(link, rows))
+
+
+# The customer's portal ---------------------------------------------------------------------
+
+
+def to_sign(user) -> Item | None:
+    """Versions sent for signature to the user's customer, when the user may sign for it."""
+    versions = (
+        AgreementVersion.objects.for_user(user)
+        .filter(
+            status=AgreementVersion.Status.SENT,
+            agreement__customer__contacts__user=user,
+            agreement__customer__contacts__is_authorized_signer=True,
+        )
+        .select_related("agreement")
+        .order_by("sent_at", "pk")
+    )
+    return _listed(
+        "to_sign",
+        "Awaiting your signature",
+        versions,
+        reverse("portal:agreement_list"),
+        lambda v: Link(
+            v.agreement.number + (f" (amendment, version {v.number})" if v.number > 1 else ""),
+            reverse("portal:agreement_sign", args=[v.agreement_id]),
+            "Review and sign",
+        ),
+    )
+
+
+def to_approve(user) -> Item | None:
+    """Projects whose estimate (or change order) awaits approval, when the user approves them."""
+    pending = ProjectEstimate.objects.filter(
+        project=OuterRef("pk"), status=ProjectEstimate.Status.PENDING
+    )
+    projects = (
+        Project.objects.for_user(user)
+        .filter(Exists(pending), customer__contacts__user=user)
+        .filter(customer__contacts__is_project_approver=True)
+        .order_by("created_at", "pk")
+    )
+    return _listed(
+        "to_approve",
+        "Estimates awaiting your approval",
+        projects,
+        reverse("portal:project_list"),
+        lambda p: Link(p.title, reverse("portal:project_detail", args=[p.pk]), "Review"),
+    )
+
+
+def portal_queue(user) -> list[Item]:
+    """What a customer user has to act on (2 queries)."""
+    return [item for item in (to_sign(user), to_approve(user)) if item]
+
+
+# Staff ---------------------------------------------------------------------------------------
+
+
+def unassigned_visits(*, now) -> Item | None:
+    """Open visits still to come that no technician has (1 query)."""
+    count = Visit.objects.open().filter(technician__isnull=True, ends_at__gt=now).count()
+    url = reverse("scheduling:visit_list") + "?technician=none"
+    return _item("unassigned_visits", "Visits with no technician", count, url)
+
+
+def clashing_visits(*, now) -> Item | None:
+    """Open visits still to come whose technician was busy at that time (1 query)."""
+    count = Visit.objects.open().filter(flag=Visit.Flag.CONFLICT, ends_at__gt=now).count()
+    url = reverse("scheduling:visit_list") + "?attention=conflict"
+    return _item("clashing_visits", "Visits that clash", count, url)
+
+
+def emergencies_near_breach(*, now) -> Item | None:
+    """Requests nobody has acknowledged past 80% of their response window, or past it (1 query)."""
+    requests = (
+        EmergencyRequest.objects.filter(status=EmergencyRequest.Status.OPEN, alert_80_at__lte=now)
+        .select_related("customer")
+        .order_by("due_at", "pk")
+    )
+    return _listed(
+        "emergencies",
+        "Emergency requests near or past their response deadline",
+        requests,
+        reverse("delivery:emergency_list"),
+        lambda r: Link(f"#{r.pk} {r.customer}", reverse("delivery:emergency_detail", args=[r.pk])),
+    )
+
+
+def terminations_to_acknowledge() -> Item | None:
+    """Standing termination requests nobody at Allora has acknowledged yet (1 query)."""
+    requests = (
+        TerminationRequest.objects.filter(
+            status=TerminationRequest.Status.STANDING, acknowledged_at__isnull=True
+        )
+        .select_related("agreement__customer")
+        .order_by("received_at", "pk")
+    )
+    return _listed(
+        "terminations",
+        "Termination requests to acknowledge",
+        requests,
+        reverse("staff_home") + "#dashboard-terminations",
+        lambda r: _agreement_link(r.agreement, "agreements:agreement_detail"),
+    )
+
+
+def drafts_not_sent() -> Item | None:
+    """Agreements still drafts, never sent for signature (1 query)."""
+    drafts = (
+        Agreement.objects.filter(status=Agreement.Status.DRAFT)
+        .select_related("customer")
+        .order_by("created_at", "pk")
+    )
+    return _listed(
+        "drafts",
+        "Drafts not sent for signature",
+        drafts,
+        reverse("agreements:agreement_list") + "?status=draft",
+        lambda a: _agreement_link(a, "agreements:agreement_detail"),
+    )
+
+
+# Admins --------------------------------------------------------------------------------------
+
+
+def to_countersign() -> Item | None:
+    """Versions the customer has signed, waiting for Allora's countersignature (1 query)."""
+    versions = (
+        AgreementVersion.objects.filter(status=AgreementVersion.Status.CUSTOMER_SIGNED)
+        .select_related("agreement__customer")
+        .order_by("pk")
+    )
+    return _listed(
+        "countersign",
+        "Awaiting your countersignature",
+        versions,
+        reverse("agreements:agreement_list") + "?status=customer_signed",
+        lambda v: _agreement_link(v.agreement, "agreements:agreement_countersign", "Countersign"),
+    )
+
+
+def renewal_reviews_due(*, today) -> Item | None:
+    """Live agreements whose term ends within 90 days, whose notice deadline has not passed, and
+    whose next term's rates nobody has finalized yet (1 query). The notice deadline is the last
+    covered day (end − 1 day) − 30 days: on or after today means end ≥ today + 31 days."""
+    finalized = RateReview.objects.filter(
+        agreement=OuterRef("agreement"),
+        term_number=OuterRef("number") + 1,
+        status=RateReview.Status.FINALIZED,
+    )
+    terms = (
+        Term.objects.filter(
+            agreement__status__in=Agreement.LIVE,
+            end__gte=today + dt.timedelta(days=NOTICE_DAYS + 1),
+            end__lte=today + RENEWAL_WINDOW,
+        )
+        .latest_of_each()
+        .exclude(Exists(finalized))
+        .select_related("agreement__customer")
+        .order_by("end", "agreement__number")
+    )
+    return _listed(
+        "renewal_reviews",
+        "Renewal reviews due before the notice deadline",
+        terms,
+        reverse("agreements:renewal_queue"),
+        lambda t: _agreement_link(t.agreement, "agreements:renewal_review", "Review rates"),
+    )
+
+
+def billing_problems(problems) -> Item | None:
+    """From the staff dashboard's own panel (`dashboard.billing_problems`): no query here."""
+    return _item(
+        "billing_problems",
+        "Billing problems: the monthly run could not price these",
+        problems["count"],
+        reverse("staff_home") + "#dashboard-billing-problems",
+        [_agreement_link(a, "agreements:agreement_detail") for a in problems["agreements"][:FIRST]],
+    )
+
+
+def staff_queue(user, *, today, now, problems) -> list[Item]:
+    """What Allora staff have to act on (5 queries); an admin also sees countersignatures,
+    renewal reviews and billing problems (2 more; `problems` is the dashboard's panel)."""
+    items = [
+        unassigned_visits(now=now),
+        clashing_visits(now=now),
+        emergencies_near_breach(now=now),
+        terminations_to_acknowledge(),
+        drafts_not_sent(),
+    ]
+    if user.is_admin:
+        items = [
+            to_countersign(),
+            renewal_reviews_due(today=today),
+            billing_problems(problems),
+            *items,
+        ]
+    return [item for item in items if item]
