@@ -96,7 +96,7 @@ def test_draft_send_sign_countersign_and_download(
     page.get_by_role("button", name="Save").click()
 
     add_service(page, "Hosting")
-    page.get_by_label("Hosting package").select_option(label="Website hosting")
+    page.get_by_label("Hosting package").select_option(value="Website hosting")
     page.get_by_label("Quantity").fill("1")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Hosting added.")).to_be_visible()

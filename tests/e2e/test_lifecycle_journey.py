@@ -35,8 +35,13 @@ def test_uplift_late_request_and_renewal(
         # Typing the percent picks the uplift method (static/js/uplift-method.js).
         page.get_by_label("Uplift (%)").fill("5")
         expect(page.get_by_label("Apply an uplift in percent")).to_be_checked()
+        # The form previews the new rate and monthly total before anything is saved.
+        preview = page.locator("#rate-preview")
+        expect(preview.get_by_text("Preview, not saved yet")).to_be_visible()
+        expect(preview.get_by_role("cell", name="$157.50")).to_be_visible()
         page.get_by_role("button", name="Save as draft").click()
-        expect(page.get_by_role("cell", name="$157.50")).to_be_visible()
+        expect(page.get_by_text("Next-term rates saved as a draft.")).to_be_visible()
+        expect(page.get_by_role("cell", name="$157.50").first).to_be_visible()
         page.get_by_role("link", name="Finalize and notify the customer…").click()
         page.get_by_role("button", name="Finalize and notify").click()
         expect(page.get_by_text("Rates for term 2 finalized")).to_be_visible()

@@ -39,7 +39,7 @@ def test_admin_searches_opens_an_agreement_and_sorts_the_list(page, live_server,
 
     # The magnifier opens the box; live results as one types.
     toggle.click()
-    box = page.get_by_role("searchbox", name="Search agreements, customers, contacts, invoices")
+    box = page.get_by_role("searchbox", name="Search by number, name or email")
     expect(box).to_be_focused()
     assert _within_viewport(page, box)
     box.press_sequentially("0042", delay=50)
@@ -52,7 +52,7 @@ def test_admin_searches_opens_an_agreement_and_sorts_the_list(page, live_server,
 
     # Enter opens the search page, grouped.
     page.get_by_role("button", name="Open search").click()
-    box = page.get_by_role("searchbox", name="Search agreements, customers, contacts, invoices")
+    box = page.get_by_role("searchbox", name="Search by number, name or email")
     box.fill("five")
     box.press("Enter")
     expect(page.get_by_role("heading", name="Search", exact=True)).to_be_visible()
