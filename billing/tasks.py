@@ -4,7 +4,7 @@ from celery import shared_task
 
 from allora.timeutils import local_today
 
-from . import invoicing, services
+from . import documents, invoicing, services
 from .documents import send_invoice_email
 
 
@@ -35,3 +35,15 @@ def fill_monthly_amounts():
 def email_invoice(invoice_id):
     """Email one invoice with its PDF to the customer's billing contacts (once)."""
     return send_invoice_email(invoice_id)
+
+
+@shared_task
+def resend_invoice_email(event_id):
+    """Email an invoice again, as staff asked (its "resent" timeline event)."""
+    return documents.send_invoice_again(event_id)
+
+
+@shared_task
+def email_credit_note(credit_note_id):
+    """Email one credit note with its PDF to the customer's billing contacts (once)."""
+    return documents.send_credit_note_email(credit_note_id)
