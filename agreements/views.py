@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from allora.history import timeline
 from allora.tenancy import admin_required, staff_required
 from allora.timeutils import local_today
+from billing.credits import credit_balance
 from billing.services import hosting_packages
 from scheduling.blocks import version_block_overruns
 from scheduling.forms import ScheduleForm
@@ -122,6 +123,7 @@ def customer_detail(request, pk):
             "contacts": contacts,
             "history": history,
             "agreements": customer.agreements.order_by("-created_at"),
+            "credit": credit_balance(customer),
         },
     )
 

@@ -27,6 +27,7 @@ urlpatterns = [
     path("invoices/", invoices.invoice_list, name="invoice_list"),
     path("invoices/<int:pk>/", invoices.invoice_detail, name="invoice_detail"),
     path("invoices/<int:pk>/invoice.pdf", invoices.invoice_pdf, name="invoice_pdf"),
+    path("credit-notes/<int:pk>/note.pdf", invoices.credit_note_pdf, name="credit_note_pdf"),
 ]
 
 # ---------------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from allora.tests.authz_rows_api import NON_SIGNER as API_PAGE_NON_SIGNER
 from allora.tests.authz_rows_api import ROWS as API_PAGE_ROWS
 from allora.tests.authz_rows_signin import ROWS as SIGN_IN_ROWS
 from billing.tests.authz_rows import ROWS as BILLING_ROWS
+from billing.tests.authz_rows_credits import ROWS as CREDIT_ROWS
 from billing.tests.factories import RateCardFactory, published_card
 from delivery.tests.authz_rows import ROWS as DELIVERY_ROWS
 from portal.tests.authz_rows import NON_SIGNER as PORTAL_NON_SIGNER
@@ -144,6 +145,7 @@ MATRIX = {
     **SCHEDULING_ROWS,
     **DELIVERY_ROWS,
     **BILLING_ROWS,
+    **CREDIT_ROWS,
     **PORTAL_ROWS,
     **API_PAGE_ROWS,
     **SIGN_IN_ROWS,

@@ -1,12 +1,19 @@
-"""The customer's invoices: the list, one invoice, its PDF (void invoices are never shown)."""
+"""The customer's invoices: the list (with the credit they hold), one invoice with its credit
+notes, the PDFs (void invoices are never shown)."""
 
 from django.core.paginator import Paginator
 from django.shortcuts import render
 
 from allora.tenancy import portal_required
+from billing.credits import credit_balance
 from billing.documents import invoice_context
 from billing.models import Invoice
-from billing.pages import get_invoice_for_user, invoice_pdf_response
+from billing.pages import (
+    credit_note_pdf_response,
+    get_credit_note_for_user,
+    get_invoice_for_user,
+    invoice_pdf_response,
+)
 
 
 @portal_required
@@ -15,7 +22,8 @@ def invoice_list(request):
     page = Paginator(invoices.order_by("-issued_on", "-number"), 25).get_page(
         request.GET.get("page")
     )
-    return render(request, "portal/invoice_list.html", {"page": page})
+    credit = credit_balance(request.user.customer)
+    return render(request, "portal/invoice_list.html", {"page": page, "credit": credit})
 
 
 @portal_required
@@ -27,3 +35,8 @@ def invoice_detail(request, pk):
 @portal_required
 def invoice_pdf(request, pk):
     return invoice_pdf_response(get_invoice_for_user(request, pk), download=True)
+
+
+@portal_required
+def credit_note_pdf(request, pk):
+    return credit_note_pdf_response(get_credit_note_for_user(request, pk), download=True)
