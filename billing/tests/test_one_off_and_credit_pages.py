@@ -20,6 +20,7 @@ from billing.credits import credit_balance, issue_credit_note
 from billing.models import CreditNote, Invoice, InvoiceEvent
 from billing.oneoff import Item, issue_one_off_invoice
 from billing.tests.factories import billing_contact, published_card
+from billing.tests.test_credit_notes import one_off as two_lines
 
 NOW = dt.datetime(2027, 3, 15, 15, tzinfo=dt.UTC)
 TODAY = dt.date(2027, 3, 15)
@@ -180,18 +181,7 @@ def test_an_admin_credits_some_lines_in_the_browser_and_the_customer_sees_it(
     client_for, admin, staff, alice, bob, customer_a, django_capture_on_commit_callbacks
 ):
     billing_contact(customer_a, email="ap@oakcity.example")
-    invoice = issue_one_off_invoice(
-        customer_a,
-        agreement=None,
-        lines=[
-            Item("Firewall appliance", D("2"), D("450.00")),
-            Item("Site visit", D("1"), D("125.50")),
-        ],
-        issued_on=TODAY,
-        terms_days=30,
-        by=staff,
-        today=TODAY,
-    )
+    invoice = two_lines(customer_a, by=staff, on=TODAY)  # 2 × $450.00, 1 × $125.50
     firewall, visit = invoice.lines.all()
     mail.outbox.clear()
     url = reverse("billing:credit_note_create", args=[invoice.pk])
