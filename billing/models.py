@@ -454,6 +454,8 @@ class Invoice(models.Model):
                 raise ValidationError("A payment must be more than $0.00.")
             if amount != money(amount):
                 raise ValidationError("A payment is in dollars and cents, e.g. 1170.00.")
+            if amount >= 10**9:
+                raise ValidationError("A payment is less than $1,000,000,000.00.")
             if received_on > today:
                 raise ValidationError("The payment date cannot be in the future.")
             if received_on < invoice.issued_on:

@@ -52,6 +52,7 @@ def test_partial_then_full_payment_makes_the_invoice_paid(invoice, staff):
         ("0", "more than $0.00"),
         ("-5", "more than $0.00"),
         ("1.005", "dollars and cents"),
+        ("1000000000", "less than $1,000,000,000.00"),
     ],
 )
 def test_a_wrong_amount_is_refused_plainly(invoice, staff, amount, message):
