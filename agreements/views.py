@@ -19,6 +19,7 @@ from allora.sorting import Sorting
 from allora.spreadsheet import queryset_download
 from allora.tenancy import admin_required, staff_required
 from allora.timeutils import local_today
+from billing.credits import credit_balance
 from scheduling.blocks import version_block_overruns
 from scheduling.models import CalendarFeed
 from scheduling.pages import regenerate_feed_view
@@ -147,6 +148,7 @@ def customer_detail(request, pk):
             "contacts": contacts,
             "history": history,
             "agreements": customer.agreements.order_by("-created_at"),
+            "credit": credit_balance(customer),
         },
     )
 

@@ -3,7 +3,16 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from allora.validation import ADMIN_DATE_FIELDS
 
-from .models import DiscountPolicy, Invoice, InvoiceLine, Payment, RateCard, RateCardLine, TimeEntry
+from .models import (
+    CreditNote,
+    DiscountPolicy,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    RateCard,
+    RateCardLine,
+    TimeEntry,
+)
 
 
 class RateCardLineInline(admin.TabularInline):
@@ -52,7 +61,12 @@ class InvoiceLineInline(ReadOnlyInline):
 
 class PaymentInline(ReadOnlyInline):
     model = Payment
-    fields = ["received_on", "amount", "method", "reference", "recorded_by"]
+    fields = ["received_on", "amount", "to_credit", "method", "reference", "recorded_by"]
+
+
+class CreditNoteInline(ReadOnlyInline):
+    model = CreditNote
+    fields = ["number", "issued_on", "total", "applied_to_invoice", "to_customer_credit", "reason"]
 
 
 @admin.register(Invoice)
@@ -63,7 +77,7 @@ class InvoiceAdmin(admin.ModelAdmin):
     list_filter = ["status", "kind"]
     search_fields = ["number", "customer__legal_name", "agreement__number"]
     list_select_related = ["customer"]
-    inlines = [InvoiceLineInline, PaymentInline]
+    inlines = [InvoiceLineInline, PaymentInline, CreditNoteInline]
 
     def has_add_permission(self, request):
         return False

@@ -202,6 +202,7 @@ class InvoiceLineOut(Schema):
 class PaymentOut(Schema):
     id: int
     amount: MoneyOut
+    to_credit: MoneyOut = Field(description="The part beyond the balance, held as credit.")
     received_on: dt.date
     method: str
     reference: str
@@ -211,8 +212,8 @@ class PaymentOut(Schema):
 class InvoiceOut(Schema):
     id: int
     number: str
-    agreement_id: int
-    agreement_number: str
+    agreement_id: int | None = Field(description="None for a one-off invoice without one.")
+    agreement_number: str | None
     customer_id: int
     customer_name: str
     kind: str
@@ -226,6 +227,7 @@ class InvoiceOut(Schema):
     discount_total: MoneyOut
     total: MoneyOut
     amount_paid: MoneyOut
+    amount_credited: MoneyOut = Field(description="What credit notes took off the balance.")
     balance: MoneyOut
     paid_on: dt.date | None
     lines: list[InvoiceLineOut]
@@ -234,7 +236,7 @@ class InvoiceOut(Schema):
 
     @staticmethod
     def resolve_agreement_number(invoice):
-        return invoice.agreement.number
+        return invoice.agreement.number if invoice.agreement else None
 
     @staticmethod
     def resolve_customer_name(invoice):
@@ -334,7 +336,8 @@ def get_invoice_pdf(request, invoice_id: ObjectId):
     tags=["invoices"],
 )
 def record_payment(request, invoice_id: ObjectId, payload: PaymentIn):
-    """Record a payment received (Allora staff): at most the balance, not in the future."""
+    """Record a payment received (Allora staff), not in the future; the part beyond the
+    balance is held as the customer's credit."""
     user = require_staff(request)
     invoice = get_or_404(Invoice.objects.all(), pk=invoice_id)
     payment = invoice.record_payment(**payload.model_dump(), by=user, today=local_today())

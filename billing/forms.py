@@ -1,14 +1,17 @@
+from decimal import Decimal
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms import BaseInlineFormSet, inlineformset_factory
 
-from agreements.forms import CrispyForm, agreement_field
+from agreements.forms import CrispyForm, agreement_field, customer_field
 from agreements.models import Agreement, ServiceKind
 from allora.validation import MAX_COUNT, BoundedDateField, query_id
 from scheduling.models import Visit, technicians
 
 from . import bookkeeping, receivables
 from .models import Invoice, Payment, RateCard, RateCardLine, RateKind, ReminderStep
+from .oneoff import MAX_LINES, MAX_PRICE, MAX_QUANTITY, MAX_TERMS_DAYS, Item
 
 PRICE_ERRORS = {
     "invalid": "Enter a price in dollars, such as 150 or 149.50.",
@@ -104,7 +107,11 @@ class PaymentForm(CrispyForm, forms.Form):
         },
     )
     received_on = _date_field("Received on")
-    method = forms.ChoiceField(choices=Payment.Method.choices, initial=Payment.Method.ACH)
+    # Customer credit is applied with "Apply credit", not typed in as a payment.
+    method = forms.ChoiceField(
+        choices=[c for c in Payment.Method.choices if c[0] != Payment.Method.CREDIT],
+        initial=Payment.Method.ACH,
+    )
     reference = forms.CharField(
         max_length=100, required=False, help_text="Check number or bank reference (optional)."
     )
@@ -287,3 +294,139 @@ class ReminderStepForm(CrispyForm, forms.ModelForm):
         if ReminderStep.objects.filter(days=days).exclude(pk=self.instance.pk).exists():
             raise forms.ValidationError("There is already a reminder on that day.")
         return days
+
+
+# One-off invoices and credit notes ---------------------------------------------------------
+
+
+class OneOffInvoiceForm(CrispyForm, forms.Form):
+    """The customer (a search box), optionally one of its agreements, the date and terms; the
+    lines are `ItemFormSet`."""
+
+    customer = customer_field(active_only=True)
+    agreement = agreement_field(
+        Agreement.objects.select_related("customer"),
+        required=False,
+        help_text="Optional: one of this customer's agreements the invoice belongs with.",
+    )
+    issued_on = _date_field("Invoice date")
+    terms_days = forms.IntegerField(
+        label="Payment terms (days)",
+        min_value=0,
+        max_value=MAX_TERMS_DAYS,
+        initial=30,
+        error_messages={
+            "invalid": "Enter the payment terms in days, such as 30.",
+            "min_value": "Payment terms are 0 to 120 days.",
+            "max_value": "Payment terms are 0 to 120 days.",
+        },
+    )
+
+    def clean(self):
+        data = super().clean()
+        customer, agreement = data.get("customer"), data.get("agreement")
+        if customer and agreement and agreement.customer_id != customer.pk:
+            self.add_error("agreement", f"{agreement.number} is not one of {customer}'s.")
+        return data
+
+
+class ItemForm(forms.Form):
+    description = forms.CharField(max_length=300)
+    quantity = forms.DecimalField(
+        max_digits=7,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=MAX_QUANTITY,
+        error_messages={
+            "invalid": "Enter a quantity such as 1 or 2.5.",
+            "min_value": "A quantity is more than 0.",
+            "max_value": "A quantity is at most 10,000.",
+            "max_decimal_places": "A quantity has at most two decimals.",
+            "max_digits": "A quantity is at most 10,000.",
+        },
+    )
+    unit = forms.CharField(max_length=20, required=False, help_text="Left empty: each.")
+    unit_price = forms.DecimalField(
+        label="Unit price ($)",
+        max_digits=8,
+        decimal_places=2,
+        min_value=0,
+        max_value=MAX_PRICE - Decimal("0.01"),
+        error_messages={
+            **PRICE_ERRORS,
+            "max_value": "A unit price is less than $1,000,000.00.",
+            "max_digits": "A unit price is less than $1,000,000.00.",
+        },
+    )
+
+    def item(self) -> Item:
+        data = self.cleaned_data
+        return Item(
+            description=data["description"],
+            quantity=data["quantity"],
+            unit_price=data["unit_price"],
+            unit=data["unit"] or "each",
+        )
+
+
+ItemFormSet = forms.formset_factory(
+    ItemForm,
+    extra=0,
+    min_num=1,
+    max_num=MAX_LINES,
+    validate_min=True,
+    validate_max=True,
+    absolute_max=MAX_LINES,
+)
+
+
+class CreditNoteForm(CrispyForm, forms.Form):
+    """All that remains of an invoice, or amounts of some of its lines (a field per line that
+    has something left to credit), with the reason."""
+
+    WHOLE, LINES = "whole", "lines"
+
+    scope = forms.ChoiceField(
+        label="Credit",
+        choices=[(WHOLE, "All that remains of the invoice"), (LINES, "Some lines")],
+        initial=WHOLE,
+        widget=forms.RadioSelect,
+    )
+    reason = forms.CharField(
+        max_length=300, widget=forms.Textarea(attrs={"rows": 2}), help_text="Shown to the customer."
+    )
+
+    def __init__(self, *args, lines, remaining, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.line_fields = []
+        for line in lines:
+            left = remaining.get(line.pk)
+            if not left or left <= 0:
+                continue
+            name = f"line_{line.pk}"
+            self.fields[name] = forms.DecimalField(
+                label=f"{line.description} (up to ${left:,.2f})",
+                required=False,
+                max_digits=12,
+                decimal_places=2,
+                min_value=Decimal("0.01"),
+                max_value=left,
+                error_messages={
+                    "invalid": "Enter an amount in dollars, such as 150 or 99.50.",
+                    "min_value": "A credit must be more than $0.00.",
+                    "max_value": f"At most what remains of this line (${left:,.2f}).",
+                    "max_decimal_places": "An amount has at most two decimals (cents).",
+                    "max_digits": "That amount is too large.",
+                },
+            )
+            self.line_fields.append((line, name))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("scope") == self.LINES:
+            data["lines"] = [
+                (line, data[name]) for line, name in self.line_fields if data.get(name)
+            ]
+            if not data["lines"] and not self.errors:
+                raise forms.ValidationError("Enter the amount to credit on at least one line.")
+        return data

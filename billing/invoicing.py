@@ -37,7 +37,9 @@ are the last word: if a chunk runs into one (a worker that raced), or one of its
 be stored, the chunk is stored again invoice by invoice (`store_invoice`, also what issuing one
 agreement's invoice and the final invoice use), so nothing is lost and one agreement's problem
 is recorded on it alone. (SQLite has no row locks: its write lock on the whole database, taken
-when a transaction begins, serializes the workers instead.)
+when a transaction begins, serializes the workers instead.) After each commit, the credit the
+invoices' customers hold is applied to them (`credits.apply_customer_credit`: one query when
+none holds any).
 """
 
 import datetime as dt
@@ -69,6 +71,7 @@ from .accounts import (
     non_void_invoices,
 )
 from .charges import month_start, next_month, term_on
+from .credits import apply_customer_credit
 from .models import Invoice, InvoiceLine, InvoiceSequence, TimeEntry, invoice_number
 from .rules import totals
 
@@ -208,6 +211,7 @@ def store_invoices(planned, *, skip_locked=True) -> list:
         webhook_events.invoices_issued(invoices, now=timezone.now())
         for invoice in invoices:
             transaction.on_commit(partial(queue_invoice_email, invoice.pk))
+    apply_customer_credit(invoices, today=min(plan.issued_on for _, plan in planned))
     for invoice, (account, plan) in stored:
         account.last_invoice_id = invoice.pk
         advance(account, plan)
@@ -269,7 +273,7 @@ def _invoice(account, plan, *, number) -> Invoice:
         issued_on=plan.issued_on,
         due_on=plan.due_on,
         payment_terms_days=(plan.due_on - plan.issued_on).days,
-        bill_to=f"{agreement.customer.legal_name}\n{agreement.customer.address}",
+        bill_to=bill_to(agreement.customer),
         subtotal=subtotal,
         discount_total=discount,
         total=total,
@@ -277,6 +281,11 @@ def _invoice(account, plan, *, number) -> Invoice:
         covers_until=plan.covers_until,
         usage_until=plan.usage_until,
     )
+
+
+def bill_to(customer) -> str:
+    """What an invoice says it is billed to: the customer's name and address when issued."""
+    return f"{customer.legal_name}\n{customer.address}"
 
 
 def _mark_billed(billed):

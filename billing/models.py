@@ -437,25 +437,26 @@ class Invoice(models.Model):
         return Invoice.objects.select_for_update().get(pk=self.pk)
 
     def record_payment(self, *, amount, received_on, method, reference="", by, today):
-        """Record a payment (full or partial). A payment larger than the balance is refused:
-        Allora keeps no customer credit, so staff record at most the balance."""
+        """Record a payment (full or partial). The part of a payment beyond the balance (an
+        overpayment) is held as the customer's credit: `Payment.to_credit` and a
+        `CustomerCredit` entry, applied to the customer's next invoices (`billing.credits`)."""
         amount = Decimal(amount)
         with transaction.atomic():
             invoice = self._locked()
             if invoice.status == self.Status.VOID:
                 raise ValidationError("This invoice is void: no payment can be recorded on it.")
-            if invoice.status == self.Status.PAID:
+            if invoice.status == self.Status.PAID or invoice.balance <= 0:
                 raise ValidationError("This invoice is already paid in full.")
+            if method == Payment.Method.CREDIT:
+                raise ValidationError(
+                    "Customer credit is applied with “Apply credit”, not recorded as a payment."
+                )
             if amount <= 0:
                 raise ValidationError("A payment must be more than $0.00.")
             if amount != money(amount):
                 raise ValidationError("A payment is in dollars and cents, e.g. 1170.00.")
-            if amount > invoice.balance:
-                raise ValidationError(
-                    "The payment of $%(amount)s is more than the balance of $%(balance)s. "
-                    "Record at most $%(balance)s: overpayments are not kept as credit.",
-                    params={"amount": f"{amount:,.2f}", "balance": f"{invoice.balance:,.2f}"},
-                )
+            if amount >= 10**9:
+                raise ValidationError("A payment is less than $1,000,000,000.00.")
             if received_on > today:
                 raise ValidationError("The payment date cannot be in the future.")
             if received_on < invoice.issued_on:
@@ -463,20 +464,38 @@ class Invoice(models.Model):
                     "The payment date is before the invoice date (%(date)s).",
                     params={"date": f"{invoice.issued_on:%B %-d, %Y}"},
                 )
+            to_credit = max(amount - invoice.balance, ZERO)
             payment = Payment.objects.create(
                 invoice=invoice,
                 amount=amount,
+                to_credit=to_credit,
                 received_on=received_on,
                 method=method,
                 reference=reference.strip()[:100],
                 recorded_by=by,
             )
-            invoice.amount_paid += amount
+            if to_credit:
+                CustomerCredit.objects.create(
+                    customer_id=invoice.customer_id,
+                    amount=to_credit,
+                    on=received_on,
+                    payment=payment,
+                    note=f"Overpayment of {invoice.number}",
+                    created_by=by,
+                )
+            invoice.amount_paid += payment.applied
             fields = ["amount_paid"]
             if invoice.balance == 0:
                 invoice.status, invoice.paid_on = self.Status.PAID, received_on
                 fields += ["status", "paid_on"]
             invoice.save(update_fields=fields)
+            held = f", ${to_credit:,.2f} held as credit" if to_credit else ""
+            InvoiceEvent.objects.create(
+                invoice=invoice,
+                kind=InvoiceEvent.Kind.PAYMENT,
+                detail=f"${amount:,.2f} by {payment.get_method_display()}{held}",
+                by=by,
+            )
             webhook_events.invoice_paid(invoice, now=timezone.now())
         self.refresh_from_db()
         return payment
@@ -517,6 +536,9 @@ class Invoice(models.Model):
             invoice.voided_at, invoice.voided_by, invoice.void_reason = now, by, reason[:300]
             invoice.save(update_fields=["status", "voided_at", "voided_by", "void_reason"])
             TimeEntry.objects.filter(invoice=invoice).update(invoice=None)
+            InvoiceEvent.objects.create(
+                invoice=invoice, kind=InvoiceEvent.Kind.VOIDED, detail=reason[:300], by=by
+            )
         self.refresh_from_db()
         return self
 
@@ -589,8 +611,9 @@ class Payment(models.Model):
     received_on = models.DateField()
     method = models.CharField(max_length=10, choices=Method.choices, default=Method.ACH)
     reference = models.CharField(max_length=100, blank=True)
+    # None: customer credit applied automatically when the invoice was issued.
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     recorded_at = models.DateTimeField(default=timezone.now)
 

@@ -4,7 +4,7 @@ from celery import shared_task
 
 from allora.timeutils import local_today
 
-from . import invoicing, receivables, services
+from . import documents, invoicing, receivables, services
 from .documents import send_invoice_email
 
 
@@ -47,3 +47,15 @@ def send_payment_reminders(today=None):
 def email_payment_reminder(invoice_id, steps, today):
     """Email one invoice's payment reminder (the steps one run claimed for it)."""
     return receivables.send_reminder_email(invoice_id, steps, dt.date.fromisoformat(today))
+
+
+@shared_task
+def resend_invoice_email(event_id):
+    """Email an invoice again, as staff asked (its "resent" timeline event)."""
+    return documents.send_invoice_again(event_id)
+
+
+@shared_task
+def email_credit_note(credit_note_id):
+    """Email one credit note with its PDF to the customer's billing contacts (once)."""
+    return documents.send_credit_note_email(credit_note_id)

@@ -16,10 +16,18 @@ urlpatterns = [
     path("invoices/export/", views.invoice_export, name="invoice_export"),
     path("invoices/accounting/", views.accounting_export, name="accounting_export"),
     path("invoices/export.csv", views.invoice_list, {"export": True}, name="invoice_list_export"),
+    path("invoices/new/", views.one_off_create, name="one_off_create"),
     path("invoices/<int:pk>/", views.invoice_detail, name="invoice_detail"),
     path("invoices/<int:pk>/invoice.pdf", views.invoice_pdf_view, name="invoice_pdf"),
     path("invoices/<int:pk>/payments/new/", views.payment_create, name="payment_create"),
     path("invoices/<int:pk>/void/", views.invoice_void, name="invoice_void"),
+    path("invoices/<int:pk>/credit/", views.credit_note_create, name="credit_note_create"),
+    path(
+        "invoices/<int:pk>/apply-credit/", views.invoice_apply_credit, name="invoice_apply_credit"
+    ),
+    path("invoices/<int:pk>/resend/", views.invoice_resend, name="invoice_resend"),
+    path("credit-notes/<int:pk>/", views.credit_note_detail, name="credit_note_detail"),
+    path("credit-notes/<int:pk>/note.pdf", views.credit_note_pdf_view, name="credit_note_pdf"),
     path("time/", views.time_entry_list, name="time_entry_list"),
     path("time/export.csv", views.time_entry_list, {"export": True}, name="time_entry_export"),
     path("time/new/", views.time_entry_create, name="time_entry_create"),

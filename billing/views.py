@@ -25,11 +25,28 @@ from allora.validation import query_id
 from scheduling.models import Visit
 
 from . import bookkeeping, closing
-from .documents import EXPORT_COLUMNS, export_rows, invoice_context
+from .credits import (
+    apply_customer_credit,
+    credit_balance,
+    creditable,
+    issue_credit_note,
+    line_remaining,
+)
+from .documents import (
+    EXPORT_COLUMNS,
+    credit_note_context,
+    credit_note_export_rows,
+    export_rows,
+    invoice_context,
+    resend_invoice,
+)
 from .forms import (
     AccountingExportForm,
+    CreditNoteForm,
     ExportForm,
     InvoiceFilterForm,
+    ItemFormSet,
+    OneOffInvoiceForm,
     PaymentForm,
     PublishForm,
     RateCardForm,
@@ -39,7 +56,14 @@ from .forms import (
     VoidForm,
 )
 from .models import DiscountPolicy, Invoice, RateCard, RateCardLine, TimeEntry
-from .pages import get_invoice_for_user, invoice_pdf_response
+from .oneoff import issue_one_off_invoice
+from .pages import (
+    credit_note_pdf_response,
+    get_credit_note_for_user,
+    get_invoice_for_user,
+    invoice_pdf_response,
+    invoice_timeline,
+)
 from .timesheets import (
     billing_state,
     default_work_date,
@@ -212,12 +236,17 @@ def invoice_list(request, export=False):
 @staff_required
 def invoice_detail(request, pk):
     invoice = get_invoice_for_user(request, pk)
+    payments = list(invoice.payments.select_related("recorded_by"))
+    credit_notes = list(invoice.credit_notes.select_related("created_by"))
     return render(
         request,
         "billing/invoice_detail.html",
         {
             **invoice_context(invoice),
-            "payments": invoice.payments.select_related("recorded_by"),
+            "payments": payments,
+            "credit_notes": credit_notes,
+            "timeline": invoice_timeline(invoice, payments=payments, credit_notes=credit_notes),
+            "customer_credit": credit_balance(invoice.customer),
             "entries": invoice.time_entries.select_related("technician", "line", "visit"),
         },
     )
@@ -236,14 +265,22 @@ def payment_create(request, pk):
     )
     if request.method == "POST" and form.is_valid():
         try:
-            invoice.record_payment(**form.cleaned_data, by=request.user, today=local_today())
+            payment = invoice.record_payment(
+                **form.cleaned_data, by=request.user, today=local_today()
+            )
         except ValidationError as error:
             form.add_error(None, error)
         else:
+            held = (
+                f" ${payment.to_credit:,.2f} beyond the balance is held as the customer's "
+                "credit, for their next invoice."
+                if payment.to_credit
+                else ""
+            )
             messages.success(
                 request,
                 f"Payment of ${form.cleaned_data['amount']:,.2f} recorded on {invoice.number}: "
-                f"{invoice.get_status_display().lower()}, balance ${invoice.balance:,.2f}.",
+                f"{invoice.get_status_display().lower()}, balance ${invoice.balance:,.2f}.{held}",
             )
             return redirect("billing:invoice_detail", pk=invoice.pk)
     return render(request, "billing/payment_form.html", {"invoice": invoice, "form": form})
@@ -276,6 +313,7 @@ def invoice_export(request):
         writer = csv.writer(response)
         writer.writerow(EXPORT_COLUMNS)
         writer.writerows(safe_row(row) for row in export_rows(start=start, end=end))
+        writer.writerows(safe_row(row) for row in credit_note_export_rows(start=start, end=end))
         return response
     return render(request, "billing/invoice_export.html", {"form": form})
 
@@ -296,6 +334,130 @@ def accounting_export(request):
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
     return render(request, "billing/accounting_export.html", {"form": form})
+
+
+# One-off invoices, credit notes, customer credit, resending (staff) -------------------------
+
+
+@staff_required
+def one_off_create(request):
+    today = local_today()
+    form = OneOffInvoiceForm(
+        request.POST or None,
+        initial={"issued_on": today, "customer": request.GET.get("customer")},
+    )
+    items = ItemFormSet(request.POST or None, prefix="items")
+    if request.method == "POST" and form.is_valid() and items.is_valid():
+        data = form.cleaned_data
+        try:
+            invoice = issue_one_off_invoice(
+                data["customer"],
+                agreement=data["agreement"],
+                lines=[item.item() for item in items if item.has_changed()],
+                issued_on=data["issued_on"],
+                terms_days=data["terms_days"],
+                by=request.user,
+                today=today,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request,
+                f"Invoice {invoice.number} issued to {invoice.customer}: "
+                f"${invoice.total:,.2f}, balance ${invoice.balance:,.2f}. It is emailed to the "
+                "billing contacts.",
+            )
+            return redirect("billing:invoice_detail", pk=invoice.pk)
+    return render(request, "billing/one_off_form.html", {"form": form, "items": items})
+
+
+@admin_required
+def credit_note_create(request, pk):
+    invoice = get_invoice_for_user(request, pk)
+    lines = list(invoice.lines.all())
+    remaining = line_remaining(invoice)
+    left = creditable(invoice)
+    form = CreditNoteForm(request.POST or None, lines=lines, remaining=remaining)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        whole = data["scope"] == CreditNoteForm.WHOLE
+        try:
+            note = issue_credit_note(
+                invoice,
+                reason=data["reason"],
+                by=request.user,
+                today=local_today(),
+                **({"amount": left} if whole else {"lines": data["lines"]}),
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            held = (
+                f" ${note.to_customer_credit:,.2f} is held as the customer's credit."
+                if note.to_customer_credit
+                else ""
+            )
+            messages.success(
+                request,
+                f"Credit note {note.number} issued: ${note.total:,.2f} off {invoice.number}, "
+                f"balance ${invoice.balance:,.2f}.{held}",
+            )
+            return redirect("billing:credit_note_detail", pk=note.pk)
+    return render(
+        request,
+        "billing/credit_note_form.html",
+        {"invoice": invoice, "form": form, "creditable": left},
+    )
+
+
+@staff_required
+def credit_note_detail(request, pk):
+    note = get_credit_note_for_user(request, pk)
+    return render(
+        request, "billing/credit_note_detail.html", {**credit_note_context(note), "note": note}
+    )
+
+
+@staff_required
+def credit_note_pdf_view(request, pk):
+    return credit_note_pdf_response(get_credit_note_for_user(request, pk), download=False)
+
+
+@staff_required
+@require_POST
+def invoice_apply_credit(request, pk):
+    invoice = get_invoice_for_user(request, pk)
+    payments = apply_customer_credit([invoice], today=local_today(), by=request.user)
+    if payments:
+        invoice.refresh_from_db()
+        messages.success(
+            request,
+            f"${payments[0].amount:,.2f} of the customer's credit applied to {invoice.number}: "
+            f"balance ${invoice.balance:,.2f}.",
+        )
+    else:
+        messages.error(
+            request,
+            "No credit was applied: the invoice is not open or the customer holds no credit.",
+        )
+    return redirect("billing:invoice_detail", pk=invoice.pk)
+
+
+@staff_required
+@require_POST
+def invoice_resend(request, pk):
+    invoice = get_invoice_for_user(request, pk)
+    try:
+        resend_invoice(invoice, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request,
+            f"{invoice.number} is being emailed again to {invoice.customer}'s billing contacts.",
+        )
+    return redirect("billing:invoice_detail", pk=invoice.pk)
 
 
 # Time entries (staff) ----------------------------------------------------------------------

@@ -34,6 +34,7 @@ urlpatterns = [
     path("invoices/<int:pk>/invoice.pdf", invoices.invoice_pdf, name="invoice_pdf"),
     path("statement/", invoices.statement, name="statement"),
     path("statement/statement.pdf", invoices.statement_pdf, name="statement_pdf"),
+    path("credit-notes/<int:pk>/note.pdf", invoices.credit_note_pdf, name="credit_note_pdf"),
 ]
 
 # ---------------------------------------------------------------------------------------------

@@ -375,16 +375,16 @@ def test_invoices_are_scoped_with_lines_payments_and_money_as_strings(signed, al
     cents = send(staff, "post", path, {"amount": "10.005", "received_on": today})
     assert cents.status_code == 422
     assert cents.json()["detail"][0]["loc"] == ["body", "payload", "amount"]
-    too_much = send(staff, "post", path, {"amount": "2000.00", "received_on": today})
-    assert too_much.status_code == 400
-    assert "more than the balance" in too_much.json()["detail"][0]["msg"]
-    paid = send(staff, "post", path, {"amount": "1170.00", "received_on": today, "method": "check"})
-    assert paid.status_code == 201
+    as_credit = send(staff, "post", path, {"amount": "1", "received_on": today, "method": "credit"})
+    assert as_credit.status_code == 400
+    assert "Apply credit" in as_credit.json()["detail"][0]["msg"]
+    paid = send(staff, "post", path, {"amount": "1200.00", "received_on": today, "method": "check"})
+    assert paid.status_code == 201 and paid.json()["to_credit"] == "30.00"  # held as credit
     after = get(alice, f"/invoices/{invoice.pk}").json()
     assert (after["status"], after["balance"], after["payments"][0]["amount"]) == (
         "paid",
         "0.00",
-        "1170.00",
+        "1200.00",
     )
     assert get(staff, "/invoices", status="paid").json()["count"] == 1
 

@@ -35,6 +35,7 @@ from allora.tests.authz_rows_api import ROWS as API_PAGE_ROWS
 from allora.tests.authz_rows_search import ROWS as SEARCH_ROWS
 from allora.tests.authz_rows_signin import ROWS as SIGN_IN_ROWS
 from billing.tests.authz_rows import ROWS as BILLING_ROWS
+from billing.tests.authz_rows_credits import ROWS as CREDIT_ROWS
 from billing.tests.authz_rows_receivables import ROWS as RECEIVABLES_ROWS
 from billing.tests.factories import RateCardFactory, published_card
 from delivery.tests.authz_rows import ROWS as DELIVERY_ROWS
@@ -152,6 +153,7 @@ MATRIX = {
     **INTEGRATIONS_ROWS,
     **BILLING_ROWS,
     **RECEIVABLES_ROWS,
+    **CREDIT_ROWS,
     **PORTAL_ROWS,
     **API_PAGE_ROWS,
     **SIGN_IN_ROWS,

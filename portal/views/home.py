@@ -6,6 +6,7 @@ from django.utils import timezone
 from agreements.models import Contact
 from allora.tenancy import portal_required
 from allora.timeutils import local_today
+from billing.credits import credit_balance
 
 
 @portal_required
@@ -19,6 +20,7 @@ def home(request):
     context["queue"] = queues.portal_queue(request.user)
     context["customer"] = request.user.customer
     context["contacts"] = Contact.objects.for_user(request.user)
+    context["credit"] = credit_balance(request.user.customer)
     return render(request, "portal/home.html", context)
 
 

@@ -1,5 +1,6 @@
-"""The customer's invoices: the list, one invoice, its PDF (void invoices are never shown), and
-the statement of account (always the signed-in user's own customer)."""
+"""The customer's invoices: the list (with the credit they hold), one invoice with its credit
+notes, the PDFs (void invoices are never shown), and the statement of account (always the
+signed-in user's own customer)."""
 
 from django.core.paginator import Paginator
 from django.shortcuts import render
@@ -7,9 +8,15 @@ from django.urls import reverse
 
 from allora.models import CompanyProfile
 from allora.tenancy import portal_required
+from billing.credits import credit_balance
 from billing.documents import invoice_context
 from billing.models import Invoice
-from billing.pages import get_invoice_for_user, invoice_pdf_response
+from billing.pages import (
+    credit_note_pdf_response,
+    get_credit_note_for_user,
+    get_invoice_for_user,
+    invoice_pdf_response,
+)
 from billing.views_receivables import statement_response
 
 
@@ -19,7 +26,8 @@ def invoice_list(request):
     page = Paginator(invoices.order_by("-issued_on", "-number"), 25).get_page(
         request.GET.get("page")
     )
-    return render(request, "portal/invoice_list.html", {"page": page})
+    credit = credit_balance(request.user.customer)
+    return render(request, "portal/invoice_list.html", {"page": page, "credit": credit})
 
 
 @portal_required
@@ -55,3 +63,8 @@ def statement(request):
 @portal_required
 def statement_pdf(request):
     return _statement(request, pdf=True)
+
+
+@portal_required
+def credit_note_pdf(request, pk):
+    return credit_note_pdf_response(get_credit_note_for_user(request, pk), download=True)
