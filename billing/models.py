@@ -515,6 +515,7 @@ class Invoice(models.Model):
             invoice.voided_at, invoice.voided_by, invoice.void_reason = now, by, reason[:300]
             invoice.save(update_fields=["status", "voided_at", "voided_by", "void_reason"])
             TimeEntry.objects.filter(invoice=invoice).update(invoice=None)
+            invoice.milestones.update(invoice=None)  # a project's: invoiced again next run
         self.refresh_from_db()
         return self
 
