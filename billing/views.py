@@ -156,7 +156,7 @@ def ratecard_new_version(request, pk):
 def invoice_list(request):
     form = InvoiceFilterForm(request.GET or None)
     customer = customer_filter(request)
-    invoices = form.filter(Invoice.objects.select_related("customer", "agreement"))
+    invoices = form.filter(Invoice.objects.select_related("customer", "agreement", "project"))
     invoices = customer.apply(invoices)
     page = Paginator(invoices.order_by("-issued_on", "-number"), 25).get_page(
         request.GET.get("page")
