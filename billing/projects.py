@@ -97,19 +97,23 @@ def _time_terms(schedule):
     ).values("project_id")
 
 
-def due_project_invoices(*, today: dt.date) -> list:
-    """The projects with something to invoice on ``today``: a completed milestone not invoiced,
-    or time not invoiced (of past months when billed monthly; any, once completed, when billed
-    on completion)."""
-    unbilled = TimeEntry.objects.filter(project__isnull=False, invoice__isnull=True)
+def due_project_invoices(*, today: dt.date, project=None) -> list:
+    """The projects (or just ``project``) with something to invoice on ``today``: a completed
+    milestone not invoiced, or time not invoiced (of past months when billed monthly; any, once
+    completed, when billed on completion)."""
+    mine = Q() if project is None else Q(project=project)
+    unbilled = TimeEntry.objects.filter(mine, project__isnull=False, invoice__isnull=True)
     monthly = unbilled.filter(
         project__in=_time_terms(Schedule.MONTHLY), work_date__lt=month_start(today)
     )
     at_completion = unbilled.filter(
         project__in=_time_terms(Schedule.ON_COMPLETION), project__status=Project.Status.COMPLETED
     )
+    milestones = _due_milestones()
+    if project is not None:
+        milestones = milestones.filter(estimate__project=project)
     ids = (
-        set(_due_milestones().values_list("estimate__project_id", flat=True))
+        set(milestones.values_list("estimate__project_id", flat=True))
         | set(monthly.values_list("project_id", flat=True))
         | set(at_completion.values_list("project_id", flat=True))
     )

@@ -305,6 +305,8 @@ def time_entry_create(request):
                 hours=data["hours"],
                 technician=data["technician"],
                 note=data["note"],
+                start_time=data["start_time"],
+                after_hours=data["after_hours"],
                 by=request.user,
                 today=today,
             )
