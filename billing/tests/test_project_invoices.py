@@ -9,6 +9,7 @@ from decimal import Decimal as D
 import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from agreements.models import Contact, ServiceKind
 from agreements.tests.factories import agreement_for_2027
@@ -16,7 +17,13 @@ from billing import invoicing
 from billing.documents import invoice_pdf, send_invoice_email
 from billing.models import Invoice, TimeEntry
 from billing.pricing import snapshot_rate
-from billing.projects import allocate, due_project_invoices, issue_project_invoices
+from billing.projects import (
+    _milestone_bill,
+    _store,
+    allocate,
+    due_project_invoices,
+    issue_project_invoices,
+)
 from billing.tests.factories import billing_contact, line_of, published_card
 from billing.timesheets import log_time
 from delivery import emergencies, projects
@@ -469,3 +476,21 @@ def test_voiding_a_project_invoice_bills_its_milestone_again(by_milestones, admi
     invoice.void(by=admin, reason="Wrong address", now=APPROVED_AT)
     (again,) = issue_project_invoices(today=dt.date(2027, 3, 3))
     assert again.total == D("1920.00") and again.number != invoice.number
+
+
+def test_a_second_worker_with_a_stale_read_bills_nothing_twice_and_leaves_no_gap(
+    by_milestones, staff
+):
+    first, second, _ = by_milestones.estimates.get().milestones.all()
+    first = projects.complete_milestone(first, by=staff, now=APPROVED_AT)
+    stale = _milestone_bill([first], today=dt.date(2027, 3, 2))  # read before the other worker
+    (issued,) = issue_project_invoices(today=dt.date(2027, 3, 2))
+    with (
+        pytest.raises(ValidationError, match="Another run is invoicing this project"),
+        transaction.atomic(),
+    ):
+        _store(by_milestones, stale, today=dt.date(2027, 3, 2))
+    assert list(Invoice.objects.values_list("number", flat=True)) == [issued.number]
+    projects.complete_milestone(second, by=staff, now=APPROVED_AT)
+    (following,) = issue_project_invoices(today=dt.date(2027, 3, 3))
+    assert following.number == "INV-000002"  # the rolled-back number was given back
