@@ -374,8 +374,8 @@ class Account:
             version = self.version_on(stretch.start, known_on=known_on)
             rates = self.rates(stretch.term, version)
             if _is_emergency(line):
-                charge = after_hours_charge if after else emergency_charge
-                charges.append(charge(stretch, line, worked, rates=rates))
+                price = after_hours_charge if after else emergency_charge
+                charges.append(price(stretch, line, worked, rates=rates))
             else:
                 block = (service, stretch.start)
                 charge = overage_charge(

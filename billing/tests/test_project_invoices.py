@@ -494,3 +494,19 @@ def test_a_second_worker_with_a_stale_read_bills_nothing_twice_and_leaves_no_gap
     projects.complete_milestone(second, by=staff, now=APPROVED_AT)
     (following,) = issue_project_invoices(today=dt.date(2027, 3, 3))
     assert following.number == "INV-000002"  # the rolled-back number was given back
+
+
+def test_a_project_invoice_on_the_agreement_does_not_hold_up_its_monthly_invoices(
+    by_milestones, agreement, staff
+):
+    invoicing.issue_invoices(today=dt.date(2027, 3, 1))
+    milestone = by_milestones.estimates.get().milestones.first()
+    projects.complete_milestone(milestone, by=staff, now=APPROVED_AT)
+    (project_invoice,) = issue_project_invoices(today=dt.date(2027, 3, 2))
+    assert project_invoice.agreement == agreement
+    (april,) = invoicing.issue_invoices(today=dt.date(2027, 4, 1))
+    assert (april.agreement, april.kind, april.period) == (
+        agreement,
+        "monthly",
+        dt.date(2027, 4, 1),
+    )
