@@ -67,8 +67,10 @@ def milestone_amounts(price: Decimal, milestones) -> list[tuple[str, Decimal | N
             if not 0 < percent <= HUNDRED:
                 raise ValidationError({"milestones": "A percent is more than 0 and at most 100."})
             amount = money(price * percent / HUNDRED)
-        if amount is None or amount <= 0:
-            raise ValidationError({"milestones": "Each milestone needs an amount above $0."})
+        if amount is None or amount <= 0 or amount != money(amount):
+            raise ValidationError(
+                {"milestones": "Each milestone needs an amount above $0, in dollars and cents."}
+            )
         rows.append((title.strip(), percent, amount))
     total = sum((amount for _, _, amount in rows), Decimal("0"))
     percents = [percent for _, percent, _ in rows]
@@ -352,15 +354,30 @@ def logged_hours(project) -> Decimal:
     return Decimal(total).quantize(Decimal("0.01"))  # SQLite sums decimals without their places
 
 
-def log_project_time(project, *, work_date, hours, technician, note="", by, today, now):
+def log_project_time(
+    project,
+    *,
+    work_date,
+    hours,
+    technician,
+    note="",
+    start_time=None,
+    after_hours=False,
+    by,
+    today,
+    now,
+):
     """Record hours on a project (billing's one ``log_time``, with its checks): refused unless
-    approved and within the approved hours; logging the first hours starts an approved project."""
+    approved and within the approved hours; logging the first hours starts an approved project.
+    Hours started outside business hours (or marked so) are after-hours hours."""
     return log_time(
         project=project,
         work_date=work_date,
         hours=hours,
         technician=technician,
         note=note,
+        start_time=start_time,
+        after_hours=after_hours,
         by=by,
         today=today,
         now=now,
@@ -395,8 +412,14 @@ def complete_milestone(milestone, *, by, now) -> ProjectMilestone:
             .select_related("estimate__project")
             .get(pk=milestone.pk)
         )
-        if milestone.estimate.status != ProjectEstimate.Status.APPROVED:
+        estimate = milestone.estimate
+        if estimate.status != ProjectEstimate.Status.APPROVED:
             raise ValidationError("Only a milestone of an approved estimate can be completed.")
+        if estimate.schedule != Schedule.MILESTONES:
+            raise ValidationError(
+                "This fixed price is invoiced %(when)s, not by milestones.",
+                params={"when": estimate.get_schedule_display()},
+            )
         if milestone.completed_at is not None:
             raise ValidationError(
                 "“%(title)s” was already completed on %(day)s.",

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from allora.tenancy import staff_required
 from allora.timeutils import local_today
 from billing.models import Invoice
+from billing.pricing import PricingError
 from billing.projects import due_project_invoices, issue_project_invoice
 from billing.timesheets import log_time
 
@@ -347,6 +348,8 @@ def project_invoice(request, pk):
         invoices = issue_project_invoice(project, today=local_today())
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
+    except PricingError as error:  # a rate missing from the term's Exhibit A
+        messages.error(request, str(error))
     else:
         numbers = ", ".join(invoice.number for invoice in invoices)
         if numbers:

@@ -219,6 +219,8 @@ def test_a_fixed_price_on_completion_and_its_change_order_wait_for_the_completio
     approve(change, alice)
     log(project, staff, dt.date(2027, 3, 2), "3")
     assert run_daily(START, dt.date(2027, 4, 5)) == []
+    with pytest.raises(ValidationError, match="invoiced on completion, not by milestones"):
+        projects.complete_milestone(change.milestones.get(), by=staff, now=APPROVED_AT)
     projects.complete(project, by=staff, now=dt.datetime(2027, 4, 6, 20, tzinfo=dt.UTC))
     (invoice,) = run_daily(dt.date(2027, 4, 6), dt.date(2027, 4, 8))
     # 10 h × $150 and the change order's 2 h × $150: the fixed prices, not the hours logged.
@@ -380,34 +382,21 @@ def test_an_after_hours_emergency_hour_is_billed_at_the_terms_after_hours_rate(
         now=received,
     )
     emergencies.acknowledge(request, by=staff, now=received + dt.timedelta(minutes=10))
-    late = log_time(
-        emergency_request=request,
-        work_date=dt.date(2027, 3, 12),
-        start_time=dt.time(18, 15),
-        hours=D("1"),
-        technician=staff,
-        by=staff,
-        today=dt.date(2027, 3, 12),
+
+    def worked(day, hours, **target):
+        return log_time(
+            **target, work_date=day, hours=D(hours), technician=staff, by=staff, today=day
+        )
+
+    late = worked(dt.date(2027, 3, 12), "1", emergency_request=request, start_time=dt.time(18, 15))
+    emergency, prescheduled = (
+        line_of(agreement, k) for k in (ServiceKind.EMERGENCY, ServiceKind.PRESCHEDULED)
     )
-    day = log_time(
-        agreement,
-        line=line_of(agreement, ServiceKind.EMERGENCY),
-        work_date=dt.date(2027, 3, 15),
-        start_time=dt.time(9),
-        hours=D("2"),
-        technician=staff,
-        by=staff,
-        today=dt.date(2027, 3, 15),
+    day = worked(
+        dt.date(2027, 3, 15), "2", agreement=agreement, line=emergency, start_time=dt.time(9)
     )
-    block = log_time(
-        agreement,
-        line=line_of(agreement, ServiceKind.PRESCHEDULED),
-        work_date=dt.date(2027, 3, 13),
-        after_hours=True,
-        hours=D("1"),
-        technician=staff,
-        by=staff,
-        today=dt.date(2027, 3, 13),
+    block = worked(
+        dt.date(2027, 3, 13), "1", agreement=agreement, line=prescheduled, after_hours=True
     )
     assert (late.after_hours, day.after_hours, block.after_hours) == (True, False, False)
     invoicing.issue_invoices(today=dt.date(2027, 4, 1))

@@ -161,3 +161,24 @@ def test_emergency_time_started_after_hours_is_marked_so(
     ]
     bad = client.post(url, {"work_date": "2027-03-10", "hours": "1", "start_time": "25:00"})
     assert bad.status_code == 200 and "Enter a valid time" in bad.content.decode()
+
+
+def test_project_time_marked_after_hours_in_the_browser(
+    agreement, customer_a, alice, staff, client_for
+):
+    project = projects.create_project(
+        customer_a, title="Move", scope="Move it", hours=D("5"), by=staff, today=NOW.date()
+    )
+    projects.decide(
+        project.estimates.get(), user=alice, approve=True, typed_name="Alice Moore", ip="", now=NOW
+    )
+    url = reverse("delivery:project_log_time", args=[project.pk])
+    response = client_for(staff).post(
+        url,
+        {"work_date": "2027-03-06", "hours": "2", "start_time": "10:00"},  # a Saturday
+    )
+    assert response.status_code == 302
+    entry = TimeEntry.objects.get(project=project)
+    assert (entry.start_time, entry.after_hours) == (dt.time(10), True)
+    page = client_for(staff).get(reverse("delivery:project_detail", args=[project.pk]))
+    assert "after hours" in page.content.decode()
