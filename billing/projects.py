@@ -127,6 +127,8 @@ def issue_project_invoices(*, today: dt.date) -> list:
     for project in due_project_invoices(today=today):
         try:
             issued += issue_project_invoice(project, today=today)
+        except ClaimLost:
+            continue  # another worker invoiced it a moment ago
         except (ValidationError, PricingError) as error:
             reason = " ".join(getattr(error, "messages", [str(error)]))[:300]
             Project.objects.filter(pk=project.pk).update(billing_hold=reason)
@@ -154,7 +156,7 @@ def issue_project_invoice(project, *, today: dt.date) -> list:
         _due_milestones().filter(estimate__project=project).order_by("estimate__number", "position")
     )
     if milestones:
-        bills.append(_milestone_bill(milestones, today=today))
+        bills.append(_milestone_bill(milestones, today=today, tz=project.customer.tz))
     if terms.billing == Billing.TIME:
         time_bills, hold = _time_bills(project, terms, today=today)
         bills += time_bills
@@ -164,11 +166,15 @@ def issue_project_invoice(project, *, today: dt.date) -> list:
     return [_store(project, bill, today=today) for bill in bills if bill.lines]
 
 
-def _milestone_bill(milestones, *, today) -> Bill:
+def local_day(at: dt.datetime, tz) -> str:
+    return f"{at.astimezone(tz):%B %-d, %Y}"
+
+
+def _milestone_bill(milestones, *, today, tz) -> Bill:
     lines = [
         ProjectLine(
             kind=InvoiceLine.Kind.PROJECT,
-            description=f"{m.title} (milestone completed {m.completed_at:%B %-d, %Y})",
+            description=f"{m.title} (milestone completed {local_day(m.completed_at, tz)})",
             quantity=Decimal(1),
             unit="milestone",
             rate=m.amount,
@@ -326,10 +332,14 @@ def _store(project, bill, *, today) -> Invoice:
     return invoice
 
 
+class ClaimLost(ValidationError):
+    """Another worker invoiced some of the rows first: this invoice rolls back."""
+
+
 def _claim(manager, ids, invoice):
     """Point these rows at the invoice, only those not invoiced yet (one UPDATE): another
     worker that billed one of them first makes this invoice roll back."""
     if ids and manager.filter(Q(pk__in=ids), invoice__isnull=True).update(invoice=invoice) != len(
         ids
     ):
-        raise ValidationError("Another run is invoicing this project right now.")
+        raise ClaimLost("Another run is invoicing this project right now.")

@@ -472,7 +472,9 @@ def test_a_second_worker_with_a_stale_read_bills_nothing_twice_and_leaves_no_gap
 ):
     first, second, _ = by_milestones.estimates.get().milestones.all()
     first = projects.complete_milestone(first, by=staff, now=APPROVED_AT)
-    stale = _milestone_bill([first], today=dt.date(2027, 3, 2))  # read before the other worker
+    stale = _milestone_bill(
+        [first], today=dt.date(2027, 3, 2), tz=dt.UTC
+    )  # read before the other worker
     (issued,) = issue_project_invoices(today=dt.date(2027, 3, 2))
     with (
         pytest.raises(ValidationError, match="Another run is invoicing this project"),
