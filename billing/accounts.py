@@ -43,6 +43,7 @@ from scheduling.planning import Segment, segments
 from .charges import (
     Charge,
     Stretch,
+    after_hours_charge,
     emergency_charge,
     included_hours,
     month_start,
@@ -111,6 +112,7 @@ class Entry(NamedTuple):
     emergency_request_id: int | None
     work_date: dt.date
     hours: Decimal
+    after_hours: bool
     line: Line | None
 
     @property
@@ -355,22 +357,25 @@ class Account:
 
     def usage(self, *, before, known_on) -> tuple[list, list]:
         """(charges, time entry ids) of the usage not billed yet dated before ``before``."""
-        hours: defaultdict[tuple[int, Stretch], Decimal] = defaultdict(Decimal)
+        hours: defaultdict[tuple[int, Stretch, bool], Decimal] = defaultdict(Decimal)
         lines, ids = {}, []
         for entry in self.entries:
             if entry.work_date < before:
                 service = self.root.get(entry.line_id, entry.line_id)
-                key = (service, self.stretch_of(entry.work_date))
+                # After-hours emergency hours: a line of their own, at the after-hours rate.
+                after = entry.after_hours and entry.is_emergency
+                key = (service, self.stretch_of(entry.work_date), after)
                 hours[key] += entry.hours
                 lines[service] = entry.line  # None: a request without an ES line
                 ids.append(entry.pk)
         charges = []
-        for (service, stretch), worked in sorted(hours.items(), key=_usage_order(lines)):
+        for (service, stretch, after), worked in sorted(hours.items(), key=_usage_order(lines)):
             line = lines[service]
             version = self.version_on(stretch.start, known_on=known_on)
             rates = self.rates(stretch.term, version)
             if _is_emergency(line):
-                charges.append(emergency_charge(stretch, line, worked, rates=rates))
+                price = after_hours_charge if after else emergency_charge
+                charges.append(price(stretch, line, worked, rates=rates))
             else:
                 block = (service, stretch.start)
                 charge = overage_charge(
@@ -431,8 +436,8 @@ def _rebilled(charge) -> Charge:
 def _usage_order(lines):
     # By month, emergency hours before the overage of the same month.
     def key(item):
-        (service, stretch), _ = item
-        return stretch.start, not _is_emergency(lines[service]), service or 0
+        (service, stretch, after), _ = item
+        return stretch.start, not _is_emergency(lines[service]), after, service or 0
 
     return key
 

@@ -230,6 +230,24 @@ def emergency_charge(stretch: Stretch, line, hours, *, rates=None) -> Charge:
     )
 
 
+def after_hours_charge(stretch: Stretch, line, hours, *, rates=None) -> Charge:
+    """After-hours emergency hours worked in a stretch, at the term's after-hours rate (no
+    discount: the agreement discount covers maintenance and the prescheduled block only)."""
+    rates = rates or stretch.term.locked_rates
+    rate = snapshot_rate(rates, "after_hours_hourly")
+    return _charge(
+        LineKind.AFTER_HOURS,
+        f"After-hours emergency support, {stretch.label}: {_hours(hours)} h × ${rate:,.2f}",
+        quantity=hours,
+        unit="hour",
+        rate=rate,
+        rates=rates,
+        stretch=stretch,
+        line=line,
+        prorated=False,
+    )
+
+
 def included_hours(stretch: Stretch, line) -> Decimal:
     """The block's hours in a stretch: all of them in a whole month, prorated by days otherwise."""
     return prorated_hours(

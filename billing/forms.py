@@ -7,6 +7,7 @@ from django.forms import BaseInlineFormSet, inlineformset_factory
 from agreements.forms import CrispyForm, agreement_field, customer_field
 from agreements.models import Agreement, ServiceKind
 from allora.validation import MAX_COUNT, BoundedDateField, query_id
+from delivery.forms import AfterHoursFields
 from scheduling.models import Visit, technicians
 
 from . import bookkeeping, receivables
@@ -184,9 +185,10 @@ class TimeAgreementForm(forms.Form):
     agreement = agreement_field(Agreement.objects.live().select_related("customer"))
 
 
-class TimeEntryForm(CrispyForm, forms.Form):
+class TimeEntryForm(CrispyForm, AfterHoursFields):
     """Hours worked on an agreement: against one of its visits, its prescheduled block or its
-    Emergency Support line (the choices are built for the agreement)."""
+    Emergency Support line (the choices are built for the agreement). Emergency hours started
+    outside business hours (or marked so) are after-hours hours."""
 
     # A text field shown as a select: any visit of the agreement is accepted (not only the
     # recent ones listed), and a wrong value gets our message.
@@ -203,6 +205,8 @@ class TimeEntryForm(CrispyForm, forms.Form):
     )
     technician = forms.ModelChoiceField(queryset=technicians(), empty_label=None)
     note = forms.CharField(max_length=300, required=False)
+
+    field_order = ["work", "work_date", "hours", "start_time", "after_hours", "technician"]
 
     def __init__(self, *args, agreement, visits, lines, **kwargs):
         super().__init__(*args, **kwargs)

@@ -225,7 +225,9 @@ def _number_order(pair):
 
 def _lock_unchanged(planned, *, skip_locked) -> set:
     """Lock the rows of the planned agreements that got no invoice since they were loaded (the
-    newest one not void is the same) and that no other worker holds (SKIP LOCKED); their ids.
+    newest one not void of its own billing, monthly or final, is the same: a project or one-off
+    invoice on the agreement is not part of it) and that no other worker holds (SKIP LOCKED);
+    their ids.
     A row that changed is left unlocked: a worker never holds an agreement it will not bill, so
     it never makes another one skip it. (SQLite has no row locks: its write lock on the whole
     database, taken when the transaction begins, does.) One statement: the loaded ids join the
@@ -242,11 +244,14 @@ def _lock_unchanged(planned, *, skip_locked) -> set:
         f"JOIN {pairs} ON {table}.id = loaded.column1 "
         f"WHERE {table}.status IN ({', '.join(['%s'] * len(BILLED_STATUSES))}) "
         f"AND loaded.column2 = COALESCE((SELECT MAX({invoices}.id) FROM {invoices} "
-        f"WHERE {invoices}.agreement_id = {table}.id AND {invoices}.status <> %s), 0) "
+        f"WHERE {invoices}.agreement_id = {table}.id AND {invoices}.status <> %s "
+        f"AND {invoices}.kind IN ({', '.join(['%s'] * len(Invoice.AGREEMENT_KINDS))})), 0) "
         f"ORDER BY {table}.id {lock}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *BILLED_STATUSES, Invoice.Status.VOID])
+        cursor.execute(
+            sql, [*params, *BILLED_STATUSES, Invoice.Status.VOID, *Invoice.AGREEMENT_KINDS]
+        )
         return {row[0] for row in cursor.fetchall()}
 
 

@@ -25,6 +25,9 @@ from integrations import events as webhook_events
 from .rules import money
 
 ZERO = Decimal("0.00")
+# Amounts are whole cents; checks that add or subtract them allow half a cent, as SQLite computes
+# in floating point (PostgreSQL is exact).
+CENT_SLACK = models.Value(Decimal("0.005"))
 
 
 class RateKind(models.TextChoices):
@@ -379,7 +382,8 @@ class Invoice(models.Model):
                 | Q(
                     amount_paid__gte=0,
                     amount_credited__gte=0,
-                    amount_paid__lte=models.F("total") - models.F("amount_credited"),
+                    # Half a cent of slack: SQLite does this arithmetic in floating point.
+                    amount_paid__lte=models.F("total") - models.F("amount_credited") + CENT_SLACK,
                 ),
             ),
             # An agreement's own invoices have its agreement; a project invoice its project.
@@ -536,6 +540,7 @@ class Invoice(models.Model):
             invoice.voided_at, invoice.voided_by, invoice.void_reason = now, by, reason[:300]
             invoice.save(update_fields=["status", "voided_at", "voided_by", "void_reason"])
             TimeEntry.objects.filter(invoice=invoice).update(invoice=None)
+            invoice.milestones.update(invoice=None)  # a project's: invoiced again next run
             InvoiceEvent.objects.create(
                 invoice=invoice, kind=InvoiceEvent.Kind.VOIDED, detail=reason[:300], by=by
             )
@@ -802,7 +807,13 @@ class CreditNote(models.Model):
                 condition=Q(
                     applied_to_invoice__gte=0,
                     to_customer_credit__gte=0,
-                    total=models.F("applied_to_invoice") + models.F("to_customer_credit"),
+                    # Equal to the cent (SQLite adds in floating point).
+                    total__gte=models.F("applied_to_invoice")
+                    + models.F("to_customer_credit")
+                    - CENT_SLACK,
+                    total__lte=models.F("applied_to_invoice")
+                    + models.F("to_customer_credit")
+                    + CENT_SLACK,
                 ),
             ),
         ]

@@ -9,6 +9,9 @@ from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
+
+from integrations import events as webhook_events
 
 from .credits import apply_customer_credit
 from .invoicing import bill_to, queue_invoice_email
@@ -82,6 +85,7 @@ def issue_one_off_invoice(customer, *, agreement, lines, issued_on, terms_days, 
         InvoiceEvent.objects.create(
             invoice=invoice, kind=InvoiceEvent.Kind.ISSUED, detail="One-off invoice", by=by
         )
+        webhook_events.invoices_issued([invoice], now=timezone.now())
         transaction.on_commit(partial(queue_invoice_email, invoice.pk))
     apply_customer_credit([invoice], today=today, by=by)
     invoice.refresh_from_db()

@@ -15,7 +15,9 @@ from .models import CreditNote, Invoice, InvoiceEvent, Payment
 
 def get_invoice_for_user(request, pk):
     """The invoice if the signed-in user may see it; another customer's invoice is a 404."""
-    invoices = Invoice.objects.for_user(request.user).select_related("customer", "agreement")
+    invoices = Invoice.objects.for_user(request.user).select_related(
+        "customer", "agreement", "project"
+    )
     return get_object_or_404(invoices, pk=pk)
 
 

@@ -4,7 +4,7 @@ from celery import shared_task
 
 from allora.timeutils import local_today
 
-from . import documents, invoicing, receivables, services
+from . import documents, invoicing, projects, receivables, services
 from .documents import send_invoice_email
 
 
@@ -14,8 +14,11 @@ def _date(today):
 
 @shared_task
 def issue_invoices(today=None):
-    """Daily: issue the monthly invoices due (catch-up safe; ``today`` as YYYY-MM-DD)."""
-    return [invoice.number for invoice in invoicing.issue_invoices(today=_date(today))]
+    """Daily: issue the monthly invoices due, then the project invoices due (catch-up safe;
+    ``today`` as YYYY-MM-DD)."""
+    day = _date(today)
+    monthly = invoicing.issue_invoices(today=day)
+    return [invoice.number for invoice in [*monthly, *projects.issue_project_invoices(today=day)]]
 
 
 @shared_task

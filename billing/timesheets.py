@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from agreements.models import ServiceKind
 from delivery.models import EmergencyRequest, Project
+from delivery.response_clock import BusinessHours
+from scheduling.business_days import ONE_DAY, holiday_dates
 from scheduling.models import Visit
 
 from .models import TimeEntry
@@ -91,6 +93,19 @@ def _agreement_work(agreement, *, line, visit, work_date, today):
     return {"agreement": agreement, "line": line, "visit": visit}
 
 
+def is_after_hours(work_date, start_time, *, marked, hours=None) -> bool:
+    """After-hours work: marked so, or started outside the business hours (Mon–Fri 08:00–17:00
+    local by default, ``EMERGENCY_BUSINESS_HOURS``; weekends and company holidays are outside)."""
+    if marked:
+        return True
+    if start_time is None:
+        return False
+    holidays = holiday_dates(work_date, work_date + ONE_DAY)
+    return not (hours or BusinessHours.from_settings()).is_open(
+        work_date, start_time, holidays=holidays
+    )
+
+
 def _request_work(request, *, work_date):
     """Time on an emergency request: emergency hours of the request's agreement (none when the
     customer had no live agreement: recorded, not invoiced). A request still waiting for a
@@ -141,12 +156,16 @@ def log_time(
     hours,
     technician,
     note="",
+    start_time=None,
+    after_hours=False,
     by,
     today,
     now=None,
 ) -> TimeEntry:
     """Record hours worked for one thing (a visit or line of ``agreement``, an
-    ``emergency_request`` or a ``project``), with a plain message for anything that is off."""
+    ``emergency_request`` or a ``project``), with a plain message for anything that is off.
+    Emergency and project work marked after-hours, or started (``start_time``, local) outside
+    the business hours, is after-hours work, billed at the after-hours rate."""
     _check_hours(hours)
     if work_date is None:
         raise ValidationError("Enter the date worked.")
@@ -158,9 +177,17 @@ def log_time(
         work = _request_work(emergency_request, work_date=work_date)
     else:
         work = _agreement_work(agreement, line=line, visit=visit, work_date=work_date, today=today)
+    emergency_or_project = (
+        "project" in work
+        or "emergency_request" in work
+        or (work.get("line") is not None and work["line"].kind == ServiceKind.EMERGENCY)
+    )
     return TimeEntry.objects.create(
         **work,
         work_date=work_date,
+        start_time=start_time,
+        after_hours=emergency_or_project
+        and is_after_hours(work_date, start_time, marked=after_hours),
         hours=hours,
         technician=technician,
         note=note.strip()[:300],
@@ -170,7 +197,8 @@ def log_time(
 
 def log_form_time(agreement, data, *, by, today) -> TimeEntry:
     """Log the hours of a valid time entry form (``billing.forms.TimeEntryForm``'s cleaned
-    data: a visit or line of ``agreement``, the date, hours, technician and note)."""
+    data: a visit or line of ``agreement``, the date, hours, technician, note, and the start
+    time and after-hours box)."""
     return log_time(
         agreement,
         **data["work"],
@@ -178,6 +206,8 @@ def log_form_time(agreement, data, *, by, today) -> TimeEntry:
         hours=data["hours"],
         technician=data["technician"],
         note=data["note"],
+        start_time=data.get("start_time"),
+        after_hours=data.get("after_hours", False),
         by=by,
         today=today,
     )

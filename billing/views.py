@@ -216,7 +216,7 @@ def invoice_list(request, export=False):
     """The invoices, filtered and sorted; ``export``: the same list as a CSV download."""
     form = InvoiceFilterForm(request.GET or None)
     customer = customer_filter(request)
-    invoices = form.filter(Invoice.objects.select_related("customer", "agreement"))
+    invoices = form.filter(Invoice.objects.select_related("customer", "agreement", "project"))
     sort = INVOICE_SORTING.parse(request.GET)
     invoices = sort.apply(customer.apply(invoices))
     if export and form.is_bound and not form.is_valid():

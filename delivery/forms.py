@@ -6,6 +6,9 @@ They render with crispy-bootstrap5 (``CrispyForm``); templates add the <form> ta
 The rules are in the services (``delivery/projects.py``, ``delivery/emergencies.py``): their
 ``ValidationError`` goes back onto the form with ``add_errors``."""
 
+import re
+from decimal import Decimal
+
 from django import forms
 from django.utils import timezone
 
@@ -13,6 +16,7 @@ from agreements.forms import CrispyForm, customer_field
 from allora.validation import BoundedDateField, BoundedDateTimeField
 
 from . import emergencies
+from .models import ProjectEstimate
 
 
 def posted(request):
@@ -29,29 +33,132 @@ def add_errors(form, error):
         form.add_error(None, error.messages)
 
 
-class HoursForm(CrispyForm, forms.Form):
+class AfterHoursFields(forms.Form):
+    """When the work started and whether it was after hours (emergency and project work started
+    outside the business hours is after-hours work, billed at the after-hours rate)."""
+
+    start_time = forms.TimeField(
+        label="Started at (local time, optional)",
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}),
+        help_text="Emergency or project work started outside business hours (Mon–Fri "
+        "08:00–17:00), on a weekend or a company holiday is after-hours work.",
+    )
+    after_hours = forms.BooleanField(label="After hours", required=False)
+
+
+class HoursForm(CrispyForm, AfterHoursFields):
     """Hours worked on one thing whose page it sits on (a project, an emergency request)."""
 
     work_date = BoundedDateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
     hours = forms.DecimalField(max_digits=5, decimal_places=2)
     note = forms.CharField(required=False, max_length=300)
 
+    field_order = ["work_date", "hours", "start_time", "after_hours", "note"]
+
 
 # Projects -------------------------------------------------------------------------------------
 
 
-class ProjectForm(CrispyForm, forms.Form):
+MILESTONE_LINE = re.compile(
+    r"^(?P<title>.+?)\s*[:|]\s*\$?(?P<value>\d[\d,]*(?:\.\d+)?)\s*(?P<percent>%?)$"
+)
+
+
+def parse_milestones(text) -> list:
+    """Milestones typed one per line, "Design: 40%" or "Handover: 1,200.00", as (title, amount
+    or None, percent or None); the service checks that they add up to the fixed price."""
+    rows = []
+    for number, line in enumerate(filter(None, map(str.strip, text.splitlines())), start=1):
+        match = MILESTONE_LINE.match(line)
+        if match is None:
+            raise forms.ValidationError(
+                "Line %(number)s: write “Title: 40%%” or “Title: 1200.00”.",
+                params={"number": number},
+            )
+        value = Decimal(match["value"].replace(",", ""))  # digits only (the pattern)
+        if match["percent"]:
+            rows.append((match["title"], None, value))
+        else:
+            rows.append((match["title"], value, None))
+    return rows
+
+
+class BillingTermsFields(forms.Form):
+    """How the project is invoiced: fixed price (on approval, on completion or by milestones)
+    or time and materials (monthly or on completion)."""
+
+    # Not required: time and materials, monthly, unless staff say otherwise.
+    billing = forms.ChoiceField(
+        label="Billing", choices=ProjectEstimate.Billing.choices, initial="time", required=False
+    )
+    schedule = forms.ChoiceField(
+        label="Invoiced",
+        choices=ProjectEstimate.Schedule.choices,
+        initial="monthly",
+        required=False,
+        help_text="Fixed price: on approval, on completion or by milestones. Time and "
+        "materials: monthly or on completion.",
+    )
+    fixed_price = forms.DecimalField(
+        label="Fixed price (optional: hours × rate otherwise)",
+        required=False,
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=Decimal("999999999.99"),
+    )
+    milestones = forms.CharField(
+        label="Milestones (fixed price by milestones)",
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Design: 40%\nInstallation: 60%"}),
+        help_text="One per line, a percent of the fixed price or an amount; they add up to "
+        "the fixed price.",
+    )
+
+    def clean_milestones(self):
+        return parse_milestones(self.cleaned_data.get("milestones") or "")
+
+    def terms(self) -> dict:
+        """The billing terms for ``create_project`` / ``propose_estimate``."""
+        data = self.cleaned_data
+        return {
+            "billing": data.get("billing") or ProjectEstimate.Billing.TIME,
+            "schedule": data.get("schedule") or ProjectEstimate.Schedule.MONTHLY,
+            "fixed_price": data.get("fixed_price"),
+            "milestones": data.get("milestones") or [],
+        }
+
+
+class ProjectForm(CrispyForm, BillingTermsFields):
     customer = customer_field()
     title = forms.CharField(max_length=200)
     scope = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}))
     hours = forms.DecimalField(label="Estimated hours", max_digits=7, decimal_places=2)
 
+    field_order = ["customer", "title", "scope", "hours"]
 
-class EstimateForm(CrispyForm, forms.Form):
+
+class EstimateForm(CrispyForm, BillingTermsFields):
+    """A revised estimate (with its billing terms) or, once approved, a change order (which
+    follows the approved terms: ``change_order=True`` drops the terms' fields)."""
+
     hours = forms.DecimalField(label="Hours", max_digits=7, decimal_places=2)
     description = forms.CharField(
         label="What the hours are for", required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+    field_order = ["hours", "description"]
+
+    def __init__(self, *args, change_order=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if change_order:
+            for name in BillingTermsFields.base_fields:
+                del self.fields[name]
+
+    def terms(self) -> dict:
+        return super().terms() if "billing" in self.fields else {}
 
 
 class DecisionForm(CrispyForm, forms.Form):

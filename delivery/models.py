@@ -203,6 +203,9 @@ class Project(models.Model):
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # Why some of its time is not invoiced (hours beyond the approved ones), shown on its page.
+    billing_hold = models.CharField(max_length=300, blank=True)
 
     objects = CustomerScopedQuerySet.as_manager()
 
@@ -217,11 +220,22 @@ class Project(models.Model):
     def is_approved(self):
         return self.status in self.APPROVED_STATUSES
 
+    def approved_estimates(self) -> list:
+        """The approved estimate and change orders, in their order."""
+        return sorted(
+            (e for e in self.estimates.all() if e.status == ProjectEstimate.Status.APPROVED),
+            key=lambda estimate: estimate.number,
+        )
+
     def approved_hours(self):
         """Hours of every approved estimate and change order."""
-        return sum(
-            (e.hours for e in self.estimates.all() if e.status == ProjectEstimate.Status.APPROVED),
-            start=0,
+        return sum((e.hours for e in self.approved_estimates()), start=0)
+
+    def billing_terms(self):
+        """The approved estimate whose terms the project is billed by (None before approval)."""
+        return next(
+            (e for e in self.approved_estimates() if e.kind == ProjectEstimate.Kind.ESTIMATE),
+            None,
         )
 
     def check_can_log(self, hours, *, logged):
@@ -279,6 +293,22 @@ class ProjectEstimate(models.Model):
         DECLINED = "declined", "Declined"
         SUPERSEDED = "superseded", "Superseded by a newer one"
 
+    class Billing(models.TextChoices):
+        FIXED = "fixed", "Fixed price"
+        TIME = "time", "Time and materials"
+
+    class Schedule(models.TextChoices):
+        ON_APPROVAL = "on_approval", "on approval"
+        ON_COMPLETION = "on_completion", "on completion"
+        MILESTONES = "milestones", "by milestones"
+        MONTHLY = "monthly", "monthly"
+
+    # Which schedules each billing method takes.
+    SCHEDULES = {
+        Billing.FIXED: (Schedule.ON_APPROVAL, Schedule.ON_COMPLETION, Schedule.MILESTONES),
+        Billing.TIME: (Schedule.MONTHLY, Schedule.ON_COMPLETION),
+    }
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="estimates")
     number = models.PositiveIntegerField()
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.ESTIMATE)
@@ -287,6 +317,11 @@ class ProjectEstimate(models.Model):
     rate = models.DecimalField(max_digits=12, decimal_places=2)
     total = models.DecimalField(max_digits=12, decimal_places=2)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # How the project is invoiced (a change order follows its project's estimate): a fixed
+    # price (``total``) on approval, on completion or by milestones, or the hours logged at
+    # ``rate``, monthly or on completion.
+    billing = models.CharField(max_length=10, choices=Billing.choices, default=Billing.TIME)
+    schedule = models.CharField(max_length=14, choices=Schedule.choices, default=Schedule.MONTHLY)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -305,10 +340,72 @@ class ProjectEstimate(models.Model):
             models.CheckConstraint(
                 name="estimate_hours_positive", condition=models.Q(hours__gt=0, rate__gte=0)
             ),
+            models.CheckConstraint(
+                name="estimate_schedule_fits_billing",
+                condition=Q(
+                    billing="fixed", schedule__in=["on_approval", "on_completion", "milestones"]
+                )
+                | Q(billing="time", schedule__in=["monthly", "on_completion"]),
+            ),
         ]
 
     def __str__(self):
         return f"{self.get_kind_display()} #{self.number}: {self.hours} h × ${self.rate}"
+
+    @property
+    def is_fixed_price(self):
+        return self.billing == self.Billing.FIXED
+
+    @property
+    def terms_label(self) -> str:
+        """The billing terms in words, e.g. "Fixed price $4,800.00, invoiced by milestones"."""
+        if self.is_fixed_price:
+            return f"Fixed price ${self.total:,.2f}, invoiced {self.get_schedule_display()}"
+        return (
+            f"Time and materials at ${self.rate:,.2f}/h, up to {self.hours} h, invoiced "
+            f"{self.get_schedule_display()}"
+        )
+
+
+class ProjectMilestone(models.Model):
+    """A part of a fixed price, invoiced once when staff mark it completed. A fixed price
+    invoiced on approval or on completion is one milestone completed then; a change order of a
+    fixed-price project is one more. ``invoice`` is the project invoice that billed it."""
+
+    estimate = models.ForeignKey(
+        ProjectEstimate, on_delete=models.CASCADE, related_name="milestones"
+    )
+    position = models.PositiveSmallIntegerField()
+    title = models.CharField(max_length=200)
+    percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    invoice = models.ForeignKey(
+        "billing.Invoice",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="milestones",
+    )
+
+    class Meta:
+        ordering = ["estimate", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["estimate", "position"], name="unique_milestone_position"
+            ),
+            models.CheckConstraint(name="milestone_amount_positive", condition=Q(amount__gt=0)),
+            models.CheckConstraint(
+                name="milestone_invoiced_once_completed",
+                condition=Q(invoice__isnull=True) | Q(completed_at__isnull=False),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.title}: ${self.amount}"
 
 
 class ProjectApproval(models.Model):
@@ -332,6 +429,8 @@ class ProjectApproval(models.Model):
     hours = models.DecimalField(max_digits=7, decimal_places=2)
     rate = models.DecimalField(max_digits=12, decimal_places=2)
     total = models.DecimalField(max_digits=12, decimal_places=2)
+    # The billing terms approved, in words (with the milestones), as the approver saw them.
+    billing_terms = models.TextField(blank=True)
     comment = models.TextField(blank=True)
 
     class Meta:

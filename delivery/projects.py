@@ -11,31 +11,103 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max, Sum
+from django.utils import timezone
 
 from agreements.models import Agreement, Contact
 from allora.emails import send_after_commit
 from billing.models import RateCard, RateKind
 from billing.pricing import snapshot_rate
-from billing.rules import list_amount
+from billing.rules import list_amount, money
 from billing.timesheets import log_time
 
-from .models import Project, ProjectApproval, ProjectEstimate
+from .models import Project, ProjectApproval, ProjectEstimate, ProjectMilestone
 
 MAX_ESTIMATE_HOURS = Decimal("10000")
+MAX_PRICE = Decimal("1000000000")
+MAX_MILESTONES = 20
+HUNDRED = Decimal("100")
+Billing, Schedule = ProjectEstimate.Billing, ProjectEstimate.Schedule
 
 
-def project_rate(customer, agreement, *, today: dt.date) -> Decimal:
-    """The on-site hourly rate of the agreement's current term (Exhibit A as locked), else of
-    the rate card in effect today."""
+def project_rate(customer, agreement, *, today: dt.date, kind=RateKind.ONSITE) -> Decimal:
+    """An hourly rate (on-site by default; after-hours for after-hours work) of the agreement's
+    current term (Exhibit A as locked), else of the rate card in effect today."""
     if agreement is not None:
         term = agreement.current_term(today=today) or agreement.latest_term
         if term is not None:
-            return snapshot_rate(term.locked_rates, RateKind.ONSITE)
+            return snapshot_rate(term.locked_rates, kind)
     card = RateCard.objects.current(on=today)
-    line = card and card.lines.filter(kind=RateKind.ONSITE).first()
+    line = card and card.lines.filter(kind=kind).first()
     if line is None:
-        raise ValidationError("No on-site rate is published yet: publish a rate card first.")
+        raise ValidationError(
+            "No %(kind)s rate is published yet: publish a rate card first.",
+            params={"kind": RateKind(kind).label.lower()},
+        )
     return line.price
+
+
+# Billing terms ---------------------------------------------------------------------------------
+
+
+def milestone_amounts(price: Decimal, milestones) -> list[tuple[str, Decimal | None, Decimal]]:
+    """(title, percent, amount) of milestones given as (title, amount or None, percent or
+    None): a percent is of ``price`` in cents half-up, the last milestone taking the cents
+    rounding leaves, so the amounts always add up to the fixed price (refused otherwise)."""
+    if not milestones:
+        raise ValidationError({"milestones": "List the milestones, e.g. “Design: 40%”."})
+    if len(milestones) > MAX_MILESTONES:
+        raise ValidationError({"milestones": "Twenty milestones at most."})
+    rows = []
+    for title, amount, percent in milestones:
+        if not title.strip() or len(title.strip()) > 200:
+            raise ValidationError(
+                {"milestones": "Each milestone needs a title (200 characters at most)."}
+            )
+        if percent is not None:
+            if not 0 < percent <= HUNDRED:
+                raise ValidationError({"milestones": "A percent is more than 0 and at most 100."})
+            amount = money(price * percent / HUNDRED)
+        if amount is None or amount <= 0 or amount != money(amount):
+            raise ValidationError(
+                {"milestones": "Each milestone needs an amount above $0, in dollars and cents."}
+            )
+        rows.append((title.strip(), percent, amount))
+    total = sum((amount for _, _, amount in rows), Decimal("0"))
+    percents = [percent for _, percent, _ in rows]
+    if all(p is not None for p in percents) and sum(percents) == HUNDRED and total != price:
+        title, percent, amount = rows[-1]
+        rows[-1] = (title, percent, amount + price - total)  # the rounding cents
+        total = price
+    if total != price:
+        raise ValidationError(
+            {
+                "milestones": f"The milestones add up to ${total:,.2f}, not the fixed price of "
+                f"${price:,.2f}."
+            }
+        )
+    return rows
+
+
+def _check_terms(billing, schedule, fixed_price):
+    if billing not in Billing.values:
+        raise ValidationError({"billing": "Choose fixed price or time and materials."})
+    if schedule not in ProjectEstimate.SCHEDULES[billing]:
+        raise ValidationError(
+            {"schedule": f"Choose when a {Billing(billing).label.lower()} is invoiced."}
+        )
+    if fixed_price is not None and not Decimal("0") < fixed_price < MAX_PRICE:
+        raise ValidationError(
+            {"fixed_price": "A fixed price is more than $0 and below $1 billion."}
+        )
+
+
+def describe_terms(estimate) -> str:
+    """The estimate's billing terms in words, milestones included (the approval records it)."""
+    text = estimate.terms_label
+    milestones = list(estimate.milestones.all())
+    if estimate.schedule == Schedule.MILESTONES and milestones:
+        text += ": " + "; ".join(f"{m.title} ${m.amount:,.2f}" for m in milestones)
+    return text
 
 
 def live_agreement(customer):
@@ -69,7 +141,19 @@ def _notify_approvers(estimate):
 
 
 @transaction.atomic
-def create_project(customer, *, title, scope, hours, by, today) -> Project:
+def create_project(
+    customer,
+    *,
+    title,
+    scope,
+    hours,
+    by,
+    today,
+    billing=Billing.TIME,
+    schedule=Schedule.MONTHLY,
+    fixed_price=None,
+    milestones=(),
+) -> Project:
     """A new project with its first estimate, sent to the customer's designated approvers."""
     errors = {}
     if not title.strip():
@@ -93,14 +177,25 @@ def create_project(customer, *, title, scope, hours, by, today) -> Project:
         scope=scope.strip(),
         created_by=by,
     )
-    _new_estimate(project, hours=hours, description="", by=by, today=today)
+    terms = {"billing": billing, "schedule": schedule, "fixed_price": fixed_price}
+    _new_estimate(
+        project, hours=hours, description="", by=by, today=today, terms=terms, milestones=milestones
+    )
     return project
 
 
-def _new_estimate(project, *, hours, description, by, today):
+def _new_estimate(project, *, hours, description, by, today, terms, milestones=()):
+    """A new estimate with its billing terms, or a change order following the project's
+    approved terms (a fixed-price change order is one more milestone, of its own total)."""
     rate = project_rate(project.customer, project.agreement, today=today)
     last = project.estimates.aggregate(last=Max("number"))["last"] or 0
-    approved = project.estimates.filter(status=ProjectEstimate.Status.APPROVED).exists()
+    approved = project.billing_terms()
+    if approved is not None:
+        terms = {"billing": approved.billing, "schedule": approved.schedule, "fixed_price": None}
+    _check_terms(**terms)
+    total = list_amount(hours, rate)
+    if terms["billing"] == Billing.FIXED and terms["fixed_price"] is not None:
+        total = terms["fixed_price"]
     estimate = ProjectEstimate.objects.create(
         project=project,
         number=last + 1,
@@ -108,15 +203,40 @@ def _new_estimate(project, *, hours, description, by, today):
         description=description.strip(),
         hours=hours,
         rate=rate,
-        total=list_amount(hours, rate),
+        total=total,
+        billing=terms["billing"],
+        schedule=terms["schedule"],
         created_by=by,
     )
+    if estimate.is_fixed_price:
+        if estimate.schedule == Schedule.MILESTONES and approved is None:
+            rows = milestone_amounts(total, milestones)
+        else:
+            label = "Change order" if approved else "Fixed price"
+            rows = [(f"{label} #{estimate.number}, {estimate.get_schedule_display()}", None, total)]
+        ProjectMilestone.objects.bulk_create(
+            ProjectMilestone(
+                estimate=estimate, position=position, title=title, percent=percent, amount=amount
+            )
+            for position, (title, percent, amount) in enumerate(rows, start=1)
+        )
     _notify_approvers(estimate)
     return estimate
 
 
 @transaction.atomic
-def propose_estimate(project, *, hours, description="", by, today) -> ProjectEstimate:
+def propose_estimate(
+    project,
+    *,
+    hours,
+    description="",
+    by,
+    today,
+    billing=Billing.TIME,
+    schedule=Schedule.MONTHLY,
+    fixed_price=None,
+    milestones=(),
+) -> ProjectEstimate:
     """A revised estimate (before approval) or a change order (extra hours, after approval).
     A pending one it replaces is superseded and can no longer be approved."""
     project = Project.objects.select_for_update().get(pk=project.pk)
@@ -131,7 +251,16 @@ def propose_estimate(project, *, hours, description="", by, today) -> ProjectEst
     if project.status == Project.Status.DECLINED:
         project.status = Project.Status.AWAITING
         project.save(update_fields=["status"])
-    return _new_estimate(project, hours=hours, description=description, by=by, today=today)
+    terms = {"billing": billing, "schedule": schedule, "fixed_price": fixed_price}
+    return _new_estimate(
+        project,
+        hours=hours,
+        description=description,
+        by=by,
+        today=today,
+        terms=terms,
+        milestones=milestones,
+    )
 
 
 def _refuse_unless_pending(estimate):
@@ -195,12 +324,15 @@ def decide(estimate, *, user, approve, typed_name, ip, user_agent="", comment=""
         hours=estimate.hours,
         rate=estimate.rate,
         total=estimate.total,
+        billing_terms=describe_terms(estimate),
         comment=comment.strip(),
     )
     estimate.status = (
         ProjectEstimate.Status.APPROVED if approve else ProjectEstimate.Status.DECLINED
     )
     estimate.save(update_fields=["status"])
+    if approve and estimate.schedule == Schedule.ON_APPROVAL:
+        estimate.milestones.filter(completed_at__isnull=True).update(completed_at=now)
     if estimate.kind == ProjectEstimate.Kind.ESTIMATE:
         project.status = Project.Status.APPROVED if approve else Project.Status.DECLINED
         project.save(update_fields=["status"])
@@ -222,27 +354,77 @@ def logged_hours(project) -> Decimal:
     return Decimal(total).quantize(Decimal("0.01"))  # SQLite sums decimals without their places
 
 
-def log_project_time(project, *, work_date, hours, technician, note="", by, today, now):
+def log_project_time(
+    project,
+    *,
+    work_date,
+    hours,
+    technician,
+    note="",
+    start_time=None,
+    after_hours=False,
+    by,
+    today,
+    now,
+):
     """Record hours on a project (billing's one ``log_time``, with its checks): refused unless
-    approved and within the approved hours; logging the first hours starts an approved project."""
+    approved and within the approved hours; logging the first hours starts an approved project.
+    Hours started outside business hours (or marked so) are after-hours hours."""
     return log_time(
         project=project,
         work_date=work_date,
         hours=hours,
         technician=technician,
         note=note,
+        start_time=start_time,
+        after_hours=after_hours,
         by=by,
         today=today,
         now=now,
     )
 
 
-def complete(project):
-    """Close an in-progress project."""
+def complete(project, *, by=None, now=None):
+    """Close an in-progress project: a fixed price (or change order) invoiced on completion
+    is due from now on."""
+    now = now or timezone.now()
     with transaction.atomic():
         project = Project.objects.select_for_update().get(pk=project.pk)
         if project.status != Project.Status.IN_PROGRESS:
             raise ValidationError("Only a project in progress can be completed.")
         project.status = Project.Status.COMPLETED
-        project.save(update_fields=["status"])
+        project.completed_at = now
+        project.save(update_fields=["status", "completed_at"])
+        ProjectMilestone.objects.filter(
+            estimate__project=project,
+            estimate__status=ProjectEstimate.Status.APPROVED,
+            estimate__schedule=Schedule.ON_COMPLETION,
+            completed_at__isnull=True,
+        ).update(completed_at=now, completed_by=by)
     return project
+
+
+def complete_milestone(milestone, *, by, now) -> ProjectMilestone:
+    """Staff mark a milestone of an approved fixed price completed: it is due for invoicing."""
+    with transaction.atomic():
+        milestone = (
+            ProjectMilestone.objects.select_for_update(of=("self",))
+            .select_related("estimate__project")
+            .get(pk=milestone.pk)
+        )
+        estimate = milestone.estimate
+        if estimate.status != ProjectEstimate.Status.APPROVED:
+            raise ValidationError("Only a milestone of an approved estimate can be completed.")
+        if estimate.schedule != Schedule.MILESTONES:
+            raise ValidationError(
+                "This fixed price is invoiced %(when)s, not by milestones.",
+                params={"when": estimate.get_schedule_display()},
+            )
+        if milestone.completed_at is not None:
+            raise ValidationError(
+                "“%(title)s” was already completed on %(day)s.",
+                params={"title": milestone.title, "day": f"{milestone.completed_at:%b %-d, %Y}"},
+            )
+        milestone.completed_at, milestone.completed_by = now, by
+        milestone.save(update_fields=["completed_at", "completed_by"])
+    return milestone

@@ -44,6 +44,15 @@ class BusinessHours:
             weekdays=tuple(config.get("weekdays", default.weekdays)),
         )
 
+    def is_open(self, day: dt.date, at: dt.time, *, holidays: Collection[dt.date] = ()) -> bool:
+        """Whether local wall-clock ``at`` on ``day`` is inside the window (work starting then
+        is business-hours work; outside it, after-hours work)."""
+        return (
+            day.weekday() in self.weekdays
+            and day not in holidays
+            and self.opens <= at < self.closes
+        )
+
 
 def _window(day: dt.date, tz: ZoneInfo, hours: BusinessHours) -> tuple[dt.datetime, dt.datetime]:
     """The business window of a local day, in UTC."""

@@ -27,4 +27,10 @@ urlpatterns = [
     path("projects/<int:pk>/time/", views.project_log_time, name="project_log_time"),
     path("projects/<int:pk>/start/", views.project_start, name="project_start"),
     path("projects/<int:pk>/complete/", views.project_complete, name="project_complete"),
+    path("projects/<int:pk>/invoice/", views.project_invoice, name="project_invoice"),
+    path(
+        "projects/milestones/<int:pk>/complete/",
+        views.project_milestone_complete,
+        name="project_milestone_complete",
+    ),
 ]

@@ -14,6 +14,9 @@ from django.views.decorators.http import require_POST
 
 from allora.tenancy import staff_required
 from allora.timeutils import local_today
+from billing.models import Invoice
+from billing.pricing import PricingError
+from billing.projects import due_project_invoices, issue_project_invoice
 from billing.timesheets import log_time
 
 from . import emergencies, projects
@@ -26,7 +29,7 @@ from .forms import (
     add_errors,
     posted,
 )
-from .models import EmergencyRequest, Project
+from .models import EmergencyRequest, Project, ProjectMilestone
 
 RECENT_CLOSED = 20
 
@@ -209,6 +212,7 @@ def project_create(request):
                 hours=data["hours"],
                 by=request.user,
                 today=local_today(),
+                **form.terms(),
             )
         except ValidationError as error:
             add_errors(form, error)
@@ -223,18 +227,24 @@ def project_create(request):
 @staff_required
 def project_detail(request, pk, *, estimate_form=None, time_form=None):
     project = _staff_project(pk)
-    estimates = project.estimates.select_related("approval", "created_by")
+    estimates = project.estimates.select_related("approval", "created_by").prefetch_related(
+        "milestones__invoice"
+    )
+    today = local_today()
     return render(
         request,
         "delivery/project_detail.html",
         {
             "project": project,
             "estimates": estimates,
+            "terms": project.billing_terms(),
             "approved_hours": project.approved_hours(),
             "logged_hours": projects.logged_hours(project),
-            "entries": projects.time_entries(project).select_related("technician")[:50],
+            "entries": projects.time_entries(project).select_related("technician", "invoice")[:50],
             "approvers": projects.approvers(project.customer),
-            "estimate_form": estimate_form or EstimateForm(),
+            "invoices": Invoice.objects.filter(project=project).order_by("-issued_on", "-number"),
+            "invoice_due": bool(due_project_invoices(today=today, project=project)),
+            "estimate_form": estimate_form or EstimateForm(change_order=project.is_approved),
             "time_form": time_form or HoursForm(initial={"work_date": local_today()}),
         },
     )
@@ -245,7 +255,7 @@ def project_detail(request, pk, *, estimate_form=None, time_form=None):
 def project_estimate(request, pk):
     """A revised estimate or a change order, sent to the approvers."""
     project = _staff_project(pk)
-    form = EstimateForm(request.POST)
+    form = EstimateForm(request.POST, change_order=project.is_approved)
     if form.is_valid():
         try:
             estimate = projects.propose_estimate(
@@ -254,6 +264,7 @@ def project_estimate(request, pk):
                 description=form.cleaned_data["description"],
                 by=request.user,
                 today=local_today(),
+                **form.terms(),
             )
         except ValidationError as error:
             add_errors(form, error)
@@ -306,5 +317,43 @@ def project_start(request, pk):
 @require_POST
 def project_complete(request, pk):
     return _staff_action(
-        request, pk, lambda project: projects.complete(project), "The project is completed."
+        request,
+        pk,
+        lambda project: projects.complete(project, by=request.user, now=timezone.now()),
+        "The project is completed.",
     )
+
+
+@staff_required
+@require_POST
+def project_milestone_complete(request, pk):
+    """A milestone of the approved fixed price is done: it is due for invoicing."""
+    milestone = get_object_or_404(ProjectMilestone.objects.select_related("estimate"), pk=pk)
+    return _redirect_after(
+        request,
+        milestone.estimate.project_id,
+        lambda: projects.complete_milestone(milestone, by=request.user, now=timezone.now()),
+        f"“{milestone.title}” is completed: invoice it now or with tonight's run.",
+        to="delivery:project_detail",
+    )
+
+
+@staff_required
+@require_POST
+def project_invoice(request, pk):
+    """Invoice now what is due (the milestones completed, past months' or the completed
+    project's hours), rather than waiting for the daily run."""
+    project = _staff_project(pk)
+    try:
+        invoices = issue_project_invoice(project, today=local_today())
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    except PricingError as error:  # a rate missing from the term's Exhibit A
+        messages.error(request, str(error))
+    else:
+        numbers = ", ".join(invoice.number for invoice in invoices)
+        if numbers:
+            messages.success(request, f"Invoiced: {numbers}, emailed to the customer.")
+        else:
+            messages.info(request, "Nothing is due for invoicing on this project today.")
+    return redirect("delivery:project_detail", pk=pk)

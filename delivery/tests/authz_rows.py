@@ -41,6 +41,22 @@ def _project_pk(objs):
     return {"pk": _project(objs).pk}
 
 
+def _milestone_pk(objs):
+    from delivery.projects import propose_estimate
+
+    project = _project(objs)
+    estimate = propose_estimate(
+        project,
+        hours=10,
+        by=objs["staff"],
+        today=project.created_at.date(),
+        billing="fixed",
+        schedule="milestones",
+        milestones=[("Design", None, 50), ("Installation", None, 50)],
+    )
+    return {"pk": estimate.milestones.first().pk}
+
+
 def _estimate_pk(objs):
     return {"pk": _project(objs).estimates.get().pk}
 
@@ -62,6 +78,8 @@ ROWS = {
     "delivery:project_log_time": (_project_pk, STAFF_POST),
     "delivery:project_start": (_project_pk, STAFF_POST),
     "delivery:project_complete": (_project_pk, STAFF_POST),
+    "delivery:project_invoice": (_project_pk, STAFF_POST),
+    "delivery:project_milestone_complete": (_milestone_pk, STAFF_POST),
     "portal:project_list": (None, PORTAL),
     "portal:project_detail": (_project_pk, PORTAL_OF_A),
     "portal:estimate_decide": (_estimate_pk, PORTAL_POST),

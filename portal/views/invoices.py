@@ -22,7 +22,7 @@ from billing.views_receivables import statement_response
 
 @portal_required
 def invoice_list(request):
-    invoices = Invoice.objects.for_user(request.user).select_related("agreement")
+    invoices = Invoice.objects.for_user(request.user).select_related("agreement", "project")
     page = Paginator(invoices.order_by("-issued_on", "-number"), 25).get_page(
         request.GET.get("page")
     )

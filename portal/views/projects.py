@@ -24,7 +24,7 @@ def project_list(request):
 @portal_required
 def project_detail(request, pk, *, form=None):
     project = get_object_or_404(Project.objects.for_user(request.user), pk=pk)
-    estimates = project.estimates.select_related("approval")
+    estimates = project.estimates.select_related("approval").prefetch_related("milestones")
     pending = next((e for e in estimates if e.status == ProjectEstimate.Status.PENDING), None)
     contact = getattr(request.user, "contact", None)
     return render(

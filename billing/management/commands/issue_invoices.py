@@ -1,10 +1,15 @@
 from allora.management.dates import JobCommand
-from billing import invoicing
+from billing import invoicing, projects
 
 
 class Command(JobCommand):
-    help = "Daily job (also run by Celery beat): see billing.invoicing.issue_invoices."
+    help = (
+        "Daily job (also run by Celery beat): the monthly invoices due "
+        "(billing.invoicing.issue_invoices), then the project invoices due "
+        "(billing.projects.issue_project_invoices)."
+    )
     done = "Invoices issued"
 
     def run(self, today):
-        return invoicing.issue_invoices(today=today)
+        monthly = invoicing.issue_invoices(today=today)
+        return [*monthly, *projects.issue_project_invoices(today=today)]
