@@ -1,6 +1,7 @@
 """An admin issues a one-off invoice of two lines (the second added with "Add a line"), credits
 part of one line, records a payment larger than what is left (the rest held as credit); the
-customer sees the invoice, its credit note and the credit held in the portal."""
+customer sees the invoice, its credit note, the credit held and the statement of account in the
+portal."""
 
 import datetime as dt
 from decimal import Decimal as D
@@ -60,6 +61,16 @@ def test_one_off_invoice_credited_paid_and_seen_in_the_portal(
         expect(page.get_by_text("One-off invoice").first).to_be_visible()
         expect(page.get_by_text("Visit ended early")).to_be_visible()
         expect(page.get_by_role("link", name="PDF of CN-000001")).to_be_visible()
+
+        # The statement of account reconciles it: +1,025.50 − 25.50 − 1,100.00 = −100.00, the
+        # credit held for the next invoices.
+        page.get_by_role("link", name="Invoices").click()
+        page.get_by_role("link", name="Statement of account").click()
+        closing = page.locator("tfoot tr", has_text="Closing balance")
+        expect(closing).to_contain_text("−$100.00")
+        expect(closing).to_contain_text("$100.00")
+        expect(page.get_by_role("link", name=invoice.number).first).to_be_visible()
+        expect(page.get_by_text("CN-000001").first).to_be_visible()
 
     invoice.refresh_from_db()
     assert (invoice.status, invoice.amount_credited, invoice.amount_paid) == (
