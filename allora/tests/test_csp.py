@@ -25,6 +25,7 @@ NOT_PAGES = {
     "agreements/document/pdf.html",
     "billing/invoice_pdf.html",
     "billing/statement_pdf.html",
+    "billing/credit_note_pdf.html",
 }
 
 INLINE = {

@@ -68,7 +68,7 @@ def test_an_amendment_adds_cloud_backup_billed_after_the_renewal(
         page.get_by_role("button", name="Start an amendment").click()
         expect(page.get_by_text("Amendment drafted")).to_be_visible()
         add_service(page, "Hosting")
-        page.get_by_label("Hosting package").select_option(label="Cloud backup")
+        page.get_by_label("Hosting package").select_option(value="Cloud backup")
         page.get_by_label("Quantity").fill("2")
         page.get_by_role("button", name="Save").click()
         expect(page.get_by_text("Hosting added.")).to_be_visible()

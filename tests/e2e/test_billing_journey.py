@@ -36,7 +36,7 @@ def test_time_logged_invoice_issued_and_downloaded_from_the_portal(
         page.get_by_role("button", name="Continue").click()
         page.get_by_label("Worked on").select_option(label="Emergency Support")
         page.get_by_label("Date").fill("2027-02-09")
-        page.get_by_label("Hours").fill("1.5")
+        page.locator("#id_hours").fill("1.5")
         page.get_by_label("Note").fill("Server room flooded: restored the file server")
         page.get_by_role("button", name="Save").click()
         expect(page.get_by_text("1.5 h logged for Oak City Dental")).to_be_visible()

@@ -84,7 +84,7 @@ def test_an_approver_approves_the_estimate_then_staff_log_time(
     sign_out()
 
     sign_in(alice)
-    page.get_by_role("link", name="Office move").click()
+    page.get_by_role("link", name="Office move", exact=True).click()
     page.get_by_label("Type your full name").fill("Alice Moore")
     page.get_by_role("button", name="Approve").click()
     expect(page.get_by_text("You approved estimate #1")).to_be_visible()
@@ -93,7 +93,7 @@ def test_an_approver_approves_the_estimate_then_staff_log_time(
     sign_in(staff)
     page.get_by_role("button", name="Service").click()
     page.get_by_role("link", name="Projects").click()
-    page.get_by_role("link", name="Office move").click()
+    page.get_by_role("link", name="Office move", exact=True).click()
     page.locator("form[action$='/time/'] input[name='hours']").fill("2")
     page.get_by_role("button", name="Log time").click()
     expect(page.get_by_text("2 h logged on the project")).to_be_visible()
