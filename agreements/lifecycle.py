@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from allora.emails import send_after_commit, staff_emails
+from allora.models import remembering_company
 from billing.pricing import merged_rates, rate_changes
 from billing.rules import money
 from billing.services import rates_snapshot
@@ -545,6 +546,7 @@ def _claim_live_agreements(pks) -> list[Agreement]:
 RENEWAL_CHUNK = 250
 
 
+@remembering_company
 def renew_due_agreements(*, today: dt.date, chunk_size: int = RENEWAL_CHUNK):
     """Renew every live agreement whose term has ended by ``today`` without a timely request:
     a chunk of agreements at a time, one transaction each. An agreement that cannot be renewed
@@ -791,6 +793,7 @@ def due_reminders(term, *, request, today: dt.date):
     return due
 
 
+@remembering_company
 def send_lifecycle_reminders(*, today: dt.date):
     """Renewal (90 and 60 days) and notice-deadline (7 days) reminders, each sent once, and a
     digest of what went out to the staff."""

@@ -8,16 +8,28 @@ from django.db import transaction
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 
-from allora.models import Role
+from allora.models import CompanyProfile, Role
+
+
+def signature(company) -> str:
+    """The signature under every email: Allora's name and how to reach it (*Settings →
+    Company*); empty until a phone, email or website is set (the bodies end with the name)."""
+    reach = [item for item in (company.phone, company.email, company.website) if item]
+    return "\n".join(["-- ", company.legal_name, *reach]) if reach else ""
 
 
 def build_email(name, *, to, context, attachments=()):
-    """An email with a text and an HTML body rendered from the named templates."""
-    context = {"site_url": settings.SITE_URL, **context}
+    """An email with a text and an HTML body rendered from the named templates, signed with
+    Allora's details."""
+    company = CompanyProfile.current()
+    context = {"site_url": settings.SITE_URL, "company": company, **context}
     subject = " ".join(render_to_string(f"emails/{name}_subject.txt", context).split())
+    body = render_to_string(f"emails/{name}_body.txt", context)
+    if footer := signature(company):
+        body = f"{body.rstrip()}\n\n{footer}\n"
     message = EmailMultiAlternatives(
         subject=subject,
-        body=render_to_string(f"emails/{name}_body.txt", context),
+        body=body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=list(to),
     )
@@ -30,9 +42,12 @@ def build_email(name, *, to, context, attachments=()):
 def _html_body(name, context, *, text):
     """The HTML template when there is one, else the text body laid out as simple HTML."""
     try:
-        return render_to_string(f"emails/{name}_body.html", context)
+        html = render_to_string(f"emails/{name}_body.html", context)
     except TemplateDoesNotExist:
         return render_to_string("emails/_text_as_html.html", {**context, "text": text})
+    if footer := signature(context["company"]):
+        html += render_to_string("emails/_text_as_html.html", {"text": footer})
+    return html
 
 
 def send_after_commit(name, *, to, context, attachments=()):

@@ -1,6 +1,8 @@
 import base64
+import functools
 import hashlib
 import secrets
+from contextvars import ContextVar
 from datetime import timedelta
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
@@ -190,6 +192,23 @@ class SecondFactorEvent(models.Model):
         return f"{self.user}: {self.get_kind_display()} ({self.at:%Y-%m-%d %H:%M})"
 
 
+_remembered_company: ContextVar[list | None] = ContextVar("remembered_company", default=None)
+
+
+def remembering_company(job):
+    """Decorate a batch job: Allora's details are read once for all it does (its emails)."""
+
+    @functools.wraps(job)
+    def run(*args, **kwargs):
+        token = _remembered_company.set([])
+        try:
+            return job(*args, **kwargs)
+        finally:
+            _remembered_company.reset(token)
+
+    return run
+
+
 class CompanyProfile(models.Model):
     """Allora's own details, kept by admins on *Settings → Company*: the name and address on
     every agreement, invoice and statement, the phone numbers customers are told to call, and
@@ -231,7 +250,17 @@ class CompanyProfile(models.Model):
 
     @classmethod
     def current(cls) -> "CompanyProfile":
-        """The saved details, or the defaults (one query)."""
+        """The saved details, or the defaults: one query, or none inside `remembering_company`
+        once read (a batch job's emails read them once, not once per email)."""
+        box = _remembered_company.get()
+        if box is None:
+            return cls._read()
+        if not box:
+            box.append(cls._read())
+        return box[0]
+
+    @classmethod
+    def _read(cls) -> "CompanyProfile":
         return cls.objects.filter(pk=1).first() or cls(pk=1)
 
     @property

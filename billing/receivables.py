@@ -43,6 +43,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from agreements.models import Customer
+from allora.models import remembering_company
 from allora.validation import EARLIEST_DATE, LATEST_DATE
 
 from .models import (
@@ -532,6 +533,7 @@ def claim_reminders(invoice_id: int, steps: list[int], *, now) -> list[int]:
     return claimed
 
 
+@remembering_company
 def send_payment_reminders(*, today: dt.date) -> list[tuple[int, int]]:
     """Daily job: claim each due reminder step once per invoice (see ``reminders_due``) and
     email the customer's billing contacts after the commit, one email per invoice per run

@@ -79,3 +79,24 @@ def test_a_gif_is_refused_even_named_png(client_for, admin):
 
     assert "The logo must be a PNG or JPEG image." in response.content.decode()
     assert not CompanyProfile.objects.exists()
+
+
+def test_emails_are_signed_with_the_company_details(db):
+    from allora.emails import build_email
+
+    CompanyProfile(pk=1, legal_name="Allora IT Services, LLC", phone="919-555-0100").save()
+
+    message = build_email(
+        "portal_invite",
+        to=["someone@example.com"],
+        context={"name": "Sam", "url": "https://example.com/x", "customer": "Oak"},
+    )
+
+    assert message.body.rstrip().endswith("-- \nAllora IT Services, LLC\n919-555-0100")
+    assert "919-555-0100" in message.alternatives[0][0]
+
+
+def test_without_contact_details_emails_carry_no_signature(db):
+    from allora.emails import signature
+
+    assert signature(CompanyProfile.current()) == ""
