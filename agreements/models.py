@@ -32,6 +32,16 @@ def prefetched(instance, relation: str) -> list | None:
     return list(cache[relation]) if relation in cache else None
 
 
+def delete_unless_refused(instance, refusal) -> None:
+    """Delete ``instance`` unless ``refusal(row)`` gives a reason (then ValidationError with it).
+    The row is re-read under a lock, so a use that starts meanwhile is seen."""
+    with transaction.atomic():
+        locked = type(instance).objects.select_for_update().get(pk=instance.pk)
+        if reason := refusal(locked):
+            raise ValidationError(reason)
+        locked.delete()
+
+
 class ServiceKind(models.TextChoices):
     """The four kinds of service an agreement sells (Exhibit B lines)."""
 
@@ -269,11 +279,7 @@ class TermsTemplate(models.Model):
 
     def remove(self) -> None:
         """Delete a draft nobody uses; ValidationError (saying why) otherwise."""
-        with transaction.atomic():
-            locked = TermsTemplate.objects.select_for_update().get(pk=self.pk)
-            if reason := locked.frozen_reason():
-                raise ValidationError(reason)
-            locked.delete()
+        delete_unless_refused(self, lambda locked: locked.frozen_reason())
 
     def publish(self, *, now) -> bool:
         """Offer this version to new agreements from ``now`` on; False if it already was."""
@@ -390,11 +396,7 @@ class ResponseTier(models.Model):
 
     def remove(self) -> None:
         """Delete a tier no service line names; ValidationError (saying why) otherwise."""
-        with transaction.atomic():
-            locked = ResponseTier.objects.select_for_update().get(pk=self.pk)
-            if reason := locked.deletion_refusal():
-                raise ValidationError(reason)
-            locked.delete()
+        delete_unless_refused(self, lambda locked: locked.deletion_refusal())
 
 
 class Agreement(models.Model):
