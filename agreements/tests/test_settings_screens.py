@@ -370,3 +370,18 @@ def test_the_tier_list_reads_a_constant_number_of_queries(
     # session + user (sign-in), the tiers with whether agreements name them (one query).
     with django_assert_num_queries(3):
         assert admin_client.get(tier_url("list")).status_code == 200
+
+
+def test_the_settings_menu_links_the_pages_for_admins_only(client_for, admin, staff):
+    links = [
+        terms_url("list"),
+        tier_url("list"),
+        reverse("billing:reminder_steps"),
+        reverse("company_settings"),
+    ]
+    home = client_for(admin).get(reverse("staff_home")).content.decode()
+    assert all(f'href="{link}"' in home for link in links)
+    page = client_for(admin).get(tier_url("list")).content.decode()
+    assert f'active" aria-current="page" href="{tier_url("list")}"' in page
+    home = client_for(staff).get(reverse("staff_home")).content.decode()
+    assert not any(f'href="{link}"' in home for link in links)
