@@ -383,7 +383,10 @@ class ServiceLineForm(CrispyForm, forms.ModelForm):
                 for name, price in hosting_packages
             ]
         if "response_tier" in self.fields:
-            self.fields["response_tier"].queryset = ResponseTier.objects.filter(is_active=True)
+            # A deactivated tier is offered to no new line; a line that names it keeps it.
+            self.fields["response_tier"].queryset = ResponseTier.objects.filter(
+                Q(is_active=True) | Q(pk=self.instance.response_tier_id)
+            )
             self.fields["response_tier"].required = True
             self.fields["response_tier"].empty_label = None
             self.fields["response_tier"].label = "Response guarantee"
@@ -586,3 +589,77 @@ class ImportForm(CrispyForm, forms.Form):
         if Path(upload.name).suffix.lower() not in (".json", ".csv"):
             raise forms.ValidationError("Choose a .json or .csv file.")
         return upload
+
+
+# Settings: terms and conditions versions, response tiers -----------------------------------
+
+
+class TermsTemplateForm(CrispyForm, forms.ModelForm):
+    """A draft version's title and body (the version number is given when it is added)."""
+
+    body = forms.CharField(
+        label="Terms and conditions",
+        max_length=TermsTemplate.BODY_MAX_LENGTH,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 24, "class": "font-monospace"}),
+        help_text="Plain text. A line starting with “## ” is a section heading (“## 3. Fees”); "
+        "a blank line starts a new paragraph. At most "
+        f"{TermsTemplate.BODY_MAX_LENGTH:,} characters.",
+        error_messages={
+            "max_length": "The terms can be at most %(limit_value)s characters long (they have "
+            "%(show_value)s).",
+        },
+    )
+
+    class Meta:
+        model = TermsTemplate
+        fields = ["title", "body"]
+        help_texts = {"title": "The heading of the agreement document, e.g. Customer Agreement."}
+        error_messages = {"title": {"required": "Give the terms a title."}}
+
+    def clean_body(self):
+        body = self.cleaned_data["body"].replace("\r\n", "\n")
+        if not body.strip():
+            raise forms.ValidationError("Write the terms: the body cannot be empty.")
+        if not TermsTemplate(body=body).sections():
+            raise forms.ValidationError("The terms have no text.")
+        return body
+
+
+class ResponseTierForm(CrispyForm, forms.ModelForm):
+    """A response guarantee. Once an agreement sent for signature names the tier, its guarantee
+    fields are shown disabled (Django ignores what is posted for them)."""
+
+    # A guarantee longer than a week is no emergency response.
+    MAX_MINUTES = 7 * 24 * 60
+
+    response_minutes = forms.IntegerField(
+        label="Response time (minutes)",
+        min_value=1,
+        max_value=MAX_MINUTES,
+        help_text=f"60 for one hour, 240 for four hours; at most a week ({MAX_MINUTES:,} minutes).",
+    )
+
+    class Meta:
+        model = ResponseTier
+        fields = ["name", "response_minutes", "business_hours_only", "is_active"]
+        labels = {
+            "business_hours_only": "Counted in business hours only",
+            "is_active": "Offered to new agreements",
+        }
+        help_texts = {
+            "name": "As the agreement names it, e.g. “1 hour, 24×7” or “4 business hours”.",
+            "business_hours_only": "Unticked: the clock runs around the clock (24×7).",
+        }
+        error_messages = {
+            "name": {
+                "required": "Give the tier a name.",
+                "unique": "There is already a tier with this name.",
+            }
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        locked = self.instance.locked_fields() if self.instance.pk else ()
+        for name in locked:
+            self.fields[name].disabled = True

@@ -7,7 +7,8 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import IntegrityError, models, transaction
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -29,6 +30,16 @@ def prefetched(instance, relation: str) -> list | None:
     five times); a job or a PDF calling the same function queries as before."""
     cache = getattr(instance, "_prefetched_objects_cache", {})
     return list(cache[relation]) if relation in cache else None
+
+
+def delete_unless_refused(instance, refusal) -> None:
+    """Delete ``instance`` unless ``refusal(row)`` gives a reason (then ValidationError with it).
+    The row is re-read under a lock, so a use that starts meanwhile is seen."""
+    with transaction.atomic():
+        locked = type(instance).objects.select_for_update().get(pk=instance.pk)
+        if reason := refusal(locked):
+            raise ValidationError(reason)
+        locked.delete()
 
 
 class ServiceKind(models.TextChoices):
@@ -177,6 +188,9 @@ class TermsTemplate(models.Model):
     separate paragraphs.
     """
 
+    # The edge's bound on a body (the settings form): a long contract is some 20,000 characters.
+    BODY_MAX_LENGTH = 100_000
+
     version = models.PositiveIntegerField(unique=True)
     title = models.CharField(max_length=200, default="Customer Agreement")
     body = models.TextField()
@@ -211,12 +225,71 @@ class TermsTemplate(models.Model):
         signed document is immutable. New terms are a new version."""
         return self.published_at is not None or self.is_in_use()
 
+    def frozen_reason(self) -> str:
+        """Why these terms can no longer be edited or deleted, or "" for a draft nobody uses."""
+        if not self.is_frozen():
+            return ""
+        state = "used by agreements" if self.is_in_use() else "published"
+        return (
+            f"Terms v{self.version} are {state}, so they can no longer be edited or deleted: "
+            "a signed document never changes. To change the terms, add a new version and "
+            "publish it; new agreements are drafted on it and signed ones keep theirs."
+        )
+
+    @classmethod
+    def with_usage(cls):
+        """All versions, each with ``agreement_count``: how many agreements were written on it
+        (drafted, sent or signed), in one query."""
+        used = (
+            AgreementVersion.objects.filter(terms_template=models.OuterRef("pk"))
+            .order_by()
+            .values("terms_template")
+            .annotate(count=models.Count("agreement", distinct=True))
+            .values("count")
+        )
+        return cls.objects.annotate(agreement_count=Coalesce(models.Subquery(used), 0))
+
+    @classmethod
+    def latest(cls):
+        """The highest version, draft or published (a new version starts as a copy of it)."""
+        return cls.objects.order_by("-version").first()
+
+    @classmethod
+    def add_version(cls, *, title: str, body: str) -> "TermsTemplate":
+        """A new draft with the next version number (two admins adding at once get two
+        numbers: the unique version is retried)."""
+        for attempt in range(3):
+            try:
+                with transaction.atomic():
+                    return cls.objects.create(version=cls.next_version(), title=title, body=body)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def revise(self, *, title: str, body: str) -> None:
+        """Change a draft's title and body; ValidationError (saying why) once it is frozen."""
+        with transaction.atomic():
+            locked = TermsTemplate.objects.select_for_update().get(pk=self.pk)
+            if reason := locked.frozen_reason():
+                raise ValidationError(reason)
+            locked.title, locked.body = title, body
+            locked.save(update_fields=["title", "body"])
+        self.title, self.body = title, body
+
+    def remove(self) -> None:
+        """Delete a draft nobody uses; ValidationError (saying why) otherwise."""
+        delete_unless_refused(self, lambda locked: locked.frozen_reason())
+
     def publish(self, *, now) -> bool:
         """Offer this version to new agreements from ``now`` on; False if it already was."""
-        if self.published_at is not None:
-            return False
+        with transaction.atomic():
+            locked = TermsTemplate.objects.select_for_update().get(pk=self.pk)
+            if locked.published_at is not None:
+                self.published_at = locked.published_at
+                return False
+            TermsTemplate.objects.filter(pk=self.pk).update(published_at=now)
         self.published_at = now
-        self.save(update_fields=["published_at"])
         return True
 
     def sections(self):
@@ -283,6 +356,47 @@ class ResponseTier(models.Model):
     def is_in_use(self) -> bool:
         """Whether any service line, a draft's included, names the tier (it cannot be deleted)."""
         return ServiceLine.objects.filter(response_tier=self).exists()
+
+    @classmethod
+    def with_usage(cls):
+        """All tiers, each with ``in_sent`` (named by a sent or signed agreement: its guarantee
+        is locked) and ``in_use`` (named by any service line: it cannot be deleted)."""
+        return cls.objects.annotate(
+            in_sent=models.Exists(cls.sent_lines().filter(response_tier=models.OuterRef("pk"))),
+            in_use=models.Exists(ServiceLine.objects.filter(response_tier=models.OuterRef("pk"))),
+        )
+
+    def locked_fields(self) -> tuple[str, ...]:
+        """The fields that can no longer change: the guarantee, once a sent agreement names it."""
+        return self.GUARANTEE_FIELDS if self.is_in_sent_agreement() else ()
+
+    def lock_reason(self) -> str:
+        """Why the guarantee is read-only, or "" when it can still be corrected."""
+        if not self.is_in_sent_agreement():
+            return ""
+        return (
+            f"“{self.name}” is named in agreements sent for signature, which never change: "
+            "its name, response time and business-hours rule are read-only. Deactivate it to "
+            "stop offering it to new agreements, and add a new tier for a different guarantee."
+        )
+
+    def set_active(self, active: bool) -> None:
+        """Offer the tier to new agreements (or stop): agreements naming it keep it."""
+        ResponseTier.objects.filter(pk=self.pk).update(is_active=active)
+        self.is_active = active
+
+    def deletion_refusal(self) -> str:
+        """Why the tier cannot be deleted, or "" when no service line names it."""
+        if not self.is_in_use():
+            return ""
+        return (
+            f"“{self.name}” is named by agreements (drafts included), so it cannot be deleted: "
+            "deactivate it instead, and it is no longer offered to new ones."
+        )
+
+    def remove(self) -> None:
+        """Delete a tier no service line names; ValidationError (saying why) otherwise."""
+        delete_unless_refused(self, lambda locked: locked.deletion_refusal())
 
 
 class Agreement(models.Model):

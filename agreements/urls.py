@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_settings
 
 app_name = "agreements"
 
@@ -57,6 +57,22 @@ urlpatterns = [
         "termination-requests/<int:pk>/acknowledge/",
         views.acknowledge_termination,
         name="acknowledge_termination",
+    ),
+    # Settings (admins): terms and conditions versions, response tiers
+    path("settings/terms/", views_settings.terms_list, name="terms_list"),
+    path("settings/terms/new/", views_settings.terms_create, name="terms_create"),
+    path("settings/terms/<int:pk>/", views_settings.terms_detail, name="terms_detail"),
+    path("settings/terms/<int:pk>/edit/", views_settings.terms_edit, name="terms_edit"),
+    path("settings/terms/<int:pk>/publish/", views_settings.terms_publish, name="terms_publish"),
+    path("settings/terms/<int:pk>/delete/", views_settings.terms_delete, name="terms_delete"),
+    path("settings/response-tiers/", views_settings.tier_list, name="tier_list"),
+    path("settings/response-tiers/new/", views_settings.tier_create, name="tier_create"),
+    path("settings/response-tiers/<int:pk>/edit/", views_settings.tier_edit, name="tier_edit"),
+    path(
+        "settings/response-tiers/<int:pk>/toggle/", views_settings.tier_toggle, name="tier_toggle"
+    ),
+    path(
+        "settings/response-tiers/<int:pk>/delete/", views_settings.tier_delete, name="tier_delete"
     ),
     # Renewal review (admins)
     path("renewals/", views.renewal_queue, name="renewal_queue"),

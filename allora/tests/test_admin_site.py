@@ -1,5 +1,6 @@
 """Issue 13: the Django admin keeps what an Allora admin uses; celery-beat's solar and clocked
-schedules and the worker's heartbeat are not shown (the heartbeat is on the staff home)."""
+schedules and the worker's heartbeat are not shown (the heartbeat is on the staff home), and the
+terms and conditions versions and response tiers have their own settings pages instead."""
 
 import pytest
 from django.contrib.admin import site
@@ -12,6 +13,7 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
+from agreements.models import ResponseTier, TermsTemplate
 from allora.models import Heartbeat
 
 
@@ -26,8 +28,9 @@ def test_the_admin_index_leaves_out_what_admins_do_not_use(admin_client):
     index = admin_client.get(reverse("admin:index"))
     shown = {model["object_name"] for app in index.context["app_list"] for model in app["models"]}
     assert {"PeriodicTask", "CrontabSchedule", "IntervalSchedule"} <= shown  # README: the jobs
-    assert not {"SolarSchedule", "ClockedSchedule", "Heartbeat"} & shown
-    for model in (SolarSchedule, ClockedSchedule, Heartbeat):
+    hidden = {"SolarSchedule", "ClockedSchedule", "Heartbeat", "TermsTemplate", "ResponseTier"}
+    assert not hidden & shown
+    for model in (SolarSchedule, ClockedSchedule, Heartbeat, TermsTemplate, ResponseTier):
         assert not site.is_registered(model)
         with pytest.raises(NoReverseMatch):
             reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")

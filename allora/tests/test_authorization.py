@@ -11,6 +11,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from agreements import lifecycle, signing
+from agreements.tests.authz_rows_settings import ROWS as SETTINGS_ROWS
 from agreements.tests.factories import (
     ContactFactory,
     draft_with_all_services,
@@ -151,6 +152,7 @@ MATRIX = {
     **SCHEDULING_ROWS,
     **DELIVERY_ROWS,
     **INTEGRATIONS_ROWS,
+    **SETTINGS_ROWS,
     **BILLING_ROWS,
     **RECEIVABLES_ROWS,
     **CREDIT_ROWS,
