@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from celery import Celery
+from celery.result import allow_join_result
 
 from allora.tests.services import redis_url
 
@@ -51,4 +52,7 @@ def worker(monkeypatch):
 def test_a_task_runs_in_a_real_worker_on_redis(worker):
     producer, queue = worker
     result = producer.send_task("allora.tasks.ping", queue=queue)
-    assert result.get(timeout=60) == "pong"
+    # Celery's "inside a task" flag is process-wide: tests that run eager tasks in two threads
+    # at once (the concurrency tests) can leave it set. This test waits as a client would.
+    with allow_join_result():
+        assert result.get(timeout=60) == "pong"
