@@ -51,7 +51,7 @@ def crawl(page, start, *, shots=None):
         seen.add(page_kind(page.url))  # where a redirect led
         visited += 1
         found = [] if response.ok else [f"HTTP {response.status}"]
-        found += axe_violations(page)
+        found += axe_violations(page) + wider_than_the_screen(page)
         if found:
             problems[page.url] = found
         if shots:
@@ -61,13 +61,35 @@ def crawl(page, start, *, shots=None):
             "a[href]:not([download])", "links => links.map(a => a.href)"
         ):
             href = href.split("#")[0]
-            if href.startswith(origin) and not SKIP.search(urlsplit(href).path):
-                if page_kind(href) not in seen:
-                    queue.append(href)
+            same_site = href.startswith(origin) and not SKIP.search(urlsplit(href).path)
+            if same_site and page_kind(href) not in seen:
+                queue.append(href)
     left = sorted({page_kind(url) for url in queue} - seen)
     if left and os.environ.get("AXE_SCREENSHOTS"):
         print("Not visited:", left)
     return problems, visited
+
+
+WIDEST = """() => {
+    const width = document.documentElement.clientWidth;
+    if (document.documentElement.scrollWidth <= width) return [];
+    const clipped = el => {
+        for (let up = el.parentElement; up && up !== document.body; up = up.parentElement)
+            if (getComputedStyle(up).overflowX !== "visible") return true;
+        return false;
+    };
+    return [...document.querySelectorAll("body *")]
+        .filter(el => el.getBoundingClientRect().right > width + 1 && !clipped(el))
+        .filter(el => el.parentElement.getBoundingClientRect().right <= width + 1)
+        .slice(0, 3)
+        .map(el => el.tagName.toLowerCase() + [...el.classList].map(c => "." + c).join(""))
+        .concat([`scrollWidth ${document.documentElement.scrollWidth}`]);
+}"""
+
+
+def wider_than_the_screen(page):
+    """A page that scrolls sideways (a phone's width): the elements that stick out."""
+    return [f"wider than the screen: {element}" for element in page.evaluate(WIDEST)]
 
 
 def demo_user(role):
@@ -93,8 +115,6 @@ def test_every_page_has_no_serious_accessibility_violation(page, live_server, si
     problems, visited = crawl(page, page.url, shots=shots)
 
     assert visited >= 5, f"the crawl found only {visited} pages"
-    report = "\n".join(
-        f"{url}\n  " + "\n  ".join(found) for url, found in sorted(problems.items())
-    )
+    report = "\n".join(f"{url}\n  " + "\n  ".join(found) for url, found in sorted(problems.items()))
     count = sum(len(found) for found in problems.values())
     assert not problems, f"{count} problems on {len(problems)} of {visited} pages:\n{report}"
