@@ -118,3 +118,9 @@ def test_every_page_has_no_serious_accessibility_violation(page, live_server, si
     report = "\n".join(f"{url}\n  " + "\n  ".join(found) for url, found in sorted(problems.items()))
     count = sum(len(found) for found in problems.values())
     assert not problems, f"{count} problems on {len(problems)} of {visited} pages:\n{report}"
+
+
+def test_the_check_sees_a_serious_violation(page):
+    """The crawl's check is live: an image without a text alternative is a critical violation."""
+    page.set_content('<html lang="en"><title>t</title><main><img src="x.png"></main></html>')
+    assert [line.split(":")[0] for line in axe_violations(page)] == ["image-alt (critical)"]
