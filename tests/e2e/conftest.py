@@ -119,3 +119,30 @@ def sign_out(page):
         page.wait_for_load_state()
 
     return sign_out_now
+
+
+AXE_SCRIPT = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+AXE_IMPACTS = ("serious", "critical")
+
+
+def axe_violations(page):
+    """The serious and critical axe-core violations on the page as it is now: one
+    "rule (impact): selector" line per element. axe is evaluated through the DevTools protocol,
+    which the page's Content-Security-Policy does not apply to, so no inline script is needed."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE_SCRIPT.read_text())
+    results = page.evaluate(
+        "() => axe.run(document, {resultTypes: ['violations']}).then(r => r.violations)"
+    )
+    return [
+        f"{rule['id']} ({rule['impact']}): {' '.join(map(str, node['target']))}"
+        for rule in results
+        if rule["impact"] in AXE_IMPACTS
+        for node in rule["nodes"]
+    ]
+
+
+def assert_accessible(page):
+    """Fails with every serious or critical axe-core violation on the page."""
+    violations = axe_violations(page)
+    assert not violations, f"axe-core on {page.url}:\n" + "\n".join(violations)

@@ -18,6 +18,7 @@ from agreements.tests.factories import (
     sent_agreement,
 )
 from billing.tests.factories import published_card
+from tests.e2e.conftest import assert_accessible
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,6 +49,7 @@ def test_the_signer_goes_from_the_email_to_the_signed_agreement_on_a_phone_typin
     page.set_viewport_size(PHONE)
     page.goto(link.replace(settings.SITE_URL, live_server.url))
     expect(page.get_by_role("heading", name="Choose your password")).to_be_visible()
+    assert_accessible(page)
     page.locator("#id_new_password1").fill(PASSWORD)
     page.locator("#id_new_password2").fill(PASSWORD)
     page.get_by_role("button", name="Save the password").click()
@@ -66,6 +68,7 @@ def test_the_signer_goes_from_the_email_to_the_signed_agreement_on_a_phone_typin
     consent_error = page.locator("#id_consent_error")
     expect(consent_error).to_have_text("Tick the consent to sign electronically.")
     assert focused_id(page) == "id_consent"
+    assert_accessible(page)  # the signing page with its errors, at a phone's width
 
     page.get_by_label("I agree to sign this agreement electronically").check()
     page.get_by_label("Type your full name").fill("Riley Chen")
@@ -102,6 +105,7 @@ def test_the_admin_countersigns_from_the_home_queue(
 
     heading = f"Review and sign {version.agreement.number}"
     expect(page.get_by_role("heading", name=heading)).to_be_visible()
+    assert_accessible(page)
     page.get_by_label("I agree to sign this agreement electronically").check()
     page.get_by_label("Type your full name").fill("Dana Whitfield")
     page.get_by_role("radio", name="Type").check()
