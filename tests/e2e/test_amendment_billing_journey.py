@@ -110,7 +110,7 @@ def test_an_amendment_adds_cloud_backup_billed_after_the_renewal(
     with time_machine.travel(AFTER_THE_RUN, tick=True):
         sign_in(alice)
         page.get_by_role("link", name="Invoices").click()
-        page.get_by_role("link", name=january.number).click()
+        page.get_by_role("link", name=january.number, exact=True).click()
         expect(page.get_by_role("heading", name=f"Invoice {january.number}")).to_be_visible()
         backup = page.get_by_role("row").filter(has_text="Cloud backup")
         expect(backup).to_have_count(1)

@@ -49,7 +49,7 @@ def test_time_logged_invoice_issued_and_downloaded_from_the_portal(
     with time_machine.travel(AFTER_THE_JOB, tick=True):
         sign_in(alice)
         page.get_by_role("link", name="Invoices").click()
-        page.get_by_role("link", name=march.number).click()
+        page.get_by_role("link", name=march.number, exact=True).click()
         expect(page.get_by_role("heading", name=f"Invoice {march.number}")).to_be_visible()
         block = page.get_by_role("row").filter(has_text="Prescheduled Services, March 2027")
         expect(block).to_contain_text("$1,200.00")  # list price

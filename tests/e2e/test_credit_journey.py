@@ -47,7 +47,7 @@ def test_one_off_invoice_credited_paid_and_seen_in_the_portal(
         page.get_by_role("button", name="Issue the credit note").click()
         expect(page.get_by_text("Credit note CN-000001 issued: $25.50")).to_be_visible()
 
-        page.get_by_role("link", name=invoice.number).click()
+        page.get_by_role("link", name=invoice.number, exact=True).click()
         page.get_by_role("link", name="Record a payment…").click()
         page.get_by_label("Amount ($)").fill("1100")
         page.get_by_role("button", name="Record payment").click()
@@ -57,7 +57,7 @@ def test_one_off_invoice_credited_paid_and_seen_in_the_portal(
         sign_in(alice)
         page.get_by_role("link", name="Invoices").click()
         expect(page.get_by_text("You have $100.00 of credit on your account")).to_be_visible()
-        page.get_by_role("link", name=invoice.number).click()
+        page.get_by_role("link", name=invoice.number, exact=True).click()
         expect(page.get_by_text("One-off invoice").first).to_be_visible()
         expect(page.get_by_text("Visit ended early")).to_be_visible()
         expect(page.get_by_role("link", name="PDF of CN-000001")).to_be_visible()

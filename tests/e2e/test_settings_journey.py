@@ -31,7 +31,10 @@ def test_admin_publishes_new_terms_and_retires_a_tier(page, live_server, sign_in
         toggler = page.get_by_role("button", name="Menu")
         if toggler.is_visible():  # a phone: the menu is collapsed
             toggler.click()
-        page.get_by_role("button", name="Settings").click()
+            expect(page.locator("#mainnav.show")).to_be_visible()  # opened, not still opening
+        settings = page.get_by_role("button", name="Settings")
+        settings.click()
+        expect(settings).to_have_attribute("aria-expanded", "true")
         page.get_by_role("link", name=item).click()
 
     open_settings("Terms and conditions")
