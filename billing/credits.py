@@ -107,7 +107,7 @@ def _spend_credit(customer_id, invoice_ids, *, today, by) -> list:
             note=f"Applied to {invoice.number}",
             created_by=by,
         )
-        _settle(invoice, paid=amount, on=on)
+        invoice.settle(paid=amount, on=on)
         InvoiceEvent.objects.create(
             invoice=invoice,
             kind=InvoiceEvent.Kind.CREDIT_APPLIED,
@@ -119,17 +119,6 @@ def _spend_credit(customer_id, invoice_ids, *, today, by) -> list:
         if credit <= 0:
             break
     return payments
-
-
-def _settle(invoice, *, paid=ZERO, credited=ZERO, on):
-    """Add to a locked invoice's paid or credited amount; paid in full when nothing remains."""
-    invoice.amount_paid += paid
-    invoice.amount_credited += credited
-    fields = ["amount_paid", "amount_credited"]
-    if invoice.balance == 0 and invoice.status in OPEN:
-        invoice.status, invoice.paid_on = Invoice.Status.PAID, on
-        fields += ["status", "paid_on"]
-    invoice.save(update_fields=fields)
 
 
 # Credit notes ------------------------------------------------------------------------------
@@ -220,7 +209,7 @@ def issue_credit_note(invoice, *, reason, by, today: dt.date, lines=None, amount
                 note=f"Credit note {note.number} on the paid part of {locked.number}",
                 created_by=by,
             )
-        _settle(locked, credited=applied, on=today)
+        locked.settle(credited=applied, on=today)
         InvoiceEvent.objects.create(
             invoice=locked,
             kind=InvoiceEvent.Kind.CREDIT_NOTE,

@@ -440,6 +440,17 @@ class Invoice(models.Model):
     def _locked(self):
         return Invoice.objects.select_for_update().get(pk=self.pk)
 
+    def settle(self, *, paid=ZERO, credited=ZERO, on):
+        """Add to this locked invoice's paid or credited amount (a payment, customer credit
+        applied, a credit note); paid in full, on ``on``, when nothing remains."""
+        self.amount_paid += paid
+        self.amount_credited += credited
+        fields = ["amount_paid", "amount_credited"]
+        if self.balance == 0 and self.is_open:
+            self.status, self.paid_on = self.Status.PAID, on
+            fields += ["status", "paid_on"]
+        self.save(update_fields=fields)
+
     def record_payment(self, *, amount, received_on, method, reference="", by, today):
         """Record a payment (full or partial). The part of a payment beyond the balance (an
         overpayment) is held as the customer's credit: `Payment.to_credit` and a
@@ -487,12 +498,7 @@ class Invoice(models.Model):
                     note=f"Overpayment of {invoice.number}",
                     created_by=by,
                 )
-            invoice.amount_paid += payment.applied
-            fields = ["amount_paid"]
-            if invoice.balance == 0:
-                invoice.status, invoice.paid_on = self.Status.PAID, received_on
-                fields += ["status", "paid_on"]
-            invoice.save(update_fields=fields)
+            invoice.settle(paid=payment.applied, on=received_on)
             held = f", ${to_credit:,.2f} held as credit" if to_credit else ""
             InvoiceEvent.objects.create(
                 invoice=invoice,

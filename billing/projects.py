@@ -38,7 +38,7 @@ from integrations import events as webhook_events
 
 from .charges import month_start
 from .credits import apply_customer_credit
-from .invoicing import queue_invoice_email
+from .invoicing import bill_to, queue_invoice_email
 from .models import (
     Invoice,
     InvoiceEvent,
@@ -320,7 +320,7 @@ def _store(project, bill, *, today) -> Invoice:
         issued_on=today,
         due_on=today + dt.timedelta(days=days),
         payment_terms_days=days,
-        bill_to=f"{customer.legal_name}\n{customer.address}",
+        bill_to=bill_to(customer),
         subtotal=listed,
         discount_total=discount,
         total=total,
