@@ -75,8 +75,9 @@ def line_of(agreement, kind):
     return agreement.signed_version().lines.get(kind=kind)
 
 
-def log_hours(agreement, kind, work_date, hours, *, by, today=None):
-    """A time entry against the agreement's prescheduled block or emergency line."""
+def log_hours(agreement, kind, work_date, hours, *, by, today=None, after_hours=False):
+    """A time entry against the agreement's prescheduled block or emergency line (emergency
+    hours may be after-hours work)."""
     from billing.timesheets import log_time
 
     return log_time(
@@ -85,6 +86,7 @@ def log_hours(agreement, kind, work_date, hours, *, by, today=None):
         work_date=work_date,
         hours=D(hours),
         technician=by,
+        after_hours=after_hours,
         by=by,
         today=today or work_date,
     )

@@ -244,7 +244,7 @@ lives = st.fixed_dictionaries(
         "usage": st.lists(
             st.tuples(
                 st.integers(0, DAYS),
-                st.sampled_from(["emergency", "prescheduled"]),
+                st.sampled_from(["emergency", "after_hours", "prescheduled"]),
                 st.sampled_from(["1.5", "3", "9"]),
             ),
             max_size=4,
@@ -293,9 +293,10 @@ def events(life, agreement, users):
     for offset, kind, hours in life["usage"]:
         if day(offset) < until:
             worked = day(offset)
-            found.append(
-                (worked, partial(log_hours, agreement, kind, worked, hours, by=staff, today=worked))
-            )
+            after_hours = kind == "after_hours"  # emergency work billed at the after-hours rate
+            line = "emergency" if after_hours else kind
+            log = partial(log_hours, agreement, line, worked, hours, by=staff, today=worked)
+            found.append((worked, partial(log, after_hours=after_hours)))
     if life["early"] is not None and day(life["early"]) == until:
         found.append((until, partial(lifecycle.terminate_early, agreement, by=admin, today=until)))
     return sorted(found, key=lambda item: item[0])
@@ -428,26 +429,36 @@ def _run_amount(run):
 
 
 def usage_owed_and_billed(agreement, *, billing_day):
-    """By (kind, month): the emergency hours and the prescheduled hours beyond the 8 h block
-    that are owed by the horizon (worked before the last invoiced month, or all of them once the
-    agreement is over), and those billed."""
+    """By (kind, month): the emergency hours (after-hours ones apart) and the prescheduled hours
+    beyond the 8 h block that are owed by the horizon (worked before the last invoiced month, or
+    all of them once the agreement is over), and those billed."""
     agreement.refresh_from_db()
     live = agreement.is_live
     cutoff = last_invoiced_month(billing_day) if live else dt.date.max
     worked = defaultdict(D)
     for entry in TimeEntry.objects.filter(agreement=agreement, work_date__lt=cutoff):
-        worked[(entry.line.kind, month_start(entry.work_date))] += entry.hours
+        kind = "after_hours" if entry.after_hours else entry.line.kind
+        worked[(kind, month_start(entry.work_date))] += entry.hours
     owed = {
-        (kind, month): hours if kind == ServiceKind.EMERGENCY else hours - D("8.00")
+        (kind, month): hours - D("8.00") if kind == ServiceKind.PRESCHEDULED else hours
         for (kind, month), hours in worked.items()
     }
     billed = defaultdict(D)
     lines = InvoiceLine.objects.filter(
         invoice__agreement=agreement,
-        kind__in=[InvoiceLine.Kind.EMERGENCY, InvoiceLine.Kind.OVERAGE],
+        kind__in=[
+            InvoiceLine.Kind.EMERGENCY,
+            InvoiceLine.Kind.AFTER_HOURS,
+            InvoiceLine.Kind.OVERAGE,
+        ],
     ).exclude(invoice__status=Invoice.Status.VOID)
+    usage_kinds = {
+        InvoiceLine.Kind.EMERGENCY: ServiceKind.EMERGENCY,
+        InvoiceLine.Kind.AFTER_HOURS: "after_hours",
+        InvoiceLine.Kind.OVERAGE: ServiceKind.PRESCHEDULED,
+    }
     for line in lines:
-        kind = ServiceKind.EMERGENCY if line.kind == InvoiceLine.Kind.EMERGENCY else "prescheduled"
+        kind = usage_kinds[line.kind]
         billed[(kind, month_start(line.service_start))] += line.quantity
     return (
         {key: hours for key, hours in owed.items() if hours > 0},
