@@ -47,8 +47,9 @@ def test_clashing_visits_are_resolved_together(
 
     # Assigning the busy technician anyway leaves the clashing visits to resolve, together.
     page.get_by_label("Technician").select_option(label=str(staff))
+    expect(page.get_by_text(f"{upcoming} of {upcoming} upcoming visits clash")).to_be_visible()
     page.get_by_role("button", name="Assign").click()
-    expect(page.get_by_role("heading", name="Visits to resolve")).to_be_visible()
+    expect(page.get_by_role("heading", name="Visits to resolve")).to_be_visible(timeout=15_000)
     expect(page.get_by_role("checkbox")).to_have_count(upcoming)
     page.get_by_label("Give them to").select_option(label=str(priya))
     page.get_by_role("button", name="Resolve the ticked visits").click()

@@ -56,6 +56,7 @@ def test_admin_publishes_new_terms_and_retires_a_tier(page, live_server, sign_in
     expect(page.get_by_role("link", name="Edit")).to_have_count(0)
 
     open_settings("Response tiers")
+    expect(page.get_by_role("heading", name="Response tiers")).to_be_visible()  # loaded
     shot(page, f"tier_list_{width}")
     assert page.evaluate("document.documentElement.scrollWidth") <= width  # the table scrolls
     page.get_by_role("button", name="Deactivate 4 business hours").click()
