@@ -1,7 +1,9 @@
 from celery import shared_task
 from django.utils import timezone
 
+from . import snapshots
 from .models import Heartbeat
+from .timeutils import local_today
 
 
 @shared_task
@@ -14,3 +16,11 @@ def ping():
 def heartbeat():
     """Record that beat and a worker are alive; the staff home shows the time."""
     Heartbeat.objects.update_or_create(name="worker", defaults={"last_seen": timezone.now()})
+
+
+@shared_task
+def refresh_staff_figures():
+    """The staff home's stored figures computed again (allora/snapshots.py), every few minutes."""
+    snapshots.refresh_staff_figures(
+        today=local_today(), now=timezone.now(), tz=timezone.get_current_timezone(), force=True
+    )
