@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from . import dashboard, queues
 from .models import FigureSnapshot
+from .timeutils import local_today
 
 STAFF = "staff"
 REFRESH_EVERY = dt.timedelta(minutes=5)
@@ -124,6 +125,13 @@ def refresh_staff_figures(
             # As stored (dates and decimals as text), as any later request reads them.
             snapshot.figures = json.loads(json.dumps(snapshot.figures, cls=DjangoJSONEncoder))
         return snapshot
+
+
+def refresh_staff_figures_now() -> FigureSnapshot | None:
+    """The figures computed now, whatever their age (the beat job and the Refresh button)."""
+    return refresh_staff_figures(
+        today=local_today(), now=timezone.now(), tz=timezone.get_current_timezone(), force=True
+    )
 
 
 def staff_figures(*, today: dt.date, now: dt.datetime, tz) -> dict:

@@ -3,7 +3,6 @@ from django.utils import timezone
 
 from . import snapshots
 from .models import Heartbeat
-from .timeutils import local_today
 
 
 @shared_task
@@ -21,6 +20,4 @@ def heartbeat():
 @shared_task
 def refresh_staff_figures():
     """The staff home's stored figures computed again (allora/snapshots.py), every few minutes."""
-    snapshots.refresh_staff_figures(
-        today=local_today(), now=timezone.now(), tz=timezone.get_current_timezone(), force=True
-    )
+    snapshots.refresh_staff_figures_now()

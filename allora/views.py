@@ -75,9 +75,7 @@ def staff_home(request):
 @require_POST
 def refresh_staff_figures(request):
     """The staff home's "Refresh" button: its stored figures computed now (allora/snapshots.py)."""
-    snapshots.refresh_staff_figures(
-        today=local_today(), now=timezone.now(), tz=timezone.get_current_timezone(), force=True
-    )
+    snapshots.refresh_staff_figures_now()
     messages.success(request, "The figures are up to date.")
     return redirect("staff_home")
 
