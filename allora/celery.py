@@ -15,6 +15,11 @@ app.autodiscover_tasks()
 # pause them. Every business job runs once a day and is safe to run again (see README, "Jobs").
 app.conf.beat_schedule = {
     "heartbeat": {"task": "allora.tasks.heartbeat", "schedule": crontab(minute="*")},
+    # The staff home's costly figures (allora/snapshots.py): as stale as this at most.
+    "refresh-staff-figures": {
+        "task": "allora.tasks.refresh_staff_figures",
+        "schedule": crontab(minute="*/5"),
+    },
     # Lifecycle (agreements/lifecycle.py): renew first, then end, then remind.
     "renew-agreements": {
         "task": "agreements.tasks.renew_agreements",

@@ -232,16 +232,22 @@ def billing_problems(limit=PROBLEMS_LIMIT):
 
 
 def staff_dashboard(*, today: dt.date, now: dt.datetime, tz) -> dict:
-    """Everything the staff home shows, in a constant number of queries."""
-    mrr = mrr_series(today=today)
-    sla = sla_by_month(today=today, tz=tz)
+    """Everything the staff home shows, in a constant number of queries: the lists live, the
+    costly figures (revenue, SLA, utilization, clash count) as stored by allora/snapshots.py,
+    with `figures_as_of`, the moment they were computed."""
+    from . import snapshots  # it reads this module's functions
+
+    figures = snapshots.staff_figures(today=today, now=now, tz=tz)
+    mrr, sla = figures["mrr"], figures["sla"]
     return {
         "renewals": renewals(today=today),
         "terminations": standing_terminations(),
         "emergencies": open_emergencies(now=now),
         "sla": sla,
         "mrr": mrr,
-        "utilization": utilization(today=today, tz=tz),
+        "utilization": figures["utilization"],
+        "clashing_visits": figures["clashing_visits"],
+        "figures_as_of": figures["as_of"],
         "overdue": overdue_invoices(),
         "billing_problems": billing_problems(),
         "chart_data": {

@@ -6,6 +6,7 @@ from contextvars import ContextVar
 from datetime import timedelta
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -87,6 +88,19 @@ class Heartbeat(models.Model):
 
     def __str__(self):
         return f"{self.name} at {self.last_seen:%Y-%m-%d %H:%M:%S}"
+
+
+class FigureSnapshot(models.Model):
+    """Figures too costly to compute on every visit of a page, stored as computed at one moment
+    (issue 14): the staff home's revenue series, SLA months, utilization weeks and clash count.
+    allora/snapshots.py computes, stores and reads them; a beat job refreshes them."""
+
+    name = models.CharField(max_length=40, unique=True)
+    figures = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    computed_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name} as of {self.computed_at:%Y-%m-%d %H:%M:%S}"
 
 
 # How precisely a token's "last used" is kept (issue 14).

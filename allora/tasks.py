@@ -1,6 +1,7 @@
 from celery import shared_task
 from django.utils import timezone
 
+from . import snapshots
 from .models import Heartbeat
 
 
@@ -14,3 +15,9 @@ def ping():
 def heartbeat():
     """Record that beat and a worker are alive; the staff home shows the time."""
     Heartbeat.objects.update_or_create(name="worker", defaults={"last_seen": timezone.now()})
+
+
+@shared_task
+def refresh_staff_figures():
+    """The staff home's stored figures computed again (allora/snapshots.py), every few minutes."""
+    snapshots.refresh_staff_figures_now()

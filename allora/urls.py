@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("staff/", views.staff_home, name="staff_home"),
+    path("staff/figures/refresh/", views.refresh_staff_figures, name="staff_figures_refresh"),
     path("settings/company/", views.company_settings, name="company_settings"),
     path("search/", views.global_search, name="search"),
     path(

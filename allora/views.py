@@ -6,10 +6,11 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from billing.models import RateCard
 
-from . import dashboard, queues, search, second_factor, throttle
+from . import dashboard, queues, search, second_factor, snapshots, throttle
 from .clientip import client_ip
 from .forms import ApiTokenForm, CompanyProfileForm, PasswordResetForm, SearchForm
 from .models import ApiToken, CompanyProfile, Heartbeat
@@ -58,12 +59,25 @@ def staff_home(request):
     context = {
         **panels,
         "queue": queues.staff_queue(
-            request.user, today=today, now=now, problems=panels["billing_problems"]
+            request.user,
+            today=today,
+            now=now,
+            problems=panels["billing_problems"],
+            clashing=panels["clashing_visits"],
         ),
         "current_card": RateCard.objects.current(on=today),
         "heartbeat": Heartbeat.objects.filter(name="worker").first(),
     }
     return render(request, "allora/staff_home.html", context)
+
+
+@staff_required
+@require_POST
+def refresh_staff_figures(request):
+    """The staff home's "Refresh" button: its stored figures computed now (allora/snapshots.py)."""
+    snapshots.refresh_staff_figures_now()
+    messages.success(request, "The figures are up to date.")
+    return redirect("staff_home")
 
 
 class PasswordResetView(auth_views.PasswordResetView):

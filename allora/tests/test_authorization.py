@@ -98,6 +98,7 @@ MATRIX = {
     "home": (None, SIGNED_IN),
     "healthz": (None, PUBLIC),
     "staff_home": (None, STAFF),
+    "staff_figures_refresh": (None, STAFF_POST),
     "login": (None, LOGIN),
     "logout": (None, POST_ONLY_PUBLIC),
     "password_reset": (None, PUBLIC),
