@@ -276,7 +276,7 @@ PORTAL_AGREEMENTS = 10
 def portal_dashboard(user, *, today: dt.date, now: dt.datetime) -> dict:
     """What a customer user sees first: next visits, open requests, projects awaiting their
     approval, latest invoices, each live agreement's term end and notice deadline, and their
-    company's contacts (8 queries, or 9 with more live agreements than are shown)."""
+    company's contacts (7 queries, or 8 with more live agreements than are shown)."""
     from agreements.models import Contact  # here: the rest of this module is another change's
 
     live = Agreement.objects.for_user(user).filter(status__in=Agreement.LIVE)
