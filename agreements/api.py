@@ -28,10 +28,12 @@ from allora.api import (
     ObjectId,
     Pagination,
     QueryId,
+    Rows,
     RuleError,
     form_errors,
     get_or_404,
     money_str,
+    paginate_rows,
     require_admin,
     require_staff,
     valid_data,
@@ -63,6 +65,7 @@ from .models import (
     ResponseTier,
     ServiceKind,
     ServiceLine,
+    Term,
     TerminationRequest,
     TermsTemplate,
 )
@@ -469,6 +472,46 @@ class AgreementDetailOut(AgreementOut):
         return agreement.termination_requests.all()
 
 
+def agreement_rows(agreements):
+    """A page of agreements as AgreementOut's items (the list's rows, built without per-field
+    validation: ``allora.api.paginate_rows``)."""
+    return [
+        {
+            "id": agreement.pk,
+            "number": agreement.number,
+            "customer_id": agreement.customer_id,
+            "customer_name": agreement.customer.legal_name,
+            "status": agreement.status,
+            "time_zone": agreement.time_zone,
+            "external_ref": agreement.external_ref,
+            "created_at": agreement.created_at,
+            "current_term": _term_row(agreement.latest_term),
+        }
+        for agreement in agreements
+    ]
+
+
+def _term_row(term):
+    if term is None:
+        return None
+    rates = term.locked_rates
+    return {
+        "number": term.number,
+        "start": term.start,
+        "end": term.end,
+        "last_day": term.last_day,
+        "notice_deadline": term.notice_deadline,
+        "locked_rates": {
+            "rate_card": dict(rates["rate_card"]),
+            "discounts": dict(rates["discounts"]),
+            "rates": [
+                {key: str(rate[key]) for key in ("kind", "name", "unit", "price")}
+                for rate in rates["rates"]
+            ],
+        },
+    }
+
+
 AgreementStatus = Literal[tuple(Agreement.Status.values)]
 
 
@@ -488,13 +531,13 @@ def agreements_for(user):
 
 
 @router.get("/agreements", response=list[AgreementOut], tags=["agreements"])
-@paginate(Pagination)
+@paginate_rows
 def list_agreements(request, filters: Query[AgreementFilters]):
     """Agreements in scope with their newest term (dates, notice deadline, locked rates)."""
     agreements = (
         agreements_for(request.auth)
         .select_related("customer")
-        .prefetch_related("terms")
+        .prefetch_related(Prefetch("terms", Term.objects.latest_of_each()))
         .order_by("-created_at", "-id")
     )
     if filters.customer_id:
@@ -505,7 +548,7 @@ def list_agreements(request, filters: Query[AgreementFilters]):
         agreements = agreements.filter(number=filters.number)
     if filters.external_ref:
         agreements = agreements.filter(external_ref=filters.external_ref)
-    return agreements
+    return Rows(agreements, agreement_rows)
 
 
 @router.get(

@@ -13,7 +13,7 @@ Errors are JSON and name the field: ``{"detail": [{"loc": ["body", "legal_name"]
 
 import functools
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -26,7 +26,7 @@ from django.utils import timezone
 from ninja import Field, NinjaAPI, Path, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.openapi.docs import DocsBase
-from ninja.pagination import PageNumberPagination
+from ninja.pagination import PageNumberPagination, paginate
 from ninja.security import HttpBearer
 from ninja.security.apikey import APIKeyCookie
 from ninja.utils import check_csrf
@@ -60,17 +60,69 @@ class Filters(Schema, NoNulText):
     """Base of query-string filters (other query parameters, e.g. the page, pass through)."""
 
 
+# The count of a list stops here, as the pages' visit list does: counting 186,000 visits took
+# longer than the rest of the request, and even 10,000 took 2 ms (issue 14). Up to it the count
+# is exact; beyond it ``count_capped`` says there are more.
+COUNT_LIMIT = 1_000
+
+
 class Pagination(PageNumberPagination):
-    """?page=1&page_size=25 (at most 100 per page); the answer carries the total count."""
+    """?page=1&page_size=25 (at most 100 per page); the answer carries the count, exact up to
+    1,000 (``count_capped`` is true when there are more)."""
 
     class Input(Schema):
         page: int = Field(1, ge=1, le=1_000_000)
         page_size: int = Field(25, ge=1, le=100)
 
+    class Output(Schema):
+        items: list[Any]
+        count: int = Field(description="How many there are, counted up to 1,000.")
+        count_capped: bool = Field(
+            description="True when there are more than 1,000 (count then says 1,000): "
+            "ask for the next pages until one is short."
+        )
+
     def paginate_queryset(self, queryset, pagination, request, **params):
+        rows = queryset if isinstance(queryset, Rows) else Rows(queryset, list)
         size = pagination.page_size
         offset = (pagination.page - 1) * size
-        return {"items": list(queryset[offset : offset + size]), "count": queryset.count()}
+        page = list(rows.queryset[offset : offset + size])
+        count, capped = list_count(rows.queryset, offset=offset, found=len(page), size=size)
+        return {"items": rows.build(page), "count": count, "count_capped": capped}
+
+
+def list_count(queryset, *, offset: int, found: int, size: int) -> tuple[int, bool]:
+    """(count, capped): a short page is the last one and tells the count without a query;
+    else the rows are counted up to COUNT_LIMIT."""
+    if 0 < found < size or (found == 0 and offset == 0):
+        return offset + found, False
+    counted = queryset.order_by().values("pk")[: COUNT_LIMIT + 1].count()
+    return min(counted, COUNT_LIMIT), counted > COUNT_LIMIT
+
+
+class Rows:
+    """What a list view returns for ``paginate_rows``: its queryset, and the function that turns
+    a page of it into the response's items as plain data, shaped exactly like the item schema
+    (``money_str`` for money, dates and datetimes as they are)."""
+
+    def __init__(self, queryset, build):
+        self.queryset = queryset
+        self.build = build
+
+
+def paginate_rows(func):
+    """``@paginate(Pagination)`` for a list whose view returns ``Rows``: the page's items are
+    built by hand and rendered as they are, without ninja validating every field of every row
+    through its schema again, which was most of a 100-row list's time (issue 14). The response
+    schema (OpenAPI) stays the declared one; tests check each list's items equal the schema's
+    output for the same objects."""
+    paginated = paginate(Pagination)(func)
+
+    @functools.wraps(paginated)
+    def view(request, **kwargs):
+        return api.create_response(request, paginated(request, **kwargs), status=200)
+
+    return view
 
 
 class Message(Schema):

@@ -281,15 +281,19 @@ PORTAL_AGREEMENTS = 10
 
 def portal_dashboard(user, *, today: dt.date, now: dt.datetime) -> dict:
     """What a customer user sees first: next visits, open requests, projects awaiting their
-    approval, latest invoices, each live agreement's term end and notice deadline."""
+    approval, latest invoices, each live agreement's term end and notice deadline, and their
+    company's contacts (7 queries, or 8 with more live agreements than are shown)."""
+    from agreements.models import Contact  # here: the rest of this module is another change's
+
     live = Agreement.objects.for_user(user).filter(status__in=Agreement.LIVE)
     # The agreements whose term ends first; all of them are on the agreements page (issue 14).
-    agreements = (
+    agreements = list(
         live.annotate(last_end=Max("terms__end"))
         .prefetch_related("terms")
         .order_by("last_end", "number")[:PORTAL_AGREEMENTS]
     )
-    contact = getattr(user, "contact", None)
+    # The user's own contact is one of the company's, listed on the page anyway.
+    contacts = list(Contact.objects.for_user(user))
     awaiting = Project.objects.for_user(user).filter(estimates__status="pending").distinct()
     return {
         "visits": list(
@@ -300,12 +304,16 @@ def portal_dashboard(user, *, today: dt.date, now: dt.datetime) -> dict:
         ),
         "emergencies": open_emergencies(now=now, requests=EmergencyRequest.objects.for_user(user)),
         "projects": list(awaiting[:10]),
-        "is_approver": bool(contact and contact.is_project_approver),
+        "is_approver": any(c.user_id == user.pk and c.is_project_approver for c in contacts),
+        "contacts": contacts,
         "invoices": list(Invoice.objects.for_user(user).order_by("-issued_on", "-number")[:5]),
         "agreements": [
             AgreementTerm(agreement, _term_on(agreement, today)) for agreement in agreements
         ],
-        "agreements_count": live.count(),
+        # A short list is all of them: counted only when there may be more.
+        "agreements_count": (
+            live.count() if len(agreements) == PORTAL_AGREEMENTS else len(agreements)
+        ),
         "now": timezone.localtime(now),
     }
 

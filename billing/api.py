@@ -24,10 +24,12 @@ from allora.api import (
     ObjectId,
     Pagination,
     QueryId,
+    Rows,
     RuleError,
     form_errors,
     get_or_404,
     money_str,
+    paginate_rows,
     require_admin,
     require_staff,
     valid_data,
@@ -41,7 +43,7 @@ from scheduling.models import Visit
 
 from .documents import invoice_filename, invoice_pdf
 from .forms import PublishForm, RateCardForm, RateCardLineFormSet, TimeEntryForm
-from .models import Invoice, Payment, RateCard, RateCardLine, RateKind
+from .models import Invoice, InvoiceLine, Payment, RateCard, RateCardLine, RateKind
 from .timesheets import describe, log_form_time, log_time, loggable_lines
 
 router = Router()
@@ -255,6 +257,64 @@ class InvoiceOut(Schema):
         return reverse("api:invoice_pdf", kwargs={"invoice_id": invoice.pk})
 
 
+LINE_FIELDS = ("position", "kind", "description", "quantity", "unit", "list_rate")
+LINE_FIELDS += ("discount_percent", "net_rate", "list_amount", "discount_amount", "amount")
+LINE_FIELDS += ("service_start", "service_end")
+PAYMENT_FIELDS = ("id", "amount", "to_credit", "received_on", "method", "reference", "recorded_at")
+
+
+def invoice_rows(invoices):
+    """A page of invoices as InvoiceOut's items (the list's rows, built without per-field
+    validation: ``allora.api.paginate_rows``): their lines and payments read as plain values in
+    one query each, the PDF address reversed once."""
+    ids = [invoice.pk for invoice in invoices]
+    lines = InvoiceLine.objects.filter(invoice__in=ids).order_by("position", "id")
+    lines = _plain_by_invoice(lines, LINE_FIELDS)
+    payments = _plain_by_invoice(Payment.objects.filter(invoice__in=ids), PAYMENT_FIELDS)
+    head, _, tail = reverse("api:invoice_pdf", kwargs={"invoice_id": 0}).rpartition("/0/")
+    return [
+        {
+            "id": invoice.pk,
+            "number": invoice.number,
+            "agreement_id": invoice.agreement_id,
+            "agreement_number": invoice.agreement.number if invoice.agreement else None,
+            "customer_id": invoice.customer_id,
+            "customer_name": invoice.customer.legal_name,
+            "kind": invoice.kind,
+            "period": invoice.period,
+            "issued_on": invoice.issued_on,
+            "due_on": invoice.due_on,
+            "payment_terms_days": invoice.payment_terms_days,
+            "status": invoice.status,
+            "bill_to": invoice.bill_to,
+            "subtotal": money_str(invoice.subtotal),
+            "discount_total": money_str(invoice.discount_total),
+            "total": money_str(invoice.total),
+            "amount_paid": money_str(invoice.amount_paid),
+            "amount_credited": money_str(invoice.amount_credited),
+            "balance": money_str(invoice.balance),
+            "paid_on": invoice.paid_on,
+            "lines": lines.get(invoice.pk, []),
+            "payments": payments.get(invoice.pk, []),
+            "pdf_url": f"{head}/{invoice.pk}/{tail}",
+        }
+        for invoice in invoices
+    ]
+
+
+def _plain_by_invoice(queryset, fields):
+    """The rows of ``queryset`` (in its order) as dicts of ``fields``, money as strings,
+    by invoice id."""
+    found: dict[int, list[dict]] = {}
+    for invoice_id, *values in queryset.values_list("invoice_id", *fields):
+        row = dict(zip(fields, values, strict=True))
+        for key, value in row.items():
+            if isinstance(value, Decimal):
+                row[key] = money_str(value)
+        found.setdefault(invoice_id, []).append(row)
+    return found
+
+
 class InvoiceFilters(Filters):
     customer_id: QueryId | None = None
     agreement_id: QueryId | None = None
@@ -283,11 +343,11 @@ def _invoices(request):
 
 
 @router.get("/invoices", response=list[InvoiceOut], tags=["invoices"])
-@paginate(Pagination)
+@paginate_rows
 def list_invoices(request, filters: Query[InvoiceFilters]):
     """Invoices in scope (a customer's own, never void ones), newest first, with their lines
     and payments."""
-    invoices = _invoices(request).order_by("-issued_on", "-number")
+    invoices = _invoices(request).prefetch_related(None).order_by("-issued_on", "-number")
     if filters.customer_id:
         invoices = invoices.filter(customer_id=filters.customer_id)
     if filters.agreement_id:
@@ -298,7 +358,7 @@ def list_invoices(request, filters: Query[InvoiceFilters]):
         invoices = invoices.filter(issued_on__gte=filters.issued_from)
     if filters.issued_to:
         invoices = invoices.filter(issued_on__lte=filters.issued_to)
-    return invoices
+    return Rows(invoices, invoice_rows)
 
 
 @router.get("/invoices/{invoice_id}", response={200: InvoiceOut, **ERRORS}, tags=["invoices"])

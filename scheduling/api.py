@@ -8,9 +8,17 @@ import datetime as dt
 from typing import Literal
 
 from ninja import Field, Query, Router, Schema
-from ninja.pagination import paginate
 
-from allora.api import ERRORS, Filters, ObjectId, Pagination, QueryId, get_or_404, money_str
+from allora.api import (
+    ERRORS,
+    Filters,
+    ObjectId,
+    QueryId,
+    Rows,
+    get_or_404,
+    money_str,
+    paginate_rows,
+)
 from allora.validation import BoundedDate
 
 from .models import Visit
@@ -79,6 +87,40 @@ class VisitOut(Schema):
         return money_str(visit.hours_worked)
 
 
+def visit_rows(visits):
+    """A page of visits as VisitOut's items (the list's rows, built without per-field
+    validation: ``allora.api.paginate_rows``)."""
+    return [_visit_row(visit) for visit in visits]
+
+
+def _visit_row(visit):
+    agreement, technician = visit.agreement, visit.technician
+    return {
+        "id": visit.pk,
+        "agreement_id": visit.agreement_id,
+        "agreement_number": agreement.number,
+        "customer_id": agreement.customer_id,
+        "customer_name": agreement.customer.legal_name,
+        "line_id": visit.line_id,
+        "service_kind": visit.line.kind,
+        "starts_at": visit.starts_at,
+        "ends_at": visit.ends_at,
+        "local_start": visit.local_start,
+        "local_end": visit.local_end,
+        "time_zone": agreement.time_zone,
+        "technician": technician and {"id": technician.pk, "name": str(technician)},
+        "status": visit.status,
+        "flag": visit.flag,
+        "note": visit.note,
+        "checklist": [
+            {"item": str(check["item"]), "done": bool(check["done"])} for check in visit.checklist
+        ],
+        "findings": visit.findings,
+        "hours_worked": money_str(visit.hours_worked),
+        "completed_at": visit.completed_at,
+    }
+
+
 class VisitFilters(Filters):
     date_from: BoundedDate | None = Field(
         None, description="Visits on or after this local date (Allora's time zone)."
@@ -91,7 +133,7 @@ class VisitFilters(Filters):
 
 
 @router.get("/visits", response=list[VisitOut])
-@paginate(Pagination)
+@paginate_rows
 def list_visits(request, filters: Query[VisitFilters]):
     """Visits in scope, in time order: ``date_from``/``date_to`` (inclusive local dates),
     ``technician_id``, ``customer_id``, ``agreement_id``, ``status``."""
@@ -108,7 +150,7 @@ def list_visits(request, filters: Query[VisitFilters]):
         visits = visits.filter(agreement_id=filters.agreement_id)
     if filters.status:
         visits = visits.filter(status=filters.status)
-    return visits
+    return Rows(visits, visit_rows)
 
 
 @router.get("/visits/{visit_id}", response={200: VisitOut, **ERRORS})

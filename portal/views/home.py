@@ -12,14 +12,13 @@ from billing.credits import credit_balance
 @portal_required
 def home(request):
     """The customer's home: what waits for them (allora/queues.py); next visits, open requests,
-    projects awaiting approval, latest invoices, term ends and notice deadlines
+    projects awaiting approval, latest invoices, term ends and notice deadlines, contacts
     (allora/dashboard.py)."""
     from allora import dashboard, queues  # they read every app
 
     context = dashboard.portal_dashboard(request.user, today=local_today(), now=timezone.now())
     context["queue"] = queues.portal_queue(request.user)
     context["customer"] = request.user.customer
-    context["contacts"] = Contact.objects.for_user(request.user)
     context["credit"] = credit_balance(request.user.customer)
     return render(request, "portal/home.html", context)
 
