@@ -134,10 +134,10 @@ def test_the_month_reads_the_same_queries_and_rows_with_10_or_100_visits_a_day(
 
     def read():
         rows_fetched["rows"] = 0
-        # session, user, the agreements' zones (two: no shortcut), the zones of the month's
-        # visits, the count per local date, the ids of the first 3 visits of each date, those
-        # visits (customer, line and technician joined), technicians
-        with django_assert_num_queries(8):
+        # session, user, the zones of the month's stored counts, the count per local date
+        # (summed from the stored 15-minute counts), the ids of the first 3 visits of each
+        # date, those visits (customer, line and technician joined), technicians
+        with django_assert_num_queries(7):
             assert client.get(url).status_code == 200
         return rows_fetched["rows"]
 
@@ -149,11 +149,11 @@ def test_the_month_reads_the_same_queries_and_rows_with_10_or_100_visits_a_day(
         visits_on(term, day, 45, hour=10)
         visits_on(west, day, 45, hour=16)
     assert read() == with_10
-    # session, user, the agreements' 2 zones, the visits' 2 zones, 3 counts, the first 3 ids of
+    # session, user, the stored counts' 2 zones, 3 counts, the first 3 ids of
     # each date (of each date and zone on PostgreSQL, merged by local time), the 3 × 3 visits
     # kept, the technician
     candidates = 3 * 3 * (2 if connection.features.supports_slicing_ordering_in_compound else 1)
-    assert with_10 == 1 + 1 + 2 + 2 + 3 + candidates + 3 * 3 + 1
+    assert with_10 == 1 + 1 + 2 + 3 + candidates + 3 * 3 + 1
 
 
 # --- week and day ---------------------------------------------------------------------
