@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 from django.db.models.sql import compiler
 from django.db.models.sql.constants import MULTI
 from django.urls import reverse
@@ -108,7 +109,8 @@ def test_a_cancelled_visit_is_neither_counted_nor_shown(term, client_for, staff)
 
 @pytest.fixture
 def rows_fetched(monkeypatch):
-    """Counts the rows the ORM fetches (every SELECT through the query compiler)."""
+    """Counts the rows fetched: every SELECT through the query compiler, and the rows of a
+    compiled query run on a cursor (the first visits of each day on PostgreSQL)."""
     fetched = {"rows": 0}
     original = compiler.SQLCompiler.execute_sql
 
@@ -120,7 +122,13 @@ def rows_fetched(monkeypatch):
         fetched["rows"] += sum(len(chunk) for chunk in chunks)
         return iter(chunks)
 
+    def fetchall(self):
+        rows = self.cursor.fetchall()
+        fetched["rows"] += len(rows)
+        return rows
+
     monkeypatch.setattr(compiler.SQLCompiler, "execute_sql", execute_sql)
+    monkeypatch.setattr(CursorWrapper, "fetchall", fetchall, raising=False)
     return fetched
 
 
