@@ -193,8 +193,9 @@ def visits_by_day(
     `counted` says which stored counts equal `visits`' active ones (None: count them live)."""
     start, end = utc_bounds(days)
     in_range = visits.active().filter(starts_at__gte=start, starts_at__lt=end).order_by()
+    busy = None  # the (zone, local date) that have visits, when known: no part for the others
     if counted is not None:
-        zones, counts = _stored_counts(counted, days, start, end)
+        zones, counts, busy = _stored_counts(counted, days, start, end)
         single = len(zones) == 1  # every visit of the range is in it: no join needed
     else:
         zones, counts, single = _live_counts(in_range, days)
@@ -202,7 +203,7 @@ def visits_by_day(
         return {}
     zone_of = _zone_of_visit(zones, single=single)
     if connection.features.supports_slicing_ordering_in_compound:
-        firsts = _firsts_per_local_day(in_range, zones, days, shown=shown, single=single)
+        firsts = _firsts_per_local_day(in_range, zones, days, shown=shown, single=single, busy=busy)
     else:
         on_days = _on_days(in_range, zones, days, single=single)
         at_time = _in_zones(zones, TruncTime, single=single)
@@ -245,15 +246,16 @@ def _on_days(in_range, zones, days, *, single: bool):
     )
 
 
-def _stored_counts(counted: Counted, days, start, end) -> tuple[list[str], dict]:
-    """The zones of the range's visits and the count of each local date, summed from the
-    stored 15-minute counts (a few rows per day and zone) instead of counting the visits."""
+def _stored_counts(counted: Counted, days, start, end) -> tuple[list[str], dict, set]:
+    """The zones of the range's visits, the count of each local date and the (zone, local
+    date) that have visits, summed from the stored 15-minute counts (a few rows per day and
+    zone) instead of counting the visits."""
     rows = VisitCount.objects.filter(bucket__gte=start, bucket__lt=end, visits__gt=0).order_by()
     if counted.technician is not None:
         rows = rows.filter(technician=counted.technician)
     zones = sorted(rows.values_list("time_zone", flat=True).distinct())
     if not zones:
-        return [], {}
+        return [], {}, set()
     local_range = Q()
     for zone in zones:
         tz = ZoneInfo(zone)
@@ -268,11 +270,16 @@ def _stored_counts(counted: Counted, days, start, end) -> tuple[list[str], dict]
     per_day = (
         rows.filter(local_range)
         .annotate(on_date=on_date)
-        .values_list("on_date")
+        .values_list("on_date", "time_zone")
         .annotate(count=Sum("visits"))
         .filter(count__gt=0)
     )
-    return zones, dict(per_day)
+    counts: dict[dt.date, int] = {}
+    busy = set()
+    for date, zone, count in per_day:
+        counts[date] = counts.get(date, 0) + count
+        busy.add((zone, date))
+    return zones, counts, busy
 
 
 def _firsts_by_window(on_days, zone_of, *, shown: int) -> list[tuple]:
@@ -291,7 +298,9 @@ _DAY_START = dt.datetime(1, 1, 2, 0, 0, 1, tzinfo=dt.UTC)
 _DAY_END = dt.datetime(1, 1, 2, 0, 0, 2, tzinfo=dt.UTC)
 
 
-def _firsts_per_local_day(in_range, zones, days, *, shown: int, single: bool) -> list[tuple]:
+def _firsts_per_local_day(
+    in_range, zones, days, *, shown: int, single: bool, busy: set | None = None
+) -> list[tuple]:
     """The first `shown` visits of each local date in each zone: a UNION ALL of one small
     ``ORDER BY starts_at LIMIT shown`` per day and zone (PostgreSQL), each an index range scan
     that stops after `shown` rows, instead of numbering every visit of the month (a December of
@@ -299,7 +308,8 @@ def _firsts_per_local_day(in_range, zones, days, *, shown: int, single: bool) ->
 
     Each zone's part is compiled once, with stand-in bounds, and repeated with each day's bounds
     as its parameters: compiling the 42 parts of a month (a queryset ``union``) took longer than
-    running them."""
+    running them. `busy`, when known, names the (zone, local date) that have visits: the
+    others need no part."""
     zone_of = _zone_of_visit(zones, single=single)
     parts, params = [], []
     for zone in zones:
@@ -312,15 +322,18 @@ def _firsts_per_local_day(in_range, zones, days, *, shown: int, single: bool) ->
             .values_list("pk", "starts_at", zone_of)[:shown]
         )
         sql, part_params = part.query.sql_with_params()
-        day = days[0]
-        while day <= days[-1]:
+        for n in range((days[-1] - days[0]).days + 1):
+            day = days[0] + n * ONE_DAY
+            if busy is not None and (zone, day) not in busy:
+                continue
             bounds = {
                 _DAY_START: dt.datetime.combine(day, dt.time.min, tzinfo=tz),
                 _DAY_END: dt.datetime.combine(day + ONE_DAY, dt.time.min, tzinfo=tz),
             }
             parts.append(f"({sql})")
             params += [bounds.get(param, param) for param in part_params]
-            day += ONE_DAY
+    if not parts:
+        return []
     with connection.cursor() as cursor:
         cursor.execute(" UNION ALL ".join(parts), params)
         return cursor.fetchall()
