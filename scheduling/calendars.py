@@ -28,11 +28,13 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import Case, CharField, Count, F, Q, Value, When, Window
+from django.db.models import Case, CharField, Count, F, Q, Sum, Value, When, Window
 from django.db.models.functions import RowNumber, TruncDate, TruncTime
 
 from agreements.models import Agreement
 from allora.validation import date_in_range, query_date
+
+from .models import VisitCount
 
 WEEK_STARTS_ON = calendar.SUNDAY  # as US wall calendars do
 ONE_DAY = dt.timedelta(days=1)
@@ -60,6 +62,23 @@ class Day:
     def more(self) -> int:
         """The visits of the day that are counted but not listed."""
         return self.count - len(self.visits)
+
+    # The month grid's labels of its 42 days, here rather than ~130 template `date` filters
+    # (a fifth of the month's rendering).
+    @property
+    def iso(self) -> str:
+        """E.g. "2027-03-09", for links and data-date."""
+        return self.date.isoformat()
+
+    @property
+    def weekday_month(self) -> str:
+        """E.g. "Tue, Mar", before the day's number in the phone's list of days."""
+        return self.date.strftime("%a, %b")
+
+    @property
+    def month_day(self) -> str:
+        """E.g. "March 9"."""
+        return f"{self.date:%B} {self.date.day}"
 
 
 @dataclass
@@ -157,29 +176,36 @@ def _local_range(zones, days, *, single: bool) -> Q:
     return found
 
 
-def visits_by_day(visits, days: list[dt.date], *, shown: int) -> dict[dt.date, tuple[int, list]]:
+@dataclass(frozen=True)
+class Counted:
+    """Which stored counts (``VisitCount``) hold the calendar's visits: every technician's
+    (``technician=None``), one technician's (their id) or the unassigned visits' (0). A calendar
+    filtered otherwise (a customer, the portal) counts its visits live."""
+
+    technician: int | None = None
+
+
+def visits_by_day(
+    visits, days: list[dt.date], *, shown: int, counted: Counted | None = None
+) -> dict[dt.date, tuple[int, list]]:
     """For each local date of `days` (consecutive, in order) that has active visits: how many,
-    and the first `shown` of them by local time (customer, line and technician joined)."""
+    and the first `shown` of them by local time (customer, line and technician joined).
+    `counted` says which stored counts equal `visits`' active ones (None: count them live)."""
     start, end = utc_bounds(days)
     in_range = visits.active().filter(starts_at__gte=start, starts_at__lt=end).order_by()
-    only = _only_zone()
-    if only:
-        zones = [only]
+    busy = None  # the (zone, local date) that have visits, when known: no part for the others
+    if counted is not None:
+        zones, counts, busy = _stored_counts(counted, days, start, end)
+        single = len(zones) == 1  # every visit of the range is in it: no join needed
     else:
-        zones = sorted(in_range.values_list("agreement__time_zone", flat=True).distinct())
-    if not zones:
-        return {}
-    single = only is not None
-    on_days = in_range.filter(_local_range(zones, days, single=single)).annotate(
-        on_date=_in_zones(zones, TruncDate, single=single)
-    )
-    counts = dict(on_days.values_list("on_date").annotate(count=Count("pk")))
+        zones, counts, single = _live_counts(in_range, days)
     if not counts:
         return {}
     zone_of = _zone_of_visit(zones, single=single)
     if connection.features.supports_slicing_ordering_in_compound:
-        firsts = _firsts_per_local_day(in_range, zones, days, shown=shown, single=single)
+        firsts = _firsts_per_local_day(in_range, zones, days, shown=shown, single=single, busy=busy)
     else:
+        on_days = _on_days(in_range, zones, days, single=single)
         at_time = _in_zones(zones, TruncTime, single=single)
         firsts = _firsts_by_window(on_days.annotate(at_time=at_time), zone_of, shown=shown)
     # (id, local start) of each candidate, the earliest `shown` of each local date kept.
@@ -198,6 +224,64 @@ def visits_by_day(visits, days: list[dt.date], *, shown: int) -> dict[dt.date, t
     return found
 
 
+def _live_counts(in_range, days) -> tuple[list[str], dict, bool]:
+    """The zones of the range's visits, the count of each local date (a grouped ``COUNT`` over
+    the visits) and whether one zone holds every agreement."""
+    only = _only_zone()
+    if only:
+        zones = [only]
+    else:
+        zones = sorted(in_range.values_list("agreement__time_zone", flat=True).distinct())
+    if not zones:
+        return [], {}, False
+    single = only is not None
+    on_days = _on_days(in_range, zones, days, single=single)
+    return zones, dict(on_days.values_list("on_date").annotate(count=Count("pk"))), single
+
+
+def _on_days(in_range, zones, days, *, single: bool):
+    """The range's visits between their zone's local midnights, with their local date."""
+    return in_range.filter(_local_range(zones, days, single=single)).annotate(
+        on_date=_in_zones(zones, TruncDate, single=single)
+    )
+
+
+def _stored_counts(counted: Counted, days, start, end) -> tuple[list[str], dict, set]:
+    """The zones of the range's visits, the count of each local date and the (zone, local
+    date) that have visits, summed from the stored 15-minute counts (a few rows per day and
+    zone) instead of counting the visits."""
+    rows = VisitCount.objects.filter(bucket__gte=start, bucket__lt=end, visits__gt=0).order_by()
+    if counted.technician is not None:
+        rows = rows.filter(technician=counted.technician)
+    zones = sorted(rows.values_list("time_zone", flat=True).distinct())
+    if not zones:
+        return [], {}, set()
+    local_range = Q()
+    for zone in zones:
+        tz = ZoneInfo(zone)
+        local_range |= Q(
+            time_zone=zone,
+            bucket__gte=dt.datetime.combine(days[0], dt.time.min, tzinfo=tz),
+            bucket__lt=dt.datetime.combine(days[-1] + ONE_DAY, dt.time.min, tzinfo=tz),
+        )
+    on_date = Case(
+        *[When(time_zone=zone, then=TruncDate("bucket", tzinfo=ZoneInfo(zone))) for zone in zones]
+    )
+    per_day = (
+        rows.filter(local_range)
+        .annotate(on_date=on_date)
+        .values_list("on_date", "time_zone")
+        .annotate(count=Sum("visits"))
+        .filter(count__gt=0)
+    )
+    counts: dict[dt.date, int] = {}
+    busy = set()
+    for date, zone, count in per_day:
+        counts[date] = counts.get(date, 0) + count
+        busy.add((zone, date))
+    return zones, counts, busy
+
+
 def _firsts_by_window(on_days, zone_of, *, shown: int) -> list[tuple]:
     """The first `shown` visits of each local date: one ``ROW_NUMBER()`` window partitioned by
     the local date (SQLite, which cannot slice the parts of a UNION)."""
@@ -209,28 +293,50 @@ def _firsts_by_window(on_days, zone_of, *, shown: int) -> list[tuple]:
     )
 
 
-def _firsts_per_local_day(in_range, zones, days, *, shown: int, single: bool) -> list[tuple]:
+# Stand-ins for a day's bounds in the one compiled part of a zone (see _firsts_per_local_day).
+_DAY_START = dt.datetime(1, 1, 2, 0, 0, 1, tzinfo=dt.UTC)
+_DAY_END = dt.datetime(1, 1, 2, 0, 0, 2, tzinfo=dt.UTC)
+
+
+def _firsts_per_local_day(
+    in_range, zones, days, *, shown: int, single: bool, busy: set | None = None
+) -> list[tuple]:
     """The first `shown` visits of each local date in each zone: a UNION ALL of one small
     ``ORDER BY starts_at LIMIT shown`` per day and zone (PostgreSQL), each an index range scan
     that stops after `shown` rows, instead of numbering every visit of the month (a December of
-    60,000 visits: 450 ms → a few ms). The zones' firsts of a day are merged by local time."""
-    parts = []
+    60,000 visits: 450 ms → a few ms). The zones' firsts of a day are merged by local time.
+
+    Each zone's part is compiled once, with stand-in bounds, and repeated with each day's bounds
+    as its parameters: compiling the 42 parts of a month (a queryset ``union``) took longer than
+    running them. `busy`, when known, names the (zone, local date) that have visits: the
+    others need no part."""
     zone_of = _zone_of_visit(zones, single=single)
+    parts, params = [], []
     for zone in zones:
         tz = ZoneInfo(zone)
-        day = days[0]
-        while day <= days[-1]:
-            start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
-            end = dt.datetime.combine(day + ONE_DAY, dt.time.min, tzinfo=tz)
-            parts.append(
-                in_range.filter(
-                    _in_zone(zone, single=single), starts_at__gte=start, starts_at__lt=end
-                )
-                .order_by("starts_at", "pk")
-                .values_list("pk", "starts_at", zone_of)[:shown]
+        part = (
+            in_range.filter(
+                _in_zone(zone, single=single), starts_at__gte=_DAY_START, starts_at__lt=_DAY_END
             )
-            day += ONE_DAY
-    return list(parts[0].union(*parts[1:], all=True))
+            .order_by("starts_at", "pk")
+            .values_list("pk", "starts_at", zone_of)[:shown]
+        )
+        sql, part_params = part.query.sql_with_params()
+        for n in range((days[-1] - days[0]).days + 1):
+            day = days[0] + n * ONE_DAY
+            if busy is not None and (zone, day) not in busy:
+                continue
+            bounds = {
+                _DAY_START: dt.datetime.combine(day, dt.time.min, tzinfo=tz),
+                _DAY_END: dt.datetime.combine(day + ONE_DAY, dt.time.min, tzinfo=tz),
+            }
+            parts.append(f"({sql})")
+            params += [bounds.get(param, param) for param in part_params]
+    if not parts:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        return cursor.fetchall()
 
 
 def _day(date, found, *, today, in_month=True) -> Day:
@@ -238,10 +344,17 @@ def _day(date, found, *, today, in_month=True) -> Day:
     return Day(date, in_month, date == today, visits, count)
 
 
-def month_grid(first: dt.date, visits, *, today: dt.date, shown: int = MONTH_SHOWN) -> Month:
+def month_grid(
+    first: dt.date,
+    visits,
+    *,
+    today: dt.date,
+    shown: int = MONTH_SHOWN,
+    counted: Counted | None = None,
+) -> Month:
     """The weeks of the month starting on `first`, each day with its count and first visits."""
     weeks = month_days(first)
-    found = visits_by_day(visits, [weeks[0][0], weeks[-1][-1]], shown=shown)
+    found = visits_by_day(visits, [weeks[0][0], weeks[-1][-1]], shown=shown, counted=counted)
     return Month(
         first,
         [
@@ -251,7 +364,9 @@ def month_grid(first: dt.date, visits, *, today: dt.date, shown: int = MONTH_SHO
     )
 
 
-def day_list(days: list[dt.date], visits, *, today: dt.date, shown: int) -> list[Day]:
+def day_list(
+    days: list[dt.date], visits, *, today: dt.date, shown: int, counted: Counted | None = None
+) -> list[Day]:
     """The consecutive `days` (a week, or one day), each with its count and first visits."""
-    found = visits_by_day(visits, days, shown=shown)
+    found = visits_by_day(visits, days, shown=shown, counted=counted)
     return [_day(day, found, today=today) for day in days]

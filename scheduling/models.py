@@ -325,6 +325,36 @@ class Visit(models.Model):
         return visit
 
 
+class VisitCount(models.Model):
+    """How many active visits (not cancelled) start in one 15-minute UTC bucket, for one zone
+    (their agreement's) and one technician (0: unassigned): what the calendar pages count their
+    days from (``calendars.visits_by_day``) instead of counting the month's visits (issue 14).
+
+    Derived data, written by database triggers only (migration 0006, for PostgreSQL and
+    SQLite): every write to a visit, whether ``save``, ``bulk_create``, ``queryset.update()``,
+    a delete or raw SQL, and a change of an agreement's zone, adjusts these rows in the same
+    transaction, so they cannot drift from the visits. Never write them from Python.
+
+    Every real zone's offset and every change of offset is a whole number of quarter hours,
+    so a bucket lies within one local day of its zone: a day's count is the sum of its buckets.
+    A row whose visits went elsewhere stays at 0."""
+
+    bucket = models.DateTimeField(help_text="The start (UTC) of the 15 minutes.")
+    time_zone = models.CharField(max_length=64)
+    technician = models.IntegerField(help_text="The technician's id; 0 for unassigned visits.")
+    visits = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket", "time_zone", "technician"], name="one_count_per_bucket"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.visits} visits from {self.bucket:%Y-%m-%d %H:%M} UTC ({self.time_zone})"
+
+
 class CalendarFeed(models.Model):
     """The secret address of an iCalendar feed: a customer's visits or a technician's.
 

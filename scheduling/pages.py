@@ -11,24 +11,25 @@ from django.utils import timezone
 from . import calendars
 
 
-def calendar_period(request, visits, *, today: dt.date) -> dict:
+def calendar_period(request, visits, *, today: dt.date, counted=None) -> dict:
     """The calendar page's context for ``?view=month&month=YYYY-MM`` (the default),
     ``?view=week&day=YYYY-MM-DD`` or ``?view=day&day=…``: each day with its number of visits and
     the first ones (``calendars.visits_by_day``). Anything unknown or out of range is this month,
-    this week or today, never an error."""
+    this week or today, never an error. `counted`: the stored counts that hold `visits`
+    (``calendars.Counted``), None to count them live."""
     view = calendars.parse_view(request.GET.get("view", ""))
     if view == "month":
         first = calendars.parse_month(request.GET.get("month", ""), today=today)
         return {
             "view": view,
-            "month": calendars.month_grid(first, visits, today=today),
+            "month": calendars.month_grid(first, visits, today=today, counted=counted),
             # The day the week and day buttons open: today in this month, else the 1st.
             "day": today if (today.year, today.month) == (first.year, first.month) else first,
         }
-    return days_period(request, visits, view=view, today=today)
+    return days_period(request, visits, view=view, today=today, counted=counted)
 
 
-def days_period(request, visits, *, view: str, today: dt.date) -> dict:
+def days_period(request, visits, *, view: str, today: dt.date, counted=None) -> dict:
     """The context of a week (``view="week"``) or one day of ``?day=YYYY-MM-DD`` (today when
     unknown): each day with its count and first visits, and the previous and next period."""
     day = calendars.parse_day(request.GET.get("day", ""), today=today)
@@ -41,7 +42,7 @@ def days_period(request, visits, *, view: str, today: dt.date) -> dict:
     return {
         "view": view,
         "day": day,
-        "days": calendars.day_list(days, visits, today=today, shown=shown),
+        "days": calendars.day_list(days, visits, today=today, shown=shown, counted=counted),
         "previous": day - step,
         "next": day + step,
     }

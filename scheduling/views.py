@@ -106,11 +106,12 @@ def calendar(request):
     visits = _for_technician(
         customer.apply(Visit.objects.all(), via="agreement__customer"), technician
     )
+    counted = _counted(technician, customer)
     return render(
         request,
         "scheduling/calendar.html",
         {
-            **calendar_period(request, visits, today=local_today()),
+            **calendar_period(request, visits, today=local_today(), counted=counted),
             "technicians": technicians(),
             "technician": technician,
             "customer": customer,
@@ -128,6 +129,16 @@ def _for_technician(visits, technician: str):
     if query_id(technician):
         return visits.filter(technician_id=query_id(technician))
     return visits
+
+
+def _counted(technician: str, customer) -> calendars.Counted | None:
+    """The stored counts that hold the calendar's visits for the same filters as
+    ``_for_technician``; none for a customer's (the counts are not per customer: counted live)."""
+    if customer.query:
+        return None
+    if technician == "none":
+        return calendars.Counted(technician=0)
+    return calendars.Counted(technician=query_id(technician))
 
 
 # Only the start: the list has no end (180,000 upcoming visits at 10,000 agreements) and the
@@ -598,7 +609,10 @@ def my_calendar(request):
         {
             "view": "month",
             "month": calendars.month_grid(
-                first, Visit.objects.filter(technician=request.user), today=today
+                first,
+                Visit.objects.filter(technician=request.user),
+                today=today,
+                counted=calendars.Counted(technician=request.user.pk),
             ),
             "day_url": reverse("scheduling:my_schedule") + "?view=day&",
             "title": "My calendar",

@@ -91,12 +91,12 @@ def test_the_staff_calendar_uses_the_same_queries_whatever_the_number_of_visits(
 ):
     client = client_for(staff)
     url = reverse("scheduling:calendar") + "?month=2027-03"
-    # session, user, the agreements' one zone, the count per day (none: nothing more to read),
+    # session, user, the zones of the month's stored counts (none: nothing more to read),
     # technicians for the filter (the customer filter is a search box: no list of customers)
-    _queries(client, url, django_assert_num_queries, 5)
+    _queries(client, url, django_assert_num_queries, 4)
     plan_term(make_term(lines=[{}, EVERY_TUESDAY]))
-    # + the count per day, the ids of the first 3 visits of each day, those visits (customer,
-    # line, technician joined)
+    # + the count per day (summed from the stored counts), the ids of the first 3 visits of
+    # each day, those visits (customer, line, technician joined)
     _queries(client, url, django_assert_num_queries, 7)
     for _ in range(4):
         plan_term(make_term(lines=[{}, EVERY_TUESDAY]))
