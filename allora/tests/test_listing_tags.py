@@ -1,0 +1,37 @@
+"""The list pages' cheap row helpers (allora/templatetags/listing.py) print exactly what the
+template code they replace printed: ``|date:"M j, Y"`` and the agreement status badge."""
+
+import datetime as dt
+
+from django.template import Context, Template
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agreements.models import Agreement
+from allora.templatetags.listing import short_date
+
+BADGE_PARTIAL_BEFORE = (
+    "<span class=\"badge text-bg-{% if status == 'active' %}success{% elif status == 'draft' %}"
+    "secondary{% elif status == 'sent' or status == 'customer_signed' %}warning"
+    "{% elif status == 'ending' %}info{% else %}dark{% endif %}\">{{ label }}</span>"
+)
+
+
+@given(st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2200, 12, 31)))
+def test_short_date_prints_what_the_date_filter_printed(day):
+    expected = Template('{{ day|date:"M j, Y" }}').render(Context({"day": day}))
+    assert short_date(day) == expected
+
+
+def test_short_date_of_nothing_is_empty_like_the_date_filter():
+    assert short_date(None) == "" == Template('{{ day|date:"M j, Y" }}').render(Context({}))
+
+
+def test_the_badge_tag_prints_what_the_partial_printed_for_every_status():
+    for status, label in Agreement.Status.choices:
+        agreement = Agreement(status=status)
+        before = Template(BADGE_PARTIAL_BEFORE).render(Context({"status": status, "label": label}))
+        after = Template("{% load listing %}{% agreement_badge agreement %}").render(
+            Context({"agreement": agreement})
+        )
+        assert after == before, status
