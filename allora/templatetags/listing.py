@@ -4,7 +4,7 @@ order starts again at page 1, and the export has no page: it is the whole filter
 
 from django import template
 from django.urls import reverse
-from django.utils.dates import MONTHS_3
+from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
 from django.utils.html import format_html
 from django.utils.text import capfirst
 
@@ -14,14 +14,19 @@ ARIA = {False: "ascending", True: "descending"}
 ARROW = {False: "▲", True: "▼"}
 
 
-# An agreement status's badge colour (Bootstrap's text-bg-*); any other status is "dark".
-AGREEMENT_BADGES = {
-    "active": "success",
-    "draft": "secondary",
-    "sent": "warning",
-    "customer_signed": "warning",
-    "ending": "info",
-}
+# A status's badge colour (Bootstrap's text-bg-*), and the colour of any other status.
+AGREEMENT_BADGES = (
+    {
+        "active": "success",
+        "draft": "secondary",
+        "sent": "warning",
+        "customer_signed": "warning",
+        "ending": "info",
+    },
+    "dark",
+)
+INVOICE_BADGES = {"paid": "success", "overdue": "danger", "void": "dark"}, "primary"
+VISIT_BADGES = {"completed": "success", "cancelled": "secondary", "moved": "info"}, "primary"
 
 
 def _query(request, **changes) -> str:
@@ -71,19 +76,46 @@ def sort_field(sort):
     return format_html('<input type="hidden" name="sort" value="{}">', sort.param)
 
 
+def _badge(obj, badges, label=None):
+    colours, other = badges
+    label = obj.get_status_display() if label is None else label
+    return format_html(
+        '<span class="badge text-bg-{}">{}</span>', colours.get(obj.status, other), label
+    )
+
+
+# The status badges are tags, not includes: a list shows 25 to 50 of them, and an include with
+# its chain of {% if %} was a fifth of rendering such a page.
 @register.simple_tag
 def agreement_badge(agreement):
-    """The agreement's status as a coloured badge (a tag, not an include: a list shows 25)."""
-    colour = AGREEMENT_BADGES.get(agreement.status, "dark")
+    """The agreement's status as a coloured badge."""
+    return _badge(agreement, AGREEMENT_BADGES)
+
+
+@register.simple_tag
+def invoice_badge(invoice):
+    """The invoice's status as a coloured badge."""
+    return _badge(invoice, INVOICE_BADGES)
+
+
+@register.simple_tag
+def visit_badge(visit, hide_flag=False):
+    """The visit's status as a coloured badge, then its flag (a clash, a holiday…) unless
+    ``hide_flag`` (customers do not see the flags)."""
+    badge = _badge(visit, VISIT_BADGES)
+    if not visit.flag or hide_flag:
+        return badge
     return format_html(
-        '<span class="badge text-bg-{}">{}</span>', colour, agreement.get_status_display()
+        '{} <span class="badge text-bg-warning">{}</span>', badge, visit.get_flag_display()
     )
 
 
 @register.filter
-def short_date(day):
-    """``day`` as "Nov 3, 2026": what ``|date:"M j, Y"`` prints, without its general format
-    parser (a list page prints 75 dates; the filter was a quarter of its rendering)."""
+def short_date(day, weekday=False):
+    """``day`` as "Nov 3, 2026" (``|short_date:"weekday"``: "Tue Nov 3, 2026"): what
+    ``|date:"M j, Y"`` (``"D M j, Y"``) prints, without its general format parser (a list page
+    prints 50 to 75 dates; the filter was a quarter of its rendering)."""
     if not day:
         return ""
-    return f"{capfirst(MONTHS_3[day.month])} {day.day}, {day.year}"
+    text = f"{capfirst(MONTHS_3[day.month])} {day.day}, {day.year}"
+    return f"{WEEKDAYS_ABBR[day.weekday()]} {text}" if weekday else text

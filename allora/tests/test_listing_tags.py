@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from agreements.models import Agreement
 from allora.templatetags.listing import short_date
+from billing.models import Invoice
+from scheduling.models import Visit
 
 BADGE_PARTIAL_BEFORE = (
     "<span class=\"badge text-bg-{% if status == 'active' %}success{% elif status == 'draft' %}"
@@ -35,3 +37,38 @@ def test_the_badge_tag_prints_what_the_partial_printed_for_every_status():
             Context({"agreement": agreement})
         )
         assert after == before, status
+
+
+@given(st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2200, 12, 31)))
+def test_short_date_with_the_weekday_prints_what_the_date_filter_printed(day):
+    expected = Template('{{ day|date:"D M j, Y" }}').render(Context({"day": day}))
+    assert short_date(day, "weekday") == expected
+
+
+INVOICE_PARTIAL_BEFORE = (
+    "<span class=\"badge text-bg-{% if invoice.status == 'paid' %}success{% elif invoice.status "
+    "== 'overdue' %}danger{% elif invoice.status == 'void' %}dark{% else %}primary{% endif %}\">"
+    "{{ invoice.get_status_display }}</span>"
+)
+VISIT_PARTIAL_BEFORE = (
+    "<span class=\"badge text-bg-{% if visit.status == 'completed' %}success{% elif visit.status "
+    "== 'cancelled' %}secondary{% elif visit.status == 'moved' %}info{% else %}primary{% endif %}"
+    '">{{ visit.get_status_display }}</span>{% if visit.flag and not hide_flag %} <span '
+    'class="badge text-bg-warning">{{ visit.get_flag_display }}</span>{% endif %}'
+)
+
+
+def test_the_invoice_and_visit_badges_print_what_their_partials_printed():
+    for status, _ in Invoice.Status.choices:
+        context = {"invoice": Invoice(status=status)}
+        before = Template(INVOICE_PARTIAL_BEFORE).render(Context(context))
+        after = Template('{% include "billing/_invoice_status.html" %}').render(Context(context))
+        assert after == before + "\n", status
+    for status, _ in Visit.Status.choices:
+        for flag in ("", *Visit.Flag.values):
+            for hide_flag in (None, True):
+                context = {"visit": Visit(status=status, flag=flag), "hide_flag": hide_flag}
+                before = Template(VISIT_PARTIAL_BEFORE).render(Context(context))
+                partial = '{% include "scheduling/_visit_status.html" %}'
+                after = Template(partial).render(Context(context))
+                assert after == before + "\n", (status, flag, hide_flag)
