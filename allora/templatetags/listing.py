@@ -2,8 +2,10 @@
 ``allora/spreadsheet.py``). Both keep the list's other query parameters (its filters); a new
 order starts again at page 1, and the export has no page: it is the whole filtered list."""
 
+from functools import lru_cache
+
 from django import template
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
 from django.utils.html import format_html
 from django.utils.text import capfirst
@@ -119,3 +121,19 @@ def short_date(day, weekday=False):
         return ""
     text = f"{capfirst(MONTHS_3[day.month])} {day.day}, {day.year}"
     return f"{WEEKDAYS_ABBR[day.weekday()]} {text}" if weekday else text
+
+
+# Any id: it stands for the row's in the pattern reversed once (an int, for <int:pk>).
+_ROW_ID = 987654321
+
+
+@lru_cache(maxsize=64)
+def _row_url_pattern(url_name, script_prefix):
+    return reverse(url_name, args=[_ROW_ID]).replace(str(_ROW_ID), "{}", 1)
+
+
+@register.simple_tag
+def row_url(url_name, pk):
+    """``{% url url_name pk %}`` for a list's rows: the URL is reversed once per name and the
+    row's id put in (``reverse`` was a fifth of rendering the 50 rows of the visit list)."""
+    return _row_url_pattern(url_name, get_script_prefix()).format(int(pk))

@@ -4,11 +4,12 @@ template code they replace printed: ``|date:"M j, Y"`` and the agreement status 
 import datetime as dt
 
 from django.template import Context, Template
-from hypothesis import given
+from django.urls import reverse, set_script_prefix
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agreements.models import Agreement
-from allora.templatetags.listing import short_date
+from allora.templatetags.listing import row_url, short_date
 from billing.models import Invoice
 from scheduling.models import Visit
 
@@ -72,3 +73,24 @@ def test_the_invoice_and_visit_badges_print_what_their_partials_printed():
                 partial = '{% include "scheduling/_visit_status.html" %}'
                 after = Template(partial).render(Context(context))
                 assert after == before + "\n", (status, flag, hide_flag)
+
+
+ROW_PAGES = (
+    "agreements:agreement_detail",
+    "agreements:customer_detail",
+    "agreements:renewal_review",
+    "billing:invoice_detail",
+    "scheduling:visit_detail",
+)
+
+
+@settings(deadline=None)  # the first example loads the URLconf
+@given(st.integers(min_value=1, max_value=2**63 - 1), st.sampled_from(["/", "/allora/"]))
+def test_row_url_is_the_url_tag_with_the_row_id_under_any_script_prefix(pk, prefix):
+    set_script_prefix(prefix)
+    try:
+        for name in ROW_PAGES:
+            assert row_url(name, pk) == reverse(name, args=[pk])
+            assert row_url(name, str(pk)) == reverse(name, args=[pk])
+    finally:
+        set_script_prefix("/")
