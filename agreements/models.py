@@ -755,6 +755,11 @@ class TermQuerySet(models.QuerySet):
         )
         return self.exclude(models.Exists(later))
 
+    def dates_only(self):
+        """What a list row shows of a term (its number and dates): no locked rates to decode
+        and no join for the default order by agreement (a prefetch needs neither)."""
+        return self.order_by().only("id", "agreement_id", "number", "start", "end")
+
 
 class Term(models.Model):
     """A one-year term [start, end) with its locked rates (a snapshot of Exhibit A)."""

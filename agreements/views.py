@@ -284,7 +284,9 @@ def _agreement_row(agreement):
 @staff_required
 def agreement_list(request, export=False):
     """The agreements, filtered and sorted; ``export``: the same list as a CSV download."""
-    agreements = Agreement.objects.select_related("customer").prefetch_related("terms")
+    agreements = Agreement.objects.select_related("customer").prefetch_related(
+        Prefetch("terms", queryset=Term.objects.dates_only())
+    )
     status = request.GET.get("status", "")
     number = request.GET.get("number", "").strip()[:20]
     customer = customer_filter(request)
@@ -659,7 +661,7 @@ def _renewal_window(today):
         .annotate(last_end=Subquery(latest_end[:1]))
         .select_related("customer")
         .prefetch_related(
-            "terms",
+            Prefetch("terms", queryset=Term.objects.dates_only()),
             Prefetch(
                 "termination_requests",
                 queryset=TerminationRequest.objects.filter(status="standing"),

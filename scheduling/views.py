@@ -183,7 +183,7 @@ def visit_list(request, export=False):
     elif attention:
         visits = visits.exclude(flag="")
     sort = VISIT_SORTING.parse(request.GET)
-    visits = sort.apply(visits.for_display())
+    visits = sort.apply(visits.for_list())
     if export:
         return queryset_download(f"visits-from-{since}.csv", VISIT_COLUMNS, visits, _visit_row)
     page = CappedPaginator(visits, UPCOMING_PAGE, cap=UPCOMING_CAP).get_page(

@@ -119,6 +119,25 @@ def test_the_visit_list_uses_the_same_queries_whatever_the_number_of_visits(
     _queries(client, url, django_assert_num_queries, 5)
 
 
+def test_the_visit_list_reads_each_row_it_shows_in_its_five_queries(
+    frozen, client_for, staff, django_assert_num_queries
+):
+    # The list reads only some columns (Visit.objects.for_list): what a row shows must be
+    # among them, or each row would read the rest (a query per row).
+    plan_term(make_term(lines=[{}, EVERY_TUESDAY]))
+    technician = UserFactory(role="staff", first_name="Tess", last_name="Ng")
+    Visit.objects.update(technician=technician, flag=Visit.Flag.CONFLICT)
+    client = client_for(staff)
+    url = reverse("scheduling:visit_list")
+    page = _queries(client, url, django_assert_num_queries, 5).content.decode()
+    assert "Tess Ng" in page and "Needs a technician" in page
+    visit = Visit.objects.select_related("agreement__customer").latest("starts_at")
+    assert visit.agreement.customer.legal_name in page and visit.agreement.number in page
+    with django_assert_num_queries(3):  # session, user, the visits
+        export = b"".join(client.get(reverse("scheduling:visit_export")).streaming_content)
+    assert b"Tess Ng" in export and visit.agreement.number.encode() in export
+
+
 def test_the_technicians_week_uses_the_same_queries_whatever_the_number_of_visits(
     frozen, client_for, staff, django_assert_num_queries
 ):
