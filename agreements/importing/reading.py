@@ -444,39 +444,18 @@ class CsvSource:
             if column not in CSV_HEADER:
                 yield RowError(1, column or "(empty)", "is not a known column")
         batch: list[tuple] = []
-        end = 1
-        while True:
-            start = end + 1
-            try:
-                cells = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as error:
-                yield self._broke(text, start, "file", f"Malformed CSV: {error}.")
-                return
-            end = reader.line_num
-            if not any(cell.strip() for cell in cells):
-                continue
-            if len(cells) != len(header):
-                reason = f"has {len(cells)} cells; the header has {len(header)}"
-                yield RowError(start, "row", reason)
-                continue
-            # The export neutralized formula cells with a leading ' (allora.spreadsheet).
-            row = {
-                c: unescape_cell(v.strip())
-                for c, v in zip(header, cells, strict=True)
-                if v.strip() != ""
-            }
-            kind = row.pop("type", "")
-            if kind not in CSV_COLUMNS:
-                yield RowError(start, "type", f"must be one of {', '.join(CSV_COLUMNS)}")
-                continue
-            for column in sorted(set(row) - set(CSV_COLUMNS[kind])):
-                yield RowError(start, column, f"does not apply to a {kind} row")
-                row.pop(column)
-            batch.append((kind, start, *_spooled(kind, row)))
-            if len(batch) == 1000:
-                self._insert(batch)
+        try:
+            for start, cells in numbered_rows(reader):
+                kind, row, problems = csv_row(header, cells, start)
+                yield from problems
+                if kind is None:
+                    continue
+                batch.append((kind, start, *_spooled(kind, row)))
+                if len(batch) == 1000:
+                    self._insert(batch)
+        except Malformed as error:
+            yield self._broke(text, error.line, "file", error.reason)
+            return
         self._insert(batch)
 
     def _broke(self, text, line, field_name, reason):
@@ -574,6 +553,42 @@ class CsvSource:
 
 def _none(kind, parent):
     return ()
+
+
+def numbered_rows(reader):
+    """(the line it starts on, cells) of each row after the header of a ``csv.reader``; a
+    malformed row raises ``Malformed``."""
+    end = 1
+    while True:
+        start = end + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise Malformed(start, f"Malformed CSV: {error}.") from None
+        end = reader.line_num
+        yield start, cells
+
+
+def csv_row(header, cells, line):
+    """A data row checked on its own: (kind, the row's cells by column, problems); kind is
+    None for a row that is skipped (blank, or reported whole). Columns that do not apply to the
+    kind are reported and dropped."""
+    if not any(cell.strip() for cell in cells):
+        return None, None, []
+    if len(cells) != len(header):
+        reason = f"has {len(cells)} cells; the header has {len(header)}"
+        return None, None, [RowError(line, "row", reason)]
+    # The export neutralized formula cells with a leading ' (allora.spreadsheet).
+    row = {c: unescape_cell(v.strip()) for c, v in zip(header, cells, strict=True) if v.strip()}
+    kind = row.pop("type", "")
+    if kind not in CSV_COLUMNS:
+        return None, None, [RowError(line, "type", f"must be one of {', '.join(CSV_COLUMNS)}")]
+    columns = sorted(set(row) - set(CSV_COLUMNS[kind]))
+    for column in columns:
+        row.pop(column)
+    return kind, row, [RowError(line, c, f"does not apply to a {kind} row") for c in columns]
 
 
 def _no_parent(ref, what):

@@ -1,18 +1,20 @@
 """The CSV reader before issue 14 (the whole file in memory, records grouped in dicts): the
-oracle the streamed reader (``reading.CsvSource``) is compared with, in test_import_csv_stream."""
+oracle the streamed reader (``reading.CsvSource``) is compared with, in test_import_csv_stream.
+The checks of a row on its own (``reading.csv_row``) are shared: the grouping is what changed."""
 
 import csv
 import io
 
 from agreements.importing.reading import (
     CHECKLIST_SEPARATOR,
-    CSV_COLUMNS,
     CSV_HEADER,
     MAX_PDF_BYTES,
     Document,
+    Malformed,
     _rates_head,
+    csv_row,
+    numbered_rows,
 )
-from allora.spreadsheet import unescape_cell
 
 
 class WholeCsvSource:
@@ -60,35 +62,19 @@ def _read_csv(text, report):
             report.error(1, column or "(empty)", "is not a known column")
     customers, agreements = {}, {}
     contacts, services, rates, changes = [], [], [], []
-    end = 1
+    rows = numbered_rows(reader)
     while True:
-        start = end + 1
         try:
-            cells = next(reader)
+            start, cells = next(rows)
         except StopIteration:
             break
-        except csv.Error as error:
-            report.error(start, "file", f"Malformed CSV: {error}.")
+        except Malformed as error:
+            report.error(error.line, "file", error.reason)
             return None
-        end = reader.line_num
-        if not any(cell.strip() for cell in cells):
+        kind, row, problems = csv_row(header, cells, start)
+        report.errors += problems
+        if kind is None:
             continue
-        if len(cells) != len(header):
-            report.error(start, "row", f"has {len(cells)} cells; the header has {len(header)}")
-            continue
-        # The export neutralized formula cells with a leading ' (allora.spreadsheet).
-        row = {
-            c: unescape_cell(v.strip())
-            for c, v in zip(header, cells, strict=True)
-            if v.strip() != ""
-        }
-        kind = row.pop("type", "")
-        if kind not in CSV_COLUMNS:
-            report.error(start, "type", f"must be one of {', '.join(CSV_COLUMNS)}")
-            continue
-        for column in sorted(set(row) - set(CSV_COLUMNS[kind])):
-            report.error(start, column, f"does not apply to a {kind} row")
-            row.pop(column)
         lines[id(row)] = start
         if kind == "customer":
             row["contacts"] = []
