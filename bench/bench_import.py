@@ -3,6 +3,8 @@
     .venv/bin/python bench/bench_import.py                       # 5,000 agreements, SQLite
     .venv/bin/python bench/bench_import.py --agreements 500
     .venv/bin/python bench/bench_import.py --database-url postgres://postgres@127.0.0.1:5432/allora_bench
+    .venv/bin/python bench/bench_import.py --csv                 # the same records as CSV
+    .venv/bin/python bench/bench_import.py --agreements 21800 --csv --write-only /tmp/big.csv
 
 It builds its own database (a temporary SQLite file unless --database-url names an empty
 database), writes a file of N customers (two contacts each) and N agreements signed on
@@ -33,6 +35,10 @@ def main():
     parser.add_argument("--agreements", type=int, default=5000)
     parser.add_argument("--database-url", help="an empty database to fill (default: SQLite)")
     parser.add_argument("--today", default="2026-11-28", help="import as of this date")
+    parser.add_argument("--csv", action="store_true", help="import a CSV file (default: JSON)")
+    parser.add_argument(
+        "--write-only", metavar="FILE", help="only write the file there (for manage.py)"
+    )
     args = parser.parse_args()
     today = dt.date.fromisoformat(args.today)
 
@@ -52,17 +58,20 @@ def main():
     from django.core.management import call_command
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
-
     from agreements import exporting, importing
     from agreements.models import Agreement, Term
     from agreements.tests.import_samples import sample_document
     from allora.models import Role, User
     from scheduling.models import Visit
 
-    admin = User.objects.create_user("bench-admin@allora.example", role=Role.ADMIN)
-    source = workdir / "agreements.json"
+    suffix = ".csv" if args.csv else ".json"
+    source = Path(args.write_only or workdir / f"agreements{suffix}")
     write_file(source, args.agreements, sample_document)
+    if args.write_only:
+        print(f"{source}: {source.stat().st_size / 1_000_000:.1f} MB")
+        return
+    call_command("migrate", verbosity=0)
+    admin = User.objects.create_user("bench-admin@allora.example", role=Role.ADMIN)
     size = source.stat().st_size / 1_000_000
     settings.IMPORT_MAX_BYTES = max(settings.IMPORT_MAX_BYTES, source.stat().st_size)
 
@@ -136,7 +145,10 @@ def bulk_insert_again(tables, connection):
 
 
 def write_file(path, count, sample_document):
-    """The file, record by record, so the bench's own memory stays small next to the import's."""
+    """The file (JSON, or CSV by its suffix), record by record, so the bench's own memory stays
+    small next to the import's."""
+    if path.suffix == ".csv":
+        return write_csv_file(path, count, sample_document)
     with path.open("w") as stream:
         stream.write('{"format": "allora-agreements", "version": 1,\n')
         for key in ("customers", "agreements"):
@@ -145,6 +157,24 @@ def write_file(path, count, sample_document):
                 record = sample_document(1, prefix=f"{index}-")[key][0]
                 stream.write((",\n" if index else "") + json.dumps(record, indent=1))
             stream.write("]" + (",\n" if key == "customers" else "}\n"))
+
+
+def write_csv_file(path, count, sample_document):
+    """The same records in the CSV format (``exporting.write_csv``, one header): all the
+    customers and contacts, then each agreement with its rates, rate changes and services."""
+    import io
+
+    from agreements.exporting import write_csv
+
+    with path.open("w", newline="") as stream:
+        for key in ("customers", "agreements"):
+            for index in range(count):
+                record = sample_document(1, prefix=f"{index}-")[key][0]
+                buffer = io.StringIO()
+                write_csv({"customers": [], "agreements": [], key: [record]}, buffer)
+                text = buffer.getvalue()
+                first = key == "customers" and index == 0
+                stream.write(text if first else text.split("\n", 1)[1])
 
 
 def peak_mb():

@@ -36,7 +36,8 @@ The package, in the order a file goes through it:
 
 - ``reading``: the file formats: JSON or CSV (its columns, ``CSV_COLUMNS``) read into the one
   shape above, each record with the line it starts on. JSON is read a record at a time (a
-  50 MB file is never held whole); CSV, whose rows name their parents anywhere, is read whole.
+  50 MB file is never held whole); CSV, whose rows name their parents anywhere, is read once
+  into a temporary SQLite table and each record read back from it with the rows naming it.
 - ``rows``: the row schemas (pydantic) and the checks of each row; bad fields are reported with
   their line.
 - ``importer``: the import itself, ``import_bytes`` / ``import_path`` / ``import_file``: check

@@ -14,6 +14,7 @@ import hashlib
 import io
 import pickle
 import tempfile
+from contextlib import closing
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -194,7 +195,7 @@ def import_file(open_file, *, name, size, by, today, dry_run=False, base_dir=Non
     source = open_source(open_file, name=name, report=report)
     if source is None:
         return report
-    with tempfile.TemporaryFile() as spool:
+    with closing(source), tempfile.TemporaryFile() as spool:
         importer = _Importer(source, report, by=by, today=today, base_dir=base_dir, spool=spool)
         importer.check(progress=progress or _no_progress)
         if not report.ok:

@@ -8,6 +8,9 @@ import io
 import json
 import math
 import re
+import sqlite3
+import tempfile
+from contextlib import closing
 from decimal import Decimal
 from json.decoder import JSONObject  # type: ignore[attr-defined]
 from json.scanner import make_scanner, py_make_scanner  # type: ignore[attr-defined]
@@ -82,14 +85,14 @@ class Malformed(Exception):
 def open_source(open_file, *, name: str, report: ImportReport):
     """The records of a file, to be read as many times as the import needs (``records``):
     ``open_file()`` gives its bytes as a fresh binary stream each time. JSON is read one record
-    at a time; CSV (whose rows may name a parent anywhere in the file) is read whole. None (and
-    the reason reported) for another kind of file."""
+    at a time; CSV (whose rows may name a parent anywhere in the file) is read once into a
+    temporary table and its records read back from it. None (and the reason reported) for
+    another kind of file. ``close()`` it once done."""
     suffix = Path(name).suffix.lower()
     if suffix == ".json":
         return JsonSource(open_file, report)
     if suffix == ".csv":
-        with open_file() as stream:
-            return CsvSource(stream.read(), report)
+        return CsvSource(open_file, report)
     report.error(0, "file", "The file must be .json or .csv.")
     return None
 
@@ -102,11 +105,12 @@ def read_document(data: bytes, *, name: str, report: ImportReport) -> Document |
         return None
     records: dict[str, list] = {}
     lines: dict[int, int] = {}
-    for key in ("customers", "agreements"):
-        records[key] = []
-        for raw, doc in source.records(key):
-            records[key].append(raw)
-            lines.update(doc._lines)
+    with closing(source):
+        for key in ("customers", "agreements"):
+            records[key] = []
+            for raw, doc in source.records(key):
+                records[key].append(raw)
+                lines.update(doc._lines)
     return None if source.malformed else Document(records, lines)
 
 
@@ -242,6 +246,9 @@ class JsonSource:
         self.counts: dict[str, int] = {}  # records of each list, once the file is read
         self.checked = False  # the file's own fields reported (once)
 
+    def close(self):
+        pass
+
     def records(self, key, *, quick=False):
         """(record, Document of its lines) of the ``customers`` or ``agreements`` list, in file
         order, the other list skipped; with ``quick``, parsed fast without the lines of nested
@@ -326,31 +333,6 @@ class JsonSource:
                 return count
 
 
-class CsvSource:
-    """A CSV file's records, read whole (a row may name its parent anywhere in the file)."""
-
-    def __init__(self, data: bytes, report):
-        self.malformed = True
-        self.counts: dict[str, int] = {}
-        self.document: Document | None = None
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            report.error(0, "file", f"The file is not UTF-8 text ({error.reason}).")
-            return
-        self.document = _read_csv(text, report)
-        if self.document is not None:
-            self.malformed = False
-            self.counts = {key: len(rows) for key, rows in self.document.data.items()}
-
-    def records(self, key, *, quick=False):
-        """(record, Document of the file's lines) of the ``customers`` or ``agreements``."""
-        if self.document is None:
-            return
-        for raw in self.document.data[key]:
-            yield raw, self.document
-
-
 CSV_COLUMNS = {
     "customer": (
         "external_ref legal_name address_line1 address_line2 city state postal_code phone "
@@ -398,110 +380,241 @@ def _rates_head(row):
     return rates
 
 
-def _read_csv(text, report):
-    csv.field_size_limit(MAX_PDF_BYTES * 2)  # a PDF may travel as base64 in a cell
-    reader = csv.reader(io.StringIO(text, newline=""))
-    lines = {}
-    try:
-        header = [column.strip() for column in next(reader, [])]
-    except csv.Error as error:
-        report.error(1, "file", f"Malformed CSV: {error}.")
-        return None
-    if "type" not in header:
-        report.error(1, "type", "The first line must be the header, with a “type” column.")
-        return None
-    for column in header:
-        if column not in CSV_HEADER:
-            report.error(1, column or "(empty)", "is not a known column")
-    customers, agreements = {}, {}
-    contacts, services, rates, changes = [], [], [], []
+class CsvSource:
+    """A CSV file's records, streamed: a row may name its parent anywhere in the file, so one
+    pass reads the rows (each checked on its own) into a temporary SQLite table, by kind and
+    reference, and ``records`` reads each customer or agreement back with its rows. Only a row
+    at a time and one record's rows are in memory."""
+
+    def __init__(self, open_file, report):
+        self.malformed = True
+        self.counts: dict[str, int] = {}
+        self._dir = tempfile.TemporaryDirectory(prefix="allora-import-")
+        self.db = sqlite3.connect(Path(self._dir.name) / "rows.sqlite3")
+        self.db.executescript(
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
+            "CREATE TABLE row (seq INTEGER PRIMARY KEY, kind TEXT, line INTEGER, key TEXT,"
+            " parent TEXT, term TEXT, data TEXT);"
+        )
+        self._broken = False  # malformed, or no header: its rows are not read
+        try:
+            with open_file() as stream:
+                text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+                problems = list(self._spool(text))
+        except UnicodeDecodeError as error:
+            report.error(0, "file", f"The file is not UTF-8 text ({error.reason}).")
+            return
+        report.errors += problems
+        if self._broken:
+            return
+        self.db.executescript(
+            "CREATE INDEX row_key ON row (kind, key, seq);"
+            "CREATE INDEX row_parent ON row (kind, parent, seq);"
+        )
+        report.errors += self._orphans()
+        self.malformed = False
+        self.counts = {
+            "customers": self._count("customer"),
+            "agreements": self._count("agreement"),
+        }
+
+    def close(self):
+        self.db.close()
+        self._dir.cleanup()
+
+    def _count(self, kind):
+        return self.db.execute("SELECT count(*) FROM row WHERE kind = ?", (kind,)).fetchone()[0]
+
+    def _spool(self, text):
+        """Read the rows into the table; yield each problem of a row on its own. A malformed
+        file's problem comes last (``_broken``), once the rest of it is read: it must still be
+        UTF-8."""
+        csv.field_size_limit(MAX_PDF_BYTES * 2)  # a PDF may travel as base64 in a cell
+        reader = csv.reader(text)
+        try:
+            header = [column.strip() for column in next(reader, [])]
+        except csv.Error as error:
+            yield self._broke(text, 1, "file", f"Malformed CSV: {error}.")
+            return
+        if "type" not in header:
+            reason = "The first line must be the header, with a “type” column."
+            yield self._broke(text, 1, "type", reason)
+            return
+        for column in header:
+            if column not in CSV_HEADER:
+                yield RowError(1, column or "(empty)", "is not a known column")
+        batch: list[tuple] = []
+        try:
+            for start, cells in numbered_rows(reader):
+                kind, row, problems = csv_row(header, cells, start)
+                yield from problems
+                if kind is None:
+                    continue
+                batch.append((kind, start, *_spooled(kind, row)))
+                if len(batch) == 1000:
+                    self._insert(batch)
+        except Malformed as error:
+            yield self._broke(text, error.line, "file", error.reason)
+            return
+        self._insert(batch)
+
+    def _broke(self, text, line, field_name, reason):
+        """The problem that stops the reading of a file, once the rest of it is read: it must
+        still be UTF-8."""
+        while text.read(_CHUNK):
+            pass
+        self._broken = True
+        return RowError(line, field_name, reason)
+
+    def _insert(self, batch):
+        self.db.executemany(
+            "INSERT INTO row (kind, line, key, parent, term, data) VALUES (?, ?, ?, ?, ?, ?)",
+            batch,
+        )
+        batch.clear()
+
+    def _orphans(self):
+        """The rows that name no parent of this file (and rates of a term with no rate change),
+        as the whole-file reader reported them: contacts, services, rate changes, rates."""
+        for kind, parent, field_name in (
+            ("contact", "customer", "customer_ref"),
+            ("service", "agreement", "agreement_ref"),
+            ("rate_change", "agreement", "agreement_ref"),
+        ):
+            for line, ref in self.db.execute(
+                "SELECT line, parent FROM row WHERE kind = ? AND parent NOT IN"
+                " (SELECT key FROM row WHERE kind = ?) ORDER BY seq",
+                (kind, parent),
+            ):
+                yield RowError(line, field_name, _no_parent(ref, parent))
+        for line, ref, term, found in self.db.execute(
+            "SELECT line, parent, term, parent IN (SELECT key FROM row WHERE kind = 'agreement')"
+            " AS found FROM row AS rate WHERE kind = 'rate' AND (NOT found OR term IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM row AS change WHERE change.kind = 'rate_change'"
+            " AND change.parent = rate.parent AND change.term = rate.term)) ORDER BY seq"
+        ):
+            if not found:
+                yield RowError(line, "agreement_ref", _no_parent(ref, "agreement"))
+            else:
+                reason = f"no rate_change row for term {term} of this agreement"
+                yield RowError(line, "term", reason)
+
+    def _rows(self, kind, parent):
+        for line, term, data in self.db.execute(
+            "SELECT line, term, data FROM row WHERE kind = ? AND parent = ? ORDER BY seq",
+            (kind, parent),
+        ):
+            yield line, term, json.loads(data)
+
+    def records(self, key, *, quick=False):
+        """(record, Document of its lines) of the ``customers`` or ``agreements``, in the order
+        of their references' first rows (rows of the same reference together); the first row
+        of a reference gets the rows that name it."""
+        if self.malformed:
+            return
+        kind = key.removesuffix("s")
+        for seq, line, ref, data, first in self.db.execute(
+            "SELECT seq, line, row.key, data, first FROM row JOIN (SELECT key, min(seq) AS first"
+            " FROM row WHERE kind = :kind GROUP BY key) AS refs ON row.key = refs.key"
+            " WHERE kind = :kind ORDER BY first, seq",
+            {"kind": kind},
+        ):
+            record = json.loads(data)
+            lines = {id(record): line}
+            children = self._rows if seq == first else _none
+            if kind == "customer":
+                record["contacts"] = []
+                for child_line, _term, contact in children("contact", ref):
+                    record["contacts"].append(contact)
+                    lines[id(contact)] = child_line
+            else:
+                self._agreement(record, ref, lines, children)
+            yield record, Document(None, lines)
+
+    @staticmethod
+    def _agreement(record, ref, lines, children):
+        record.update(rate_changes=[], services=[])
+        lines[id(record["rates"])] = lines[id(record)]
+        for line, _term, service in children("service", ref):
+            record["services"].append(service)
+            lines[id(service)] = line
+        for line, _term, change in children("rate_change", ref):
+            record["rate_changes"].append(change)
+            lines[id(change)] = lines[id(change["rates"])] = line
+        for line, term, rate in children("rate", ref):
+            lines[id(rate)] = line
+            if term is None:
+                record["rates"]["rates"].append(rate)
+                continue
+            change = next((c for c in record["rate_changes"] if c.get("term") == term), None)
+            if change is not None:  # else reported (``_orphans``)
+                change["rates"]["rates"].append(rate)
+
+
+def _none(kind, parent):
+    return ()
+
+
+def numbered_rows(reader):
+    """(the line it starts on, cells) of each row after the header of a ``csv.reader``; a
+    malformed row raises ``Malformed``."""
     end = 1
     while True:
         start = end + 1
         try:
             cells = next(reader)
         except StopIteration:
-            break
+            return
         except csv.Error as error:
-            report.error(start, "file", f"Malformed CSV: {error}.")
-            return None
+            raise Malformed(start, f"Malformed CSV: {error}.") from None
         end = reader.line_num
-        if not any(cell.strip() for cell in cells):
-            continue
-        if len(cells) != len(header):
-            report.error(start, "row", f"has {len(cells)} cells; the header has {len(header)}")
-            continue
-        # The export neutralized formula cells with a leading ' (allora.spreadsheet).
-        row = {
-            c: unescape_cell(v.strip())
-            for c, v in zip(header, cells, strict=True)
-            if v.strip() != ""
-        }
-        kind = row.pop("type", "")
-        if kind not in CSV_COLUMNS:
-            report.error(start, "type", f"must be one of {', '.join(CSV_COLUMNS)}")
-            continue
-        for column in sorted(set(row) - set(CSV_COLUMNS[kind])):
-            report.error(start, column, f"does not apply to a {kind} row")
-            row.pop(column)
-        lines[id(row)] = start
-        if kind == "customer":
-            row["contacts"] = []
-            customers.setdefault(row.get("external_ref"), []).append(row)
-        elif kind == "contact":
-            contacts.append(row)
-        elif kind == "agreement":
-            row.update(rates=_rates_head(row), rate_changes=[], services=[])
-            lines[id(row["rates"])] = start
-            agreements.setdefault(row.get("external_ref"), []).append(row)
-        elif kind == "service":
-            if CHECKLIST_SEPARATOR in row.get("checklist", "") or "checklist" in row:
-                row["checklist"] = [i.strip() for i in row["checklist"].split(CHECKLIST_SEPARATOR)]
-            services.append(row)
-        elif kind == "rate":
-            rates.append(row)
-        else:
-            change_rates = _rates_head(row)
-            lines[id(change_rates)] = start
-            row["rates"] = change_rates
-            changes.append(row)
+        yield start, cells
 
-    def parent(row, table, ref_field, what):
-        ref = row.pop(ref_field, None)
-        found = table.get(ref)
-        if not found:
-            report.error(lines[id(row)], ref_field, f"names no {what} row of this file: {ref!r}")
-            return None
-        return found[0]
 
-    for row in contacts:
-        if customer := parent(row, customers, "customer_ref", "customer"):
-            customer["contacts"].append(row)
-    for row in services:
-        if agreement := parent(row, agreements, "agreement_ref", "agreement"):
-            agreement["services"].append(row)
-    for row in changes:
-        if agreement := parent(row, agreements, "agreement_ref", "agreement"):
-            agreement["rate_changes"].append(row)
-    for row in rates:
-        line = lines[id(row)]
-        agreement = parent(row, agreements, "agreement_ref", "agreement")
-        if agreement is None:
-            continue
+def csv_row(header, cells, line):
+    """A data row checked on its own: (kind, the row's cells by column, problems); kind is
+    None for a row that is skipped (blank, or reported whole). Columns that do not apply to the
+    kind are reported and dropped."""
+    if not any(cell.strip() for cell in cells):
+        return None, None, []
+    if len(cells) != len(header):
+        reason = f"has {len(cells)} cells; the header has {len(header)}"
+        return None, None, [RowError(line, "row", reason)]
+    # The export neutralized formula cells with a leading ' (allora.spreadsheet).
+    row = {c: unescape_cell(v.strip()) for c, v in zip(header, cells, strict=True) if v.strip()}
+    kind = row.pop("type", "")
+    if kind not in CSV_COLUMNS:
+        return None, None, [RowError(line, "type", f"must be one of {', '.join(CSV_COLUMNS)}")]
+    columns = sorted(set(row) - set(CSV_COLUMNS[kind]))
+    for column in columns:
+        row.pop(column)
+    return kind, row, [RowError(line, c, f"does not apply to a {kind} row") for c in columns]
+
+
+def _no_parent(ref, what):
+    return f"names no {what} row of this file: {json.loads(ref)!r}"
+
+
+def _spooled(kind, row):
+    """(key, parent, term, data) of a row as the table keeps it: references as JSON (a missing
+    one is ``null``, so rows without one still find each other), the record in the JSON
+    shape."""
+    key = parent = term = None
+    if kind in ("customer", "agreement"):
+        key = json.dumps(row.get("external_ref"))
+    else:
+        parent = json.dumps(row.pop("customer_ref" if kind == "contact" else "agreement_ref", None))
+    if kind == "agreement":
+        row["rates"] = _rates_head(row)
+    elif kind == "service":
+        if CHECKLIST_SEPARATOR in row.get("checklist", "") or "checklist" in row:
+            row["checklist"] = [i.strip() for i in row["checklist"].split(CHECKLIST_SEPARATOR)]
+    elif kind == "rate":
         term = row.pop("term", None)
-        rate = {key: row[f"rate_{key}"] for key in ("kind", "name") if f"rate_{key}" in row}
-        rate.update({key: row[key] for key in ("unit", "price") if key in row})
-        lines[id(rate)] = line
-        if term is None:
-            agreement["rates"]["rates"].append(rate)
-            continue
-        change = next((c for c in agreement["rate_changes"] if c.get("term") == term), None)
-        if change is None:
-            report.error(line, "term", f"no rate_change row for term {term} of this agreement")
-            continue
-        change["rates"]["rates"].append(rate)
-    data = {
-        "customers": [row for rows in customers.values() for row in rows],
-        "agreements": [row for rows in agreements.values() for row in rows],
-    }
-    return Document(data, lines)
+        rate = {name: row[f"rate_{name}"] for name in ("kind", "name") if f"rate_{name}" in row}
+        rate.update({name: row[name] for name in ("unit", "price") if name in row})
+        row = rate
+    elif kind == "rate_change":
+        term = row.get("term")
+        row["rates"] = _rates_head(row)
+    return key, parent, term, json.dumps(row)
