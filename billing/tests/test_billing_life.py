@@ -15,7 +15,7 @@ import pytest
 from dateutil.rrule import rrulestr
 from django.core import mail
 from django.db import transaction
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from agreements import lifecycle, signing
@@ -254,15 +254,26 @@ lives = st.fixed_dictionaries(
 )
 
 
+def natural_end(life) -> dt.date:
+    """The first day the agreement no longer serves without an early termination: the end of
+    term 1 after a timely request, else the horizon (a late request renews it)."""
+    if life["request"] is not None and day(life["request"]) <= dt.date(2027, 12, 1):
+        return dt.date(2028, 1, 1)
+    return HORIZON
+
+
+def terminated_early_on(life) -> dt.date | None:
+    """The day of the early termination, when it comes before the natural end: an agreement
+    that has already ended cannot be terminated early (a life drew one on the very day a timely
+    request ended it)."""
+    if life["early"] is not None and day(life["early"]) < natural_end(life):
+        return day(life["early"])
+    return None
+
+
 def live_through(life) -> dt.date:
     """The first day the agreement no longer serves (for the events that need it live)."""
-    ends = [HORIZON]
-    if life["request"] is not None:
-        received = day(life["request"])
-        ends.append(dt.date(2028, 1, 1) if received <= dt.date(2027, 12, 1) else HORIZON)
-    if life["early"] is not None:
-        ends.append(day(life["early"]))
-    return min(ends)
+    return terminated_early_on(life) or natural_end(life)
 
 
 def events(life, agreement, users):
@@ -297,7 +308,7 @@ def events(life, agreement, users):
             line = "emergency" if after_hours else kind
             log = partial(log_hours, agreement, line, worked, hours, by=staff, today=worked)
             found.append((worked, partial(log, after_hours=after_hours)))
-    if life["early"] is not None and day(life["early"]) == until:
+    if terminated_early_on(life):
         found.append((until, partial(lifecycle.terminate_early, agreement, by=admin, today=until)))
     return sorted(found, key=lambda item: item[0])
 
@@ -498,6 +509,18 @@ LIVES_PER_SHARD = max(1, int(os.environ.get("BILLING_LIVES", "24")) // SHARDS)
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(life=lives)
+# Found by a generated life: a timely request ends the agreement on 2028-01-01 and the early
+# termination was drawn for that very day (the life must not act on an ended agreement).
+@example(
+    life={
+        "billing_day": 28,
+        "amendment": None,
+        "request": 242,
+        "early": 365,
+        "usage": [],
+        "runs": [7, 94, 150, 154, 178, 197, 212],
+    }
+)
 def test_any_schedule_of_runs_bills_the_same_and_what_is_owed_once(
     shard, life, customer_a, alice, admin, staff
 ):
