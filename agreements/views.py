@@ -651,14 +651,11 @@ RENEWALS_PAGE = 25
 
 def _renewal_window(today):
     """Live agreements whose current term ends within 90 days, with what the queue shows."""
-    # Terms ending in the window that are their agreement's latest (the index on the end finds
-    # them), not a MAX over every agreement's terms.
-    ending = Term.objects.filter(end__gt=today, end__lte=today + dt.timedelta(days=90))
-    latest_end = Term.objects.filter(agreement=OuterRef("pk")).order_by("-number").values("end")
+    # The latest term's end is stored on the agreement (kept by triggers): the window and its
+    # order by end are a range of one index, a page read without the others (issue 14).
     return (
         Agreement.objects.live()
-        .filter(pk__in=ending.latest_of_each().values("agreement"))
-        .annotate(last_end=Subquery(latest_end[:1]))
+        .filter(term_end__gt=today, term_end__lte=today + dt.timedelta(days=90))
         .select_related("customer")
         .prefetch_related(
             Prefetch("terms", queryset=Term.objects.dates_only()),
@@ -672,11 +669,9 @@ def _renewal_window(today):
     )
 
 
-# The window is bounded (terms ending within 90 days); its end is the latest term's (a
-# subquery, over that window only).
 RENEWAL_SORTING = Sorting(
     {
-        "end": ("last_end", "number"),
+        "end": ("term_end", "number"),
         "number": ("number",),
         "customer": ("customer__legal_name", "number"),
     },

@@ -13,7 +13,7 @@ from django.core import mail
 from django.core.mail import EmailMultiAlternatives
 from django.urls import reverse
 
-from agreements.models import RateReview, TerminationRequest
+from agreements.models import RateReview, Term, TerminationRequest
 from agreements.tests.factories import agreement_for_2027
 from billing.tests.factories import published_card
 
@@ -27,19 +27,54 @@ def agreement(customer_a, alice, admin):
     return agreement_for_2027(customer=customer_a, customer_user=alice, admin=admin)
 
 
+@pytest.mark.parametrize("others", [0, 3])
 @time_machine.travel(NOW)
 def test_queue_lists_agreements_ending_within_90_days_in_constant_queries(
-    client_for, admin, agreement, customer_b, bob, django_assert_num_queries
+    client_for, admin, agreement, customer_b, bob, django_assert_num_queries, others
 ):
-    for _ in range(3):
+    for _ in range(others):
         agreement_for_2027(customer=customer_b, customer_user=bob, admin=admin)
     client = client_for(admin)
-    # session, user, how many agreements are in the window, a page of them, their terms,
-    # standing requests, reviews
+    # session, user, how many agreements are in the window (the stored ends' index), a page of
+    # them, their terms, standing requests, reviews: the same whatever the number of agreements
     with django_assert_num_queries(7):
         response = client.get(reverse("agreements:renewal_queue"))
-    assert len(response.context["agreements"]) == 4
+    assert len(response.context["agreements"]) == 1 + others
     assert agreement.number in response.content.decode()
+
+
+@time_machine.travel(NOW)
+def test_queue_follows_the_latest_terms_end_whatever_writes_the_terms(
+    client_for, admin, agreement, customer_b, bob
+):
+    """The queue reads the end stored on the agreement (kept by triggers): a term shortened
+    by an update comes first, an agreement renewed past the window leaves it."""
+    sooner, renewed = (
+        agreement_for_2027(customer=customer_b, customer_user=bob, admin=admin) for _ in range(2)
+    )
+    Term.objects.filter(agreement=sooner).update(end=dt.date(2027, 12, 20))
+    latest = renewed.terms.get()
+    Term.objects.bulk_create(
+        [
+            Term(
+                agreement=renewed,
+                number=2,
+                start=latest.end,
+                end=dt.date(2029, 1, 1),
+                locked_rates=latest.locked_rates,
+                version=latest.version,
+            )
+        ]
+    )
+    client = client_for(admin)
+    listed = client.get(reverse("agreements:renewal_queue")).context["agreements"]
+    assert [a.number for a in listed] == [sooner.number, agreement.number]
+    assert [a.queue_term.last_day for a in listed] == [dt.date(2027, 12, 19), dt.date(2027, 12, 31)]
+    response = client.get(reverse("agreements:renewal_export"))
+    export = b"".join(response.streaming_content).decode()
+    assert renewed.number not in export and export.index(sooner.number) < export.index(
+        agreement.number
+    )
 
 
 @time_machine.travel(NOW)
