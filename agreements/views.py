@@ -650,12 +650,19 @@ def signed_pdf(request, pk):
 RENEWALS_PAGE = 25
 
 
-def _renewal_window(today):
-    """Live agreements whose current term ends within 90 days, with what the queue shows."""
+def _in_renewal_window(today):
+    """Live agreements whose current term ends within 90 days."""
     # The latest term's end is stored on the agreement (kept by triggers): the window and its
-    # order by end are a range of one index, a page read without the others (issue 14). What a
-    # row shows of the latest term, the standing request and the next term's review comes in
-    # the same query (index probes for the page's rows only), not three prefetches.
+    # order by end are a range of one index, a page read without the others (issue 14).
+    return Agreement.objects.live().filter(
+        term_end__gt=today, term_end__lte=today + dt.timedelta(days=90)
+    )
+
+
+def _queue_facts():
+    """What a queue row shows of the latest term, the standing request and the next term's
+    review, as subqueries of the page query (index probes for the page's rows only, not three
+    prefetches). Built once: building them costs more than running them."""
     latest = Term.objects.filter(agreement=OuterRef("pk")).order_by("-number")
     standing = TerminationRequest.objects.filter(
         agreement=OuterRef("pk"), status=TerminationRequest.Status.STANDING
@@ -663,22 +670,29 @@ def _renewal_window(today):
     review = RateReview.objects.filter(
         agreement=OuterRef("pk"), term_number=OuterRef("queue_term_number") + 1
     )
+    return {
+        "queue_term_number": Subquery(latest.values("number")[:1]),
+        **{
+            f"queue_request_{field}": Subquery(standing.values(field)[:1])
+            for field in ("timely", "effective_end")
+        },
+        **{
+            f"queue_review_{field}": Subquery(review.values(field)[:1])
+            for field in ("method", "uplift_percent", "status")
+        },
+    }
+
+
+QUEUE_FACTS = _queue_facts()
+
+
+def _renewal_window(today):
+    """The window with what the queue shows (a row's columns only)."""
     return (
-        Agreement.objects.live()
-        .filter(term_end__gt=today, term_end__lte=today + dt.timedelta(days=90))
+        _in_renewal_window(today)
         .select_related("customer")
         .only("id", "number", "status", "term_end", "customer__id", "customer__legal_name")
-        .annotate(
-            queue_term_number=Subquery(latest.values("number")[:1]),
-            **{
-                f"queue_request_{field}": Subquery(standing.values(field)[:1])
-                for field in ("timely", "effective_end")
-            },
-            **{
-                f"queue_review_{field}": Subquery(review.values(field)[:1])
-                for field in ("method", "uplift_percent", "status")
-            },
-        )
+        .annotate(**QUEUE_FACTS)
     )
 
 
@@ -754,9 +768,11 @@ def renewal_queue(request, export=False):
     if export:
         return queryset_download(f"renewals-{today}.csv", RENEWAL_COLUMNS, window, _renewal_row)
     # A page at a time: at 10,000 agreements a quarter of them end within 90 days (issue 14).
-    page = Paginator(window, RENEWALS_PAGE).get_page(request.GET.get("page"))
+    paginator = Paginator(window, RENEWALS_PAGE)
+    paginator.count = _in_renewal_window(today).count()  # the index alone, no subqueries
+    page = paginator.get_page(request.GET.get("page"))
     agreements = [_with_queue_facts(agreement) for agreement in page]
-    form = BulkRateReviewForm(queryset=_renewal_window(today))
+    form = BulkRateReviewForm(queryset=_in_renewal_window(today))
     return render(
         request,
         "agreements/renewal_queue.html",
@@ -768,7 +784,9 @@ def renewal_queue(request, export=False):
 @require_POST
 def renewal_bulk(request):
     today = local_today()
-    form = BulkRateReviewForm(request.POST, queryset=_renewal_window(today))
+    form = BulkRateReviewForm(
+        request.POST, queryset=_in_renewal_window(today).select_related("customer")
+    )
     if not form.is_valid():
         for errors in form.errors.values():
             messages.error(request, " ".join(errors))
