@@ -442,13 +442,28 @@ class Agreement(models.Model):
     # Why the monthly run could not price this agreement (empty: it bills normally).
     billing_problem = models.CharField(max_length=500, blank=True)
     billing_problem_since = models.DateTimeField(null=True, blank=True)
+    # The latest term's end (exclusive; NULL before the first term), for the renewal queue.
+    # Kept by database triggers on agreements_term (migration 0018) whatever writes the terms;
+    # a write of it from here is put back to the terms' value.
+    term_end = models.DateField(
+        null=True, editable=False, help_text="The end of the latest term (kept by triggers)."
+    )
 
     objects = AgreementQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
-        # The agreement list's order (newest first, then id).
-        indexes = [models.Index(fields=["-created_at", "-id"], name="agreement_newest")]
+        indexes = [
+            # The agreement list's order (newest first, then id).
+            models.Index(fields=["-created_at", "-id"], name="agreement_newest"),
+            # Live agreements (``LIVE``) by the end of their latest term: the renewal queue's
+            # window and order, a page read without the others.
+            models.Index(
+                fields=["term_end", "number"],
+                condition=models.Q(status__in=["active", "ending"]),
+                name="agreement_live_term_end",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.number} – {self.customer}"

@@ -3,6 +3,7 @@ amending), renewal review and termination requests. The customer's side of the s
 in ``portal/views/agreements.py``; what both use is in ``agreements/pages.py``."""
 
 import datetime as dt
+from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -649,34 +650,55 @@ def signed_pdf(request, pk):
 RENEWALS_PAGE = 25
 
 
-def _renewal_window(today):
-    """Live agreements whose current term ends within 90 days, with what the queue shows."""
-    # Terms ending in the window that are their agreement's latest (the index on the end finds
-    # them), not a MAX over every agreement's terms.
-    ending = Term.objects.filter(end__gt=today, end__lte=today + dt.timedelta(days=90))
-    latest_end = Term.objects.filter(agreement=OuterRef("pk")).order_by("-number").values("end")
-    return (
-        Agreement.objects.live()
-        .filter(pk__in=ending.latest_of_each().values("agreement"))
-        .annotate(last_end=Subquery(latest_end[:1]))
-        .select_related("customer")
-        .prefetch_related(
-            Prefetch("terms", queryset=Term.objects.dates_only()),
-            Prefetch(
-                "termination_requests",
-                queryset=TerminationRequest.objects.filter(status="standing"),
-                to_attr="standing_requests",
-            ),
-            "rate_reviews",
-        )
+def _in_renewal_window(today):
+    """Live agreements whose current term ends within 90 days."""
+    # The latest term's end is stored on the agreement (kept by triggers): the window and its
+    # order by end are a range of one index, a page read without the others (issue 14).
+    return Agreement.objects.live().filter(
+        term_end__gt=today, term_end__lte=today + dt.timedelta(days=90)
     )
 
 
-# The window is bounded (terms ending within 90 days); its end is the latest term's (a
-# subquery, over that window only).
+def _queue_facts():
+    """What a queue row shows of the latest term, the standing request and the next term's
+    review, as subqueries of the page query (index probes for the page's rows only, not three
+    prefetches). Built once: building them costs more than running them."""
+    latest = Term.objects.filter(agreement=OuterRef("pk")).order_by("-number")
+    standing = TerminationRequest.objects.filter(
+        agreement=OuterRef("pk"), status=TerminationRequest.Status.STANDING
+    ).order_by("-received_at")
+    review = RateReview.objects.filter(
+        agreement=OuterRef("pk"), term_number=OuterRef("queue_term_number") + 1
+    )
+    return {
+        "queue_term_number": Subquery(latest.values("number")[:1]),
+        **{
+            f"queue_request_{field}": Subquery(standing.values(field)[:1])
+            for field in ("timely", "effective_end")
+        },
+        **{
+            f"queue_review_{field}": Subquery(review.values(field)[:1])
+            for field in ("method", "uplift_percent", "status")
+        },
+    }
+
+
+QUEUE_FACTS = _queue_facts()
+
+
+def _renewal_window(today):
+    """The window with what the queue shows (a row's columns only)."""
+    return (
+        _in_renewal_window(today)
+        .select_related("customer")
+        .only("id", "number", "status", "term_end", "customer__id", "customer__legal_name")
+        .annotate(**QUEUE_FACTS)
+    )
+
+
 RENEWAL_SORTING = Sorting(
     {
-        "end": ("last_end", "number"),
+        "end": ("term_end", "number"),
         "number": ("number",),
         "customer": ("customer__legal_name", "number"),
     },
@@ -688,14 +710,35 @@ RENEWAL_COLUMNS = (
 )  # fmt: skip
 
 
+def _two_places(percent):
+    """A percentage read through a subquery as the column reads it (SQLite leaves 5, not 5.00)."""
+    return None if percent is None else percent.quantize(Decimal("0.01"))
+
+
 def _with_queue_facts(agreement):
     """The agreement with what its queue row shows: its latest term, standing termination
-    request and the rate review of the next term (from the prefetched rows)."""
-    term = agreement.latest_term
-    agreement.queue_term = term
-    agreement.queue_request = next(iter(agreement.standing_requests), None)
-    agreement.queue_review = next(
-        (r for r in agreement.rate_reviews.all() if r.term_number == term.number + 1), None
+    request and the rate review of the next term (from the window's annotations)."""
+    number = agreement.queue_term_number
+    agreement.queue_term = Term(agreement_id=agreement.pk, number=number, end=agreement.term_end)
+    agreement.queue_request = (
+        TerminationRequest(
+            agreement_id=agreement.pk,
+            timely=agreement.queue_request_timely,
+            effective_end=agreement.queue_request_effective_end,
+        )
+        if agreement.queue_request_effective_end
+        else None
+    )
+    agreement.queue_review = (
+        RateReview(
+            agreement_id=agreement.pk,
+            term_number=number + 1,
+            method=agreement.queue_review_method,
+            uplift_percent=_two_places(agreement.queue_review_uplift_percent),
+            status=agreement.queue_review_status,
+        )
+        if agreement.queue_review_method
+        else None
     )
     return agreement
 
@@ -725,9 +768,11 @@ def renewal_queue(request, export=False):
     if export:
         return queryset_download(f"renewals-{today}.csv", RENEWAL_COLUMNS, window, _renewal_row)
     # A page at a time: at 10,000 agreements a quarter of them end within 90 days (issue 14).
-    page = Paginator(window, RENEWALS_PAGE).get_page(request.GET.get("page"))
+    paginator = Paginator(window, RENEWALS_PAGE)
+    paginator.count = _in_renewal_window(today).count()  # the index alone, no subqueries
+    page = paginator.get_page(request.GET.get("page"))
     agreements = [_with_queue_facts(agreement) for agreement in page]
-    form = BulkRateReviewForm(queryset=_renewal_window(today))
+    form = BulkRateReviewForm(queryset=_in_renewal_window(today))
     return render(
         request,
         "agreements/renewal_queue.html",
@@ -739,7 +784,9 @@ def renewal_queue(request, export=False):
 @require_POST
 def renewal_bulk(request):
     today = local_today()
-    form = BulkRateReviewForm(request.POST, queryset=_renewal_window(today))
+    form = BulkRateReviewForm(
+        request.POST, queryset=_in_renewal_window(today).select_related("customer")
+    )
     if not form.is_valid():
         for errors in form.errors.values():
             messages.error(request, " ".join(errors))

@@ -13,7 +13,8 @@ from django.core import mail
 from django.core.mail import EmailMultiAlternatives
 from django.urls import reverse
 
-from agreements.models import RateReview, TerminationRequest
+from agreements import lifecycle
+from agreements.models import RateReview, Term, TerminationRequest
 from agreements.tests.factories import agreement_for_2027
 from billing.tests.factories import published_card
 
@@ -27,19 +28,80 @@ def agreement(customer_a, alice, admin):
     return agreement_for_2027(customer=customer_a, customer_user=alice, admin=admin)
 
 
+@pytest.mark.parametrize("others", [0, 3])
 @time_machine.travel(NOW)
 def test_queue_lists_agreements_ending_within_90_days_in_constant_queries(
-    client_for, admin, agreement, customer_b, bob, django_assert_num_queries
+    client_for, admin, agreement, customer_b, bob, django_assert_num_queries, others
 ):
-    for _ in range(3):
+    for _ in range(others):
         agreement_for_2027(customer=customer_b, customer_user=bob, admin=admin)
     client = client_for(admin)
-    # session, user, how many agreements are in the window, a page of them, their terms,
-    # standing requests, reviews
-    with django_assert_num_queries(7):
+    # session, user, how many agreements are in the window (the stored ends' index), a page of
+    # them with their latest term's number, standing request and next term's review (subqueries
+    # for the page's rows): the same whatever the number of agreements
+    with django_assert_num_queries(4):
         response = client.get(reverse("agreements:renewal_queue"))
-    assert len(response.context["agreements"]) == 4
+    assert len(response.context["agreements"]) == 1 + others
     assert agreement.number in response.content.decode()
+
+
+@time_machine.travel(NOW)
+def test_queue_follows_the_latest_terms_end_whatever_writes_the_terms(
+    client_for, admin, alice, agreement, customer_b, bob
+):
+    """The queue reads the end stored on the agreement (kept by triggers): a term shortened
+    by an update comes first, an agreement renewed past the window leaves it."""
+    sooner, renewed = (
+        agreement_for_2027(customer=customer_b, customer_user=bob, admin=admin) for _ in range(2)
+    )
+    Term.objects.filter(agreement=sooner).update(end=dt.date(2027, 12, 20))
+    latest = renewed.terms.get()
+    Term.objects.bulk_create(
+        [
+            Term(
+                agreement=renewed,
+                number=2,
+                start=latest.end,
+                end=dt.date(2029, 1, 1),
+                locked_rates=latest.locked_rates,
+                version=latest.version,
+            )
+        ]
+    )
+    # A standing (timely) request on one, a drafted uplift for the next term on the other.
+    lifecycle.file_termination_request(
+        agreement,
+        by=alice,
+        received_at=NOW,
+        reason="Moving in-house.",
+        typed_name="Alice Moore",
+        channel="portal",
+        now=NOW,
+    )
+    lifecycle.save_rate_review(
+        sooner, method="uplift", uplift_percent=D("5"), by=admin, today=NOW.date()
+    )
+    client = client_for(admin)
+    response = client.get(reverse("agreements:renewal_queue"))
+    listed = response.context["agreements"]
+    assert [a.number for a in listed] == [sooner.number, agreement.number]
+    assert [(a.queue_term.number, a.queue_term.last_day) for a in listed] == [
+        (1, dt.date(2027, 12, 19)),
+        (1, dt.date(2027, 12, 31)),
+    ]
+    assert [a.queue_term.notice_deadline for a in listed] == [
+        dt.date(2027, 11, 19),
+        dt.date(2027, 12, 1),
+    ]
+    page = html.unescape(response.content.decode())
+    assert "Timely: ends Dec 31, 2027" in page
+    assert "Apply an uplift in percent (5.00%) · <strong>Draft</strong>" in page
+    response = client.get(reverse("agreements:renewal_export"))
+    export = b"".join(response.streaming_content).decode()
+    assert renewed.number not in export and export.index(sooner.number) < export.index(
+        agreement.number
+    )
+    assert "Apply an uplift in percent,5.00,Draft" in export and "Timely,2027-12-31" in export
 
 
 @time_machine.travel(NOW)
