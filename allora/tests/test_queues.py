@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from agreements import lifecycle, signing
-from agreements.models import Agreement, Contact, TerminationRequest
+from agreements.models import Agreement, Contact, RateReview, Term, TerminationRequest
 from agreements.tests.factories import (
     CustomerFactory,
     agreement_for_2027,
@@ -251,6 +251,50 @@ def test_a_finalized_review_is_no_longer_waiting(card, admin, customer_a, alice)
     review = lifecycle.save_rate_review(agreement, method="keep", by=admin, today=on)
     lifecycle.finalize_rate_review(review, by=admin, today=on)
     assert queues.renewal_reviews_due(today=on) is None
+
+
+def test_renewal_reviews_name_the_nearest_ends_and_count_them_all(admin):
+    """Past the first few, the item counts every agreement due a review (one more query, the
+    same for 5 as for 50): the latest term decides, and only a finalized review of the next
+    term takes an agreement off."""
+    on = dt.date(2027, 3, 1)
+    starts = [dt.date(2026, 4, 1) + dt.timedelta(days=7 * n) for n in range(6)]
+    terms = [make_term(start=start) for start in starts]  # ending Apr 1 to May 6, 2027
+    make_term(start=dt.date(2026, 3, 20))  # ends Mar 20: the notice deadline has passed
+    renewed = terms[5]
+    Term.objects.create(
+        agreement=renewed.agreement,
+        number=2,
+        start=renewed.end,
+        end=renewed.end + dt.timedelta(days=365),
+        locked_rates={},
+        version=renewed.version,
+    )  # its latest term ends in 2028: out of the window
+    RateReview.objects.create(
+        agreement=terms[4].agreement,
+        term_number=2,
+        method="keep",
+        rates={},
+        status="finalized",
+        reviewed_by=admin,
+    )
+    RateReview.objects.create(
+        agreement=terms[3].agreement,
+        term_number=3,
+        method="keep",
+        rates={},
+        status="finalized",
+        reviewed_by=admin,
+    )  # not the next term's: still due
+    queries, item = count_queries(lambda: queues.renewal_reviews_due(today=on))
+    assert queries == 2
+    assert item.count == 4  # terms 0-3
+    assert [link.url for link in item.first] == [
+        reverse("agreements:renewal_review", args=[term.agreement_id]) for term in terms[:3]
+    ]
+    RateReview.objects.filter(agreement=terms[3].agreement).update(term_number=2)
+    queries, item = count_queries(lambda: queues.renewal_reviews_due(today=on))
+    assert (queries, item.count, len(item.first)) == (2, 3, 3)  # three found: maybe more
 
 
 def test_the_staff_queue_runs_a_constant_number_of_queries(card, admin, staff):
