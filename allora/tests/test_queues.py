@@ -270,22 +270,16 @@ def test_renewal_reviews_name_the_nearest_ends_and_count_them_all(admin):
         locked_rates={},
         version=renewed.version,
     )  # its latest term ends in 2028: out of the window
-    RateReview.objects.create(
-        agreement=terms[4].agreement,
-        term_number=2,
-        method="keep",
-        rates={},
-        status="finalized",
-        reviewed_by=admin,
-    )
-    RateReview.objects.create(
-        agreement=terms[3].agreement,
-        term_number=3,
-        method="keep",
-        rates={},
-        status="finalized",
-        reviewed_by=admin,
-    )  # not the next term's: still due
+    # Finalized: term 4's next term (off the list), and a term after term 3's next (still due).
+    for term, number in ((terms[4], 2), (terms[3], 3)):
+        RateReview.objects.create(
+            agreement=term.agreement,
+            term_number=number,
+            method="keep",
+            rates={},
+            status="finalized",
+            reviewed_by=admin,
+        )
     queries, item = count_queries(lambda: queues.renewal_reviews_due(today=on))
     assert queries == 2
     assert item.count == 4  # terms 0-3
