@@ -15,7 +15,7 @@ from django.db.models.functions import TruncDate, TruncMonth
 from django.db.models.lookups import IsNull
 from django.utils import timezone
 
-from agreements.models import Agreement, Term, TerminationRequest
+from agreements.models import Agreement, Contact, Term, TerminationRequest
 from agreements.rules import notice_deadline
 from billing.models import Invoice, TimeEntry
 from billing.services import MONTHLY_AMOUNT_CHUNK, fill_monthly_amounts
@@ -232,13 +232,11 @@ def billing_problems(limit=PROBLEMS_LIMIT):
     return {"agreements": agreements, "count": agreements[0].problems if agreements else 0}
 
 
-def staff_dashboard(*, today: dt.date, now: dt.datetime, tz) -> dict:
+def staff_dashboard(*, today: dt.date, now: dt.datetime, figures: dict) -> dict:
     """Everything the staff home shows, in a constant number of queries: the lists live, the
-    costly figures (revenue, SLA, utilization, clash count) as stored by allora/snapshots.py,
+    costly figures (revenue, SLA, utilization, clash count) as `figures` gives them
+    (allora/snapshots.py `staff_figures`, which computes them with this module's functions),
     with `figures_as_of`, the moment they were computed."""
-    from . import snapshots  # it reads this module's functions
-
-    figures = snapshots.staff_figures(today=today, now=now, tz=tz)
     mrr, sla = figures["mrr"], figures["sla"]
     return {
         "renewals": renewals(today=today),
@@ -284,8 +282,6 @@ def portal_dashboard(user, *, today: dt.date, now: dt.datetime) -> dict:
     """What a customer user sees first: next visits, open requests, projects awaiting their
     approval, latest invoices, each live agreement's term end and notice deadline, and their
     company's contacts (7 queries, or 8 with more live agreements than are shown)."""
-    from agreements.models import Contact  # here: the rest of this module is another change's
-
     live = Agreement.objects.for_user(user).filter(status__in=Agreement.LIVE)
     # The agreements whose term ends first; all of them are on the agreements page (issue 14).
     agreements = list(

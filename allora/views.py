@@ -55,7 +55,8 @@ def staff_home(request):
     terminations, emergencies, SLA, revenue, utilization, overdue invoices, billing problems
     (allora/dashboard.py); the rate card and worker status."""
     today, now = local_today(), timezone.now()
-    panels = dashboard.staff_dashboard(today=today, now=now, tz=timezone.get_current_timezone())
+    figures = snapshots.staff_figures(today=today, now=now, tz=timezone.get_current_timezone())
+    panels = dashboard.staff_dashboard(today=today, now=now, figures=figures)
     context = {
         **panels,
         "queue": queues.staff_queue(

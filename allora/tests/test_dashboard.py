@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from agreements.tests.factories import CustomerFactory, agreement_for_2027
-from allora import dashboard
+from allora import dashboard, snapshots
 from allora.models import FigureSnapshot
 from allora.tests.factories import UserFactory
 from billing.models import Invoice
@@ -54,7 +54,8 @@ def count_queries(run):
 
 
 def staff_dashboard():
-    return dashboard.staff_dashboard(today=TODAY, now=NOW, tz=NY)
+    figures = snapshots.staff_figures(today=TODAY, now=NOW, tz=NY)
+    return dashboard.staff_dashboard(today=TODAY, now=NOW, figures=figures)
 
 
 @pytest.fixture
@@ -100,7 +101,9 @@ def test_the_staff_dashboard_numbers(card, admin, staff):
 
 def test_renewals_show_the_notice_deadline(card, admin, staff):
     business(1, admin)
-    data = dashboard.staff_dashboard(today=dt.date(2027, 11, 1), now=NOW, tz=NY)
+    on = dt.date(2027, 11, 1)
+    figures = snapshots.staff_figures(today=on, now=NOW, tz=NY)
+    data = dashboard.staff_dashboard(today=on, now=NOW, figures=figures)
     (row,) = data["renewals"]
     assert row["notice_deadline"] == dt.date(2027, 12, 1)
 
