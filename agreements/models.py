@@ -602,7 +602,7 @@ class AgreementVersion(models.Model):
     objects = AgreementPartQuerySet.as_manager()
 
     class Meta:
-        ordering = ["agreement", "-number"]
+        ordering = ["agreement_id", "-number"]
         constraints = [
             models.UniqueConstraint(fields=["agreement", "number"], name="unique_version_number"),
             models.CheckConstraint(
@@ -795,7 +795,7 @@ class Term(models.Model):
     objects = TermQuerySet.as_manager()
 
     class Meta:
-        ordering = ["agreement", "number"]
+        ordering = ["agreement_id", "number"]
         indexes = [
             # Terms ending in a window (renewals, the staff home), found without a full read.
             models.Index(fields=["end"], name="term_end"),
@@ -1000,7 +1000,7 @@ class RateReview(models.Model):
     opt_out_until = models.DateField(null=True, blank=True)
 
     class Meta:
-        ordering = ["agreement", "-term_number"]
+        ordering = ["agreement_id", "-term_number"]
         constraints = [
             models.UniqueConstraint(fields=["agreement", "term_number"], name="one_review_per_term")
         ]

@@ -593,7 +593,7 @@ class InvoiceLine(models.Model):
     service_end = models.DateField()
 
     class Meta:
-        ordering = ["invoice", "position", "id"]
+        ordering = ["invoice_id", "position", "id"]
         indexes = [models.Index(fields=["term", "kind"], name="invoice_line_term_kind")]
 
     def __str__(self):
@@ -839,7 +839,7 @@ class CreditNoteLine(models.Model):
     amount = models.DecimalField(max_digits=12, decimal_places=2)
 
     class Meta:
-        ordering = ["credit_note", "position", "id"]
+        ordering = ["credit_note_id", "position", "id"]
         constraints = [
             models.CheckConstraint(name="credit_note_line_positive", condition=Q(amount__gt=0))
         ]
@@ -869,7 +869,7 @@ class CustomerCredit(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ["customer", "on", "id"]
+        ordering = ["customer_id", "on", "id"]
         constraints = [
             models.CheckConstraint(name="customer_credit_not_zero", condition=~Q(amount=0))
         ]
@@ -924,7 +924,7 @@ class InvoiceEvent(models.Model):
     )
 
     class Meta:
-        ordering = ["invoice", "at", "id"]
+        ordering = ["invoice_id", "at", "id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["invoice", "reminder_days"],

@@ -153,7 +153,7 @@ class EmergencyAlert(models.Model):
 
     class Meta:
         db_table = "scheduling_emergencyalert"
-        ordering = ["request", "threshold"]
+        ordering = ["request_id", "threshold"]
         constraints = [
             models.UniqueConstraint(
                 fields=["request", "threshold"], name="emergency_alert_sent_once"
@@ -329,7 +329,7 @@ class ProjectEstimate(models.Model):
 
     class Meta:
         db_table = "agreements_projectestimate"
-        ordering = ["project", "number"]
+        ordering = ["project_id", "number"]
         constraints = [
             models.UniqueConstraint(fields=["project", "number"], name="unique_estimate_number"),
             models.UniqueConstraint(
@@ -392,7 +392,7 @@ class ProjectMilestone(models.Model):
     )
 
     class Meta:
-        ordering = ["estimate", "position"]
+        ordering = ["estimate_id", "position"]
         constraints = [
             models.UniqueConstraint(
                 fields=["estimate", "position"], name="unique_milestone_position"

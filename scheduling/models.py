@@ -103,7 +103,7 @@ class ScheduleChange(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ["line", "effective_from", "series"]
+        ordering = ["line_id", "effective_from", "series"]
         constraints = [
             models.UniqueConstraint(fields=["line", "series"], name="unique_schedule_series"),
             models.CheckConstraint(name="schedule_series_from_1", condition=Q(series__gte=1)),
