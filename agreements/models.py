@@ -772,7 +772,7 @@ class TermQuerySet(models.QuerySet):
 
     def dates_only(self):
         """What a list row shows of a term (its number and dates): no locked rates to decode
-        and no join for the default order by agreement (a prefetch needs neither)."""
+        and no sort (a prefetch groups the rows by agreement itself)."""
         return self.order_by().only("id", "agreement_id", "number", "start", "end")
 
 
