@@ -56,6 +56,7 @@ from django.db.models import Exists, Max, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from agreements.models import Agreement, AgreementEvent
+from allora.batches import collector_paused
 from allora.emails import send_after_commit
 from allora.models import Role
 from integrations import events as webhook_events
@@ -568,7 +569,8 @@ def issue_invoices(*, today: dt.date, chunk_size: int = CHUNK) -> list:
     left_out: set = set()
     for period, agreement_ids in sorted(_due(today).items()):
         for chunk in _chunks([pk for pk in agreement_ids if pk not in left_out], chunk_size):
-            issued += _issue_chunk(chunk, period=period, today=today, left_out=left_out)
+            with collector_paused():
+                issued += _issue_chunk(chunk, period=period, today=today, left_out=left_out)
     return issued
 
 
