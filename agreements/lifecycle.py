@@ -21,6 +21,7 @@ from django.db import DatabaseError, IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from allora.batches import collector_paused
 from allora.emails import send_after_commit, staff_emails
 from allora.models import remembering_company
 from billing.pricing import merged_rates, rate_changes
@@ -560,7 +561,8 @@ def renew_due_agreements(*, today: dt.date, chunk_size: int = RENEWAL_CHUNK):
     )
     renewed = []
     for index in range(0, len(due), chunk_size):
-        renewed += _renew_chunk(due[index : index + chunk_size], today=today)
+        with collector_paused():
+            renewed += _renew_chunk(due[index : index + chunk_size], today=today)
     return renewed
 
 
