@@ -65,6 +65,8 @@ def staff_home(request):
             now=now,
             problems=panels["billing_problems"],
             clashing=panels["clashing_visits"],
+            emergencies=panels["emergencies"],
+            terminations=panels["terminations"],
         ),
         "current_card": RateCard.objects.current(on=today),
         "heartbeat": Heartbeat.objects.filter(name="worker").first(),
