@@ -47,25 +47,24 @@ def _months_ending(today: dt.date, count=MONTHS) -> list[dt.date]:
 
 
 def renewals(*, today):
-    """Agreements whose latest term ends within 90 days, with their notice deadlines (1 query)."""
-    terms = (
-        Term.objects.filter(
-            agreement__status__in=Agreement.LIVE, end__gt=today, end__lte=today + RENEWAL_WINDOW
+    """Agreements whose latest term ends within 90 days, with their notice deadlines (1 query:
+    the first rows of the index on the stored latest term end, `Agreement.term_end`)."""
+    agreements = (
+        Agreement.objects.filter(
+            status__in=Agreement.LIVE, term_end__gt=today, term_end__lte=today + RENEWAL_WINDOW
         )
-        .latest_of_each()
-        .select_related("agreement__customer")
-        # What the panel shows: no rate snapshots to decode (~4 ms for 25), no other columns.
-        .only("id", "end", "agreement__number", "agreement__customer__legal_name")
-        .order_by("end", "agreement__number")[:LIST_LIMIT]
+        .select_related("customer")
+        .only("id", "number", "term_end", "customer__legal_name")
+        .order_by("term_end", "number")[:LIST_LIMIT]
     )
     return [
         {
-            "term": term,
-            "agreement": term.agreement,
-            "notice_deadline": notice_deadline(term.end),
-            "notice_passed": notice_deadline(term.end) < today,
+            "agreement": agreement,
+            "last_day": last_covered_day(agreement.term_end),
+            "notice_deadline": notice_deadline(agreement.term_end),
+            "notice_passed": notice_deadline(agreement.term_end) < today,
         }
-        for term in terms
+        for agreement in agreements
     ]
 
 
