@@ -339,6 +339,8 @@ def portal_dashboard(user, *, today: dt.date, now: dt.datetime) -> dict:
         ),
         "emergencies": open_emergencies(now=now, requests=EmergencyRequest.objects.for_user(user)),
         "projects": list(awaiting[:PORTAL_PROJECTS]),
+        # Whether the user signs for the company and approves its projects (their own contact).
+        "is_signer": any(c.user_id == user.pk and c.is_authorized_signer for c in contacts),
         "is_approver": any(c.user_id == user.pk and c.is_project_approver for c in contacts),
         "contacts": contacts,
         "invoices": list(

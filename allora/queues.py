@@ -100,16 +100,20 @@ def marked(queryset, condition: Q | None = None):
 # The customer's portal ---------------------------------------------------------------------
 
 
-def to_sign(user) -> Item | None:
-    """Versions sent for signature to the user's customer, when the user may sign for it."""
-    versions = (
-        AgreementVersion.objects.for_user(user)
-        .filter(
-            status=AgreementVersion.Status.SENT,
+def to_sign(user, *, signer=None) -> Item | None:
+    """Versions sent for signature to the user's customer, when the user may sign for it (1
+    query; none when `signer` says the user may not)."""
+    if signer is False:
+        return None
+    versions = AgreementVersion.objects.for_user(user).filter(status=AgreementVersion.Status.SENT)
+    if signer is None:  # not known: the user's own contact must be an authorized signer
+        versions = versions.filter(
             agreement__customer__contacts__user=user,
             agreement__customer__contacts__is_authorized_signer=True,
         )
-        .select_related("agreement")
+    versions = (
+        versions.select_related("agreement")
+        .only("id", "number", "agreement__number")
         .order_by("sent_at", "pk")
     )
     return _listed(
@@ -142,6 +146,7 @@ def to_approve(user, *, listed=None, approver=None) -> Item | None:
     projects = (
         awaiting_approval(user)
         .filter(customer__contacts__user=user, customer__contacts__is_project_approver=True)
+        .only("id", "title")
         .order_by("created_at", "pk")
     )
     return _listed(
@@ -155,10 +160,11 @@ def to_approve(user, *, listed=None, approver=None) -> Item | None:
     )
 
 
-def portal_queue(user, *, projects=None, approver=None) -> list[Item]:
-    """What a customer user has to act on (2 queries; 1 with the portal home's `projects`
-    awaiting approval and whether the user is an `approver`, see `to_approve`)."""
-    items = (to_sign(user), to_approve(user, listed=projects, approver=approver))
+def portal_queue(user, *, signer=None, approver=None, projects=None) -> list[Item]:
+    """What a customer user has to act on (2 queries). The portal home says whether the user is
+    a `signer` and an `approver` (its contacts) and gives its `projects` awaiting approval: 1
+    query, none when the user does not sign (see `to_sign`, `to_approve`)."""
+    items = (to_sign(user, signer=signer), to_approve(user, listed=projects, approver=approver))
     return [item for item in items if item]
 
 
@@ -195,6 +201,7 @@ def emergencies_near_breach(*, now, listed=None) -> Item | None:
     requests = (
         EmergencyRequest.objects.filter(near_breach(now))
         .select_related("customer")
+        .only("id", "customer__legal_name")
         .order_by("due_at", "pk")
     )
     return _listed(
@@ -218,6 +225,7 @@ def terminations_to_acknowledge(*, listed=None) -> Item | None:
     requests = (
         TerminationRequest.objects.filter(TO_ACKNOWLEDGE)
         .select_related("agreement__customer")
+        .only("id", "agreement__number", "agreement__customer__legal_name")
         .order_by("received_at", "pk")
     )
     return _listed(
@@ -236,6 +244,7 @@ def drafts_not_sent() -> Item | None:
     drafts = (
         Agreement.objects.filter(status=Agreement.Status.DRAFT)
         .select_related("customer")
+        .only("id", "number", "customer__legal_name")
         .order_by("created_at", "pk")
     )
     return _listed(
@@ -255,6 +264,7 @@ def to_countersign() -> Item | None:
     versions = (
         AgreementVersion.objects.filter(status=AgreementVersion.Status.CUSTOMER_SIGNED)
         .select_related("agreement__customer")
+        .only("id", "agreement__number", "agreement__customer__legal_name")
         .order_by("pk")
     )
     return _listed(
@@ -291,6 +301,7 @@ def renewal_reviews_due(*, today) -> Item | None:
         )
         .exclude(Exists(finalized))
         .select_related("customer")
+        .only("id", "number", "customer__legal_name")
         .order_by("term_end", "number")
     )
     first = list(agreements[:FIRST])

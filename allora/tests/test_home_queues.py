@@ -12,8 +12,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from agreements.models import Contact, TerminationRequest
-from agreements.tests.factories import AgreementFactory, ContactFactory, agreement_for_2027
+from agreements.tests.factories import (
+    AgreementFactory,
+    ContactFactory,
+    agreement_for_2027,
+    sent_agreement,
+)
 from allora import dashboard, queues, snapshots
+from allora.tests.factories import UserFactory
 from allora.tests.test_queues import count_queries, keyed
 from billing.tests.factories import published_card
 from delivery import emergencies, projects
@@ -144,7 +150,11 @@ def test_the_staff_homes_items_agree_with_its_panels(
 
 def portal_items(user, *, from_dashboard):
     data = dashboard.portal_dashboard(user, today=TODAY, now=NOW)
-    extra = {"projects": data["projects"], "approver": data["is_approver"]}
+    extra = {
+        "signer": data["is_signer"],
+        "approver": data["is_approver"],
+        "projects": data["projects"],
+    }
     return count_queries(
         lambda: keyed(queues.portal_queue(user, **(extra if from_dashboard else {})))
     )
@@ -194,6 +204,33 @@ def test_the_portal_homes_approval_item_agrees_with_its_projects(
     own_queries, own_items = portal_items(alice, from_dashboard=False)
     assert "to_approve" not in items and "to_approve" not in own_items
     assert queries == own_queries - 1
+
+
+def test_the_portal_homes_signature_item_needs_no_contact_join(
+    card, admin, alice, customer_a, bob, customer_b
+):
+    sent = [sent_agreement(customer=customer_a, customer_user=alice, sender=admin) for _ in "ab"]
+    sent_agreement(customer=customer_b, customer_user=bob, sender=admin)  # not alice's
+    queries, items = portal_items(alice, from_dashboard=True)
+    own_queries, own_items = portal_items(alice, from_dashboard=False)
+    assert summary(items["to_sign"]) == summary(own_items["to_sign"])
+    assert summary(items["to_sign"]) == (
+        2,
+        [
+            (v.agreement.number, reverse("portal:agreement_sign", args=[v.agreement_id]))
+            for v in sent
+        ],
+    )
+    assert queries == own_queries - 1  # alice approves no projects: that item needs no query
+    # A colleague who may not sign (or alice once she may not): no item, and no query for it.
+    colleague = UserFactory(role="customer", customer=customer_a, email="c@oakcity.example")
+    ContactFactory(customer=customer_a, user=colleague, name="Colleague", email=colleague.email)
+    Contact.objects.filter(user=alice).update(is_authorized_signer=False)
+    for user in (colleague, alice):
+        queries, items = portal_items(user, from_dashboard=True)
+        own_queries, own_items = portal_items(user, from_dashboard=False)
+        assert items == own_items == {}
+        assert queries == own_queries - 2
 
 
 @time_machine.travel(NOW, tick=False)

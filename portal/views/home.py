@@ -18,7 +18,10 @@ def home(request):
 
     context = dashboard.portal_dashboard(request.user, today=local_today(), now=timezone.now())
     context["queue"] = queues.portal_queue(
-        request.user, projects=context["projects"], approver=context["is_approver"]
+        request.user,
+        signer=context["is_signer"],
+        approver=context["is_approver"],
+        projects=context["projects"],
     )
     # The company and its credit in one query; the layout names the company too.
     request.user.customer = context["customer"] = customer_with_credit(request.user.customer_id)
