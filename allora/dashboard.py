@@ -250,7 +250,8 @@ def staff_dashboard(*, today: dt.date, now: dt.datetime, figures: dict) -> dict:
     """Everything the staff home shows, in a constant number of queries: the lists live, the
     costly figures (revenue, SLA, utilization, clash count) as `figures` gives them
     (allora/snapshots.py `staff_figures`, which computes them with this module's functions),
-    with `figures_as_of`, the moment they were computed."""
+    with `figures_as_of`, the moment they were computed, and `worker_seen`, the last heartbeat
+    of the worker that computes them."""
     mrr, sla = figures["mrr"], figures["sla"]
     return {
         "renewals": renewals(today=today),
@@ -265,6 +266,7 @@ def staff_dashboard(*, today: dt.date, now: dt.datetime, figures: dict) -> dict:
         "utilization": figures["utilization"],
         "clashing_visits": figures["clashing_visits"],
         "figures_as_of": figures["as_of"],
+        "worker_seen": figures["worker_seen"],
         "overdue": overdue_invoices(),
         "billing_problems": billing_problems(),
         "chart_data": {

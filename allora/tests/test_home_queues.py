@@ -19,6 +19,7 @@ from agreements.tests.factories import (
     sent_agreement,
 )
 from allora import dashboard, queues, snapshots
+from allora.models import Heartbeat
 from allora.tests.factories import UserFactory
 from allora.tests.test_queues import count_queries, keyed
 from billing.tests.factories import published_card
@@ -240,14 +241,16 @@ def test_the_staff_and_admin_homes_read_each_table_once(
     agreement = agreement_for_2027(customer=customer_a, customer_user=alice, admin=admin)
     emergency(customer_a, alice, 50)
     termination(agreement, admin, hours_ago=1, acknowledged=False)
-    # The session and the user; the stored figures; the renewals, terminations, emergencies,
-    # overdue invoices and billing problems; the waiting items not told from them (unassigned
-    # visits, drafts; an admin's countersignatures and renewal reviews too); the rate card and
-    # the worker's heartbeat. Were 14 and 16.
-    for user, expected in ((staff, 12), (admin, 14)):
+    # The session and the user; the stored figures with the worker's heartbeat; the renewals,
+    # terminations, emergencies, overdue invoices and billing problems; the waiting items not
+    # told from them (unassigned visits, drafts; an admin's countersignatures and renewal
+    # reviews too); the rate card. Were 14 and 16.
+    Heartbeat.objects.create(name="worker", last_seen=NOW - dt.timedelta(minutes=3))
+    for user, expected in ((staff, 11), (admin, 13)):
         client = client_for(user)
         client.get(reverse("staff_home"))  # the stored figures computed
         with CaptureQueriesContext(connection) as queries:
             body = client.get(reverse("staff_home")).content.decode()
         assert len(queries) == expected
         assert 'id="queue-emergencies"' in body and 'id="queue-terminations"' in body
+        assert "Worker seen 3\xa0minutes ago" in body
