@@ -10,18 +10,20 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
-from django.db.models import Count, F, Max, Q, Sum, Window
-from django.db.models.functions import TruncDate, TruncMonth
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Window
+from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.db.models.lookups import IsNull
 from django.utils import timezone
 
 from agreements.models import Agreement, Contact, Term, TerminationRequest
-from agreements.rules import notice_deadline
+from agreements.rules import last_covered_day, notice_deadline
 from billing.models import Invoice, TimeEntry
 from billing.services import MONTHLY_AMOUNT_CHUNK, fill_monthly_amounts
 from delivery import emergencies, response_clock
-from delivery.models import EmergencyRequest, Project
+from delivery.models import EmergencyRequest
 from scheduling.models import Visit, technicians
+
+from . import queues
 
 RENEWAL_WINDOW = dt.timedelta(days=90)
 LIST_LIMIT = 25
@@ -45,44 +47,51 @@ def _months_ending(today: dt.date, count=MONTHS) -> list[dt.date]:
 
 
 def renewals(*, today):
-    """Agreements whose latest term ends within 90 days, with their notice deadlines (1 query)."""
-    terms = (
-        Term.objects.filter(
-            agreement__status__in=Agreement.LIVE, end__gt=today, end__lte=today + RENEWAL_WINDOW
+    """Agreements whose latest term ends within 90 days, with their notice deadlines (1 query:
+    the first rows of the index on the stored latest term end, `Agreement.term_end`)."""
+    agreements = (
+        Agreement.objects.filter(
+            status__in=Agreement.LIVE, term_end__gt=today, term_end__lte=today + RENEWAL_WINDOW
         )
-        .latest_of_each()
-        .select_related("agreement__customer")
-        .defer("locked_rates")  # the panel shows dates; decoding 25 rate snapshots took ~4 ms
-        .order_by("end", "agreement__number")[:LIST_LIMIT]
+        .select_related("customer")
+        .only("id", "number", "term_end", "customer__legal_name")
+        .order_by("term_end", "number")[:LIST_LIMIT]
     )
     return [
         {
-            "term": term,
-            "agreement": term.agreement,
-            "notice_deadline": notice_deadline(term.end),
-            "notice_passed": notice_deadline(term.end) < today,
+            "agreement": agreement,
+            "last_day": last_covered_day(agreement.term_end),
+            "notice_deadline": notice_deadline(agreement.term_end),
+            "notice_passed": notice_deadline(agreement.term_end) < today,
         }
-        for term in terms
+        for agreement in agreements
     ]
 
 
 def standing_terminations():
     """Termination requests that still stand, those nobody has acknowledged yet first (the
-    staff's queue: ``to_acknowledge``), then by the day the agreement ends (1 query)."""
+    staff's queue: ``to_acknowledge``), then by the day the agreement ends (1 query). Marked for
+    the waiting item of those to acknowledge (`queues.terminations_to_acknowledge`)."""
+    requests = TerminationRequest.objects.filter(status=TerminationRequest.Status.STANDING)
     return list(
-        TerminationRequest.objects.filter(status=TerminationRequest.Status.STANDING)
+        queues.marked(requests, queues.TO_ACKNOWLEDGE)
         .select_related("agreement__customer")
+        .only(
+            *("id", "received_at", "timely", "effective_end", "status", "acknowledged_at"),
+            *("agreement__number", "agreement__customer__legal_name"),
+        )
         .order_by(IsNull(F("acknowledged_at"), True).desc(), "effective_end", "pk")[:LIST_LIMIT]
     )
 
 
 def open_emergencies(*, now, requests=None):
     """Requests not resolved yet, the nearest deadline first, with the time left (1 query)."""
-    found = emergencies.by_time_left(
-        (EmergencyRequest.objects.all() if requests is None else requests).exclude(
-            status=EmergencyRequest.Status.CLOSED
-        )
-    ).select_related("customer")[:LIST_LIMIT]
+    requests = EmergencyRequest.objects.all() if requests is None else requests
+    found = (
+        emergencies.by_time_left(requests.exclude(status=EmergencyRequest.Status.CLOSED))
+        .select_related("customer")
+        .only("id", "status", "due_at", "tier_name", "summary", "customer__legal_name")
+    )[:LIST_LIMIT]
     rows = []
     for request in found:
         left = request.due_at and response_clock.time_left(request.due_at, now)
@@ -215,6 +224,10 @@ def overdue_invoices():
     invoices = list(
         Invoice.objects.filter(status=Invoice.Status.OVERDUE)
         .select_related("customer")
+        .only(
+            *("id", "number", "due_on", "total", "amount_paid", "amount_credited"),
+            "customer__legal_name",
+        )
         .order_by("due_on", "number")[:LIST_LIMIT]
     )
     return {"invoices": invoices, "balance": sum((i.balance for i in invoices), ZERO)}
@@ -226,6 +239,7 @@ def billing_problems(limit=PROBLEMS_LIMIT):
     agreements = list(
         Agreement.objects.exclude(billing_problem="")
         .select_related("customer")
+        .only("id", "number", "billing_problem", "billing_problem_since", "customer__legal_name")
         .annotate(problems=Window(Count("pk")))
         .order_by("billing_problem_since", "number")[:limit]
     )
@@ -236,17 +250,23 @@ def staff_dashboard(*, today: dt.date, now: dt.datetime, figures: dict) -> dict:
     """Everything the staff home shows, in a constant number of queries: the lists live, the
     costly figures (revenue, SLA, utilization, clash count) as `figures` gives them
     (allora/snapshots.py `staff_figures`, which computes them with this module's functions),
-    with `figures_as_of`, the moment they were computed."""
+    with `figures_as_of`, the moment they were computed, and `worker_seen`, the last heartbeat
+    of the worker that computes them."""
     mrr, sla = figures["mrr"], figures["sla"]
     return {
         "renewals": renewals(today=today),
         "terminations": standing_terminations(),
-        "emergencies": open_emergencies(now=now),
+        # Marked for the waiting item of those near breach (`queues.emergencies_near_breach`).
+        "emergencies": open_emergencies(
+            now=now,
+            requests=queues.marked(EmergencyRequest.objects.all(), queues.near_breach(now)),
+        ),
         "sla": sla,
         "mrr": mrr,
         "utilization": figures["utilization"],
         "clashing_visits": figures["clashing_visits"],
         "figures_as_of": figures["as_of"],
+        "worker_seen": figures["worker_seen"],
         "overdue": overdue_invoices(),
         "billing_problems": billing_problems(),
         "chart_data": {
@@ -267,55 +287,70 @@ def staff_dashboard(*, today: dt.date, now: dt.datetime, figures: dict) -> dict:
 
 @dataclass(frozen=True)
 class AgreementTerm:
+    """A live agreement and the end of the term the portal home shows: the one in force today,
+    else its latest."""
+
     agreement: Agreement
-    term: Term | None
+    end: dt.date | None
+
+    @property
+    def last_day(self):
+        return self.end and last_covered_day(self.end)
 
     @property
     def notice_deadline(self):
-        return self.term and notice_deadline(self.term.end)
+        return self.end and notice_deadline(self.end)
 
 
 PORTAL_AGREEMENTS = 10
+PORTAL_PROJECTS = 10
 
 
 def portal_dashboard(user, *, today: dt.date, now: dt.datetime) -> dict:
     """What a customer user sees first: next visits, open requests, projects awaiting their
     approval, latest invoices, each live agreement's term end and notice deadline, and their
-    company's contacts (7 queries, or 8 with more live agreements than are shown)."""
+    company's contacts (6 queries, each reading only the columns the page shows)."""
     live = Agreement.objects.for_user(user).filter(status__in=Agreement.LIVE)
-    # The agreements whose term ends first; all of them are on the agreements page (issue 14).
+    # The agreements whose latest term ends first (the stored end, `Agreement.term_end`), with
+    # how many there are; all of them are on the agreements page (issue 14).
+    in_force = Term.objects.filter(agreement=OuterRef("pk"), start__lte=today, end__gt=today)
     agreements = list(
-        live.annotate(last_end=Max("terms__end"))
-        .prefetch_related("terms")
-        .order_by("last_end", "number")[:PORTAL_AGREEMENTS]
+        live.annotate(
+            shown_end=Coalesce(Subquery(in_force.order_by("start").values("end")[:1]), "term_end"),
+            total=Window(Count("pk")),
+        )
+        .only("id", "number")
+        .order_by("term_end", "number")[:PORTAL_AGREEMENTS]
     )
     # The user's own contact is one of the company's, listed on the page anyway.
-    contacts = list(Contact.objects.for_user(user))
-    awaiting = Project.objects.for_user(user).filter(estimates__status="pending").distinct()
+    contacts = list(
+        Contact.objects.for_user(user).only(
+            *("id", "name", "user_id", "is_authorized_signer", "is_project_approver"),
+            *("is_billing_contact", "has_portal_access"),
+        )
+    )
+    # Marked for the waiting item of the estimates awaiting the user's approval.
+    awaiting = queues.marked(queues.awaiting_approval(user)).only("id", "title", "created_at")
     return {
         "visits": list(
             Visit.objects.for_user(user)
             .open()
             .filter(starts_at__gte=now)
-            .select_related("agreement", "line", "technician")[:5]
+            .select_related("agreement", "line")
+            .only("id", "starts_at", "ends_at", "agreement__time_zone", "line__kind")[:5]
         ),
         "emergencies": open_emergencies(now=now, requests=EmergencyRequest.objects.for_user(user)),
-        "projects": list(awaiting[:10]),
+        "projects": list(awaiting[:PORTAL_PROJECTS]),
+        # Whether the user signs for the company and approves its projects (their own contact).
+        "is_signer": any(c.user_id == user.pk and c.is_authorized_signer for c in contacts),
         "is_approver": any(c.user_id == user.pk and c.is_project_approver for c in contacts),
         "contacts": contacts,
-        "invoices": list(Invoice.objects.for_user(user).order_by("-issued_on", "-number")[:5]),
-        "agreements": [
-            AgreementTerm(agreement, _term_on(agreement, today)) for agreement in agreements
-        ],
-        # A short list is all of them: counted only when there may be more.
-        "agreements_count": (
-            live.count() if len(agreements) == PORTAL_AGREEMENTS else len(agreements)
+        "invoices": list(
+            Invoice.objects.for_user(user)
+            .only("id", "number", "total", "status")
+            .order_by("-issued_on", "-number")[:5]
         ),
+        "agreements": [AgreementTerm(agreement, agreement.shown_end) for agreement in agreements],
+        "agreements_count": agreements[0].total if agreements else 0,
         "now": timezone.localtime(now),
     }
-
-
-def _term_on(agreement, today):
-    terms = sorted(agreement.terms.all(), key=lambda term: term.start)
-    current = [term for term in terms if term.start <= today < term.end]
-    return current[0] if current else (terms[-1] if terms else None)

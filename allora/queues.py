@@ -7,15 +7,28 @@ countersignatures, renewal reviews due before the notice deadline, billing probl
 
 Each item is one query whatever the data size: its total rides along on the first few rows as a
 window count (as `dashboard.billing_problems` does), or it is a plain COUNT; the renewal reviews
-read their first rows, then count only when there may be more (see there). An empty item is left
-out; with nothing at all the card says so. The labels avoid the menu's words ("Agreements",
-"Emergencies"…), so that a link is found by its name alone.
+read their first rows, then count only when there may be more (see there). On the home pages,
+the items whose rows a panel lists anyway (emergencies, terminations, projects awaiting approval,
+billing problems) are told from the panel's rows, with no query of their own, when the panel
+holds all of them: the panel's query marks each row and counts the matches (`marked`). An empty
+item is left out; with nothing at all the card says so. The labels avoid the menu's words
+("Agreements", "Emergencies"…), so that a link is found by its name alone.
 """
 
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, OuterRef, Subquery, Window
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    Window,
+)
 from django.urls import reverse
 
 from agreements.models import Agreement, AgreementVersion, RateReview, Term, TerminationRequest
@@ -56,26 +69,51 @@ def _agreement_link(agreement, url_name, action=""):
     )
 
 
-def _listed(key, label, queryset, url, link) -> Item | None:
+def _listed(key, label, queryset, url, link, *, listed=None, order=None) -> Item | None:
     """An item from the first FIRST rows of `queryset` (each made a Link by `link`) and how many
-    rows there are in all, in one query; None when there are none."""
+    rows there are in all, in one query; None when there are none.
+
+    With `listed`, a panel's rows read through `marked` with the same condition as `queryset`'s,
+    no query when they hold every match: the first FIRST matches by `order` (a key giving the
+    rows the order of `queryset`)."""
+    if listed is not None:
+        total = listed[0].queue_total if listed else 0
+        matches = [row for row in listed if row.queue_match]
+        if len(matches) == total:
+            return _item(key, label, total, url, map(link, sorted(matches, key=order)[:FIRST]))
     rows = list(queryset.annotate(queue_total=Window(Count("pk")))[:FIRST])
     return _item(key, label, rows[0].queue_total if rows else 0, url, map(link, rows))
+
+
+def marked(queryset, condition: Q | None = None):
+    """A panel's rows made usable as an item's `listed` rows: each row's `queue_match` says
+    whether it meets `condition` (the item's filter; None: every row does), and its
+    `queue_total` how many of all the rows do (a window count riding along)."""
+    if condition is None:
+        return queryset.annotate(queue_match=Value(True), queue_total=Window(Count("pk")))
+    return queryset.annotate(
+        queue_match=ExpressionWrapper(condition, output_field=BooleanField()),
+        queue_total=Window(Count("pk", filter=condition)),
+    )
 
 
 # The customer's portal ---------------------------------------------------------------------
 
 
-def to_sign(user) -> Item | None:
-    """Versions sent for signature to the user's customer, when the user may sign for it."""
-    versions = (
-        AgreementVersion.objects.for_user(user)
-        .filter(
-            status=AgreementVersion.Status.SENT,
+def to_sign(user, *, signer=None) -> Item | None:
+    """Versions sent for signature to the user's customer, when the user may sign for it (1
+    query; none when `signer` says the user may not)."""
+    if signer is False:
+        return None
+    versions = AgreementVersion.objects.for_user(user).filter(status=AgreementVersion.Status.SENT)
+    if signer is None:  # not known: the user's own contact must be an authorized signer
+        versions = versions.filter(
             agreement__customer__contacts__user=user,
             agreement__customer__contacts__is_authorized_signer=True,
         )
-        .select_related("agreement")
+    versions = (
+        versions.select_related("agreement")
+        .only("id", "number", "agreement__number")
         .order_by("sent_at", "pk")
     )
     return _listed(
@@ -91,15 +129,24 @@ def to_sign(user) -> Item | None:
     )
 
 
-def to_approve(user) -> Item | None:
-    """Projects whose estimate (or change order) awaits approval, when the user approves them."""
+def awaiting_approval(user):
+    """The projects of the user's customer whose estimate (or change order) awaits approval."""
     pending = ProjectEstimate.objects.filter(
         project=OuterRef("pk"), status=ProjectEstimate.Status.PENDING
     )
+    return Project.objects.for_user(user).filter(Exists(pending))
+
+
+def to_approve(user, *, listed=None, approver=None) -> Item | None:
+    """Projects whose estimate (or change order) awaits approval, when the user approves them
+    (1 query; none when `approver` says the user does not, or when `listed`, the portal home's
+    `awaiting_approval` projects `marked`, holds them all)."""
+    if approver is False:
+        return None
     projects = (
-        Project.objects.for_user(user)
-        .filter(Exists(pending), customer__contacts__user=user)
-        .filter(customer__contacts__is_project_approver=True)
+        awaiting_approval(user)
+        .filter(customer__contacts__user=user, customer__contacts__is_project_approver=True)
+        .only("id", "title")
         .order_by("created_at", "pk")
     )
     return _listed(
@@ -108,12 +155,17 @@ def to_approve(user) -> Item | None:
         projects,
         reverse("portal:project_list"),
         lambda p: Link(p.title, reverse("portal:project_detail", args=[p.pk]), "Review"),
+        listed=listed,
+        order=lambda p: (p.created_at, p.pk),
     )
 
 
-def portal_queue(user) -> list[Item]:
-    """What a customer user has to act on (2 queries)."""
-    return [item for item in (to_sign(user), to_approve(user)) if item]
+def portal_queue(user, *, signer=None, approver=None, projects=None) -> list[Item]:
+    """What a customer user has to act on (2 queries). The portal home says whether the user is
+    a `signer` and an `approver` (its contacts) and gives its `projects` awaiting approval: 1
+    query, none when the user does not sign (see `to_sign`, `to_approve`)."""
+    items = (to_sign(user, signer=signer), to_approve(user, listed=projects, approver=approver))
+    return [item for item in items if item]
 
 
 # Staff ---------------------------------------------------------------------------------------
@@ -138,11 +190,18 @@ def clashing_visits(count: int) -> Item | None:
     return _item("clashing_visits", "Visits that clash", count, url)
 
 
-def emergencies_near_breach(*, now) -> Item | None:
-    """Requests nobody has acknowledged past 80% of their response window, or past it (1 query)."""
+def near_breach(now) -> Q:
+    """Requests nobody has acknowledged past 80% of their response window, or past it."""
+    return Q(status=EmergencyRequest.Status.OPEN, alert_80_at__lte=now)
+
+
+def emergencies_near_breach(*, now, listed=None) -> Item | None:
+    """The requests `near_breach` (1 query; none when `listed`, the staff home's open requests
+    `marked` with `near_breach`, holds them all)."""
     requests = (
-        EmergencyRequest.objects.filter(status=EmergencyRequest.Status.OPEN, alert_80_at__lte=now)
+        EmergencyRequest.objects.filter(near_breach(now))
         .select_related("customer")
+        .only("id", "customer__legal_name")
         .order_by("due_at", "pk")
     )
     return _listed(
@@ -151,16 +210,22 @@ def emergencies_near_breach(*, now) -> Item | None:
         requests,
         reverse("delivery:emergency_list"),
         lambda r: Link(f"#{r.pk} {r.customer}", reverse("delivery:emergency_detail", args=[r.pk])),
+        listed=listed,
+        order=lambda r: (r.due_at, r.pk),  # near breach: a guarantee, so a deadline
     )
 
 
-def terminations_to_acknowledge() -> Item | None:
-    """Standing termination requests nobody at Allora has acknowledged yet (1 query)."""
+# Standing termination requests nobody at Allora has acknowledged yet.
+TO_ACKNOWLEDGE = Q(status=TerminationRequest.Status.STANDING, acknowledged_at__isnull=True)
+
+
+def terminations_to_acknowledge(*, listed=None) -> Item | None:
+    """The termination requests `TO_ACKNOWLEDGE` (1 query; none when `listed`, the staff home's
+    standing requests `marked` with `TO_ACKNOWLEDGE`, holds them all)."""
     requests = (
-        TerminationRequest.objects.filter(
-            status=TerminationRequest.Status.STANDING, acknowledged_at__isnull=True
-        )
+        TerminationRequest.objects.filter(TO_ACKNOWLEDGE)
         .select_related("agreement__customer")
+        .only("id", "agreement__number", "agreement__customer__legal_name")
         .order_by("received_at", "pk")
     )
     return _listed(
@@ -169,6 +234,8 @@ def terminations_to_acknowledge() -> Item | None:
         requests,
         reverse("staff_home") + "#dashboard-terminations",
         lambda r: _agreement_link(r.agreement, "agreements:agreement_detail"),
+        listed=listed,
+        order=lambda r: (r.received_at, r.pk),
     )
 
 
@@ -177,6 +244,7 @@ def drafts_not_sent() -> Item | None:
     drafts = (
         Agreement.objects.filter(status=Agreement.Status.DRAFT)
         .select_related("customer")
+        .only("id", "number", "customer__legal_name")
         .order_by("created_at", "pk")
     )
     return _listed(
@@ -196,6 +264,7 @@ def to_countersign() -> Item | None:
     versions = (
         AgreementVersion.objects.filter(status=AgreementVersion.Status.CUSTOMER_SIGNED)
         .select_related("agreement__customer")
+        .only("id", "agreement__number", "agreement__customer__legal_name")
         .order_by("pk")
     )
     return _listed(
@@ -232,6 +301,7 @@ def renewal_reviews_due(*, today) -> Item | None:
         )
         .exclude(Exists(finalized))
         .select_related("customer")
+        .only("id", "number", "customer__legal_name")
         .order_by("term_end", "number")
     )
     first = list(agreements[:FIRST])
@@ -255,15 +325,21 @@ def billing_problems(problems) -> Item | None:
     )
 
 
-def staff_queue(user, *, today, now, problems, clashing) -> list[Item]:
+def staff_queue(
+    user, *, today, now, problems, clashing, emergencies=None, terminations=None
+) -> list[Item]:
     """What Allora staff have to act on (4 queries); an admin also sees countersignatures,
     renewal reviews and billing problems (2 more; `problems` is the dashboard's panel, `clashing`
-    its stored count of clashing visits)."""
+    its stored count of clashing visits). The staff home gives its panels' rows too (its open
+    `emergencies` and standing `terminations`, `marked`): 2 queries fewer when they hold every
+    request near breach and every request to acknowledge."""
     items = [
         unassigned_visits(now=now),
         clashing_visits(clashing),
-        emergencies_near_breach(now=now),
-        terminations_to_acknowledge(),
+        emergencies_near_breach(
+            now=now, listed=None if emergencies is None else [row["request"] for row in emergencies]
+        ),
+        terminations_to_acknowledge(listed=terminations),
         drafts_not_sent(),
     ]
     if user.is_admin:

@@ -22,10 +22,11 @@ from decimal import Decimal
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from . import dashboard, queues
-from .models import FigureSnapshot
+from .models import FigureSnapshot, Heartbeat
 from .timeutils import local_today
 
 STAFF = "staff"
@@ -135,11 +136,20 @@ def refresh_staff_figures_now() -> FigureSnapshot | None:
 
 
 def staff_figures(*, today: dt.date, now: dt.datetime, tz) -> dict:
-    """The stored figures and `as_of`, when they were computed (1 query when fresh; computed
-    first when missing or stale, see the module's docstring)."""
-    snapshot = FigureSnapshot.objects.filter(name=STAFF).first()
+    """The stored figures, `as_of` (when they were computed) and `worker_seen` (the worker's
+    last heartbeat, or None: the worker's beat job is what keeps them fresh), 1 query when
+    fresh; computed first when missing or stale, see the module's docstring."""
+    worker = Heartbeat.objects.filter(name="worker").values_list("last_seen", flat=True)
+    snapshot = FigureSnapshot.objects.filter(name=STAFF).annotate(worker_seen=Subquery(worker[:1]))
+    snapshot = snapshot.first()
+    # Never computed yet: the heartbeat is read on its own.
+    worker_seen = worker.first() if snapshot is None else snapshot.worker_seen
     if snapshot is None or not is_fresh(snapshot, today=today, now=now, tz=tz):
         usable = snapshot is not None and snapshot.figures.get("format") == FORMAT
         snapshot = refresh_staff_figures(today=today, now=now, tz=tz, wait=not usable) or snapshot
     assert snapshot is not None  # noqa: S101 - waiting, the refresh always returns the row
-    return {**decode(snapshot.figures), "as_of": timezone.localtime(snapshot.computed_at, tz)}
+    return {
+        **decode(snapshot.figures),
+        "as_of": timezone.localtime(snapshot.computed_at, tz),
+        "worker_seen": worker_seen,
+    }

@@ -13,7 +13,7 @@ from billing.models import RateCard
 from . import dashboard, queues, search, second_factor, snapshots, throttle
 from .clientip import client_ip
 from .forms import ApiTokenForm, CompanyProfileForm, PasswordResetForm, SearchForm
-from .models import ApiToken, CompanyProfile, Heartbeat
+from .models import ApiToken, CompanyProfile
 from .tenancy import admin_required, public, signed_in, staff_required
 from .timeutils import local_today
 from .tokens import invitation_token_generator
@@ -65,9 +65,10 @@ def staff_home(request):
             now=now,
             problems=panels["billing_problems"],
             clashing=panels["clashing_visits"],
+            emergencies=panels["emergencies"],
+            terminations=panels["terminations"],
         ),
         "current_card": RateCard.objects.current(on=today),
-        "heartbeat": Heartbeat.objects.filter(name="worker").first(),
     }
     return render(request, "allora/staff_home.html", context)
 

@@ -72,14 +72,15 @@ def test_the_staff_dashboard_runs_a_constant_number_of_queries(card, admin, staf
     business(4, admin)
     assert count_queries(staff_dashboard) == small == 6
     # renewals 1, terminations 1, emergencies 1, overdue invoices 1, billing problems 1, and
-    # the stored figures 1 (revenue, SLA, utilization, clashing visits).
+    # the stored figures 1 (revenue, SLA, utilization, clashing visits; the worker's heartbeat).
     FigureSnapshot.objects.all().delete()
     assert count_queries(staff_dashboard) == computing
-    # Computing them (new terms to price, as here): the row read, made (read, savepoint,
-    # insert, release), locked in a transaction (a savepoint in the test's: 3 with its release),
-    # the figures (SLA 1; revenue 5: whether any term is still to price, one chunk priced, the
-    # sums; utilization 3; clashing visits 1), the row written; on top of the lists' 5.
-    assert computing == 1 + 4 + 3 + (1 + 5 + 3 + 1) + 1 + 5
+    # Computing them (new terms to price, as here): the row read (with the worker's heartbeat;
+    # with no row yet, the heartbeat on its own), made (read, savepoint, insert, release), locked
+    # in a transaction (a savepoint in the test's: 3 with its release), the figures (SLA 1;
+    # revenue 5: whether any term is still to price, one chunk priced, the sums; utilization 3;
+    # clashing visits 1), the row written; on top of the lists' 5.
+    assert computing == 1 + 1 + 4 + 3 + (1 + 5 + 3 + 1) + 1 + 5
 
 
 def test_the_staff_dashboard_numbers(card, admin, staff):
@@ -140,10 +141,12 @@ def test_the_portal_dashboard_runs_a_constant_number_of_queries(card, admin, cus
             now=NOW,
         )
     data = run()
-    assert count_queries(run) == small
+    # Visits, requests, projects awaiting approval, invoices, agreements (with the end of the
+    # term shown and how many there are), contacts.
+    assert count_queries(run) == small == 6
     assert len(data["emergencies"]) == 3
     (row,) = data["agreements"]
-    assert (row.term.last_day, row.notice_deadline) == (dt.date(2027, 12, 31), dt.date(2027, 12, 1))
+    assert (row.last_day, row.notice_deadline) == (dt.date(2027, 12, 31), dt.date(2027, 12, 1))
     assert len(data["visits"]) == 5
 
 

@@ -43,6 +43,7 @@ def live_figures(*, today=TODAY, now=NOW):
 def stored_figures(*, today=TODAY, now=NOW):
     figures = snapshots.staff_figures(today=today, now=now, tz=NY)
     figures.pop("as_of")
+    figures.pop("worker_seen")  # not a figure: the worker's heartbeat, read with them
     return figures
 
 

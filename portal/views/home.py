@@ -6,7 +6,7 @@ from django.utils import timezone
 from agreements.models import Contact
 from allora.tenancy import portal_required
 from allora.timeutils import local_today
-from billing.credits import credit_balance
+from billing.credits import customer_with_credit
 
 
 @portal_required
@@ -17,9 +17,15 @@ def home(request):
     from allora import dashboard, queues  # they read every app
 
     context = dashboard.portal_dashboard(request.user, today=local_today(), now=timezone.now())
-    context["queue"] = queues.portal_queue(request.user)
-    context["customer"] = request.user.customer
-    context["credit"] = credit_balance(request.user.customer)
+    context["queue"] = queues.portal_queue(
+        request.user,
+        signer=context["is_signer"],
+        approver=context["is_approver"],
+        projects=context["projects"],
+    )
+    # The company and its credit in one query; the layout names the company too.
+    request.user.customer = context["customer"] = customer_with_credit(request.user.customer_id)
+    context["credit"] = context["customer"].credit
     return render(request, "portal/home.html", context)
 
 
