@@ -111,6 +111,7 @@ class _Agreement:
     terms_template: TermsTemplate | None = None
     agreement: Agreement | None = None
     version: AgreementVersion | None = None
+    lines: list = field(default_factory=list)  # its service lines
     terms: list = field(default_factory=list)
     imported: ImportedAgreement | None = None  # what the report says, once written
 
@@ -129,7 +130,7 @@ class _Agreement:
     def release(self):
         """Let go of what was written (the model instances) and of what it was written from."""
         self.agreement = self.version = self.pdf = self.rates = None
-        self.terms, self.services, self.changes = [], [], {}
+        self.terms, self.lines, self.services, self.changes = [], [], [], {}
 
 
 @dataclass(slots=True)
@@ -764,6 +765,7 @@ class _Importer:
             for contact in Contact.objects.filter(customer_id__in=chunk):
                 contacts[contact.customer_id, contact.email.lower()] = contact
         company = CompanyProfile.current()
+        field = AgreementVersion._meta.get_field("signed_pdf")
         for item in items:
             customer = item.customer
             signed_at = dt.datetime.combine(item.row.signed_on, dt.time(12), tzinfo=customer.tz)
@@ -783,38 +785,25 @@ class _Importer:
                 completed_at=signed_at,
                 created_by=self.by,
             )
-        AgreementVersion.objects.bulk_create([item.version for item in items], batch_size=500)
-        lines = {
-            id(item): [
-                ServiceLine(
-                    version=item.version,
-                    position=position,
-                    **self._line_fields(service, self.tiers),
-                )
+            version = item.version
+            item.lines = [
+                ServiceLine(version=version, position=position, **self._line_fields(service))
                 for service, _line, position in item.services
             ]
-            for item in items
-        }
-        ServiceLine.objects.bulk_create(
-            [line for item in items for line in lines[id(item)]], batch_size=500
-        )
-        field = AgreementVersion._meta.get_field("signed_pdf")
-        for item in items:
-            version = item.version
-            # The lines as written, in memory: no read per version.
-            version.content_sha256 = content_digest(version, lines=lines.pop(id(item)))
+            # Before the insert, from the lines in memory: one insert of the versions and no
+            # update after it. The same digest as read back (a test proves it): it needs no
+            # ids, the lines' positions order them.
+            version.content_sha256 = content_digest(version, lines=item.lines)
             if item.pdf is not None and store_pdfs:
                 name = field.generate_filename(version, f"{item.agreement.number}-v1-paper.pdf")
                 version.signed_pdf = field.storage.save(name, ContentFile(item.pdf))
                 version.signed_pdf_sha256 = hashlib.sha256(item.pdf).hexdigest()
-        AgreementVersion.objects.bulk_update(
-            [item.version for item in items],
-            ["content_sha256", "signed_pdf", "signed_pdf_sha256"],
-            batch_size=500,
+        AgreementVersion.objects.bulk_create([item.version for item in items], batch_size=500)
+        ServiceLine.objects.bulk_create(
+            [line for item in items for line in item.lines], batch_size=500
         )
 
-    @staticmethod
-    def _line_fields(service, tiers):
+    def _line_fields(self, service):
         fields = {
             "kind": service.kind,
             "notes": service.notes,
@@ -841,7 +830,7 @@ class _Importer:
         if service.kind not in (ServiceKind.MAINTENANCE, ServiceKind.PRESCHEDULED):
             fields["labor_rate"] = ServiceLine.LaborRate.ONSITE
         if service.response_tier:
-            fields["response_tier"] = tiers[service.response_tier]
+            fields["response_tier"] = self.tiers[service.response_tier]
         return fields
 
     def _write_terms(self, items):
