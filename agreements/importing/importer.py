@@ -636,7 +636,8 @@ class _Importer:
             batch_size=500,
         )
         current = [item.terms[-1] for item in items]
-        plan_terms(current, today=self.today)
+        # The terms and lines just written, as they are in memory: not read again.
+        plan_terms(current, today=self.today, lines=[line for i in items for line in i.lines])
         visits = dict(
             Visit.objects.filter(term_id__in=[term.pk for term in current])
             .values("term_id")

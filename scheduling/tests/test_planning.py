@@ -125,6 +125,32 @@ def test_planning_is_set_based_with_no_query_per_visit():
     assert len(inserts(many)) <= 320 // 40
 
 
+def test_terms_and_lines_in_memory_plan_the_same_visits_without_reading_them():
+    # An import hands over the terms and lines it just wrote (in any order).
+    terms = [make_term(lines=[{}, EVERY_TUESDAY, HOSTING]), make_term(start=dt.date(2027, 3, 1))]
+    lines = [line for term in terms for line in term.version.lines.all()]
+
+    def visits():
+        return list(
+            Visit.objects.order_by("pk").values_list(
+                "term_id", "line_id", "series", "occurrence_start", "starts_at", "ends_at",
+                "checklist", "flag", "note",
+            )
+        )  # fmt: skip
+
+    with CaptureQueriesContext(connection) as given:
+        created = plan_terms(terms[::-1], lines=lines[::-1])
+    planned = visits()
+    Visit.objects.all().delete()
+    with CaptureQueriesContext(connection) as read:
+        assert plan_terms(terms) == created == 64 + 12
+    assert visits() == planned  # the same rows, written in the same order
+    # Two reads fewer: the terms (with their agreements) and the lines.
+    assert len(read.captured_queries) - len(given.captured_queries) == 2
+    given_sql = " ".join(q["sql"] for q in given.captured_queries)
+    assert '"agreements_term"' not in given_sql and '"agreements_serviceline"' not in given_sql
+
+
 def test_today_skips_occurrences_before_it():
     term = make_term()
 
