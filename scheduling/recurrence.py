@@ -2,7 +2,7 @@
 
 A schedule is an RRULE without DTSTART (e.g. "FREQ=MONTHLY;BYDAY=+3WE") plus a local start
 time, a duration in minutes and an IANA time zone name. Everything here is a pure function of
-its arguments: no Django, no global state and no calls to "now".
+its arguments: no Django, no global state (only a cache of compiled rules) and no calls to "now".
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import islice
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -214,6 +215,17 @@ def _fields(rule: str) -> dict[str, str]:
 
 def _compile(rule: str, dtstart: dt.datetime) -> rrule | rruleset:
     """Build a dateutil rrule anchored at a naive local dtstart from any supported RRULE."""
+    if not isinstance(rule, str):  # (not a key of the cache) reported as _fields does
+        raise RecurrenceError("The schedule is empty.")
+    return _compiled(rule, dtstart)
+
+
+@lru_cache(maxsize=4096)
+def _compiled(rule: str, dtstart: dt.datetime) -> rrule | rruleset:
+    """``_compile``, cached: an import or a planning run compiles the same few rules for many
+    terms that start on the same days (parsing the text each time was a large part of it). A
+    compiled rule is only iterated (each time from its start), never changed, so sharing it is
+    safe; a rule that fails raises again each time (errors are not cached)."""
     fields = _fields(rule)
     if fields.get("FREQ") not in _GENERAL_FREQS:
         raise RecurrenceError("The schedule must repeat daily, weekly, monthly or yearly.")

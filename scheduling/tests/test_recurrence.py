@@ -13,6 +13,7 @@ from scheduling.recurrence import (
     WEEKDAYS,
     RecurrenceError,
     RuleParts,
+    _compiled,
     build_rrule,
     describe,
     next_occurrences,
@@ -235,6 +236,20 @@ def test_occurrences_rejects_bad_input(overrides, message):
     args = {"rule": "FREQ=WEEKLY;BYDAY=TU", **YEAR_2027, **overrides}
     with pytest.raises(RecurrenceError, match=message):
         run(args.pop("rule"), **args)
+
+
+def test_a_rule_is_compiled_once_for_a_start_and_errors_are_raised_every_time():
+    _compiled.cache_clear()
+    first = run("FREQ=MONTHLY;BYDAY=+3WE")
+    # The same rule and start: compiled once, the same dates each time, in any zone.
+    assert run("FREQ=MONTHLY;BYDAY=+3WE") == first
+    assert len(run("FREQ=MONTHLY;BYDAY=+3WE", tz="America/Los_Angeles")) == 12
+    assert _compiled.cache_info().misses == 1 and _compiled.cache_info().hits == 2
+    for _ in range(2):
+        with pytest.raises(RecurrenceError, match="repeat"):
+            run("FREQ=HOURLY")
+    with pytest.raises(RecurrenceError, match="empty"):
+        run(["FREQ=WEEKLY"])  # not text (nor a key of the cache)
 
 
 def test_occurrences_rejects_an_aware_start_time():
