@@ -150,6 +150,9 @@ def _visits(term, line, segment, existing, holidays, policy, today, defaults, no
         tz=tz_name,
         start=segment.start,
         end=segment.end,
+        # A day's margin: the local date of a time a daylight-saving gap moves past midnight
+        # is the next day's.
+        since=today - dt.timedelta(days=1) if today is not None else None,
     ):
         if (line.pk, term.pk, segment.series, starts_at) in existing:
             continue
