@@ -575,14 +575,13 @@ def csv_row(header, cells, line):
     """A data row checked on its own: (kind, the row's cells by column, problems); kind is
     None for a row that is skipped (blank, or reported whole). Columns that do not apply to the
     kind are reported and dropped."""
-    cells = [cell.strip() for cell in cells]  # once, not at each check
-    if not any(cells):
+    if not any(cell.strip() for cell in cells):
         return None, None, []
     if len(cells) != len(header):
         reason = f"has {len(cells)} cells; the header has {len(header)}"
         return None, None, [RowError(line, "row", reason)]
     # The export neutralized formula cells with a leading ' (allora.spreadsheet).
-    row = {c: unescape_cell(v) for c, v in zip(header, cells, strict=True) if v}
+    row = {c: unescape_cell(v.strip()) for c, v in zip(header, cells, strict=True) if v.strip()}
     kind = row.pop("type", "")
     if kind not in CSV_COLUMNS:
         return None, None, [RowError(line, "type", f"must be one of {', '.join(CSV_COLUMNS)}")]
