@@ -249,9 +249,8 @@ class _Importer:
         """Read the customers, then the agreements, checking each record; the agreements
         checked are spooled (``_Agreement``) and kept as a ``_Ref``."""
         done = 0
-        for raw, doc in self.source.records("customers"):
-            self.doc = doc
-            self._check_customer(raw)
+        for raw, doc in self.source.records("customers", quick=True):
+            self._check_customer_quick(raw, doc)
             done += 1
         if self.source.malformed:
             return
@@ -302,7 +301,29 @@ class _Importer:
         raw, self.doc = again
         return self._check_agreement(raw)
 
+    def _check_customer_quick(self, raw, doc):
+        """``_check_customer`` of a record parsed fast, as ``_check_quick``: when it has errors,
+        the customer it may have kept is dropped and the record checked again, parsed with the
+        line of each contact (the lines of contacts matter only to the errors)."""
+        report, self.report = self.report, ImportReport()
+        self.doc = doc
+        try:
+            kept = self._check_customer(raw)
+            quick_ok = self.report.ok
+        finally:
+            self.report = report
+        if quick_ok:
+            return
+        if kept is not None:
+            del self.customers[kept]
+        again = doc.exact()
+        if again is not None:
+            raw, self.doc = again
+        self._check_customer(raw)
+
     def _check_customer(self, raw):
+        """Check a customer record and keep it (returns its reference) unless its row is bad
+        or its reference is taken; its contacts' errors are reported either way."""
         line = self.doc.line(raw)
         row = validate_row(CustomerRow, raw, line=line, report=self.report)
         raw_contacts = (
@@ -320,13 +341,14 @@ class _Importer:
             emails.add(contact.email)
             contacts.append((contact, contact_line))
         if row is None:
-            return
+            return None
         if row.external_ref in self.customers:
             self.error(line, "external_ref", "appears twice in this file")
-            return
+            return None
         self.customers[row.external_ref] = _Customer(
             row.model_copy(update={"contacts": []}), line, contacts
         )
+        return row.external_ref
 
     def _match_customers(self):
         """Existing customers: by reference (left as they are), else by legal name (adopted)."""
