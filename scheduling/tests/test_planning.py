@@ -21,6 +21,7 @@ from scheduling.models import (
     Visit,
 )
 from scheduling.planning import (
+    _new_visit,
     assign_line,
     cancel_future_visits,
     change_schedule,
@@ -149,6 +150,25 @@ def test_terms_and_lines_in_memory_plan_the_same_visits_without_reading_them():
     assert len(read.captured_queries) - len(given.captured_queries) == 2
     given_sql = " ".join(q["sql"] for q in given.captured_queries)
     assert '"agreements_term"' not in given_sql and '"agreements_serviceline"' not in given_sql
+
+
+def test_a_new_visit_is_the_visit_django_builds_from_the_same_values():
+    now = dt.datetime(2027, 1, 5, 15, tzinfo=UTC)
+    values = {
+        "agreement_id": 1, "term_id": 2, "line_id": 3, "series": 0, "occurrence_start": now,
+        "starts_at": now, "ends_at": now, "technician_id": None,
+        "checklist": [{"item": "Backups", "done": False}], "updated_at": now,
+    }  # fmt: skip
+
+    def fields(visit):
+        return {f.attname: getattr(visit, f.attname) for f in Visit._meta.concrete_fields}
+
+    built, django = _new_visit(**values), Visit(**values)
+    assert fields(built) == fields(django)
+    assert built._state.adding and built._state.db is None
+    del values["checklist"]  # a default list is a new one for each visit
+    first, second = _new_visit(**values), _new_visit(**values)
+    assert first.checklist == second.checklist == [] and first.checklist is not second.checklist
 
 
 def test_today_skips_occurrences_before_it():
