@@ -250,7 +250,7 @@ class _Importer:
         checked are spooled (``_Agreement``) and kept as a ``_Ref``."""
         done = 0
         for raw, doc in self.source.records("customers", quick=True):
-            self._check_customer_quick(raw, doc)
+            self._quick(self._check_customer, raw, doc, undo=self._forget_customer)
             done += 1
         if self.source.malformed:
             return
@@ -267,7 +267,7 @@ class _Importer:
             done += 1
             if done % step == 0:
                 progress(done, total)
-            agreement = self._check_quick(raw, doc)
+            agreement = self._quick(self._check_agreement, raw, doc)
             if agreement is None:
                 continue
             if agreement.row.external_ref in refs:
@@ -283,43 +283,31 @@ class _Importer:
         self._match_agreements()
         progress(total, total)
 
-    def _check_quick(self, raw, doc):
-        """``_check_agreement`` of a record parsed fast (``reading.Quick``); when it has
-        errors, they are reported from the record parsed again with the line of each part."""
+    def _quick(self, check, raw, doc, *, undo=None):
+        """``check(raw)`` of a record parsed fast (``reading.Quick``), on a report of its own;
+        when it has errors, ``undo(what it returned)`` and they are reported from the record
+        checked again, parsed with the line of each part (a document with every line already:
+        as it is)."""
         report, self.report = self.report, ImportReport()
         self.doc = doc
         try:
-            agreement = self._check_agreement(raw)
-            quick_ok = self.report.ok
-        finally:
-            self.report = report
-        again = doc.exact() if not quick_ok else None
-        if again is None:
-            if not quick_ok:  # a document with every line already: report as it is
-                return self._check_agreement(raw)
-            return agreement
-        raw, self.doc = again
-        return self._check_agreement(raw)
-
-    def _check_customer_quick(self, raw, doc):
-        """``_check_customer`` of a record parsed fast, as ``_check_quick``: when it has errors,
-        the customer it may have kept is dropped and the record checked again, parsed with the
-        line of each contact (the lines of contacts matter only to the errors)."""
-        report, self.report = self.report, ImportReport()
-        self.doc = doc
-        try:
-            kept = self._check_customer(raw)
+            result = check(raw)
             quick_ok = self.report.ok
         finally:
             self.report = report
         if quick_ok:
-            return
-        if kept is not None:
-            del self.customers[kept]
+            return result
+        if undo is not None:
+            undo(result)
         again = doc.exact()
         if again is not None:
             raw, self.doc = again
-        self._check_customer(raw)
+        return check(raw)
+
+    def _forget_customer(self, ref):
+        """A customer kept by a quick check that had errors (it is checked again)."""
+        if ref is not None:
+            del self.customers[ref]
 
     def _check_customer(self, raw):
         """Check a customer record and keep it (returns its reference) unless its row is bad
