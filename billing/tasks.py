@@ -4,8 +4,11 @@ from celery import shared_task
 
 from allora.timeutils import local_today
 
-from . import documents, invoicing, projects, receivables, services
-from .documents import send_invoice_email
+from . import invoicing, projects, receivables, services
+
+# billing.documents (and with it WeasyPrint, a second or so to import) is imported inside the
+# tasks that send documents: an import or an agreement change that only queues
+# fill_monthly_amounts need not load it.
 
 
 def _date(today):
@@ -37,6 +40,8 @@ def fill_monthly_amounts():
 @shared_task
 def email_invoice(invoice_id):
     """Email one invoice with its PDF to the customer's billing contacts (once)."""
+    from .documents import send_invoice_email
+
     return send_invoice_email(invoice_id)
 
 
@@ -55,10 +60,14 @@ def email_payment_reminder(invoice_id, steps, today):
 @shared_task
 def resend_invoice_email(event_id):
     """Email an invoice again, as staff asked (its "resent" timeline event)."""
+    from . import documents
+
     return documents.send_invoice_again(event_id)
 
 
 @shared_task
 def email_credit_note(credit_note_id):
     """Email one credit note with its PDF to the customer's billing contacts (once)."""
+    from . import documents
+
     return documents.send_credit_note_email(credit_note_id)

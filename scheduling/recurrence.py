@@ -2,7 +2,7 @@
 
 A schedule is an RRULE without DTSTART (e.g. "FREQ=MONTHLY;BYDAY=+3WE") plus a local start
 time, a duration in minutes and an IANA time zone name. Everything here is a pure function of
-its arguments: no Django, no global state and no calls to "now".
+its arguments: no Django, no global state (only a cache of compiled rules) and no calls to "now".
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import islice
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -108,12 +109,22 @@ def describe(rule: str, *, start_time: dt.time, duration_minutes: int) -> str:
 
 
 def occurrences(
-    rule: str, *, start_time: dt.time, duration_minutes: int, tz: str, start: dt.date, end: dt.date
+    rule: str,
+    *,
+    start_time: dt.time,
+    duration_minutes: int,
+    tz: str,
+    start: dt.date,
+    end: dt.date,
+    since: dt.date | None = None,
 ) -> list[Occurrence]:
-    """Return (starts_at, ends_at) in UTC for every occurrence with local date in [start, end)."""
+    """Return (starts_at, ends_at) in UTC for every occurrence with local date in [start, end);
+    with ``since``, only those with local date in [since, end), of the rule still anchored at
+    ``start`` (a rule whose dates do not depend on its anchor is expanded from ``since``
+    only, so a term planned from a day late in it does not go through all its earlier dates)."""
     if end < start:
         raise RecurrenceError("The end date must not be before the start date.")
-    return list(_iter_occurrences(rule, start_time, duration_minutes, tz, start, end))
+    return list(_iter_occurrences(rule, start_time, duration_minutes, tz, start, end, since))
 
 
 def next_occurrences(
@@ -214,6 +225,17 @@ def _fields(rule: str) -> dict[str, str]:
 
 def _compile(rule: str, dtstart: dt.datetime) -> rrule | rruleset:
     """Build a dateutil rrule anchored at a naive local dtstart from any supported RRULE."""
+    if not isinstance(rule, str):  # (not a key of the cache) reported as _fields does
+        raise RecurrenceError("The schedule is empty.")
+    return _compiled(rule, dtstart)
+
+
+@lru_cache(maxsize=4096)
+def _compiled(rule: str, dtstart: dt.datetime) -> rrule | rruleset:
+    """``_compile``, cached: an import or a planning run compiles the same few rules for many
+    terms that start on the same days (parsing the text each time was a large part of it). A
+    compiled rule is only iterated (each time from its start), never changed, so sharing it is
+    safe; a rule that fails raises again each time (errors are not cached)."""
     fields = _fields(rule)
     if fields.get("FREQ") not in _GENERAL_FREQS:
         raise RecurrenceError("The schedule must repeat daily, weekly, monthly or yearly.")
@@ -228,10 +250,37 @@ def _compile(rule: str, dtstart: dt.datetime) -> rrule | rruleset:
         raise RecurrenceError("The schedule could not be understood.") from exc
 
 
+# The parts of a rule that give its dates by themselves; without any of them dateutil takes the
+# day (weekday, day of the month) from the anchor.
+_DAY_KEYS = ("BYDAY", "BYWEEKDAY", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYEASTER")
+
+
+@lru_cache(maxsize=1024)
+def _free_of_anchor(rule: str) -> bool:
+    """Whether a (valid) rule has the same dates from any later anchor on: every period (no
+    INTERVAL over 1), no COUNT from the anchor, no BYSETPOS (dateutil takes a first weekly
+    period from the anchor's day) and its days named, not taken from the anchor. Expanding it
+    from a later day gives the same dates from that day on."""
+    fields = _fields(rule)
+    return (
+        int(fields.get("INTERVAL", "1")) == 1
+        and "COUNT" not in fields
+        and "BYSETPOS" not in fields
+        and (fields["FREQ"] == "DAILY" or any(key in fields for key in _DAY_KEYS))
+    )
+
+
 def _iter_occurrences(
-    rule: str, start_time: dt.time, duration_minutes: int, tz: str, start: dt.date, end: dt.date
+    rule: str,
+    start_time: dt.time,
+    duration_minutes: int,
+    tz: str,
+    start: dt.date,
+    end: dt.date,
+    since: dt.date | None = None,
 ) -> Iterator[Occurrence]:
-    """Check every input now, then lazily yield UTC (starts_at, ends_at) for [start, end)."""
+    """Check every input now, then lazily yield UTC (starts_at, ends_at) for [start, end), or
+    [since, end) of the rule anchored at ``start``."""
     zone = _zone(tz)
     _check_duration(duration_minutes)
     if start_time.tzinfo is not None:
@@ -239,11 +288,16 @@ def _iter_occurrences(
     duration = dt.timedelta(minutes=duration_minutes)
     # Expanding in naive wall-clock time keeps 10:00 at 10:00 whatever the UTC offset.
     local_starts = _compile(rule, dt.datetime.combine(start, start_time))
+    if since is not None and since > start and _free_of_anchor(rule):
+        local_starts = _compile(rule, dt.datetime.combine(since, start_time))
+    first = since or start
 
     def generate() -> Iterator[Occurrence]:
         for local in local_starts:
             if local.date() >= end:
                 return
+            if local.date() < first:
+                continue
             # fold=0: a missing time (spring forward) uses the pre-gap offset, landing one
             # hour later in wall time; a repeated time (fall back) takes its first occurrence.
             starts_at = local.replace(tzinfo=zone).astimezone(dt.UTC)

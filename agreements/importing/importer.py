@@ -111,6 +111,7 @@ class _Agreement:
     terms_template: TermsTemplate | None = None
     agreement: Agreement | None = None
     version: AgreementVersion | None = None
+    lines: list = field(default_factory=list)  # its service lines
     terms: list = field(default_factory=list)
     imported: ImportedAgreement | None = None  # what the report says, once written
 
@@ -129,7 +130,7 @@ class _Agreement:
     def release(self):
         """Let go of what was written (the model instances) and of what it was written from."""
         self.agreement = self.version = self.pdf = self.rates = None
-        self.terms, self.services, self.changes = [], [], {}
+        self.terms, self.lines, self.services, self.changes = [], [], [], {}
 
 
 @dataclass(slots=True)
@@ -248,9 +249,8 @@ class _Importer:
         """Read the customers, then the agreements, checking each record; the agreements
         checked are spooled (``_Agreement``) and kept as a ``_Ref``."""
         done = 0
-        for raw, doc in self.source.records("customers"):
-            self.doc = doc
-            self._check_customer(raw)
+        for raw, doc in self.source.records("customers", quick=True):
+            self._quick(self._check_customer, raw, doc, undo=self._forget_customer)
             done += 1
         if self.source.malformed:
             return
@@ -267,7 +267,7 @@ class _Importer:
             done += 1
             if done % step == 0:
                 progress(done, total)
-            agreement = self._check_quick(raw, doc)
+            agreement = self._quick(self._check_agreement, raw, doc)
             if agreement is None:
                 continue
             if agreement.row.external_ref in refs:
@@ -283,25 +283,35 @@ class _Importer:
         self._match_agreements()
         progress(total, total)
 
-    def _check_quick(self, raw, doc):
-        """``_check_agreement`` of a record parsed fast (``reading.Quick``); when it has
-        errors, they are reported from the record parsed again with the line of each part."""
+    def _quick(self, check, raw, doc, *, undo=None):
+        """``check(raw)`` of a record parsed fast (``reading.Quick``), on a report of its own;
+        when it has errors, ``undo(what it returned)`` and they are reported from the record
+        checked again, parsed with the line of each part (a document with every line already:
+        as it is)."""
         report, self.report = self.report, ImportReport()
         self.doc = doc
         try:
-            agreement = self._check_agreement(raw)
+            result = check(raw)
             quick_ok = self.report.ok
         finally:
             self.report = report
-        again = doc.exact() if not quick_ok else None
-        if again is None:
-            if not quick_ok:  # a document with every line already: report as it is
-                return self._check_agreement(raw)
-            return agreement
-        raw, self.doc = again
-        return self._check_agreement(raw)
+        if quick_ok:
+            return result
+        if undo is not None:
+            undo(result)
+        again = doc.exact()
+        if again is not None:
+            raw, self.doc = again
+        return check(raw)
+
+    def _forget_customer(self, ref):
+        """A customer kept by a quick check that had errors (it is checked again)."""
+        if ref is not None:
+            del self.customers[ref]
 
     def _check_customer(self, raw):
+        """Check a customer record and keep it (returns its reference) unless its row is bad
+        or its reference is taken; its contacts' errors are reported either way."""
         line = self.doc.line(raw)
         row = validate_row(CustomerRow, raw, line=line, report=self.report)
         raw_contacts = (
@@ -319,13 +329,14 @@ class _Importer:
             emails.add(contact.email)
             contacts.append((contact, contact_line))
         if row is None:
-            return
+            return None
         if row.external_ref in self.customers:
             self.error(line, "external_ref", "appears twice in this file")
-            return
+            return None
         self.customers[row.external_ref] = _Customer(
             row.model_copy(update={"contacts": []}), line, contacts
         )
+        return row.external_ref
 
     def _match_customers(self):
         """Existing customers: by reference (left as they are), else by legal name (adopted)."""
@@ -635,7 +646,8 @@ class _Importer:
             batch_size=500,
         )
         current = [item.terms[-1] for item in items]
-        plan_terms(current, today=self.today)
+        # The terms and lines just written, as they are in memory: not read again.
+        plan_terms(current, today=self.today, lines=[line for i in items for line in i.lines])
         visits = dict(
             Visit.objects.filter(term_id__in=[term.pk for term in current])
             .values("term_id")
@@ -764,6 +776,7 @@ class _Importer:
             for contact in Contact.objects.filter(customer_id__in=chunk):
                 contacts[contact.customer_id, contact.email.lower()] = contact
         company = CompanyProfile.current()
+        field = AgreementVersion._meta.get_field("signed_pdf")
         for item in items:
             customer = item.customer
             signed_at = dt.datetime.combine(item.row.signed_on, dt.time(12), tzinfo=customer.tz)
@@ -783,38 +796,25 @@ class _Importer:
                 completed_at=signed_at,
                 created_by=self.by,
             )
-        AgreementVersion.objects.bulk_create([item.version for item in items], batch_size=500)
-        lines = {
-            id(item): [
-                ServiceLine(
-                    version=item.version,
-                    position=position,
-                    **self._line_fields(service, self.tiers),
-                )
+            version = item.version
+            item.lines = [
+                ServiceLine(version=version, position=position, **self._line_fields(service))
                 for service, _line, position in item.services
             ]
-            for item in items
-        }
-        ServiceLine.objects.bulk_create(
-            [line for item in items for line in lines[id(item)]], batch_size=500
-        )
-        field = AgreementVersion._meta.get_field("signed_pdf")
-        for item in items:
-            version = item.version
-            # The lines as written, in memory: no read per version.
-            version.content_sha256 = content_digest(version, lines=lines.pop(id(item)))
+            # Before the insert, from the lines in memory: one insert of the versions and no
+            # update after it. The same digest as read back (a test proves it): it needs no
+            # ids, the lines' positions order them.
+            version.content_sha256 = content_digest(version, lines=item.lines)
             if item.pdf is not None and store_pdfs:
                 name = field.generate_filename(version, f"{item.agreement.number}-v1-paper.pdf")
                 version.signed_pdf = field.storage.save(name, ContentFile(item.pdf))
                 version.signed_pdf_sha256 = hashlib.sha256(item.pdf).hexdigest()
-        AgreementVersion.objects.bulk_update(
-            [item.version for item in items],
-            ["content_sha256", "signed_pdf", "signed_pdf_sha256"],
-            batch_size=500,
+        AgreementVersion.objects.bulk_create([item.version for item in items], batch_size=500)
+        ServiceLine.objects.bulk_create(
+            [line for item in items for line in item.lines], batch_size=500
         )
 
-    @staticmethod
-    def _line_fields(service, tiers):
+    def _line_fields(self, service):
         fields = {
             "kind": service.kind,
             "notes": service.notes,
@@ -841,7 +841,7 @@ class _Importer:
         if service.kind not in (ServiceKind.MAINTENANCE, ServiceKind.PRESCHEDULED):
             fields["labor_rate"] = ServiceLine.LaborRate.ONSITE
         if service.response_tier:
-            fields["response_tier"] = tiers[service.response_tier]
+            fields["response_tier"] = self.tiers[service.response_tier]
         return fields
 
     def _write_terms(self, items):

@@ -21,6 +21,7 @@ from scheduling.models import (
     Visit,
 )
 from scheduling.planning import (
+    _new_visit,
     assign_line,
     cancel_future_visits,
     change_schedule,
@@ -123,6 +124,51 @@ def test_planning_is_set_based_with_no_query_per_visit():
     # Inserts are multi-row batches (SQLite allows ~999 parameters, so ~49 rows per batch).
     assert len(inserts(few)) == 1
     assert len(inserts(many)) <= 320 // 40
+
+
+def test_terms_and_lines_in_memory_plan_the_same_visits_without_reading_them():
+    # An import hands over the terms and lines it just wrote (in any order).
+    terms = [make_term(lines=[{}, EVERY_TUESDAY, HOSTING]), make_term(start=dt.date(2027, 3, 1))]
+    lines = [line for term in terms for line in term.version.lines.all()]
+
+    def visits():
+        return list(
+            Visit.objects.order_by("pk").values_list(
+                "term_id", "line_id", "series", "occurrence_start", "starts_at", "ends_at",
+                "checklist", "flag", "note",
+            )
+        )  # fmt: skip
+
+    with CaptureQueriesContext(connection) as given:
+        created = plan_terms(terms[::-1], lines=lines[::-1])
+    planned = visits()
+    Visit.objects.all().delete()
+    with CaptureQueriesContext(connection) as read:
+        assert plan_terms(terms) == created == 64 + 12
+    assert visits() == planned  # the same rows, written in the same order
+    # Two reads fewer: the terms (with their agreements) and the lines.
+    assert len(read.captured_queries) - len(given.captured_queries) == 2
+    given_sql = " ".join(q["sql"] for q in given.captured_queries)
+    assert '"agreements_term"' not in given_sql and '"agreements_serviceline"' not in given_sql
+
+
+def test_a_new_visit_is_the_visit_django_builds_from_the_same_values():
+    now = dt.datetime(2027, 1, 5, 15, tzinfo=UTC)
+    values = {
+        "agreement_id": 1, "term_id": 2, "line_id": 3, "series": 0, "occurrence_start": now,
+        "starts_at": now, "ends_at": now, "technician_id": None,
+        "checklist": [{"item": "Backups", "done": False}], "updated_at": now,
+    }  # fmt: skip
+
+    def fields(visit):
+        return {f.attname: getattr(visit, f.attname) for f in Visit._meta.concrete_fields}
+
+    built, django = _new_visit(**values), Visit(**values)
+    assert fields(built) == fields(django)
+    assert built._state.adding and built._state.db is None
+    del values["checklist"]  # a default list is a new one for each visit
+    first, second = _new_visit(**values), _new_visit(**values)
+    assert first.checklist == second.checklist == [] and first.checklist is not second.checklist
 
 
 def test_today_skips_occurrences_before_it():

@@ -4,8 +4,11 @@ import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scheduling.recurrence import (
     FREQUENCIES,
@@ -13,8 +16,10 @@ from scheduling.recurrence import (
     WEEKDAYS,
     RecurrenceError,
     RuleParts,
+    _compiled,
     build_rrule,
     describe,
+    local_to_utc,
     next_occurrences,
     occurrences,
     parse_rrule,
@@ -235,6 +240,66 @@ def test_occurrences_rejects_bad_input(overrides, message):
     args = {"rule": "FREQ=WEEKLY;BYDAY=TU", **YEAR_2027, **overrides}
     with pytest.raises(RecurrenceError, match=message):
         run(args.pop("rule"), **args)
+
+
+def test_a_rule_is_compiled_once_for_a_start_and_errors_are_raised_every_time():
+    _compiled.cache_clear()
+    first = run("FREQ=MONTHLY;BYDAY=+3WE")
+    # The same rule and start: compiled once, the same dates each time, in any zone.
+    assert run("FREQ=MONTHLY;BYDAY=+3WE") == first
+    assert len(run("FREQ=MONTHLY;BYDAY=+3WE", tz="America/Los_Angeles")) == 12
+    assert _compiled.cache_info().misses == 1 and _compiled.cache_info().hits == 2
+    for _ in range(2):
+        with pytest.raises(RecurrenceError, match="repeat"):
+            run("FREQ=HOURLY")
+    with pytest.raises(RecurrenceError, match="empty"):
+        run(["FREQ=WEEKLY"])  # not text (nor a key of the cache)
+
+
+ANCHORED_OR_NOT = [
+    "FREQ=MONTHLY;BYDAY=+3WE",
+    "FREQ=MONTHLY;BYDAY=-1FR",
+    "FREQ=WEEKLY;BYDAY=TU",
+    "FREQ=WEEKLY;BYDAY=MO,WE,FR",
+    "FREQ=MONTHLY;BYMONTHDAY=31",
+    "FREQ=DAILY",
+    "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
+    # Anchored at the start: expanded from it whatever ``since`` is.
+    "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO",
+    "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=15",
+    "FREQ=WEEKLY",
+    "FREQ=MONTHLY",
+    "FREQ=YEARLY;BYMONTH=6",
+    "FREQ=WEEKLY;COUNT=10;BYDAY=TH",
+    "FREQ=WEEKLY;BYDAY=MO,WE,FR;BYSETPOS=1",
+    "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rule=st.sampled_from(ANCHORED_OR_NOT),
+    start=st.dates(dt.date(2024, 1, 1), dt.date(2027, 12, 31)),
+    since_after=st.integers(-10, 400),
+    start_time=st.sampled_from([dt.time(0, 30), dt.time(2, 30), dt.time(10), dt.time(23, 45)]),
+    tz=st.sampled_from([NY, "America/Santiago", "Europe/London", "UTC"]),
+)
+def test_occurrences_since_a_day_are_those_of_the_whole_range_from_that_day(
+    rule, start, since_after, start_time, tz
+):
+    end, since = start + dt.timedelta(days=366), start + dt.timedelta(days=since_after)
+    window = {"start_time": start_time, "duration_minutes": 60, "tz": tz, "start": start}
+    whole = occurrences(rule, end=end, **window)
+    expected = [item for item in whole if _naive_local_date(item[0], start_time, tz) >= since]
+    assert occurrences(rule, end=end, since=since, **window) == expected
+
+
+def _naive_local_date(start_at, start_time, tz):
+    """The local date an occurrence was expanded on (before a daylight-saving gap moved it)."""
+    for day in (start_at.astimezone(ZoneInfo(tz)).date() - dt.timedelta(days=n) for n in (0, 1)):
+        if local_to_utc(day, start_time, ZoneInfo(tz)) == start_at:
+            return day
+    raise AssertionError(start_at)
 
 
 def test_occurrences_rejects_an_aware_start_time():
