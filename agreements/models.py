@@ -463,6 +463,18 @@ class Agreement(models.Model):
                 condition=models.Q(status__in=["active", "ending"]),
                 name="agreement_live_term_end",
             ),
+            # The few drafts and billing problems of the staff home, found without reading
+            # every agreement, in the order their lists show.
+            models.Index(
+                fields=["created_at", "id"],
+                condition=models.Q(status="draft"),
+                name="agreement_drafts",
+            ),
+            models.Index(
+                fields=["billing_problem_since", "number"],
+                condition=~models.Q(billing_problem=""),
+                name="agreement_billing_problems",
+            ),
         ]
 
     def __str__(self):
@@ -603,6 +615,15 @@ class AgreementVersion(models.Model):
 
     class Meta:
         ordering = ["agreement_id", "-number"]
+        indexes = [
+            # The few versions awaiting Allora's countersignature (the admins' waiting item),
+            # found without reading every version.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(status="customer_signed"),
+                name="version_to_countersign",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["agreement", "number"], name="unique_version_number"),
             models.CheckConstraint(
