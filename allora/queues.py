@@ -69,20 +69,29 @@ def _agreement_link(agreement, url_name, action=""):
     )
 
 
-def _listed(key, label, queryset, url, link, *, listed=None, order=None) -> Item | None:
+def _listed(key, label, queryset, url, link, *, listed=None) -> Item | None:
     """An item from the first FIRST rows of `queryset` (each made a Link by `link`) and how many
     rows there are in all, in one query; None when there are none.
 
     With `listed`, a panel's rows read through `marked` with the same condition as `queryset`'s,
-    no query when they hold every match: the first FIRST matches by `order` (a key giving the
-    rows the order of `queryset`)."""
+    no query when they hold every match: the first FIRST matches in `queryset`'s order (fields
+    named in its `order_by`, ascending)."""
     if listed is not None:
         total = listed[0].queue_total if listed else 0
         matches = [row for row in listed if row.queue_match]
         if len(matches) == total:
-            return _item(key, label, total, url, map(link, sorted(matches, key=order)[:FIRST]))
+            first = sorted(matches, key=_sort_key(queryset))[:FIRST]
+            return _item(key, label, total, url, map(link, first))
     rows = list(queryset.annotate(queue_total=Window(Count("pk")))[:FIRST])
     return _item(key, label, rows[0].queue_total if rows else 0, url, map(link, rows))
+
+
+def _sort_key(queryset):
+    """Rows in memory put in the order of `queryset`'s `order_by` (plain field names)."""
+    names = queryset.query.order_by
+    if not all(isinstance(name, str) and not name.startswith("-") for name in names):
+        raise ValueError(f"An item told from a panel orders by ascending fields: {names}")
+    return lambda row: tuple(getattr(row, name) for name in names)
 
 
 def marked(queryset, condition: Q | None = None):
@@ -139,8 +148,10 @@ def awaiting_approval(user):
 
 def to_approve(user, *, listed=None, approver=None) -> Item | None:
     """Projects whose estimate (or change order) awaits approval, when the user approves them
-    (1 query; none when `approver` says the user does not, or when `listed`, the portal home's
-    `awaiting_approval` projects `marked`, holds them all)."""
+    (1 query; none when `approver` says the user does not, or when it says they do and
+    `listed`, the portal home's `awaiting_approval` projects `marked`, holds them all: those
+    rows are every project of the company awaiting approval, the item's only when the user is
+    an approver)."""
     if approver is False:
         return None
     projects = (
@@ -155,8 +166,7 @@ def to_approve(user, *, listed=None, approver=None) -> Item | None:
         projects,
         reverse("portal:project_list"),
         lambda p: Link(p.title, reverse("portal:project_detail", args=[p.pk]), "Review"),
-        listed=listed,
-        order=lambda p: (p.created_at, p.pk),
+        listed=listed if approver else None,
     )
 
 
@@ -211,7 +221,6 @@ def emergencies_near_breach(*, now, listed=None) -> Item | None:
         reverse("delivery:emergency_list"),
         lambda r: Link(f"#{r.pk} {r.customer}", reverse("delivery:emergency_detail", args=[r.pk])),
         listed=listed,
-        order=lambda r: (r.due_at, r.pk),  # near breach: a guarantee, so a deadline
     )
 
 
@@ -235,7 +244,6 @@ def terminations_to_acknowledge(*, listed=None) -> Item | None:
         reverse("staff_home") + "#dashboard-terminations",
         lambda r: _agreement_link(r.agreement, "agreements:agreement_detail"),
         listed=listed,
-        order=lambda r: (r.received_at, r.pk),
     )
 
 

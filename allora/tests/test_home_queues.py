@@ -205,6 +205,10 @@ def test_the_portal_homes_approval_item_agrees_with_its_projects(
     own_queries, own_items = portal_items(alice, from_dashboard=False)
     assert "to_approve" not in items and "to_approve" not in own_items
     assert queries == own_queries - 1
+    # The company's projects given without saying whether she approves: not taken as hers.
+    listed = list(queues.marked(queues.awaiting_approval(alice)))
+    assert len(listed) == count
+    assert queues.to_approve(alice, listed=listed) is None
 
 
 def test_the_portal_homes_signature_item_needs_no_contact_join(
