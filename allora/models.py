@@ -83,6 +83,8 @@ class User(AbstractUser):
 class Heartbeat(models.Model):
     """The last time the Celery worker ran the periodic heartbeat: proof that jobs run."""
 
+    WORKER = "worker"  # the name of the worker's row (`allora.tasks.heartbeat`)
+
     name = models.CharField(max_length=50, unique=True)
     last_seen = models.DateTimeField(default=timezone.now)
 

@@ -139,7 +139,7 @@ def staff_figures(*, today: dt.date, now: dt.datetime, tz) -> dict:
     """The stored figures, `as_of` (when they were computed) and `worker_seen` (the worker's
     last heartbeat, or None: the worker's beat job is what keeps them fresh), 1 query when
     fresh; computed first when missing or stale, see the module's docstring."""
-    worker = Heartbeat.objects.filter(name="worker").values_list("last_seen", flat=True)
+    worker = Heartbeat.objects.filter(name=Heartbeat.WORKER).values_list("last_seen", flat=True)
     snapshot = FigureSnapshot.objects.filter(name=STAFF).annotate(worker_seen=Subquery(worker[:1]))
     snapshot = snapshot.first()
     # Never computed yet: the heartbeat is read on its own.

@@ -14,7 +14,9 @@ def ping():
 @shared_task
 def heartbeat():
     """Record that beat and a worker are alive; the staff home shows the time."""
-    Heartbeat.objects.update_or_create(name="worker", defaults={"last_seen": timezone.now()})
+    Heartbeat.objects.update_or_create(
+        name=Heartbeat.WORKER, defaults={"last_seen": timezone.now()}
+    )
 
 
 @shared_task
