@@ -81,7 +81,7 @@ def _customer_recipients(agreement, *extra):
 def _contact_emails(customer_ids) -> dict[int, list[str]]:
     """{customer id: its signers' and billing contacts' addresses}, in one query."""
     emails = defaultdict(list)
-    contacts = Contact.objects.filter(customer_id__in=customer_ids).filter(
+    contacts = Contact.objects.filter(customer_id__any=customer_ids).filter(
         models.Q(is_authorized_signer=True) | models.Q(is_billing_contact=True)
     )
     for customer_id, email in contacts.values_list("customer_id", "email"):
@@ -621,28 +621,30 @@ def _renew(pks, *, today: dt.date) -> list[Term]:
     ids = [agreement.pk for agreement in agreements]
     latest = {
         term.agreement_id: term
-        for term in Term.objects.filter(agreement_id__in=ids).latest_of_each()
+        for term in Term.objects.filter(agreement_id__any=ids).latest_of_each()
     }
     requests = {
         request.agreement_id: request
         for request in TerminationRequest.objects.filter(
-            agreement_id__in=ids, status=TerminationRequest.Status.STANDING
+            agreement_id__any=ids, status=TerminationRequest.Status.STANDING
         )
     }
     versions = {}  # the version in force: the latest signed one (ascending: the last one wins)
     for version in (
-        AgreementVersion.objects.filter(agreement_id__in=ids, status=AgreementVersion.Status.SIGNED)
+        AgreementVersion.objects.filter(
+            agreement_id__any=ids, status=AgreementVersion.Status.SIGNED
+        )
         .only("agreement_id", "number", "rates_snapshot")
         .order_by("agreement_id", "number")
     ):
         versions[version.agreement_id] = version
     reviews: defaultdict[int, dict[int, RateReview]] = defaultdict(dict)
     for finalized in RateReview.objects.filter(
-        agreement_id__in=ids, status=RateReview.Status.FINALIZED
+        agreement_id__any=ids, status=RateReview.Status.FINALIZED
     ):
         reviews[finalized.agreement_id][finalized.term_number] = finalized
     sent = set(
-        Reminder.objects.filter(agreement_id__in=ids, kind=Reminder.Kind.RENEWED).values_list(
+        Reminder.objects.filter(agreement_id__any=ids, kind=Reminder.Kind.RENEWED).values_list(
             "agreement_id", "key"
         )
     )

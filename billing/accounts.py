@@ -463,7 +463,7 @@ def non_void_invoices():
 
 def _version_rows(agreement_ids) -> list:
     rows = (
-        AgreementVersion.objects.filter(agreement_id__in=agreement_ids, status__in=SIGNED)
+        AgreementVersion.objects.filter(agreement_id__any=agreement_ids, status__in=SIGNED)
         .order_by("agreement_id", "number")
         .values_list(*VERSION_FIELDS[:-1], Cast("rates_snapshot", TextField()))
     )
@@ -557,14 +557,14 @@ def load_accounts(agreement_ids) -> dict:
     """The billing inputs of these agreements (those with a signed term), in a fixed number of
     queries."""
     agreements = list(
-        Agreement.objects.filter(pk__in=agreement_ids)
+        Agreement.objects.filter(pk__any=agreement_ids)
         .select_related("customer")
         .order_by("pk")
         .annotate(**_grouped_invoice_marks())
     )
     terms = defaultdict(list)
     found = (
-        Term.objects.filter(agreement_id__in=agreement_ids)
+        Term.objects.filter(agreement_id__any=agreement_ids)
         .defer("locked_rates")  # read as text, decoded once per distinct snapshot
         .annotate(locked_text=Cast("locked_rates", TextField()))
         .order_by("start")
@@ -575,7 +575,7 @@ def load_accounts(agreement_ids) -> dict:
     versions = _versions(_version_rows(agreement_ids), {a.pk: a.tz for a in agreements})
     line_versions = {v.pk for found in versions.values() for v in found}
     all_lines = _line_rows(
-        ServiceLine.objects.filter(version_id__in=line_versions).order_by("position", "id")
+        ServiceLine.objects.filter(version_id__any=line_versions).order_by("position", "id")
     )
     return _accounts(agreements, terms, versions, all_lines)
 
@@ -615,7 +615,7 @@ def _accounts(agreements, terms, versions, all_lines, *, usage=True) -> dict:
                 tz_of_line[line.pk] = agreement.tz
     line_versions = {line.version_id for line in all_lines}
     known: Any  # a ScheduleChange that also carries `known_from`, the day invoices learn of it
-    for known in ScheduleChange.objects.filter(line__version_id__in=line_versions).order_by(
+    for known in ScheduleChange.objects.filter(line__version_id__any=line_versions).order_by(
         "effective_from", "series"
     ):
         created = timezone.localdate(known.created_at, tz_of_line[known.line_id])
@@ -663,7 +663,7 @@ def _load_billed(accounts):
     if not since:
         return
     rows = InvoiceLine.objects.filter(
-        invoice__agreement_id__in=[
+        invoice__agreement_id__any=[
             pk for pk, account in accounts.items() if account.last_issued_on
         ],
         kind__in=InvoiceLine.RECURRING,
@@ -682,7 +682,7 @@ def _load_usage(accounts, lines):
     # Nothing on or before `billed_through`: the previous system billed it.
     rows = list(
         billable_entries()
-        .filter(agreement_id__in=list(accounts), invoice__isnull=True)
+        .filter(agreement_id__any=list(accounts), invoice__isnull=True)
         .order_by("work_date", "pk")
         .values_list(*Entry._fields[:-1])
     )
@@ -705,7 +705,7 @@ def _load_usage(accounts, lines):
         return  # no prescheduled hours to weigh against their block
     since = month_start(since)
     billed = TimeEntry.objects.filter(
-        agreement_id__in=list(accounts),
+        agreement_id__any=list(accounts),
         invoice__isnull=False,
         line__kind=ServiceKind.PRESCHEDULED,
         work_date__gte=since,
@@ -716,7 +716,7 @@ def _load_usage(accounts, lines):
         account.used[(service, account.stretch_of(day).start)] += hours
     overage = (
         InvoiceLine.objects.filter(
-            invoice__agreement_id__in=list(accounts),
+            invoice__agreement_id__any=list(accounts),
             kind=InvoiceLine.Kind.OVERAGE,
             service_start__gte=since,
         )

@@ -75,7 +75,7 @@ def apply_customer_credit(invoices, *, today: dt.date, by=None) -> list:
         return []
     holders = (
         CustomerCredit.objects.filter(
-            customer_id__in=Invoice.objects.filter(pk__in=ids).values("customer_id")
+            customer_id__in=Invoice.objects.filter(pk__any=ids).values("customer_id")
         )
         .values("customer_id")
         .annotate(total=Sum("amount"))

@@ -89,9 +89,9 @@ def plan_terms(terms, *, today: dt.date | None = None, skip=(), lines=None) -> i
     if not term_ids:
         return 0
     if lines is None:
-        terms = list(Term.objects.filter(pk__in=term_ids).select_related("agreement"))
+        terms = list(Term.objects.filter(pk__any=term_ids).select_related("agreement"))
         lines = ServiceLine.objects.filter(
-            version_id__in={term.version_id for term in terms}, kind__in=SCHEDULED_KINDS
+            version_id__any={term.version_id for term in terms}, kind__in=SCHEDULED_KINDS
         ).exclude(rrule="")
     else:  # in the order they are read in: the visits are written in the same order
         terms = sorted(terms, key=lambda term: (term.agreement_id, term.number))
@@ -104,15 +104,15 @@ def plan_terms(terms, *, today: dt.date | None = None, skip=(), lines=None) -> i
         lines_by_version[line.version_id].append(line)
     line_ids = [line.pk for lines in lines_by_version.values() for line in lines]
     changes = defaultdict(list)
-    for change in ScheduleChange.objects.filter(line_id__in=line_ids).order_by(
+    for change in ScheduleChange.objects.filter(line_id__any=line_ids).order_by(
         "effective_from", "series"
     ):
         changes[change.line_id].append(change)
     defaults = dict(
-        LineAssignment.objects.filter(line_id__in=line_ids).values_list("line_id", "technician_id")
+        LineAssignment.objects.filter(line_id__any=line_ids).values_list("line_id", "technician_id")
     )
     existing = set(
-        Visit.objects.filter(term_id__in=term_ids).values_list(
+        Visit.objects.filter(term_id__any=term_ids).values_list(
             "line_id", "term_id", "series", "occurrence_start"
         )
     ) | set(skip)
