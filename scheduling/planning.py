@@ -19,6 +19,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from agreements.models import Agreement, ServiceKind, ServiceLine, Term
+from allora.batches import insert_new
 from allora.models import User
 
 from . import recurrence
@@ -130,7 +131,7 @@ def plan_terms(terms, *, today: dt.date | None = None, skip=(), lines=None) -> i
                     term, line, segment, existing, holidays, policy, today, defaults, now
                 )
     _unassign_clashes(new)
-    Visit.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
+    insert_new(new)
     return len(new)
 
 
