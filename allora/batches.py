@@ -64,8 +64,8 @@ def _pre_saved(field, obj):
 
 def insert_new(objs: list) -> None:
     """``bulk_create(objs, ignore_conflicts=True)`` for many new instances of one model, built
-    by the code (each attribute holds a value of its field's type, as in a row read back): a
-    row that a unique constraint already holds is skipped; no ids are given back.
+    by the code (each attribute holds a value of its field's type, datetimes aware, as in a row
+    read back): a row that a unique constraint already holds is skipped; no ids are given back.
 
     On PostgreSQL the rows go through COPY into a temporary table, then one INSERT … ON
     CONFLICT DO NOTHING from it: the driver writes each row in C, where ``bulk_create``
