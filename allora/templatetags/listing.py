@@ -9,6 +9,7 @@ from django.urls import get_script_prefix, reverse
 from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
 from django.utils.html import format_html
 from django.utils.text import capfirst
+from django.utils.translation import get_language
 
 register = template.Library()
 
@@ -112,6 +113,14 @@ def visit_badge(visit, hide_flag=False):
     )
 
 
+@lru_cache(maxsize=8)
+def _date_names(language) -> tuple[dict, dict]:
+    """The months' and weekdays' abbreviations in ``language``, translated once (each lazy name
+    went through gettext for every date printed)."""
+    months = {number: capfirst(str(name)) for number, name in MONTHS_3.items()}
+    return months, {number: str(name) for number, name in WEEKDAYS_ABBR.items()}
+
+
 @register.filter
 def short_date(day, weekday=False):
     """``day`` as "Nov 3, 2026" (``|short_date:"weekday"``: "Tue Nov 3, 2026"): what
@@ -119,8 +128,9 @@ def short_date(day, weekday=False):
     prints 50 to 75 dates; the filter was a quarter of its rendering)."""
     if not day:
         return ""
-    text = f"{capfirst(MONTHS_3[day.month])} {day.day}, {day.year}"
-    return f"{WEEKDAYS_ABBR[day.weekday()]} {text}" if weekday else text
+    months, weekdays = _date_names(get_language())
+    text = f"{months[day.month]} {day.day}, {day.year}"
+    return f"{weekdays[day.weekday()]} {text}" if weekday else text
 
 
 # Any id: it stands for the row's in the pattern reversed once (an int, for <int:pk>).

@@ -5,6 +5,7 @@ import datetime as dt
 
 from django.template import Context, Template
 from django.urls import reverse, set_script_prefix
+from django.utils import translation
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,6 +45,16 @@ def test_the_badge_tag_prints_what_the_partial_printed_for_every_status():
 def test_short_date_with_the_weekday_prints_what_the_date_filter_printed(day):
     expected = Template('{{ day|date:"D M j, Y" }}').render(Context({"day": day}))
     assert short_date(day, "weekday") == expected
+
+
+def test_short_date_follows_the_active_language_like_the_date_filter():
+    day = dt.date(2027, 2, 3)
+    template = Template('{{ day|date:"D M j, Y" }}')
+    for language in ("en-us", "fr", "de", "en-us"):  # translated once per language, then kept
+        with translation.override(language):
+            assert short_date(day, "weekday") == template.render(Context({"day": day}))
+    with translation.override("fr"):
+        assert short_date(day) != "Feb 3, 2027"
 
 
 INVOICE_PARTIAL_BEFORE = (
