@@ -17,6 +17,7 @@ from billing import invoicing
 from billing.documents import send_invoice_email
 from billing.models import Invoice
 from billing.tests.factories import billing_contact, log_hours, make_invoice, published_card
+from delivery.tests.factories import office_move
 
 NOW = dt.datetime(2027, 3, 15, 15, tzinfo=dt.UTC)
 
@@ -35,7 +36,7 @@ def invoices(agreement):
 
 @time_machine.travel(NOW)
 def test_the_staff_list_uses_a_constant_number_of_queries(
-    client_for, staff, agreement, customer_b, bob, admin, django_assert_num_queries
+    client_for, staff, agreement, alice, customer_b, bob, admin, django_assert_num_queries
 ):
     other = agreement_for_2027(customer=customer_b, customer_user=bob, admin=admin)
     client = client_for(staff)
@@ -46,10 +47,18 @@ def test_the_staff_list_uses_a_constant_number_of_queries(
     with django_assert_num_queries(4):
         assert len(client.get(url).context["page"]) == 2
     invoicing.issue_invoices(today=dt.date(2027, 3, 1))
+    # Every kind of row: a one-off invoice, and a project's (its title shown).
+    make_invoice(agreement, issued_on=dt.date(2027, 3, 2), kind=Invoice.Kind.ONE_OFF)
+    project = office_move(agreement.customer, approver=alice, by=staff, today=dt.date(2027, 3, 1))
+    make_invoice(
+        agreement, issued_on=dt.date(2027, 3, 3), kind=Invoice.Kind.PROJECT, project=project
+    )
     with django_assert_num_queries(4):
         response = client.get(url)
-    assert len(response.context["page"]) == 6
-    assert other.number in response.content.decode()
+        body = response.content.decode()
+    assert len(response.context["page"]) == 8
+    assert other.number in body and "Project “Office move”" in body
+    assert "$1,170.00" in body and "Invoice of March 2, 2027" in body
 
 
 @time_machine.travel(NOW)
