@@ -3,7 +3,10 @@
 This module imports no other app of the project: scheduling and billing build on it.
 """
 
+import datetime as dt
+import functools
 import zoneinfo
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -76,10 +79,23 @@ class AgreementPartQuerySet(CustomerScopedQuerySet):
     customer_lookup = "agreement__customer_id"
 
 
+@functools.cache
+def _latest_term_start():
+    # Built once: building the subquery costs more than running it for a page of rows.
+    latest = Term.objects.filter(agreement=models.OuterRef("pk")).order_by("-number")
+    return models.Subquery(latest.values("start")[:1])
+
+
 class AgreementQuerySet(CustomerScopedQuerySet):
     def live(self):
         """Agreements in force: active, or ending at the term's end after a notice."""
         return self.filter(status__in=Agreement.LIVE)
+
+    def with_latest_term_dates(self):
+        """Each agreement with its latest term's start beside that term's stored end
+        (``term_end``), for ``Agreement.listed_term``: what a list row shows of the term,
+        without reading the terms themselves."""
+        return self.annotate(latest_term_start=_latest_term_start())
 
 
 class Customer(models.Model):
@@ -532,6 +548,13 @@ class Agreement(models.Model):
         return max(signed, key=lambda version: version.number, default=None)
 
     @property
+    def listed_term(self) -> "ListedTerm | None":
+        """The latest term's dates, from ``with_latest_term_dates`` (None before a first term)."""
+        if self.term_end is None or self.latest_term_start is None:
+            return None
+        return ListedTerm(start=self.latest_term_start, end=self.term_end)
+
+    @property
     def latest_term(self):
         """The newest term (uses prefetched terms when the list page prefetched them)."""
         terms = list(self.terms.all())
@@ -797,7 +820,30 @@ class TermQuerySet(models.QuerySet):
         return self.order_by().only("id", "agreement_id", "number", "start", "end")
 
 
-class Term(models.Model):
+class TermDates:
+    """What follows from a term's end: its last covered day and the deadline of a notice not
+    to renew (``rules``)."""
+
+    end: dt.date
+
+    @property
+    def last_day(self):
+        return rules.last_covered_day(self.end)
+
+    @property
+    def notice_deadline(self):
+        return rules.notice_deadline(self.end)
+
+
+@dataclass(frozen=True)
+class ListedTerm(TermDates):
+    """A term's dates as a list row shows them (``Agreement.listed_term``)."""
+
+    start: dt.date
+    end: dt.date
+
+
+class Term(TermDates, models.Model):
     """A one-year term [start, end) with its locked rates (a snapshot of Exhibit A)."""
 
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="terms")
@@ -848,14 +894,6 @@ class Term(models.Model):
             ):
                 raise ValidationError("A term's dates and locked rates never change.")
         super().save(*args, **kwargs)
-
-    @property
-    def last_day(self):
-        return rules.last_covered_day(self.end)
-
-    @property
-    def notice_deadline(self):
-        return rules.notice_deadline(self.end)
 
 
 class AgreementEvent(models.Model):

@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -259,7 +259,7 @@ def _latest_version(agreement):
 
 
 # Number and creation are indexed; the customer's name and the status are plain columns the
-# page's COUNT reads anyway. The current term is a prefetch, not sortable by the database.
+# page's COUNT reads anyway. The current term's start is a subquery per row shown, not sorted on.
 AGREEMENT_SORTING = Sorting(
     {
         "number": ("number",),
@@ -276,7 +276,7 @@ AGREEMENT_COLUMNS = (
 
 
 def _agreement_row(agreement):
-    term = agreement.latest_term
+    term = agreement.listed_term
     dates = (term.start, term.last_day, term.notice_deadline) if term else ("", "", "")
     created = agreement.created_at.date()
     return (agreement.number, agreement.customer, agreement.get_status_display(), created, *dates)
@@ -285,9 +285,7 @@ def _agreement_row(agreement):
 @staff_required
 def agreement_list(request, export=False):
     """The agreements, filtered and sorted; ``export``: the same list as a CSV download."""
-    agreements = Agreement.objects.select_related("customer").prefetch_related(
-        Prefetch("terms", queryset=Term.objects.dates_only())
-    )
+    agreements = Agreement.objects.select_related("customer").with_latest_term_dates()
     status = request.GET.get("status", "")
     number = request.GET.get("number", "").strip()[:20]
     customer = customer_filter(request)
