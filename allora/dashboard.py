@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.db.models.lookups import IsNull
 from django.utils import timezone
 
-from agreements.models import Agreement, Contact, Term, TerminationRequest
+from agreements.models import Agreement, Contact, Term, TermDates, TerminationRequest
 from agreements.rules import last_covered_day, notice_deadline
 from billing.models import Invoice, TimeEntry
 from billing.services import MONTHLY_AMOUNT_CHUNK, fill_monthly_amounts
@@ -286,20 +286,12 @@ def staff_dashboard(*, today: dt.date, now: dt.datetime, figures: dict) -> dict:
 
 
 @dataclass(frozen=True)
-class AgreementTerm:
+class AgreementTerm(TermDates):
     """A live agreement and the end of the term the portal home shows: the one in force today,
-    else its latest."""
+    else its latest (its last day and notice deadline from `TermDates`)."""
 
     agreement: Agreement
-    end: dt.date | None
-
-    @property
-    def last_day(self):
-        return self.end and last_covered_day(self.end)
-
-    @property
-    def notice_deadline(self):
-        return self.end and notice_deadline(self.end)
+    end: dt.date
 
 
 PORTAL_AGREEMENTS = 10
