@@ -30,10 +30,9 @@ def collector_paused() -> Iterator[None]:
 
 
 # Fields whose values the driver writes as they are (what Django's own preparation of them gives
-# back, for values of the field's type); any other field's values go through the field.
+# back, for values of the field's type); any other field's values go through the field. (The
+# primary key is never written: the database numbers the rows.)
 _AS_IS = (
-    models.AutoField,
-    models.BigAutoField,
     models.BooleanField,
     models.CharField,
     models.DateField,  # DateTimeField too
