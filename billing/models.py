@@ -428,6 +428,16 @@ class Invoice(models.Model):
         return self.status in (self.Status.ISSUED, self.Status.OVERDUE)
 
     @property
+    def regarding(self) -> str:
+        """What the invoice is for, as the invoice lists name it: the project's title, else the
+        agreement's number, else its kind (a one-off invoice of no agreement)."""
+        if self.kind == self.Kind.PROJECT and self.project_id:
+            return f"Project “{self.project.title}”"
+        if self.agreement_id:
+            return self.agreement.number
+        return self.get_kind_display()
+
+    @property
     def period_label(self):
         if self.kind == self.Kind.FINAL:
             return f"Final invoice, {self.issued_on:%B %-d, %Y}"

@@ -1,6 +1,7 @@
 """What the staff invoice pages (``billing/views.py``) and the customer portal's
 (``portal/views/invoices.py``) share: the one scoping helper that fetches an invoice for the
-signed-in user, the invoice and credit note PDF responses, and the invoice's timeline."""
+signed-in user, the invoice and credit note PDF responses, the invoice's timeline, and the rows
+of the staff invoice list."""
 
 import datetime as dt
 from dataclasses import dataclass
@@ -9,8 +10,11 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
+from allora.templatetags.listing import invoice_badge, row_url, short_date
+
 from .documents import credit_note_filename, credit_note_pdf, invoice_filename, invoice_pdf
 from .models import CreditNote, Invoice, InvoiceEvent, Payment
+from .templatetags.billing import usd
 
 
 def get_invoice_for_user(request, pk):
@@ -89,3 +93,40 @@ def invoice_timeline(invoice, *, payments, credit_notes) -> list:
         detail = f"{note.number}: ${note.total:,.2f} — {note.reason}"
         moments.append(Moment(note.created_at, "Credit note", detail, note.created_by, url))
     return sorted(moments, key=lambda moment: moment.at)
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceRow:
+    """One row of the staff invoice list, as the page prints it: each cell worked out once, in
+    Python, so the template prints strings (issue 14: resolving every cell through the invoice,
+    its related rows and a filter took the template about 95 us a row, a quarter of the page)."""
+
+    url: str
+    number: str
+    customer: str
+    regarding: str
+    period: str
+    issued: str
+    due: str
+    total: str
+    balance: str
+    badge: str  # safe HTML
+
+
+def invoice_rows(invoices) -> list[InvoiceRow]:
+    """The list's rows of ``invoices`` (read with their customer, agreement and project)."""
+    return [
+        InvoiceRow(
+            url=row_url("billing:invoice_detail", invoice.pk),
+            number=invoice.number,
+            customer=invoice.customer.legal_name,
+            regarding=invoice.regarding,
+            period=invoice.period_label,
+            issued=short_date(invoice.issued_on),
+            due=short_date(invoice.due_on),
+            total=usd(invoice.total),
+            balance=usd(invoice.balance),
+            badge=invoice_badge(invoice),
+        )
+        for invoice in invoices
+    ]

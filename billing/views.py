@@ -62,6 +62,7 @@ from .pages import (
     get_credit_note_for_user,
     get_invoice_for_user,
     invoice_pdf_response,
+    invoice_rows,
     invoice_timeline,
 )
 from .timesheets import (
@@ -241,7 +242,13 @@ def invoice_list(request, export=False):
     return render(
         request,
         "billing/invoice_list.html",
-        {"form": form, "page": page, "customer": customer, "sort": sort},
+        {
+            "form": form,
+            "page": page,
+            "rows": invoice_rows(page),
+            "customer": customer,
+            "sort": sort,
+        },
     )
 
 

@@ -61,6 +61,40 @@ def test_the_staff_list_uses_a_constant_number_of_queries(
     assert "$1,170.00" in body and "Invoice of March 2, 2027" in body
 
 
+def test_what_an_invoice_is_for(agreement, alice, staff):
+    """The lists' "For" column: the project's title, else the agreement, else the kind."""
+    monthly = make_invoice(agreement)
+    assert monthly.regarding == agreement.number
+    project = office_move(agreement.customer, approver=alice, by=staff, today=dt.date(2027, 3, 1))
+    billed = make_invoice(agreement, kind=Invoice.Kind.PROJECT, project=project)
+    assert billed.regarding == "Project “Office move”"
+    one_off = make_invoice(agreement, kind=Invoice.Kind.ONE_OFF)
+    Invoice.objects.filter(pk=one_off.pk).update(agreement=None)
+    one_off.refresh_from_db()
+    assert one_off.regarding == "One-off"
+
+
+@time_machine.travel(NOW)
+def test_a_row_of_the_staff_list(client_for, staff, agreement):
+    invoice = make_invoice(agreement, issued_on=dt.date(2027, 3, 2), total=D("1234.50"))
+    Invoice.objects.filter(pk=invoice.pk).update(amount_paid=D("1000.00"))
+    body = client_for(staff).get(reverse("billing:invoice_list")).content.decode()
+    detail = reverse("billing:invoice_detail", args=[invoice.pk])
+    row = body[body.rindex("<tr>", 0, body.index(f'<a href="{detail}">')) :].split("</tr>")[0]
+    cells = [cell.split(">", 1)[1].split("</td")[0] for cell in row.split("<td")[1:]]
+    assert cells == [
+        f'<a href="{detail}">{invoice.number}</a>',
+        agreement.customer.legal_name,
+        agreement.number,
+        "March 2027",
+        "Mar 2, 2027",
+        "Apr 1, 2027",
+        "$1,234.50",
+        "$234.50",
+        '<span class="badge text-bg-primary">Issued</span>',
+    ]
+
+
 @time_machine.travel(NOW)
 def test_staff_filter_by_status_customer_number_and_dates(client_for, staff, invoices):
     invoicing.mark_overdue(today=dt.date(2027, 3, 15))  # January and February are overdue
