@@ -41,7 +41,7 @@ def test_queue_lists_agreements_ending_within_90_days_in_constant_queries(
     # for the page's rows): the same whatever the number of agreements
     with django_assert_num_queries(4):
         response = client.get(reverse("agreements:renewal_queue"))
-    assert len(response.context["agreements"]) == 1 + others
+    assert len(response.context["rows"]) == 1 + others
     assert agreement.number in response.content.decode()
 
 
@@ -83,16 +83,14 @@ def test_queue_follows_the_latest_terms_end_whatever_writes_the_terms(
     )
     client = client_for(admin)
     response = client.get(reverse("agreements:renewal_queue"))
-    listed = response.context["agreements"]
-    assert [a.number for a in listed] == [sooner.number, agreement.number]
-    assert [(a.queue_term.number, a.queue_term.last_day) for a in listed] == [
-        (1, dt.date(2027, 12, 19)),
-        (1, dt.date(2027, 12, 31)),
+    listed = response.context["rows"]
+    assert [row.number for row in listed] == [sooner.number, agreement.number]
+    assert [(row.last_day, row.notice_deadline) for row in listed] == [
+        ("Dec 19, 2027", "Nov 19, 2027"),
+        ("Dec 31, 2027", "Dec 1, 2027"),
     ]
-    assert [a.queue_term.notice_deadline for a in listed] == [
-        dt.date(2027, 11, 19),
-        dt.date(2027, 12, 1),
-    ]
+    # NOW is 2027-11-15: the time left is until each term's end, as Django's |timeuntil says.
+    assert [row.time_left for row in listed] == ["1\xa0month", "1\xa0month, 2\xa0weeks"]
     page = html.unescape(response.content.decode())
     assert "Timely: ends Dec 31, 2027" in page
     assert "Apply an uplift in percent (5.00%) · <strong>Draft</strong>" in page
@@ -102,6 +100,28 @@ def test_queue_follows_the_latest_terms_end_whatever_writes_the_terms(
         agreement.number
     )
     assert "Apply an uplift in percent,5.00,Draft" in export and "Timely,2027-12-31" in export
+
+
+def test_a_late_request_and_no_review_in_the_queue(client_for, admin, alice, agreement):
+    late = dt.datetime(2027, 12, 10, 16, tzinfo=dt.UTC)  # after the deadline, Dec 1
+    with time_machine.travel(late):
+        request = lifecycle.file_termination_request(
+            agreement,
+            by=alice,
+            received_at=late,
+            reason="Moving in-house.",
+            typed_name="Alice Moore",
+            channel="portal",
+            now=late,
+        )
+        response = client_for(admin).get(reverse("agreements:renewal_queue"))
+    assert not request.timely
+    [row] = response.context["rows"]
+    assert (row.request_timely, row.review_method) == (False, "")
+    page = html.unescape(response.content.decode())
+    ends = request.last_day
+    assert f"Late: ends {ends:%b} {ends.day}, {ends.year}" in page
+    assert "Not reviewed (renews as is)" in page
 
 
 @time_machine.travel(NOW)
