@@ -11,7 +11,10 @@ from django.urls import reverse
 
 from agreements import rules
 from agreements.models import RateReview, Term
+from agreements.pages import get_agreement_page
 from agreements.tests.factories import agreement_for_2027, draft_with_all_services
+from billing.accounts import account_of, load_accounts
+from billing.models import Invoice
 from billing.tests.factories import make_invoice, published_card
 
 NOW = dt.datetime(2027, 11, 15, 16, 0, tzinfo=dt.UTC)  # 11:00 in Raleigh
@@ -55,8 +58,8 @@ def agreement(request, customer_a, alice, admin):
 
 
 # Who asks, the page, its queries, what it must show. Staff: session, user; the agreement with
-# its customer and where billing stands (invoices in subqueries); its versions, their lines,
-# their signatures; terms; termination requests; rate reviews; the commitment's schedule
+# its customer and where billing stands (its invoices joined, one GROUP BY); its versions, their
+# lines, their signatures; terms; termination requests; rate reviews; the commitment's schedule
 # changes and sum billed; the timeline. Portal: the same, plus alice's contact (may she sign,
 # may she end it) and her customer (the navigation bar).
 SIDES = {
@@ -81,6 +84,32 @@ def test_agreement_page_reads_each_table_once(
         assert f"Term {agreement.terms.count()}</strong>" in page  # every term is listed
     else:
         assert response.context["term"].number == 1 and response.context["may_end"] is True
+
+
+@time_machine.travel(NOW)
+def test_the_page_knows_where_billing_stands_as_the_monthly_run_does(customer_a, alice, admin):
+    """The page's account (`account_of`, from the marks read with the agreement) has the marks
+    `load_accounts` gives the monthly run: the newest invoice of the agreement not void, the
+    newest monthly one for the period."""
+    published_card(effective_date=dt.date(2026, 1, 1))
+    agreement = agreement_for_2027(customer=customer_a, customer_user=alice, admin=admin)
+    for month in (1, 2, 3):
+        make_invoice(agreement, issued_on=dt.date(2027, month, 1))
+    final = make_invoice(agreement, issued_on=dt.date(2027, 3, 15), kind=Invoice.Kind.FINAL)
+    make_invoice(agreement, issued_on=dt.date(2027, 4, 1), status=Invoice.Status.VOID)
+
+    page = account_of(get_agreement_page(admin, agreement.pk))
+    run = load_accounts([agreement.pk])[agreement.pk]
+
+    marks = ("cursor", "last_period", "last_invoice_id", "last_issued_on", "ends_on")
+    assert [getattr(page, mark) for mark in marks] == [
+        dt.date(2027, 3, 15),
+        dt.date(2027, 3, 1),
+        final.pk,
+        dt.date(2027, 3, 15),
+        None,
+    ]
+    assert [getattr(page, mark) for mark in marks] == [getattr(run, mark) for mark in marks]
 
 
 @pytest.mark.parametrize("lines", [1, 4])
