@@ -1,7 +1,9 @@
 """The list pages' cheap row helpers (allora/templatetags/listing.py) print exactly what the
-template code they replace printed: ``|date:"M j, Y"`` and the agreement status badge."""
+template code they replace printed: ``|date:"M j, Y"``, a Decimal's default rendering and the
+agreement status badge."""
 
 import datetime as dt
+from decimal import Decimal
 
 from django.template import Context, Template
 from django.urls import reverse, set_script_prefix
@@ -10,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agreements.models import Agreement
-from allora.templatetags.listing import row_url, short_date
+from allora.templatetags.listing import hours, row_url, short_date
 from billing.models import Invoice
 from scheduling.models import Visit
 
@@ -105,3 +107,22 @@ def test_row_url_is_the_url_tag_with_the_row_id_under_any_script_prefix(pk, pref
             assert row_url(name, str(pk)) == reverse(name, args=[pk])
     finally:
         set_script_prefix("/")
+
+
+@given(
+    st.decimals(min_value=-(10**7), max_value=10**7, places=1, allow_nan=False)
+    | st.decimals(min_value=0, max_value=10**4, places=3, allow_nan=False),
+    st.sampled_from(["en-us", "de", "fr"]),
+)
+def test_hours_prints_what_the_default_rendering_of_a_decimal_printed(number, language):
+    with translation.override(language):
+        expected = Template("{{ number }}").render(Context({"number": number}))
+        assert hours(number) == expected
+
+
+def test_hours_keep_their_stored_precision():
+    assert [hours(Decimal(text)) for text in ("0.0", "12.5", "1234.0")] == [
+        "0.0",
+        "12.5",
+        "1234.0",
+    ]
