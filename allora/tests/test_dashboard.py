@@ -203,3 +203,18 @@ def test_utilization_sums_scheduled_hours_per_local_week_in_the_database(card, a
     # The late Sunday visit counts in the week of March 1 (local), not the week of March 8.
     week_of_march_1 = next(c for c in row["weeks"] if c["week"] == dt.date(2027, 3, 1))
     assert week_of_march_1["scheduled"] == round(expected[dt.date(2027, 3, 1)], 1) > 0
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_staff_home_shows_each_weeks_scheduled_and_logged_hours(card, admin, staff, client_for):
+    from scheduling.models import Visit
+
+    business(1, admin)
+    Visit.objects.update(technician=staff)
+    body = client_for(staff).get(reverse("staff_home")).content.decode()
+    table = body.split('id="dashboard-utilization"', 1)[1].split("</table>", 1)[0]
+    (row,) = snapshots.staff_figures(today=TODAY, now=NOW, tz=NY)["utilization"]["rows"]
+    # Each cell as {{ number }} prints a Decimal ("2.0 / 0.0"); some week has visits.
+    cells = [f"<td>{c['scheduled']} / {c['logged']}</td>" for c in row["weeks"]]
+    assert f"<td>{row['technician']}</td>{''.join(cells)}</tr>" in table
+    assert any(c["scheduled"] > 0 for c in row["weeks"])
