@@ -7,8 +7,12 @@ the same keys and creates nothing twice. `starts_at`/`ends_at` are where the vis
 (after a holiday shift or a move). Times are stored in UTC and shown in the agreement's zone.
 """
 
+import datetime as dt
 import secrets
 import zoneinfo
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -17,7 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from agreements.models import Agreement, CustomerScopedQuerySet, ServiceLine, Term
+from agreements.models import Agreement, CustomerScopedQuerySet, ServiceKind, ServiceLine, Term
 from allora.models import Role, User
 
 
@@ -131,18 +135,42 @@ class VisitQuerySet(CustomerScopedQuerySet):
     def for_display(self):
         return self.select_related("agreement__customer", "line", "technician")
 
-    def for_list(self):
-        """``for_display`` with only what a row of the visit list (and its CSV) shows: a page
-        is 250 model instances, and their other columns (checklists, addresses, passwords) were
-        half the time of reading it."""
-        return self.for_display().only(
-            *("id", "starts_at", "ends_at", "status", "flag"),
-            *("agreement__number", "agreement__time_zone", "agreement__customer__legal_name"),
-            *("line__kind", "technician__first_name", "technician__last_name", "technician__email"),
-        )
+    def listed(self):
+        """What a list row shows of each visit (``ListedVisit.COLUMNS``), as plain values for
+        ``listed_visits``: no model instances (building the 250 of a 50-row page was the
+        largest part of reading it)."""
+        return self.values_list(*ListedVisit.COLUMNS)
 
 
-class Visit(models.Model):
+class VisitTimes:
+    """A visit's times as its customer reads them: from its start and end on the wall clock of
+    the agreement's zone (``local_start``, ``local_end``). ``Visit`` and the list rows
+    (``ListedVisit``) share these."""
+
+    local_start: dt.datetime
+    local_end: dt.datetime
+
+    @property
+    def local_day(self):
+        return self.local_start.date()
+
+    @property
+    def local_times(self):
+        """E.g. "10:00–12:00" (wall-clock in the customer's zone)."""
+        return f"{self.local_start:%H:%M}–{self.local_end:%H:%M}"
+
+    @property
+    def zone_abbr(self):
+        return f"{self.local_start:%Z}"
+
+    @property
+    def local_label(self):
+        """E.g. "Wed Mar 17, 2027 10:00–12:00 EDT", in the customer's zone."""
+        start, end = self.local_start, self.local_end
+        return f"{start:%a %b %-d, %Y %H:%M}–{end:%H:%M} {end:%Z}"
+
+
+class Visit(VisitTimes, models.Model):
     """One visit of a scheduled line in one term."""
 
     class Status(models.TextChoices):
@@ -225,25 +253,6 @@ class Visit(models.Model):
     @property
     def local_end(self):
         return self.ends_at.astimezone(self.tz)
-
-    @property
-    def local_day(self):
-        return self.local_start.date()
-
-    @property
-    def local_times(self):
-        """E.g. "10:00–12:00" (wall-clock in the customer's zone)."""
-        return f"{self.local_start:%H:%M}–{self.local_end:%H:%M}"
-
-    @property
-    def zone_abbr(self):
-        return f"{self.local_start:%Z}"
-
-    @property
-    def local_label(self):
-        """E.g. "Wed Mar 17, 2027 10:00–12:00 EDT", in the customer's zone."""
-        start, end = self.local_start, self.local_end
-        return f"{start:%a %b %-d, %Y %H:%M}–{end:%H:%M} {end:%Z}"
 
     @property
     def is_open(self):
@@ -333,6 +342,60 @@ class Visit(models.Model):
         visit.updated_at = now
         visit.save(update_fields=["status", "note", "sequence", "updated_at"])
         return visit
+
+
+@dataclass(frozen=True)
+class ListedVisit(VisitTimes):
+    """A visit as the lists and calendars show it (the visit list and its CSV, the calendar
+    days): its times in the customer's zone, customer, agreement, service, technician, status
+    and flag, built by ``listed_visits`` from plain values (``VisitQuerySet.listed``)."""
+
+    pk: int
+    local_start: dt.datetime
+    local_end: dt.datetime
+    status: str
+    flag: str
+    customer: str  # the customer's legal name, as ``str(customer)``
+    agreement_number: str
+    service: str  # the line's kind, as ``line.get_kind_display()``
+    technician: User | None  # its id and names only
+
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        *("id", "starts_at", "ends_at", "status", "flag", "agreement__time_zone"),
+        *("agreement__customer__legal_name", "agreement__number", "line__kind"),
+        *("technician_id", "technician__first_name", "technician__last_name", "technician__email"),
+    )
+
+    def get_status_display(self) -> str:
+        return Visit.Status(self.status).label
+
+    def get_flag_display(self) -> str:
+        return Visit.Flag(self.flag).label
+
+
+def listed_visits(rows: Iterable[tuple]) -> Iterator[ListedVisit]:
+    """``ListedVisit`` of each row of ``VisitQuerySet.listed()``. A technician is one ``User``
+    (id and names) however many rows they have, so their name reads as everywhere else."""
+    people: dict[int, User] = {}
+    names = ["id", "first_name", "last_name", "email"]
+    for pk, starts_at, ends_at, status, flag, zone, customer, number, kind, *person in rows:
+        tz = zoneinfo.ZoneInfo(zone)
+        technician = None
+        if person[0] is not None:
+            technician = people.get(person[0]) or people.setdefault(
+                person[0], User.from_db(None, names, person)
+            )
+        yield ListedVisit(
+            pk,
+            starts_at.astimezone(tz),
+            ends_at.astimezone(tz),
+            status,
+            flag,
+            customer,
+            number,
+            ServiceKind(kind).label,
+            technician,
+        )
 
 
 class VisitCount(models.Model):

@@ -21,7 +21,7 @@ from agreements.models import Agreement, ServiceLine
 from agreements.pages import customer_filter
 from allora.pagination import CappedPaginator
 from allora.sorting import Sorting
-from allora.spreadsheet import queryset_download
+from allora.spreadsheet import EXPORT_CHUNK, csv_download
 from allora.tenancy import public, staff_required
 from allora.timeutils import local_today
 from allora.validation import query_id
@@ -36,7 +36,7 @@ from .forms import (
     VisitCompleteForm,
     VisitMoveForm,
 )
-from .models import CalendarFeed, LineAssignment, Visit, technicians
+from .models import CalendarFeed, LineAssignment, Visit, listed_visits, technicians
 from .pages import calendar_period, days_period, regenerate_feed_view
 from .recurrence import RecurrenceError
 
@@ -151,11 +151,9 @@ VISIT_COLUMNS = (
 
 
 def _visit_row(visit):
-    start, end = visit.local_start, visit.local_end
-    times = (start.date(), f"{start:%H:%M}", f"{end:%H:%M}", visit.zone_abbr)
-    agreement = visit.agreement
-    work = (visit.line.get_kind_display(), visit.technician or "")
-    return (*times, agreement.customer, agreement.number, *work, visit.get_status_display(),
+    times = (visit.local_day, f"{visit.local_start:%H:%M}", f"{visit.local_end:%H:%M}")
+    return (*times, visit.zone_abbr, visit.customer, visit.agreement_number, visit.service,
+            visit.technician or "", visit.get_status_display(),
             visit.get_flag_display() if visit.flag else "")  # fmt: skip
 
 
@@ -183,12 +181,14 @@ def visit_list(request, export=False):
     elif attention:
         visits = visits.exclude(flag="")
     sort = VISIT_SORTING.parse(request.GET)
-    visits = sort.apply(visits.for_list())
+    visits = sort.apply(visits.listed())
     if export:
-        return queryset_download(f"visits-from-{since}.csv", VISIT_COLUMNS, visits, _visit_row)
+        rows = listed_visits(visits.iterator(chunk_size=EXPORT_CHUNK))
+        return csv_download(f"visits-from-{since}.csv", VISIT_COLUMNS, map(_visit_row, rows))
     page = CappedPaginator(visits, UPCOMING_PAGE, cap=UPCOMING_CAP).get_page(
         request.GET.get("page")
     )
+    page.object_list = list(listed_visits(page.object_list))
     return render(
         request,
         "scheduling/visit_list.html",

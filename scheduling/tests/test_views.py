@@ -122,8 +122,8 @@ def test_the_visit_list_uses_the_same_queries_whatever_the_number_of_visits(
 def test_the_visit_list_reads_each_row_it_shows_in_its_five_queries(
     frozen, client_for, staff, django_assert_num_queries
 ):
-    # The list reads only some columns (Visit.objects.for_list): what a row shows must be
-    # among them, or each row would read the rest (a query per row).
+    # The list reads only some columns as plain values (Visit.objects.listed): what a row
+    # shows must be among them (a technician's name too).
     plan_term(make_term(lines=[{}, EVERY_TUESDAY]))
     technician = UserFactory(role="staff", first_name="Tess", last_name="Ng")
     Visit.objects.update(technician=technician, flag=Visit.Flag.CONFLICT)
