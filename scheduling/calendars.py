@@ -34,7 +34,7 @@ from django.db.models.functions import RowNumber, TruncDate, TruncTime
 from agreements.models import Agreement
 from allora.validation import date_in_range, query_date
 
-from .models import VisitCount
+from .models import VisitCount, listed_visits
 
 WEEK_STARTS_ON = calendar.SUNDAY  # as US wall calendars do
 ONE_DAY = dt.timedelta(days=1)
@@ -186,11 +186,18 @@ class Counted:
 
 
 def visits_by_day(
-    visits, days: list[dt.date], *, shown: int, counted: Counted | None = None
+    visits,
+    days: list[dt.date],
+    *,
+    shown: int,
+    counted: Counted | None = None,
+    instances: bool = False,
 ) -> dict[dt.date, tuple[int, list]]:
     """For each local date of `days` (consecutive, in order) that has active visits: how many,
-    and the first `shown` of them by local time (customer, line and technician joined).
-    `counted` says which stored counts equal `visits`' active ones (None: count them live)."""
+    and the first `shown` of them by local time, as list rows (``ListedVisit``) or, with
+    `instances`, as visits with their customer, line and technician (a technician's own
+    schedule shows the address and checklist). `counted` says which stored counts equal
+    `visits`' active ones (None: count them live)."""
     start, end = utc_bounds(days)
     in_range = visits.active().filter(starts_at__gte=start, starts_at__lt=end).order_by()
     busy = None  # the (zone, local date) that have visits, when known: no part for the others
@@ -214,10 +221,11 @@ def visits_by_day(
         local = starts_at.astimezone(ZoneInfo(zone))
         kept.setdefault(local.date(), []).append((local.time(), starts_at, pk))
     ids = [pk for day in kept.values() for *_, pk in sorted(day)[:shown]]
+    chosen = visits.model.objects.filter(pk__in=ids)
+    rows = chosen.for_display() if instances else listed_visits(chosen.listed())
     found: dict[dt.date, tuple[int, list]] = {day: (count, []) for day, count in counts.items()}
     for visit in sorted(
-        visits.model.objects.filter(pk__in=ids).for_display(),
-        key=lambda visit: (visit.local_start.time(), visit.starts_at, visit.pk),
+        rows, key=lambda visit: (visit.local_start.time(), visit.local_start, visit.pk)
     ):
         # A visit moved onto another day since the counts were read still shows (no KeyError).
         found.setdefault(visit.local_start.date(), (1, []))[1].append(visit)
@@ -365,8 +373,15 @@ def month_grid(
 
 
 def day_list(
-    days: list[dt.date], visits, *, today: dt.date, shown: int, counted: Counted | None = None
+    days: list[dt.date],
+    visits,
+    *,
+    today: dt.date,
+    shown: int,
+    counted: Counted | None = None,
+    instances: bool = False,
 ) -> list[Day]:
-    """The consecutive `days` (a week, or one day), each with its count and first visits."""
-    found = visits_by_day(visits, days, shown=shown, counted=counted)
+    """The consecutive `days` (a week, or one day), each with its count and first visits
+    (``visits_by_day``)."""
+    found = visits_by_day(visits, days, shown=shown, counted=counted, instances=instances)
     return [_day(day, found, today=today) for day in days]

@@ -29,9 +29,12 @@ def calendar_period(request, visits, *, today: dt.date, counted=None) -> dict:
     return days_period(request, visits, view=view, today=today, counted=counted)
 
 
-def days_period(request, visits, *, view: str, today: dt.date, counted=None) -> dict:
+def days_period(
+    request, visits, *, view: str, today: dt.date, counted=None, instances=False
+) -> dict:
     """The context of a week (``view="week"``) or one day of ``?day=YYYY-MM-DD`` (today when
-    unknown): each day with its count and first visits, and the previous and next period."""
+    unknown): each day with its count and first visits (``instances``: as ``Visit``), and the
+    previous and next period."""
     day = calendars.parse_day(request.GET.get("day", ""), today=today)
     days, shown = (
         ([day], calendars.DAY_SHOWN)
@@ -42,7 +45,9 @@ def days_period(request, visits, *, view: str, today: dt.date, counted=None) -> 
     return {
         "view": view,
         "day": day,
-        "days": calendars.day_list(days, visits, today=today, shown=shown, counted=counted),
+        "days": calendars.day_list(
+            days, visits, today=today, shown=shown, counted=counted, instances=instances
+        ),
         "previous": day - step,
         "next": day + step,
     }

@@ -587,7 +587,7 @@ def my_schedule(request):
         request,
         "scheduling/my_schedule.html",
         {
-            **days_period(request, mine, view=view, today=today),
+            **days_period(request, mine, view=view, today=today, instances=True),
             "today": today,
             "to_report": mine.open()
             .for_display()

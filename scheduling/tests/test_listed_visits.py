@@ -122,3 +122,41 @@ def test_the_visit_list_and_its_export_print_the_rows(visits, client_for, staff)
 def _names(visit):
     agreement = visit.agreement
     return [agreement.customer.legal_name, agreement.number, visit.line.get_kind_display()]
+
+
+def test_the_calendars_print_the_rows(visits, client_for, staff):
+    client = client_for(staff)
+    week = client.get(reverse("scheduling:calendar"), {"view": "week", "day": "2027-03-15"})
+    text = week.content.decode()
+    assert all(
+        isinstance(visit, ListedVisit) for day in week.context["days"] for visit in day.visits
+    )
+    new_york = visits[0].agreement.customer.legal_name
+    assert (
+        f'11:00–13:30</a> <span class="small text-muted">EDT</span></td>\n        <td>{new_york}'
+        in text
+    )
+    assert "<td>unassigned</td>" in text
+    assert '<span class="badge text-bg-warning">On a company holiday</span>' in text
+    month = client.get(reverse("scheduling:calendar"), {"month": "2027-03"}).content.decode()
+    assert "10:00</span>\n            " + new_york + " · Tess" in month
+    assert " · unassigned" in month and "calendar-visit-flagged" in month
+    assert "Sat Mar 13, 2027 12:00–14:30 PST · tech@example.com" in month  # title: str(user)
+
+
+def test_the_portal_calendar_hides_the_flags_and_my_schedule_shows_the_address(
+    visits, client_for, customer_a, alice
+):
+    mine = make_term(customer=customer_a)
+    tz = mine.agreement.time_zone
+    make_visit(mine, local(AFTER_DST, 9, tz=tz), local(AFTER_DST, 10, tz=tz), flag="holiday")
+    week = client_for(alice).get(reverse("portal:calendar"), {"view": "week", "day": "2027-03-15"})
+    text = week.content.decode()
+    assert "09:00–10:00" in text and "to be confirmed" in text
+    assert "On a company holiday" not in text
+
+    tess = visits[0].technician
+    schedule = client_for(tess).get(reverse("scheduling:my_schedule"), {"day": "2027-03-13"})
+    (visit,) = [visit for day in schedule.context["days"] for visit in day.visits]
+    assert isinstance(visit, Visit)
+    assert visit.agreement.customer.address in schedule.content.decode()
