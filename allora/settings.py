@@ -139,8 +139,11 @@ LOGOUT_REDIRECT_URL = "login"
 AUTHENTICATION_BACKENDS = [
     # First, so a locked-out pair is refused before any password hash is computed.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, reading the signed-in user of each request with a fixed statement.
+    "allora.sessions.UserBackend",
 ]
+# Django's database sessions, read with a fixed statement (allora/sessions.py).
+SESSION_ENGINE = "allora.sessions"
 # Staff and admins must confirm a TOTP code (or a recovery code) after their password.
 OTP_REQUIRED_FOR_STAFF = env_bool("OTP_REQUIRED_FOR_STAFF", default=not DEBUG)
 OTP_NOT_REQUIRED_ACKNOWLEDGED = env_bool("OTP_NOT_REQUIRED_ACKNOWLEDGED", default=False)

@@ -112,7 +112,7 @@ class InvitationAcceptView(auth_views.PasswordResetConfirmView):
 
     token_generator = invitation_token_generator
     post_reset_login = True
-    post_reset_login_backend = "django.contrib.auth.backends.ModelBackend"
+    post_reset_login_backend = "allora.sessions.UserBackend"
 
     def dispatch(self, *args, **kwargs):
         if target := safe_next(self.request, self.request.GET.get("next", "")):
