@@ -61,6 +61,36 @@ def test_the_staff_list_uses_a_constant_number_of_queries(
     assert "$1,170.00" in body and "Invoice of March 2, 2027" in body
 
 
+@time_machine.travel(NOW)
+def test_the_staff_list_counts_no_further_than_its_cap(client_for, staff, agreement, monkeypatch):
+    """Invoices grow every month: the list counts at most its cap ("Page 1 of 3+") and says how
+    to see the rest, instead of counting every invoice."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from billing import views
+
+    monkeypatch.setattr(views, "INVOICE_PAGE", 2)
+    monkeypatch.setattr(views, "INVOICE_CAP", 6)
+    for day in range(1, 10):
+        make_invoice(agreement, issued_on=dt.date(2027, 2, day), kind=Invoice.Kind.ONE_OFF)
+    client = client_for(staff)
+    url = reverse("billing:invoice_list")
+    with CaptureQueriesContext(connection) as queries:
+        first = client.get(url).content.decode()
+    count = next(q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"])
+    assert "LIMIT 7" in count  # the cap and one more: no count of every invoice
+    assert "Page 1 of 3+" in first and "The list stops here" not in first
+    last = client.get(url, {"page": 3}).content.decode()
+    assert "Page 3 of 3+" in last
+    assert "The list stops here: narrow it with the filters" in last
+    # Newest first: Feb 9-8, 7-6, 5-4; the three before are past the cap.
+    assert "Feb 4, 2027" in last and "Feb 3, 2027" not in last
+    # A filter narrows the list below the cap: an exact count again.
+    narrowed = client.get(url, {"issued_from": "2027-02-06"}).content.decode()
+    assert "Page 1 of 2<" in narrowed and "Page 1 of 2+" not in narrowed
+
+
 def test_what_an_invoice_is_for(agreement, alice, staff):
     """The lists' "For" column: the project's title, else the agreement, else the kind."""
     monthly = make_invoice(agreement)
