@@ -83,9 +83,13 @@ def sort_field(sort):
 def _badge(obj, badges, label=None):
     colours, other = badges
     label = obj.get_status_display() if label is None else label
-    return format_html(
-        '<span class="badge text-bg-{}">{}</span>', colours.get(obj.status, other), label
-    )
+    return _badge_html(colours.get(obj.status, other), str(label))
+
+
+@lru_cache(maxsize=256)
+def _badge_html(colour, label):
+    # A list shows the same few badges 25 to 50 times: each is escaped and marked safe once.
+    return format_html('<span class="badge text-bg-{}">{}</span>', colour, label)
 
 
 # The status badges are tags, not includes: a list shows 25 to 50 of them, and an include with
