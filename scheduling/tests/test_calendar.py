@@ -110,7 +110,8 @@ def test_a_cancelled_visit_is_neither_counted_nor_shown(term, client_for, staff)
 @pytest.fixture
 def rows_fetched(monkeypatch):
     """Counts the rows fetched: every SELECT through the query compiler, and the rows of a
-    compiled query run on a cursor (the first visits of each day on PostgreSQL)."""
+    statement run on a cursor (the first visits of each day on PostgreSQL; the session and the
+    signed-in user, allora/sessions.py)."""
     fetched = {"rows": 0}
     original = compiler.SQLCompiler.execute_sql
 
@@ -127,8 +128,14 @@ def rows_fetched(monkeypatch):
         fetched["rows"] += len(rows)
         return rows
 
+    def fetchone(self):
+        row = self.cursor.fetchone()
+        fetched["rows"] += row is not None
+        return row
+
     monkeypatch.setattr(compiler.SQLCompiler, "execute_sql", execute_sql)
     monkeypatch.setattr(CursorWrapper, "fetchall", fetchall, raising=False)
+    monkeypatch.setattr(CursorWrapper, "fetchone", fetchone, raising=False)
     return fetched
 
 
