@@ -102,3 +102,37 @@ def test_a_changed_password_ends_other_sessions(client, staff):
     staff.set_password("another long password 2")
     staff.save()
     assert client.get(reverse("agreements:customer_list")).status_code == 302
+
+
+def test_sessions_signed_in_before_the_backend_stay_signed_in(client, staff, settings):
+    """Migration allora 0006: a session that names Django's ModelBackend (signed in before
+    allora.sessions.UserBackend) names the new one, so nobody is signed out by the change."""
+    from importlib import import_module
+    from types import SimpleNamespace
+
+    from django.apps import apps
+
+    migration = import_module("allora.migrations.0006_sessions_signed_in_by_userbackend")
+    signed_in = {
+        "_auth_user_id": str(staff.pk),
+        "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
+        "_auth_user_hash": staff.get_session_auth_hash(),
+    }
+    key = stored_session(signed_in)
+    expired = stored_session(signed_in, expires_in=dt.timedelta(seconds=-1))
+    other = stored_session({"a": 1})
+    untouched = Session.objects.get(session_key=other).session_data
+    client.cookies[settings.SESSION_COOKIE_NAME] = key
+    page = reverse("agreements:customer_list")
+    assert client.get(page).status_code == 302  # the old backend is not a backend any more
+
+    editor = SimpleNamespace(connection=connection)
+    migration.rename_backend(apps, editor)
+    assert client.get(page).status_code == 200
+    assert django_db.SessionStore(key).load()["_auth_user_backend"] == migration.NEW
+    raw = Session.objects.get(session_key=expired).session_data
+    assert django_db.SessionStore().decode(raw)["_auth_user_backend"] == migration.OLD
+    assert Session.objects.get(session_key=other).session_data == untouched  # not signed in
+
+    migration.rename_back(apps, editor)
+    assert django_db.SessionStore(key).load()["_auth_user_backend"] == migration.OLD
