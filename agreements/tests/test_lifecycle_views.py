@@ -28,6 +28,19 @@ def agreement(customer_a, alice, admin):
     return agreement_for_2027(customer=customer_a, customer_user=alice, admin=admin)
 
 
+def portal_request(agreement, alice, *, at):
+    """Alice's written request not to renew, filed in the portal at ``at``."""
+    return lifecycle.file_termination_request(
+        agreement,
+        by=alice,
+        received_at=at,
+        reason="Moving in-house.",
+        typed_name="Alice Moore",
+        channel="portal",
+        now=at,
+    )
+
+
 @pytest.mark.parametrize("others", [0, 3])
 @time_machine.travel(NOW)
 def test_queue_lists_agreements_ending_within_90_days_in_constant_queries(
@@ -69,15 +82,7 @@ def test_queue_follows_the_latest_terms_end_whatever_writes_the_terms(
         ]
     )
     # A standing (timely) request on one, a drafted uplift for the next term on the other.
-    lifecycle.file_termination_request(
-        agreement,
-        by=alice,
-        received_at=NOW,
-        reason="Moving in-house.",
-        typed_name="Alice Moore",
-        channel="portal",
-        now=NOW,
-    )
+    portal_request(agreement, alice, at=NOW)
     lifecycle.save_rate_review(
         sooner, method="uplift", uplift_percent=D("5"), by=admin, today=NOW.date()
     )
@@ -105,15 +110,7 @@ def test_queue_follows_the_latest_terms_end_whatever_writes_the_terms(
 def test_a_late_request_and_no_review_in_the_queue(client_for, admin, alice, agreement):
     late = dt.datetime(2027, 12, 10, 16, tzinfo=dt.UTC)  # after the deadline, Dec 1
     with time_machine.travel(late):
-        request = lifecycle.file_termination_request(
-            agreement,
-            by=alice,
-            received_at=late,
-            reason="Moving in-house.",
-            typed_name="Alice Moore",
-            channel="portal",
-            now=late,
-        )
+        request = portal_request(agreement, alice, at=late)
         response = client_for(admin).get(reverse("agreements:renewal_queue"))
     assert not request.timely
     [row] = response.context["rows"]
