@@ -24,6 +24,7 @@ from delivery.models import EmergencyRequest
 from scheduling.models import Visit, technicians
 
 from . import queues
+from .statements import Read, customer_user
 
 RENEWAL_WINDOW = dt.timedelta(days=90)
 LIST_LIMIT = 25
@@ -46,17 +47,21 @@ def _months_ending(today: dt.date, count=MONTHS) -> list[dt.date]:
 # Staff panels ------------------------------------------------------------------------------
 
 
-def renewals(*, today):
-    """Agreements whose latest term ends within 90 days, with their notice deadlines (1 query:
-    the first rows of the index on the stored latest term end, `Agreement.term_end`)."""
-    agreements = (
-        Agreement.objects.filter(
-            status__in=Agreement.LIVE, term_end__gt=today, term_end__lte=today + RENEWAL_WINDOW
-        )
+def _renewals(today, soon):
+    return (
+        Agreement.objects.filter(status__in=Agreement.LIVE, term_end__gt=today, term_end__lte=soon)
         .select_related("customer")
         .only("id", "number", "term_end", "customer__legal_name")
         .order_by("term_end", "number")[:LIST_LIMIT]
     )
+
+
+_RENEWALS = Read(_renewals, today=dt.date, soon=dt.date)
+
+
+def renewals(*, today):
+    """Agreements whose latest term ends within 90 days, with their notice deadlines (1 query:
+    the first rows of the index on the stored latest term end, `Agreement.term_end`)."""
     return [
         {
             "agreement": agreement,
@@ -64,16 +69,13 @@ def renewals(*, today):
             "notice_deadline": notice_deadline(agreement.term_end),
             "notice_passed": notice_deadline(agreement.term_end) < today,
         }
-        for agreement in agreements
+        for agreement in _RENEWALS.run(today=today, soon=today + RENEWAL_WINDOW)
     ]
 
 
-def standing_terminations():
-    """Termination requests that still stand, those nobody has acknowledged yet first (the
-    staff's queue: ``to_acknowledge``), then by the day the agreement ends (1 query). Marked for
-    the waiting item of those to acknowledge (`queues.terminations_to_acknowledge`)."""
+def _standing_terminations():
     requests = TerminationRequest.objects.filter(status=TerminationRequest.Status.STANDING)
-    return list(
+    return (
         queues.marked(requests, queues.TO_ACKNOWLEDGE)
         .select_related("agreement__customer")
         .only(
@@ -84,14 +86,45 @@ def standing_terminations():
     )
 
 
-def open_emergencies(*, now, requests=None):
-    """Requests not resolved yet, the nearest deadline first, with the time left (1 query)."""
-    requests = EmergencyRequest.objects.all() if requests is None else requests
-    found = (
+_STANDING_TERMINATIONS = Read(_standing_terminations)
+
+
+def standing_terminations():
+    """Termination requests that still stand, those nobody has acknowledged yet first (the
+    staff's queue: ``to_acknowledge``), then by the day the agreement ends (1 query). Marked for
+    the waiting item of those to acknowledge (`queues.terminations_to_acknowledge`)."""
+    return _STANDING_TERMINATIONS.run()
+
+
+def _open_requests(requests):
+    return (
         emergencies.by_time_left(requests.exclude(status=EmergencyRequest.Status.CLOSED))
         .select_related("customer")
         .only("id", "status", "due_at", "tier_name", "summary", "customer__legal_name")
     )[:LIST_LIMIT]
+
+
+# The staff's: every customer's, marked for the waiting item of those near breach
+# (`queues.emergencies_near_breach`); a customer user's: their company's.
+_STAFF_EMERGENCIES = Read(
+    lambda now: _open_requests(
+        queues.marked(EmergencyRequest.objects.all(), queues.near_breach(now))
+    ),
+    now=dt.datetime,
+)
+_PORTAL_EMERGENCIES = Read(
+    lambda customer: _open_requests(EmergencyRequest.objects.for_user(customer_user(customer))),
+    customer=int,
+)
+
+
+def open_emergencies(*, now, user=None):
+    """Requests not resolved yet, the nearest deadline first, with the time left (1 query): every
+    customer's for the staff, else the customer ``user``'s."""
+    if user is None:
+        found = _STAFF_EMERGENCIES.run(now=now)
+    else:
+        found = _PORTAL_EMERGENCIES.run(customer=user.customer_id)
     rows = []
     for request in found:
         left = request.due_at and response_clock.time_left(request.due_at, now)
@@ -219,9 +252,8 @@ def utilization(*, today, tz):
     return {"weeks": weeks, "current": _week(today), "rows": rows}
 
 
-def overdue_invoices():
-    """Overdue invoices, the oldest due first, and what they add up to (1 query)."""
-    invoices = list(
+_OVERDUE_INVOICES = Read(
+    lambda: (
         Invoice.objects.filter(status=Invoice.Status.OVERDUE)
         .select_related("customer")
         .only(
@@ -230,19 +262,35 @@ def overdue_invoices():
         )
         .order_by("due_on", "number")[:LIST_LIMIT]
     )
+)
+
+
+def overdue_invoices():
+    """Overdue invoices, the oldest due first, and what they add up to (1 query)."""
+    invoices = _OVERDUE_INVOICES.run()
     return {"invoices": invoices, "balance": sum((i.balance for i in invoices), ZERO)}
 
 
-def billing_problems(limit=PROBLEMS_LIMIT):
-    """Agreements the monthly run could not price, the oldest problem first, and how many there
-    are in all (1 query: the count rides along on each row as a window)."""
-    agreements = list(
+def _billing_problems(limit):
+    return (
         Agreement.objects.exclude(billing_problem="")
         .select_related("customer")
         .only("id", "number", "billing_problem", "billing_problem_since", "customer__legal_name")
         .annotate(problems=Window(Count("pk")))
         .order_by("billing_problem_since", "number")[:limit]
     )
+
+
+_BILLING_PROBLEMS = Read(lambda: _billing_problems(PROBLEMS_LIMIT))
+
+
+def billing_problems(limit=PROBLEMS_LIMIT):
+    """Agreements the monthly run could not price, the oldest problem first, and how many there
+    are in all (1 query: the count rides along on each row as a window)."""
+    if limit == PROBLEMS_LIMIT:
+        agreements = _BILLING_PROBLEMS.run()
+    else:
+        agreements = list(_billing_problems(limit))
     return {"agreements": agreements, "count": agreements[0].problems if agreements else 0}
 
 
@@ -257,10 +305,7 @@ def staff_dashboard(*, today: dt.date, now: dt.datetime, figures: dict) -> dict:
         "renewals": renewals(today=today),
         "terminations": standing_terminations(),
         # Marked for the waiting item of those near breach (`queues.emergencies_near_breach`).
-        "emergencies": open_emergencies(
-            now=now,
-            requests=queues.marked(EmergencyRequest.objects.all(), queues.near_breach(now)),
-        ),
+        "emergencies": open_emergencies(now=now),
         "sla": sla,
         "mrr": mrr,
         "utilization": figures["utilization"],
@@ -298,50 +343,76 @@ PORTAL_AGREEMENTS = 10
 PORTAL_PROJECTS = 10
 
 
-def portal_dashboard(user, *, today: dt.date, now: dt.datetime) -> dict:
-    """What a customer user sees first: next visits, open requests, projects awaiting their
-    approval, latest invoices, each live agreement's term end and notice deadline, and their
-    company's contacts (6 queries, each reading only the columns the page shows)."""
-    live = Agreement.objects.for_user(user).filter(status__in=Agreement.LIVE)
+def _live_agreements(customer, today):
     # The agreements whose latest term ends first (the stored end, `Agreement.term_end`), with
     # how many there are; all of them are on the agreements page (issue 14).
     in_force = Term.objects.filter(agreement=OuterRef("pk"), start__lte=today, end__gt=today)
-    agreements = list(
-        live.annotate(
+    return (
+        Agreement.objects.for_user(customer_user(customer))
+        .filter(status__in=Agreement.LIVE)
+        .annotate(
             shown_end=Coalesce(Subquery(in_force.order_by("start").values("end")[:1]), "term_end"),
             total=Window(Count("pk")),
         )
         .only("id", "number")
         .order_by("term_end", "number")[:PORTAL_AGREEMENTS]
     )
-    # The user's own contact is one of the company's, listed on the page anyway.
-    contacts = list(
-        Contact.objects.for_user(user).only(
-            *("id", "name", "user_id", "is_authorized_signer", "is_project_approver"),
-            *("is_billing_contact", "has_portal_access"),
-        )
-    )
-    # Marked for the waiting item of the estimates awaiting the user's approval.
-    awaiting = queues.marked(queues.awaiting_approval(user)).only("id", "title", "created_at")
+
+
+# What a customer user's home reads, each for their company (`customer_user`).
+_PORTAL_AGREEMENTS = Read(_live_agreements, customer=int, today=dt.date)
+# The user's own contact is one of the company's, listed on the page anyway.
+_PORTAL_CONTACTS = Read(
+    lambda customer: Contact.objects.for_user(customer_user(customer)).only(
+        *("id", "name", "user_id", "is_authorized_signer", "is_project_approver"),
+        *("is_billing_contact", "has_portal_access"),
+    ),
+    customer=int,
+)
+# Marked for the waiting item of the estimates awaiting the user's approval.
+_PORTAL_PROJECTS = Read(
+    lambda customer: queues.marked(queues.awaiting_approval(customer_user(customer))).only(
+        "id", "title", "created_at"
+    )[:PORTAL_PROJECTS],
+    customer=int,
+)
+_PORTAL_VISITS = Read(
+    lambda customer, now: (
+        Visit.objects.for_user(customer_user(customer))
+        .open()
+        .filter(starts_at__gte=now)
+        .select_related("agreement", "line")
+        .only("id", "starts_at", "ends_at", "agreement__time_zone", "line__kind")[:5]
+    ),
+    customer=int,
+    now=dt.datetime,
+)
+_PORTAL_INVOICES = Read(
+    lambda customer: (
+        Invoice.objects.for_user(customer_user(customer))
+        .only("id", "number", "total", "status")
+        .order_by("-issued_on", "-number")[:5]
+    ),
+    customer=int,
+)
+
+
+def portal_dashboard(user, *, today: dt.date, now: dt.datetime) -> dict:
+    """What a customer user sees first: next visits, open requests, projects awaiting their
+    approval, latest invoices, each live agreement's term end and notice deadline, and their
+    company's contacts (6 queries, each reading only the columns the page shows)."""
+    customer = user.customer_id
+    agreements = _PORTAL_AGREEMENTS.run(customer=customer, today=today)
+    contacts = _PORTAL_CONTACTS.run(customer=customer)
     return {
-        "visits": list(
-            Visit.objects.for_user(user)
-            .open()
-            .filter(starts_at__gte=now)
-            .select_related("agreement", "line")
-            .only("id", "starts_at", "ends_at", "agreement__time_zone", "line__kind")[:5]
-        ),
-        "emergencies": open_emergencies(now=now, requests=EmergencyRequest.objects.for_user(user)),
-        "projects": list(awaiting[:PORTAL_PROJECTS]),
+        "visits": _PORTAL_VISITS.run(customer=customer, now=now),
+        "emergencies": open_emergencies(now=now, user=user),
+        "projects": _PORTAL_PROJECTS.run(customer=customer),
         # Whether the user signs for the company and approves its projects (their own contact).
         "is_signer": any(c.user_id == user.pk and c.is_authorized_signer for c in contacts),
         "is_approver": any(c.user_id == user.pk and c.is_project_approver for c in contacts),
         "contacts": contacts,
-        "invoices": list(
-            Invoice.objects.for_user(user)
-            .only("id", "number", "total", "status")
-            .order_by("-issued_on", "-number")[:5]
-        ),
+        "invoices": _PORTAL_INVOICES.run(customer=customer),
         "agreements": [AgreementTerm(agreement, agreement.shown_end) for agreement in agreements],
         "agreements_count": agreements[0].total if agreements else 0,
         "now": timezone.localtime(now),

@@ -36,6 +36,8 @@ from agreements.rules import NOTICE_DAYS
 from delivery.models import EmergencyRequest, Project, ProjectEstimate
 from scheduling.models import Visit
 
+from .statements import Read, counted
+
 FIRST = 3  # the rows each item names, with a direct link each
 RENEWAL_WINDOW = dt.timedelta(days=90)
 
@@ -82,7 +84,16 @@ def _listed(key, label, queryset, url, link, *, listed=None) -> Item | None:
         if len(matches) == total:
             first = sorted(matches, key=_sort_key(queryset))[:FIRST]
             return _item(key, label, total, url, map(link, first))
-    rows = list(queryset.annotate(queue_total=Window(Count("pk")))[:FIRST])
+    return _first_item(key, label, list(_first_rows(queryset)), url, link)
+
+
+def _first_rows(queryset):
+    """The first FIRST rows of ``queryset``, each with ``queue_total``: how many there are."""
+    return queryset.annotate(queue_total=Window(Count("pk")))[:FIRST]
+
+
+def _first_item(key, label, rows, url, link) -> Item | None:
+    """An item from `_first_rows`'s rows, each made a Link by ``link``."""
     return _item(key, label, rows[0].queue_total if rows else 0, url, map(link, rows))
 
 
@@ -181,9 +192,15 @@ def portal_queue(user, *, signer=None, approver=None, projects=None) -> list[Ite
 # Staff ---------------------------------------------------------------------------------------
 
 
+_UNASSIGNED_VISITS = Read(
+    lambda now: counted(Visit.objects.open().filter(technician__isnull=True, ends_at__gt=now)),
+    now=dt.datetime,
+)
+
+
 def unassigned_visits(*, now) -> Item | None:
     """Open visits still to come that no technician has (1 query)."""
-    count = Visit.objects.open().filter(technician__isnull=True, ends_at__gt=now).count()
+    [(count,)] = _UNASSIGNED_VISITS.run(now=now)  # noqa: RUF015 - one row, always
     url = reverse("scheduling:visit_list") + "?technician=none"
     return _item("unassigned_visits", "Visits with no technician", count, url)
 
@@ -247,18 +264,22 @@ def terminations_to_acknowledge(*, listed=None) -> Item | None:
     )
 
 
-def drafts_not_sent() -> Item | None:
-    """Agreements still drafts, never sent for signature (1 query)."""
-    drafts = (
+_DRAFTS = Read(
+    lambda: _first_rows(
         Agreement.objects.filter(status=Agreement.Status.DRAFT)
         .select_related("customer")
         .only("id", "number", "customer__legal_name")
         .order_by("created_at", "pk")
     )
-    return _listed(
+)
+
+
+def drafts_not_sent() -> Item | None:
+    """Agreements still drafts, never sent for signature (1 query)."""
+    return _first_item(
         "drafts",
         "Drafts not sent for signature",
-        drafts,
+        _DRAFTS.run(),
         reverse("agreements:agreement_list") + "?status=draft",
         lambda a: _agreement_link(a, "agreements:agreement_detail"),
     )

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from . import dashboard, queues
 from .models import FigureSnapshot, Heartbeat
+from .statements import Read
 from .timeutils import local_today
 
 STAFF = "staff"
@@ -135,15 +136,27 @@ def refresh_staff_figures_now() -> FigureSnapshot | None:
     )
 
 
+def _worker():
+    return Heartbeat.objects.filter(name=Heartbeat.WORKER).values_list("last_seen", flat=True)
+
+
+_STAFF_SNAPSHOT = Read(
+    lambda: (
+        FigureSnapshot.objects.filter(name=STAFF)
+        .annotate(worker_seen=Subquery(_worker()[:1]))
+        .order_by("pk")[:1]
+    )
+)
+
+
 def staff_figures(*, today: dt.date, now: dt.datetime, tz) -> dict:
     """The stored figures, `as_of` (when they were computed) and `worker_seen` (the worker's
     last heartbeat, or None: the worker's beat job is what keeps them fresh), 1 query when
     fresh; computed first when missing or stale, see the module's docstring."""
-    worker = Heartbeat.objects.filter(name=Heartbeat.WORKER).values_list("last_seen", flat=True)
-    snapshot = FigureSnapshot.objects.filter(name=STAFF).annotate(worker_seen=Subquery(worker[:1]))
-    snapshot = snapshot.first()
+    found = _STAFF_SNAPSHOT.run()
+    snapshot = found[0] if found else None
     # Never computed yet: the heartbeat is read on its own.
-    worker_seen = worker.first() if snapshot is None else snapshot.worker_seen
+    worker_seen = _worker().first() if snapshot is None else snapshot.worker_seen
     if snapshot is None or not is_fresh(snapshot, today=today, now=now, tz=tz):
         usable = snapshot is not None and snapshot.figures.get("format") == FORMAT
         snapshot = refresh_staff_figures(today=today, now=now, tz=tz, wait=not usable) or snapshot

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery, Sum
 
 from agreements.models import Customer
+from allora.statements import Read
 
 from .models import (
     ZERO,
@@ -51,8 +52,7 @@ def credit_balance(customer) -> Decimal:
     return money(total["total"] or ZERO)
 
 
-def customer_with_credit(pk) -> Customer:
-    """The customer with its `credit` (as `credit_balance` gives it), read in one query."""
+def _with_credit(pk):
     held = (
         CustomerCredit.objects.filter(customer=OuterRef("pk"))
         .order_by()
@@ -60,7 +60,18 @@ def customer_with_credit(pk) -> Customer:
         .annotate(total=Sum("amount"))
         .values("total")
     )
-    customer = Customer.objects.annotate(credit_held=Subquery(held)).get(pk=pk)
+    return Customer.objects.annotate(credit_held=Subquery(held)).filter(pk=pk)
+
+
+_WITH_CREDIT = Read(_with_credit, pk=int)
+
+
+def customer_with_credit(pk) -> Customer:
+    """The customer with its `credit` (as `credit_balance` gives it), read in one query."""
+    found = _WITH_CREDIT.run(pk=pk)
+    if not found:
+        raise Customer.DoesNotExist(f"No customer {pk}")
+    customer = found[0]
     customer.credit = money(customer.credit_held or ZERO)
     return customer
 
