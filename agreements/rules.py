@@ -6,6 +6,8 @@ import datetime as dt
 from dateutil.relativedelta import relativedelta
 
 NOTICE_DAYS = 30
+# The renewal queue, the staff home's renewals: agreements whose term ends within 90 days.
+RENEWAL_WINDOW = dt.timedelta(days=90)
 
 
 def term_end(start: dt.date) -> dt.date:

@@ -16,7 +16,7 @@ from django.db.models.lookups import IsNull
 from django.utils import timezone
 
 from agreements.models import Agreement, Contact, Term, TermDates, TerminationRequest
-from agreements.rules import last_covered_day, notice_deadline
+from agreements.rules import RENEWAL_WINDOW, last_covered_day, notice_deadline
 from billing.models import Invoice, TimeEntry
 from billing.services import MONTHLY_AMOUNT_CHUNK, fill_monthly_amounts
 from delivery import emergencies, response_clock
@@ -26,7 +26,6 @@ from scheduling.models import Visit, technicians
 from . import queues
 from .statements import Read, customer_user
 
-RENEWAL_WINDOW = dt.timedelta(days=90)
 LIST_LIMIT = 25
 PROBLEMS_LIMIT = 20
 MONTHS = 12

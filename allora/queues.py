@@ -32,14 +32,13 @@ from django.db.models import (
 from django.urls import reverse
 
 from agreements.models import Agreement, AgreementVersion, RateReview, Term, TerminationRequest
-from agreements.rules import NOTICE_DAYS
+from agreements.rules import NOTICE_DAYS, RENEWAL_WINDOW
 from delivery.models import EmergencyRequest, Project, ProjectEstimate
 from scheduling.models import Visit
 
 from .statements import Read, counted
 
 FIRST = 3  # the rows each item names, with a direct link each
-RENEWAL_WINDOW = dt.timedelta(days=90)
 
 
 @dataclass(frozen=True)

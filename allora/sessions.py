@@ -4,8 +4,9 @@ Django's database sessions and its ``ModelBackend`` build and compile the same O
 both on every signed-in request: about 1 ms of CPU in all, a quarter of the sign-in page's whole
 cost (issue 14). Here each query is a `Read` (allora/statements.py): compiled by the ORM once,
 then run with the request's values; everything else (saving a session, signing in, checking the
-session's password hash, permissions) is Django's own. Settings: ``SESSION_ENGINE = "allora.sessions"`` and
-``allora.sessions.UserBackend`` in ``AUTHENTICATION_BACKENDS``.
+session's password hash, permissions) is Django's own. Settings:
+``SESSION_ENGINE = "allora.sessions"`` and ``allora.sessions.UserBackend`` in
+``AUTHENTICATION_BACKENDS``.
 """
 
 import datetime as dt

@@ -17,9 +17,11 @@ statement; it is refused (pass it as a value of its own), never run with stale v
 
 import copy
 import datetime as dt
+import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, router
 from django.db.models import Func, IntegerField
 
@@ -44,7 +46,7 @@ def _adapter(kind, connection) -> Callable[[Any], Any]:
 
 
 class _Compiled(NamedTuple):
-    sql: str
+    sql: str | None  # None: a read of nothing
     slots: list  # per parameter: the value's name, or None for a constant
     constants: list  # per parameter: the constant (None where a name goes)
     queryset: Any  # the stand-ins' queryset: its model, iterable and compiled query
@@ -67,18 +69,23 @@ class _PreparedQuery:
 
 
 class Read:
-    """``build(**values)``: the queryset, of fixed shape (model instances, with
-    ``select_related`` and annotations, or a ``values_list``; no ``prefetch_related``).
-    ``kinds``: the type of each value (date, datetime, int or str). ``Read.run(**values)`` runs
-    it and gives what ``list(build(**values))`` would."""
+    """``build(*shape, **values)``: the queryset (model instances, with ``select_related`` and
+    annotations, or a ``values_list``; no ``prefetch_related``). ``kinds``: the type of each
+    value (date, datetime, int or str). ``Read.run(shape=…, **values)`` runs it and gives what
+    ``list(build(*shape, **values))`` would.
 
-    def __init__(self, build: Callable[..., Any], **kinds: type):
+    ``shape``: what changes the SQL's text (a list's order, a page's slice), hashable; each
+    shape is compiled once and kept, the last ``shapes`` of them."""
+
+    def __init__(self, build: Callable[..., Any], *, shapes: int = 64, **kinds: type):
         unknown = [kind for kind in kinds.values() if kind not in _STAND_INS]
         if unknown:
             raise TypeError(f"A read's values are dates, datetimes, ints or strings: {unknown}")
         self.build = build
         self.kinds = kinds
-        self._compiled: dict[str, _Compiled] = {}
+        self.shapes = shapes
+        self._compiled: dict[tuple, _Compiled] = {}
+        self._lock = threading.Lock()
         self._model: Any = None
 
     def __repr__(self):
@@ -90,16 +97,19 @@ class Read:
             for number, (name, kind) in enumerate(self.kinds.items())
         }
 
-    def _compile(self, alias: str) -> _Compiled:
+    def _compile(self, alias: str, shape: tuple) -> _Compiled:
         connection = connections[alias]
         compiled = []
         for series in (0, 1):
             values = self._stand_ins(series)
-            queryset = self.build(**values).using(alias)
+            queryset = self.build(*shape, **values).using(alias)
             if queryset._prefetch_related_lookups or queryset._known_related_objects:
                 raise ValueError(f"{self} reads one query: no prefetch_related")
             compiler = queryset.query.get_compiler(alias)
-            sql, params = compiler.as_sql()
+            try:
+                sql, params = compiler.as_sql()
+            except EmptyResultSet:  # nothing to read whatever the values (a slice [0:0])
+                return _Compiled(None, [], [], queryset, compiler)
             adapted = {
                 name: _adapter(self.kinds[name], connection)(value)
                 for name, value in values.items()
@@ -134,8 +144,8 @@ class Read:
             raise ValueError(f"{self} does not use {sorted(unused)}")
         return _Compiled(sql, slots, constants, queryset, compiler)
 
-    def run(self, *, using: str | None = None, **values) -> list:
-        """What ``list(build(**values))`` gives (every name, each of its kind)."""
+    def run(self, *, shape: tuple = (), using: str | None = None, **values) -> list:
+        """What ``list(build(*shape, **values))`` gives (every name, each of its kind)."""
         if values.keys() != self.kinds.keys():
             raise TypeError(f"Expected the values {sorted(self.kinds)}, got {sorted(values)}")
         for name, value in values.items():
@@ -143,11 +153,17 @@ class Read:
             if not isinstance(value, kind) or (kind is dt.date and isinstance(value, dt.datetime)):
                 raise TypeError(f"{name} is a {kind.__name__}: {value!r}")
         if self._model is None:
-            self._model = self.build(**self._stand_ins(0)).model
+            self._model = self.build(*shape, **self._stand_ins(0)).model
         alias = using or router.db_for_read(self._model)
-        compiled = self._compiled.get(alias)
+        compiled = self._compiled.get((alias, shape))
         if compiled is None:
-            compiled = self._compiled[alias] = self._compile(alias)
+            compiled = self._compile(alias, shape)
+            with self._lock:  # a threaded server's requests compile side by side
+                while len(self._compiled) >= self.shapes:  # the oldest shape goes
+                    del self._compiled[next(iter(self._compiled))]
+                self._compiled[alias, shape] = compiled
+        if compiled.sql is None:
+            return []
         connection = connections[alias]
         params = tuple(
             constant if slot is None else _adapter(self.kinds[slot], connection)(values[slot])

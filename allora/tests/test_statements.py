@@ -213,3 +213,30 @@ def test_values_of_the_wrong_kind_are_refused(agreements):
         WINDOW.run(start=BASE, end=BASE, since=NOON)
     with pytest.raises(TypeError, match="dates, datetimes, ints or strings"):
         Read(lambda flag: Agreement.objects.all(), flag=bool)
+
+
+PAGE = Read(
+    lambda order, start, stop, since: (
+        Agreement.objects.filter(created_at__gte=since)
+        .order_by(*order)
+        .values_list("number", flat=True)[start:stop]
+    ),
+    shapes=3,
+    since=dt.datetime,
+)
+
+
+def test_each_shape_is_compiled_once_and_the_last_few_kept(agreements):
+    numbers = [f"CA-2027-{n:04d}" for n in range(9)]
+    for order, start, stop in [
+        (("number",), 0, 4),
+        (("-number",), 0, 4),
+        (("number",), 4, 8),
+        (("number",), 8, 12),
+        (("number",), 0, 0),
+        (("number",), 0, 4),
+    ]:
+        found = PAGE.run(shape=(order, start, stop), since=NOON)
+        assert found == sorted(numbers, reverse=order[0].startswith("-"))[start:stop]
+        assert len(PAGE._compiled) <= 3
+    assert PAGE.run(shape=(("number",), 0, 4), since=NOON + dt.timedelta(hours=2)) == numbers[2:6]
