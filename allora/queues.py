@@ -287,21 +287,57 @@ def drafts_not_sent() -> Item | None:
 # Admins --------------------------------------------------------------------------------------
 
 
-def to_countersign() -> Item | None:
-    """Versions the customer has signed, waiting for Allora's countersignature (1 query)."""
-    versions = (
+_COUNTERSIGN = Read(
+    lambda: _first_rows(
         AgreementVersion.objects.filter(status=AgreementVersion.Status.CUSTOMER_SIGNED)
         .select_related("agreement__customer")
         .only("id", "agreement__number", "agreement__customer__legal_name")
         .order_by("pk")
     )
-    return _listed(
+)
+
+
+def to_countersign() -> Item | None:
+    """Versions the customer has signed, waiting for Allora's countersignature (1 query)."""
+    return _first_item(
         "countersign",
         "Awaiting your countersignature",
-        versions,
+        _COUNTERSIGN.run(),
         reverse("agreements:agreement_list") + "?status=customer_signed",
         lambda v: _agreement_link(v.agreement, "agreements:agreement_countersign", "Countersign"),
     )
+
+
+def _reviews_due(first_end, last_end):
+    latest_number = (
+        Term.objects.filter(agreement=OuterRef("agreement")).order_by("-number").values("number")
+    )
+    finalized = RateReview.objects.filter(
+        agreement=OuterRef("pk"),
+        term_number=Subquery(latest_number[:1]) + 1,
+        status=RateReview.Status.FINALIZED,
+    )
+    return (
+        Agreement.objects.filter(
+            status__in=Agreement.LIVE, term_end__gte=first_end, term_end__lte=last_end
+        )
+        .exclude(Exists(finalized))
+        .select_related("customer")
+        .only("id", "number", "customer__legal_name")
+        .order_by("term_end", "number")
+    )
+
+
+_REVIEWS_DUE = Read(
+    lambda first_end, last_end: _reviews_due(first_end, last_end)[:FIRST],
+    first_end=dt.date,
+    last_end=dt.date,
+)
+_REVIEWS_DUE_COUNT = Read(
+    lambda first_end, last_end: counted(_reviews_due(first_end, last_end)),
+    first_end=dt.date,
+    last_end=dt.date,
+)
 
 
 def renewal_reviews_due(*, today) -> Item | None:
@@ -313,30 +349,16 @@ def renewal_reviews_due(*, today) -> Item | None:
     through its index: the first few, then the count only when there may be more (1 or 2
     queries). A window count over the latest terms joined to their agreements read every row of
     the window (3,400 at 10,000 agreements: ~30 ms in PostgreSQL)."""
-    latest_number = (
-        Term.objects.filter(agreement=OuterRef("agreement")).order_by("-number").values("number")
-    )
-    finalized = RateReview.objects.filter(
-        agreement=OuterRef("pk"),
-        term_number=Subquery(latest_number[:1]) + 1,
-        status=RateReview.Status.FINALIZED,
-    )
-    agreements = (
-        Agreement.objects.filter(
-            status__in=Agreement.LIVE,
-            term_end__gte=today + dt.timedelta(days=NOTICE_DAYS + 1),
-            term_end__lte=today + RENEWAL_WINDOW,
-        )
-        .exclude(Exists(finalized))
-        .select_related("customer")
-        .only("id", "number", "customer__legal_name")
-        .order_by("term_end", "number")
-    )
-    first = list(agreements[:FIRST])
+    ends = {
+        "first_end": today + dt.timedelta(days=NOTICE_DAYS + 1),
+        "last_end": today + RENEWAL_WINDOW,
+    }
+    first = _REVIEWS_DUE.run(**ends)
+    count = _REVIEWS_DUE_COUNT.run(**ends)[0][0] if len(first) == FIRST else len(first)
     return _item(
         "renewal_reviews",
         "Renewal reviews due before the notice deadline",
-        agreements.count() if len(first) == FIRST else len(first),
+        count,
         reverse("agreements:renewal_queue"),
         [_agreement_link(a, "agreements:renewal_review", "Review rates") for a in first],
     )

@@ -20,6 +20,7 @@ from agreements.models import (
     ServiceLine,
     Term,
 )
+from allora.statements import Read
 from integrations import events as webhook_events
 
 from .rules import money
@@ -45,14 +46,19 @@ class RateCardQuerySet(models.QuerySet):
     def published(self):
         return self.filter(status=RateCard.Status.PUBLISHED)
 
-    def current(self, *, on):
-        """The card in effect on a date: the latest published one whose effective date has come."""
+    def in_effect(self, *, on):
+        """The published cards whose effective date has come by a date, the latest first."""
         return (
-            self.published()
-            .filter(effective_date__lte=on)
-            .order_by("-effective_date", "-version")
-            .first()
+            self.published().filter(effective_date__lte=on).order_by("-effective_date", "-version")
         )
+
+
+class RateCardManager(models.Manager.from_queryset(RateCardQuerySet)):  # type: ignore[misc]
+    def current(self, *, on):
+        """The card in effect on a date: the latest published one whose effective date has come
+        (a `Read`, compiled once: the staff home and the rates pages ask on every visit)."""
+        found = _CURRENT_CARD.run(on=on)
+        return found[0] if found else None
 
 
 class RateCard(models.Model):
@@ -77,7 +83,7 @@ class RateCard(models.Model):
     published_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
 
-    objects = RateCardQuerySet.as_manager()
+    objects = RateCardManager()
 
     class Meta:
         ordering = ["-version"]
@@ -153,6 +159,9 @@ class RateCard(models.Model):
                 for line in self.lines.all()
             )
         return draft
+
+
+_CURRENT_CARD = Read(lambda on: RateCard.objects.in_effect(on=on)[:1], on=dt.date)
 
 
 class RateCardLine(models.Model):
