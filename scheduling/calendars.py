@@ -63,8 +63,8 @@ class Day:
         """The visits of the day that are counted but not listed."""
         return self.count - len(self.visits)
 
-    # The month grid's labels of its 42 days, here rather than ~130 template `date` filters
-    # (a fifth of the month's rendering).
+    # The labels of the month grid's 42 days and of the week's 7, here rather than template
+    # `date` filters (a fifth of the month's rendering).
     @property
     def iso(self) -> str:
         """E.g. "2027-03-09", for links and data-date."""
@@ -79,6 +79,11 @@ class Day:
     def month_day(self) -> str:
         """E.g. "March 9"."""
         return f"{self.date:%B} {self.date.day}"
+
+    @property
+    def long_date(self) -> str:
+        """E.g. "Tuesday, March 9", the heading of a day in the week and day views."""
+        return f"{self.date:%A, %B} {self.date.day}"
 
 
 @dataclass
