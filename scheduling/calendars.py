@@ -19,7 +19,9 @@ Both keep the visits between each zone's own local midnights (a range on ``start
 zone); the local date and time are a ``CASE`` over the zones found in 1 (``TruncDate``/
 ``TruncTime`` in each zone). So the number of queries is four whatever the number of visits,
 days or zones (only the first when the range holds no visit), and the rows read are the zones,
-one count per day, and at most ``shown`` visits per day.
+one count per day, and at most ``shown`` visits per day. A calendar whose visits the stored
+counts hold (``Counted``: all technicians', one's, the unassigned) reads 1 and 2 in one query
+of those counts, grouped by zone and local date (``_stored_counts``).
 """
 
 import calendar
@@ -28,7 +30,19 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import Case, CharField, Count, F, Q, Sum, Value, When, Window
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DateField,
+    F,
+    Func,
+    Q,
+    Sum,
+    Value,
+    When,
+    Window,
+)
 from django.db.models.functions import RowNumber, TruncDate, TruncTime
 
 from agreements.models import Agreement
@@ -181,6 +195,31 @@ def _local_range(zones, days, *, single: bool) -> Q:
     return found
 
 
+class LocalDate(Func):
+    """The date of a datetime (a UTC instant) on the wall clock of the zone that a second
+    expression names, row by row: what ``TruncDate(tzinfo=…)`` gives for one zone known in
+    advance, with Django's own means on each backend (PostgreSQL's ``AT TIME ZONE``; on SQLite
+    the function Django registers for ``TruncDate``)."""
+
+    output_field = DateField()
+    arity = 2
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler, connection, template="(%(expressions)s)::date", arg_joiner=" AT TIME ZONE "
+        )
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # (datetime, its zone, the connection's zone): see TruncDate on SQLite.
+        in_zone = Func(
+            *self.get_source_expressions(),
+            Value(connection.timezone_name),
+            function="django_datetime_cast_date",
+            output_field=DateField(),
+        )
+        return in_zone.as_sql(compiler, connection)
+
+
 @dataclass(frozen=True)
 class Counted:
     """Which stored counts (``VisitCount``) hold the calendar's visits: every technician's
@@ -262,37 +301,25 @@ def _on_days(in_range, zones, days, *, single: bool):
 def _stored_counts(counted: Counted, days, start, end) -> tuple[list[str], dict, set]:
     """The zones of the range's visits, the count of each local date and the (zone, local
     date) that have visits, summed from the stored 15-minute counts (a few rows per day and
-    zone) instead of counting the visits."""
+    zone) instead of counting the visits: one query grouped by zone and the date of each bucket
+    on its zone's clock (``LocalDate``). The UTC range is a day wider than `days` on each side
+    (``utc_bounds``): its zones are all those read, its dates outside `days` are left out."""
     rows = VisitCount.objects.filter(bucket__gte=start, bucket__lt=end, visits__gt=0).order_by()
     if counted.technician is not None:
         rows = rows.filter(technician=counted.technician)
-    zones = sorted(rows.values_list("time_zone", flat=True).distinct())
-    if not zones:
-        return [], {}, set()
-    local_range = Q()
-    for zone in zones:
-        tz = ZoneInfo(zone)
-        local_range |= Q(
-            time_zone=zone,
-            bucket__gte=dt.datetime.combine(days[0], dt.time.min, tzinfo=tz),
-            bucket__lt=dt.datetime.combine(days[-1] + ONE_DAY, dt.time.min, tzinfo=tz),
-        )
-    on_date = Case(
-        *[When(time_zone=zone, then=TruncDate("bucket", tzinfo=ZoneInfo(zone))) for zone in zones]
-    )
     per_day = (
-        rows.filter(local_range)
-        .annotate(on_date=on_date)
-        .values_list("on_date", "time_zone")
+        rows.annotate(on_date=LocalDate("bucket", "time_zone"))
+        .values_list("time_zone", "on_date")
         .annotate(count=Sum("visits"))
-        .filter(count__gt=0)
     )
+    zones, busy = set(), set()
     counts: dict[dt.date, int] = {}
-    busy = set()
-    for date, zone, count in per_day:
-        counts[date] = counts.get(date, 0) + count
-        busy.add((zone, date))
-    return zones, counts, busy
+    for zone, date, count in per_day:
+        zones.add(zone)
+        if days[0] <= date <= days[-1]:
+            counts[date] = counts.get(date, 0) + count
+            busy.add((zone, date))
+    return sorted(zones), counts, busy
 
 
 def _firsts_by_window(on_days, zone_of, *, shown: int) -> list[tuple]:

@@ -96,6 +96,27 @@ def test_a_visit_late_at_night_lands_on_its_own_local_date_in_any_zone(frozen, c
     assert reverse("scheduling:visit_detail", args=[early.pk]) not in ninth_cell
 
 
+def test_the_days_just_outside_the_grid_are_not_counted_in_it(frozen, client_for, staff):
+    """The month of March 2027 shows February 28 to April 3; the counts are read a day wider
+    in UTC. Auckland's 00:30 on April 4 is April 3 in UTC, New York's 22:00 on February 27
+    is February 28 in UTC: neither is on the grid."""
+    feb_27, feb_28, apr_3, apr_4 = (
+        dt.date(2027, *day) for day in ((2, 27), (2, 28), (4, 3), (4, 4))
+    )
+    new_york, auckland = make_term(start=dt.date(2026, 6, 1)), make_term(tz=AUCKLAND)
+    visits_on(new_york, feb_27, 2, hour=22)
+    [first] = visits_on(new_york, feb_28, 1, hour=9)
+    [last] = visits_on(auckland, apr_3, 1, hour=9)
+    visits_on(auckland, apr_4, 3, hour=0)
+    month = client_for(staff).get(CALENDAR, {"month": "2027-03"})
+    days = [day for week in month.context["month"].weeks for day in week]
+    assert (days[0].date, days[-1].date) == (feb_28, apr_3)
+    assert [(day.date, day.count, pks(day.visits)) for day in days if day.count] == [
+        (feb_28, 1, [first.pk]),
+        (apr_3, 1, [last.pk]),
+    ]
+
+
 def test_a_cancelled_visit_is_neither_counted_nor_shown(term, client_for, staff):
     kept, cancelled = visits_on(term, MARCH_9, 2)
     cancelled.status = Visit.Status.CANCELLED
@@ -149,10 +170,10 @@ def test_the_month_reads_the_same_queries_and_rows_with_10_or_100_visits_a_day(
 
     def read():
         rows_fetched["rows"] = 0
-        # session, user, the zones of the month's stored counts, the count per local date
-        # (summed from the stored 15-minute counts), the ids of the first 3 visits of each
-        # date, those visits (customer, line and technician joined), technicians
-        with django_assert_num_queries(7):
+        # session, user, the count per zone and local date (summed from the stored 15-minute
+        # counts), the ids of the first 3 visits of each date, those visits (customer, line
+        # and technician joined), technicians
+        with django_assert_num_queries(6):
             assert client.get(url).status_code == 200
         return rows_fetched["rows"]
 
@@ -164,11 +185,10 @@ def test_the_month_reads_the_same_queries_and_rows_with_10_or_100_visits_a_day(
         visits_on(term, day, 45, hour=10)
         visits_on(west, day, 45, hour=16)
     assert read() == with_10
-    # session, user, the stored counts' 2 zones, 3 counts in each zone, the first 3 ids of
-    # each date (of each date and zone on PostgreSQL, merged by local time), the 3 × 3 visits
-    # kept, the technician
+    # session, user, 3 counts in each of the 2 zones, the first 3 ids of each date (of each
+    # date and zone on PostgreSQL, merged by local time), the 3 × 3 visits kept, the technician
     candidates = 3 * 3 * (2 if connection.features.supports_slicing_ordering_in_compound else 1)
-    assert with_10 == 1 + 1 + 2 + 3 * 2 + candidates + 3 * 3 + 1
+    assert with_10 == 1 + 1 + 3 * 2 + candidates + 3 * 3 + 1
 
 
 # --- week and day ---------------------------------------------------------------------

@@ -91,16 +91,17 @@ def test_the_staff_calendar_uses_the_same_queries_whatever_the_number_of_visits(
 ):
     client = client_for(staff)
     url = reverse("scheduling:calendar") + "?month=2027-03"
-    # session, user, the zones of the month's stored counts (none: nothing more to read),
-    # technicians for the filter (the customer filter is a search box: no list of customers)
+    # session, user, the count per day and zone summed from the stored counts (none: nothing
+    # more to read), technicians for the filter (the customer filter is a search box: no list
+    # of customers)
     _queries(client, url, django_assert_num_queries, 4)
     plan_term(make_term(lines=[{}, EVERY_TUESDAY]))
-    # + the count per day (summed from the stored counts), the ids of the first 3 visits of
-    # each day, those visits (customer, line, technician joined)
-    _queries(client, url, django_assert_num_queries, 7)
+    # + the ids of the first 3 visits of each day, those visits (customer, line, technician
+    # joined)
+    _queries(client, url, django_assert_num_queries, 6)
     for _ in range(4):
         plan_term(make_term(lines=[{}, EVERY_TUESDAY]))
-    page = _queries(client, url, django_assert_num_queries, 7).content.decode()
+    page = _queries(client, url, django_assert_num_queries, 6).content.decode()
     # Five Tuesdays and the third Wednesday, each with 5 visits: 3 shown, "+2 more".
     assert page.count('class="calendar-visit ') == 6 * 3
     assert page.count("+2 more") == 6
