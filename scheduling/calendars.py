@@ -8,20 +8,21 @@ more (issue 14: a December month of every technician read and rendered 20 MB):
 
 1. the zones present in the range: one query (``SELECT DISTINCT time_zone``);
 2. the number of visits of each local date: one grouped ``COUNT``;
-3. the first ``shown`` visits of each local date: on PostgreSQL one ``UNION ALL`` of a small
+3. the first ``shown`` visits of each local date, with their customer, line and technician
+   (``pk IN`` a subquery of their ids): on PostgreSQL one ``UNION ALL`` of a small
    ``ORDER BY starts_at LIMIT shown`` per day and zone (each an index range scan that stops
-   early); on SQLite, which cannot slice the parts of a union, a ``ROW_NUMBER()`` window
-   partitioned by the local date and filtered on;
-4. the first ``shown`` of each date among those (merged by local time), with their customer,
-   line and technician (``pk IN`` their ids).
+   early), the first ``shown`` of each date among the zones' kept in Python (merged by local
+   time); on SQLite, which cannot slice the parts of a union, a ``ROW_NUMBER()`` window
+   partitioned by the local date and filtered on.
 
 Both keep the visits between each zone's own local midnights (a range on ``starts_at`` per
 zone); the local date and time are a ``CASE`` over the zones found in 1 (``TruncDate``/
-``TruncTime`` in each zone). So the number of queries is four whatever the number of visits,
+``TruncTime`` in each zone). So the number of queries is three whatever the number of visits,
 days or zones (only the first when the range holds no visit), and the rows read are the zones,
-one count per day, and at most ``shown`` visits per day. A calendar whose visits the stored
-counts hold (``Counted``: all technicians', one's, the unassigned) reads 1 and 2 in one query
-of those counts, grouped by zone and local date (``_stored_counts``).
+one count per day, and at most ``shown`` visits per day (and zone, on PostgreSQL). A calendar
+whose visits the stored counts hold (``Counted``: all technicians', one's, the unassigned)
+reads 1 and 2 in one query of those counts, grouped by zone and local date
+(``_stored_counts``).
 """
 
 import calendar
@@ -32,17 +33,18 @@ from zoneinfo import ZoneInfo
 from django.db import connection
 from django.db.models import (
     Case,
-    CharField,
     Count,
     DateField,
     F,
     Func,
+    IntegerField,
     Q,
     Sum,
     Value,
     When,
     Window,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber, TruncDate, TruncTime
 
 from agreements.models import Agreement
@@ -175,10 +177,6 @@ def _in_zones(zones, trunc, *, single: bool):
     )
 
 
-def _zone_of_visit(zones, *, single: bool):
-    return Value(zones[0], output_field=CharField()) if single else F("agreement__time_zone")
-
-
 def _in_zone(zone, *, single: bool) -> Q:
     return Q() if single else Q(agreement__time_zone=zone)
 
@@ -252,28 +250,34 @@ def visits_by_day(
         zones, counts, single = _live_counts(in_range, days)
     if not counts:
         return {}
-    zone_of = _zone_of_visit(zones, single=single)
+    # The first `shown` of each local date in each zone (their ids, a subquery), read with
+    # what the page shows; the earliest `shown` of each date among them kept.
     if connection.features.supports_slicing_ordering_in_compound:
         firsts = _firsts_per_local_day(in_range, zones, days, shown=shown, single=single, busy=busy)
     else:
         on_days = _on_days(in_range, zones, days, single=single)
         at_time = _in_zones(zones, TruncTime, single=single)
-        firsts = _firsts_by_window(on_days.annotate(at_time=at_time), zone_of, shown=shown)
-    # (id, local start) of each candidate, the earliest `shown` of each local date kept.
-    kept: dict[dt.date, list] = {}
-    for pk, starts_at, zone in firsts:
-        local = starts_at.astimezone(ZoneInfo(zone))
-        kept.setdefault(local.date(), []).append((local.time(), starts_at, pk))
-    ids = [pk for day in kept.values() for *_, pk in sorted(day)[:shown]]
-    chosen = visits.model.objects.filter(pk__in=ids)
+        firsts = _firsts_by_window(on_days.annotate(at_time=at_time), shown=shown)
+    chosen = visits.model.objects.filter(pk__in=firsts)
     rows = chosen.for_display() if instances else listed_visits(chosen.listed())
     found: dict[dt.date, tuple[int, list]] = {day: (count, []) for day, count in counts.items()}
-    for visit in sorted(
-        rows, key=lambda visit: (visit.local_start.time(), visit.local_start, visit.pk)
-    ):
+    for day, first in _earliest(rows, shown).items():
         # A visit moved onto another day since the counts were read still shows (no KeyError).
-        found.setdefault(visit.local_start.date(), (1, []))[1].append(visit)
+        found[day] = (max(counts.get(day, 0), len(first)), first)
     return found
+
+
+def _earliest(visits, shown: int) -> dict[dt.date, list]:
+    """The first `shown` of `visits` of each local date, by local time (then by instant and
+    id: a fixed order)."""
+    kept: dict[dt.date, list] = {}
+    for visit in sorted(
+        visits, key=lambda visit: (visit.local_start.time(), visit.local_start, visit.pk)
+    ):
+        day = kept.setdefault(visit.local_start.date(), [])
+        if len(day) < shown:
+            day.append(visit)
+    return kept
 
 
 def _live_counts(in_range, days) -> tuple[list[str], dict, bool]:
@@ -322,14 +326,15 @@ def _stored_counts(counted: Counted, days, start, end) -> tuple[list[str], dict,
     return sorted(zones), counts, busy
 
 
-def _firsts_by_window(on_days, zone_of, *, shown: int) -> list[tuple]:
-    """The first `shown` visits of each local date: one ``ROW_NUMBER()`` window partitioned by
-    the local date (SQLite, which cannot slice the parts of a UNION)."""
+def _firsts_by_window(on_days, *, shown: int):
+    """The ids of the first `shown` visits of each local date (a subquery): one
+    ``ROW_NUMBER()`` window partitioned by the local date (SQLite, which cannot slice the parts
+    of a UNION)."""
     order = [F("at_time").asc(), F("starts_at").asc(), F("pk").asc()]
-    return list(
+    return (
         on_days.annotate(day_rank=Window(RowNumber(), partition_by=[F("on_date")], order_by=order))
         .filter(day_rank__lte=shown)
-        .values_list("pk", "starts_at", zone_of)
+        .values("pk")
     )
 
 
@@ -340,17 +345,17 @@ _DAY_END = dt.datetime(1, 1, 2, 0, 0, 2, tzinfo=dt.UTC)
 
 def _firsts_per_local_day(
     in_range, zones, days, *, shown: int, single: bool, busy: set | None = None
-) -> list[tuple]:
-    """The first `shown` visits of each local date in each zone: a UNION ALL of one small
-    ``ORDER BY starts_at LIMIT shown`` per day and zone (PostgreSQL), each an index range scan
-    that stops after `shown` rows, instead of numbering every visit of the month (a December of
-    60,000 visits: 450 ms → a few ms). The zones' firsts of a day are merged by local time.
+) -> RawSQL | list:
+    """The ids of the first `shown` visits of each local date in each zone (a subquery): a
+    UNION ALL of one small ``ORDER BY starts_at LIMIT shown`` per day and zone (PostgreSQL),
+    each an index range scan that stops after `shown` rows, instead of numbering every visit of
+    the month (a December of 60,000 visits: 450 ms → a few ms). The zones' firsts of a day are
+    merged by local time once read (``visits_by_day``). An empty list when no day needs one.
 
     Each zone's part is compiled once, with stand-in bounds, and repeated with each day's bounds
     as its parameters: compiling the 42 parts of a month (a queryset ``union``) took longer than
     running them. `busy`, when known, names the (zone, local date) that have visits: the
     others need no part."""
-    zone_of = _zone_of_visit(zones, single=single)
     parts, params = [], []
     for zone in zones:
         tz = ZoneInfo(zone)
@@ -359,7 +364,7 @@ def _firsts_per_local_day(
                 _in_zone(zone, single=single), starts_at__gte=_DAY_START, starts_at__lt=_DAY_END
             )
             .order_by("starts_at", "pk")
-            .values_list("pk", "starts_at", zone_of)[:shown]
+            .values_list("pk")[:shown]
         )
         sql, part_params = part.query.sql_with_params()
         for n in range((days[-1] - days[0]).days + 1):
@@ -374,9 +379,8 @@ def _firsts_per_local_day(
             params += [bounds.get(param, param) for param in part_params]
     if not parts:
         return []
-    with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
-        return cursor.fetchall()
+    # The ORM's own SQL for each part, the values all parameters.
+    return RawSQL(" UNION ALL ".join(parts), params, output_field=IntegerField())  # noqa: S611
 
 
 def _day(date, found, *, today, in_month=True) -> Day:
