@@ -1,16 +1,22 @@
 """The calendars' days as HTML, each worked out once in Python (``_month.html``, ``_days.html``):
 a day of the month grid with its first visits and "+N more", the rows of a week's or day's
 visits. Issue 14: the template printed them with a dozen tags and filters per visit and per
-day, a quarter of the month page's cost; here each is one ``format_html``, which escapes what
-it prints (customers' names, technicians') as the template did.
+day, a quarter of the month page's cost.
+
+Every value that is not the page's own (customers' and technicians' names, services, statuses,
+URLs) goes through ``escape``: the standard library's, which Django's ``escape`` wraps (the same
+text, without the wrapper's check for lazy strings: a month printed 360 of them, half of its
+rendering). The dates, day numbers and class names are the page's own.
 
 Both read what the including page gives (see the templates' comments): ``detail_url``,
 ``extra_query``, ``show_customer``, ``show_technician``; the month ``day_url``; the week and
 day ``no_technician`` and ``hide_flag``.
 """
 
+from html import escape
+
 from django import template
-from django.utils.html import format_html
+from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
 from allora.templatetags.listing import row_url, visit_badge
@@ -28,14 +34,8 @@ def month_day(context, day) -> SafeString:
         + ("" if day.count else " calendar-empty")
     )
     parts = [
-        format_html(
-            '<td class="{}" data-date="{}">\n<div class="calendar-day-number">'
-            '<span class="calendar-weekday">{} </span>{}</div>',
-            css,
-            day.iso,
-            day.weekday_month,
-            day.date.day,
-        )
+        f'<td class="{css}" data-date="{day.iso}">\n<div class="calendar-day-number">'
+        f'<span class="calendar-weekday">{day.weekday_month} </span>{day.date.day}</div>'
     ]
     detail_url = context.get("detail_url")
     show_customer, show_technician = context.get("show_customer"), context.get("show_technician")
@@ -43,40 +43,33 @@ def month_day(context, day) -> SafeString:
         _month_visit(visit, detail_url, show_customer, show_technician) for visit in day.visits
     ]
     if day.more:
+        # The including page's own: safe when written in its template, escaped otherwise.
+        day_url = conditional_escape(context.get("day_url", ""))
+        extra_query = conditional_escape(context.get("extra_query", ""))
         parts.append(
-            format_html(
-                '<a class="calendar-more" href="{}day={}{}">+{} more'
-                '<span class="visually-hidden"> visits on {}</span></a>',
-                context.get("day_url", ""),
-                day.iso,
-                context.get("extra_query", ""),
-                day.more,
-                day.month_day,
-            )
+            f'<a class="calendar-more" href="{day_url}day={day.iso}{extra_query}">+{day.more} '
+            f'more<span class="visually-hidden"> visits on {day.month_day}</span></a>'
         )
-    parts.append(mark_safe("</td>"))  # noqa: S308 (a constant)
-    return mark_safe("\n".join(parts))  # noqa: S308 (each part escaped by format_html)
+    parts.append("</td>")
+    return mark_safe("\n".join(parts))  # noqa: S308 (every value escaped above)
 
 
-def _month_visit(visit, detail_url, show_customer, show_technician) -> SafeString:
+def _month_visit(visit, detail_url, show_customer, show_technician) -> str:
     """A visit's link in the month grid: its time, customer (or service) and technician's first
     name; the title says it all."""
     person = visit.technician
     title = f"{visit.customer} · {visit.service} · {visit.local_label}"
     if person:
         title += f" · {person}"
-    first_name = f" · {(person.first_name if person else '') or 'unassigned'}"
-    return format_html(
-        '<a class="calendar-visit calendar-visit-{}{}" href="{}" title="{}">'
-        ' <span class="calendar-time">{}</span> {}{}{} </a>',
-        visit.status,
-        " calendar-visit-flagged" if visit.flag else "",
-        row_url(detail_url, visit.pk),
-        title,
-        f"{visit.local_start:%H:%M}",
-        visit.customer if show_customer else visit.service,
-        first_name if show_technician else "",
-        " ✓" if visit.status == "completed" else "",
+    label = f"{visit.customer if show_customer else visit.service}"
+    if show_technician:
+        label += f" · {(person.first_name if person else '') or 'unassigned'}"
+    flagged = " calendar-visit-flagged" if visit.flag else ""
+    done = " ✓" if visit.status == "completed" else ""
+    return (
+        f'<a class="calendar-visit calendar-visit-{escape(visit.status)}{flagged}" '
+        f'href="{escape(row_url(detail_url, visit.pk))}" title="{escape(title)}"> '
+        f'<span class="calendar-time">{visit.local_start:%H:%M}</span> {escape(label)}{done} </a>'
     )
 
 
@@ -88,23 +81,19 @@ def day_rows(context, day) -> SafeString:
     show_customer, show_technician = context.get("show_customer"), context.get("show_technician")
     no_technician = context.get("no_technician") or "unassigned"
     hide_flag = context.get("hide_flag")
-    row = (
-        '<tr>\n<td class="calendar-time"><a href="{}">{}</a> '
-        '<span class="small text-muted">{}</span></td>\n'
-        + ("<td>{}</td>\n" if show_customer else "")
-        + "<td>{}</td>\n"
-        + ("<td>{}</td>\n" if show_technician else "")
-        + "<td>{}</td>\n</tr>"
-    )
     rows = []
     for visit in day.visits:
-        cells = [row_url(detail_url, visit.pk), visit.local_times, visit.zone_abbr]
+        cells = [
+            f'<td class="calendar-time"><a href="{escape(row_url(detail_url, visit.pk))}">'
+            f'{visit.local_times}</a> <span class="small text-muted">{escape(visit.zone_abbr)}'
+            "</span></td>"
+        ]
         if show_customer:
-            cells.append(visit.customer)
-        cells.append(visit.service)
+            cells.append(f"<td>{escape(visit.customer)}</td>")
+        cells.append(f"<td>{escape(str(visit.service))}</td>")
         if show_technician:
             name = visit.technician.get_full_name() if visit.technician else ""
-            cells.append(name or no_technician)
-        cells.append(visit_badge(visit, hide_flag))
-        rows.append(format_html(row, *cells))
-    return mark_safe("\n".join(rows))  # noqa: S308 (each row escaped by format_html)
+            cells.append(f"<td>{conditional_escape(name or no_technician)}</td>")
+        cells.append(f"<td>{visit_badge(visit, hide_flag)}</td>")
+        rows.append("<tr>\n" + "\n".join(cells) + "\n</tr>")
+    return mark_safe("\n".join(rows))  # noqa: S308 (every value escaped above)
