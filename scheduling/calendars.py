@@ -6,23 +6,22 @@ its times in), so a staff calendar mixing customers in several zones still shows
 the day the customer sees it. The database does that work, so a page reads what it shows and no
 more (issue 14: a December month of every technician read and rendered 20 MB):
 
-1. the zones present in the range: one query (``SELECT DISTINCT time_zone``);
-2. the number of visits of each local date: one grouped ``COUNT``;
-3. the first ``shown`` visits of each local date, with their customer, line and technician
+1. the number of visits of each local date in each zone: one grouped query, each visit (or
+   each stored 15-minute count, ``VisitCount``, when they hold the calendar's visits:
+   ``Counted``) dated on its own zone's clock (``LocalDate``); it names the zones present;
+2. the first ``shown`` visits of each local date, with their customer, line and technician
    (``pk IN`` a subquery of their ids): on PostgreSQL one ``UNION ALL`` of a small
-   ``ORDER BY starts_at LIMIT shown`` per day and zone (each an index range scan that stops
-   early), the first ``shown`` of each date among the zones' kept in Python (merged by local
-   time); on SQLite, which cannot slice the parts of a union, a ``ROW_NUMBER()`` window
-   partitioned by the local date and filtered on.
+   ``ORDER BY starts_at LIMIT shown`` per day and zone that has visits (each an index range
+   scan that stops early), the first ``shown`` of each date among the zones' kept in Python
+   (merged by local time); on SQLite, which cannot slice the parts of a union, a
+   ``ROW_NUMBER()`` window partitioned by the local date and filtered on.
 
-Both keep the visits between each zone's own local midnights (a range on ``starts_at`` per
-zone); the local date and time are a ``CASE`` over the zones found in 1 (``TruncDate``/
-``TruncTime`` in each zone). So the number of queries is three whatever the number of visits,
-days or zones (only the first when the range holds no visit), and the rows read are the zones,
-one count per day, and at most ``shown`` visits per day (and zone, on PostgreSQL). A calendar
-whose visits the stored counts hold (``Counted``: all technicians', one's, the unassigned)
-reads 1 and 2 in one query of those counts, grouped by zone and local date
-(``_stored_counts``).
+Both forms of 2 keep the visits between each zone's own local midnights (a range on
+``starts_at`` per zone); on SQLite the local date and time are a ``CASE`` over the zones found
+in 1 (``TruncDate``/``TruncTime`` in each zone). So the number of queries is two whatever the
+number of visits, days or zones (only the first when the range holds no visit), and the rows
+read are one count per day and zone, and at most ``shown`` visits per day (and zone, on
+PostgreSQL).
 """
 
 import calendar
@@ -47,7 +46,6 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber, TruncDate, TruncTime
 
-from agreements.models import Agreement
 from allora.validation import date_in_range, query_date
 
 from .models import VisitCount, listed_visits
@@ -158,13 +156,6 @@ def utc_bounds(days: list[dt.date]) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
-def _only_zone() -> str | None:
-    """The zone of every agreement when they all share one (Allora's Raleigh customers): then
-    every visit is in it and the days need no join to the agreements. One small query."""
-    zones = list(Agreement.objects.order_by().values_list("time_zone", flat=True).distinct()[:2])
-    return zones[0] if len(zones) == 1 else None
-
-
 def _in_zones(zones, trunc, *, single: bool):
     """``trunc`` ("starts_at" as a date or a time) in each visit's own zone."""
     if single:
@@ -242,12 +233,13 @@ def visits_by_day(
     `visits`' active ones (None: count them live)."""
     start, end = utc_bounds(days)
     in_range = visits.active().filter(starts_at__gte=start, starts_at__lt=end).order_by()
-    busy = None  # the (zone, local date) that have visits, when known: no part for the others
+    # The zones of the range, the count of each local date and the (zone, local date) that
+    # have visits (no part of the union for the others).
     if counted is not None:
         zones, counts, busy = _stored_counts(counted, days, start, end)
-        single = len(zones) == 1  # every visit of the range is in it: no join needed
     else:
-        zones, counts, single = _live_counts(in_range, days)
+        zones, counts, busy = _live_counts(in_range, days)
+    single = len(zones) == 1  # every visit of the range is in it: no join needed
     if not counts:
         return {}
     # The first `shown` of each local date in each zone (their ids, a subquery), read with
@@ -280,19 +272,15 @@ def _earliest(visits, shown: int) -> dict[dt.date, list]:
     return kept
 
 
-def _live_counts(in_range, days) -> tuple[list[str], dict, bool]:
-    """The zones of the range's visits, the count of each local date (a grouped ``COUNT`` over
-    the visits) and whether one zone holds every agreement."""
-    only = _only_zone()
-    if only:
-        zones = [only]
-    else:
-        zones = sorted(in_range.values_list("agreement__time_zone", flat=True).distinct())
-    if not zones:
-        return [], {}, False
-    single = only is not None
-    on_days = _on_days(in_range, zones, days, single=single)
-    return zones, dict(on_days.values_list("on_date").annotate(count=Count("pk"))), single
+def _live_counts(in_range, days) -> tuple[list[str], dict, set]:
+    """``_per_day`` of the range's visits, counted (a grouped ``COUNT``) by their agreement's
+    zone and their date on its clock."""
+    rows = (
+        in_range.annotate(on_date=LocalDate("starts_at", "agreement__time_zone"))
+        .values_list("agreement__time_zone", "on_date")
+        .annotate(count=Count("pk"))
+    )
+    return _per_day(rows, days)
 
 
 def _on_days(in_range, zones, days, *, single: bool):
@@ -303,11 +291,8 @@ def _on_days(in_range, zones, days, *, single: bool):
 
 
 def _stored_counts(counted: Counted, days, start, end) -> tuple[list[str], dict, set]:
-    """The zones of the range's visits, the count of each local date and the (zone, local
-    date) that have visits, summed from the stored 15-minute counts (a few rows per day and
-    zone) instead of counting the visits: one query grouped by zone and the date of each bucket
-    on its zone's clock (``LocalDate``). The UTC range is a day wider than `days` on each side
-    (``utc_bounds``): its zones are all those read, its dates outside `days` are left out."""
+    """``_per_day`` summed from the stored 15-minute counts (a few rows per day and zone)
+    instead of counting the visits, each bucket on its zone's clock."""
     rows = VisitCount.objects.filter(bucket__gte=start, bucket__lt=end, visits__gt=0).order_by()
     if counted.technician is not None:
         rows = rows.filter(technician=counted.technician)
@@ -316,9 +301,16 @@ def _stored_counts(counted: Counted, days, start, end) -> tuple[list[str], dict,
         .values_list("time_zone", "on_date")
         .annotate(count=Sum("visits"))
     )
+    return _per_day(per_day, days)
+
+
+def _per_day(rows, days) -> tuple[list[str], dict, set]:
+    """From (zone, local date, count) rows of the UTC range, a day wider than `days` on each
+    side (``utc_bounds``), read in one grouped query: the zones of the range, the count of each
+    local date of `days` and the (zone, local date) of `days` that have visits."""
     zones, busy = set(), set()
     counts: dict[dt.date, int] = {}
-    for zone, date, count in per_day:
+    for zone, date, count in rows:
         zones.add(zone)
         if days[0] <= date <= days[-1]:
             counts[date] = counts.get(date, 0) + count

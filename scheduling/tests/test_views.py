@@ -156,13 +156,13 @@ def test_the_technicians_week_uses_the_same_queries_whatever_the_number_of_visit
 
     assign_one_more_term()
     client.get(url)
-    # session, user, the zones of the week's visits, their count per day, the first visits of
-    # each day (their ids a subquery), visits waiting for a report, the feed (get_or_create: a
-    # read once it exists; the first request also inserts it)
-    _queries(client, url, django_assert_num_queries, 7)
+    # session, user, the week's visits counted per zone and day, the first visits of each day
+    # (their ids a subquery), visits waiting for a report, the feed (get_or_create: a read once
+    # it exists; the first request also inserts it)
+    _queries(client, url, django_assert_num_queries, 6)
     for _ in range(2):
         assign_one_more_term()
-    response = _queries(client, url, django_assert_num_queries, 7)
+    response = _queries(client, url, django_assert_num_queries, 6)
     assert response.content.decode().count("technician-visit") == 3 * 2  # Tue 16 and Wed 17
 
 
@@ -175,13 +175,13 @@ def test_the_portal_pages_use_the_same_queries_whatever_the_number_of_visits(
     client.get(schedule)  # creates the feed's secret address once
     # session, user, the customer (nav), upcoming visits, visit reports, the feed
     _queries(client, schedule, django_assert_num_queries, 6)
-    # session, user, the customer (nav), the zones of the month's visits, their count per day,
-    # the first 3 visits of each day (their ids a subquery)
-    _queries(client, calendar, django_assert_num_queries, 6)
+    # session, user, the customer (nav), the month's visits counted per zone and day, the first
+    # 3 visits of each day (their ids a subquery)
+    _queries(client, calendar, django_assert_num_queries, 5)
     for _ in range(3):
         make_visit(oak.terms.get(), local(dt.date(2027, 3, 8), 9), local(dt.date(2027, 3, 8), 10))
     _queries(client, schedule, django_assert_num_queries, 6)
-    _queries(client, calendar, django_assert_num_queries, 6)
+    _queries(client, calendar, django_assert_num_queries, 5)
 
 
 def test_a_bad_month_or_day_falls_back_to_today(frozen, client_for, staff):
