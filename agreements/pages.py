@@ -5,11 +5,12 @@ the refusal for customer users who are not authorized signers), the warning afte
 that versions awaiting signature keep the name and address they were sent with, and the renewal
 and termination context of an agreement page."""
 
+import functools
 from dataclasses import dataclass
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch, Q
+from django.db.models import Exists, OuterRef, Prefetch, Q, prefetch_related_objects
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -62,30 +63,57 @@ def get_agreement_for_user(user, pk):
     return get_object_or_404(Agreement.objects.for_user(user).select_related("customer"), pk=pk)
 
 
+@functools.cache
+def _page_agreements():
+    """The agreements with what their page shows (`get_agreement_page`), built once: building
+    the `invoice_marks` aggregates and the prefetches cost more than running them (issue 14).
+    Each page filters a copy (``for_user``, ``get``); this one is never evaluated."""
+    versions = AgreementVersion.objects.select_related("terms_template", "signer").prefetch_related(
+        Prefetch("lines", queryset=ServiceLine.objects.select_related("response_tier")),
+        Prefetch("signatures", queryset=Signature.objects.select_related("user", "contact")),
+    )
+    return (
+        Agreement.objects.select_related("customer")
+        .annotate(**invoice_marks())
+        .prefetch_related(
+            Prefetch("versions", queryset=versions),
+            "terms",
+        )
+        .annotate(
+            **{
+                f"has_{name}": Exists(rows.model.objects.filter(agreement=OuterRef("pk")))
+                for name, rows in _rare_parts().items()
+            }
+        )
+    )
+
+
+@functools.cache
+def _rare_parts() -> dict:
+    """The parts of an agreement most agreements have none of (relation → its rows): the page's
+    read says which it has (``has_<relation>``), and only those are read."""
+    return {
+        "termination_requests": TerminationRequest.objects.select_related(
+            "filed_by", "acknowledged_by"
+        ),
+        "rate_reviews": RateReview.objects.all(),
+    }
+
+
 def get_agreement_page(user, pk):
     """`get_agreement_for_user`, with everything an agreement's page shows read once (issue 14:
     the page read its terms five times, its versions three): the versions with their lines and
     signatures, the terms, termination requests and rate reviews, and where billing stands
     (`accounts.invoice_marks`). What the page calls uses these rows (`models.prefetched`)."""
-    versions = AgreementVersion.objects.select_related("terms_template", "signer").prefetch_related(
-        Prefetch("lines", queryset=ServiceLine.objects.select_related("response_tier")),
-        Prefetch("signatures", queryset=Signature.objects.select_related("user", "contact")),
+    agreement = get_object_or_404(_page_agreements().for_user(user), pk=pk)
+    prefetch_related_objects(
+        [agreement],
+        *(
+            Prefetch(name, queryset=rows if getattr(agreement, f"has_{name}") else rows.none())
+            for name, rows in _rare_parts().items()
+        ),
     )
-    agreements = (
-        Agreement.objects.for_user(user)
-        .select_related("customer")
-        .annotate(**invoice_marks())
-        .prefetch_related(
-            Prefetch("versions", queryset=versions),
-            "terms",
-            Prefetch(
-                "termination_requests",
-                queryset=TerminationRequest.objects.select_related("filed_by", "acknowledged_by"),
-            ),
-            "rate_reviews",
-        )
-    )
-    return get_object_or_404(agreements, pk=pk)
+    return agreement
 
 
 def commitment_context(agreement, *, today) -> dict:

@@ -9,7 +9,7 @@ import time_machine
 from dateutil.relativedelta import relativedelta
 from django.urls import reverse
 
-from agreements import rules
+from agreements import lifecycle, rules
 from agreements.models import RateReview, Term
 from agreements.pages import get_agreement_page
 from agreements.tests.factories import agreement_for_2027, draft_with_all_services
@@ -58,13 +58,14 @@ def agreement(request, customer_a, alice, admin):
 
 
 # Who asks, the page, its queries, what it must show. Staff: session, user; the agreement with
-# its customer and where billing stands (its invoices joined, one GROUP BY); its versions, their
-# lines, their signatures; terms; termination requests; rate reviews; the commitment's schedule
-# changes and sum billed; the timeline. Portal: the same, plus alice's contact (may she sign,
-# may she end it) and her customer (the navigation bar).
+# its customer, where billing stands (its invoices joined, one GROUP BY) and which of its rare
+# parts it has; its versions, their lines, their signatures; terms; rate reviews (it has one;
+# termination requests, none: not read); the commitment's schedule changes and sum billed; the
+# timeline. Portal: the same, plus alice's contact (may she sign, may she end it) and her
+# customer (the navigation bar).
 SIDES = {
-    "staff": ("admin", "agreements:agreement_detail", 12, "Rates for the next term (finalized)"),
-    "portal": ("alice", "portal:agreement_detail", 14, "Rates for your next term"),
+    "staff": ("admin", "agreements:agreement_detail", 11, "Rates for the next term (finalized)"),
+    "portal": ("alice", "portal:agreement_detail", 13, "Rates for your next term"),
 }
 
 
@@ -84,6 +85,45 @@ def test_agreement_page_reads_each_table_once(
         assert f"Term {agreement.terms.count()}</strong>" in page  # every term is listed
     else:
         assert response.context["term"].number == 1 and response.context["may_end"] is True
+
+
+@time_machine.travel(NOW)
+@pytest.mark.parametrize("parts", ["none", "a rate review", "a rate review and a request"])
+def test_the_staff_page_reads_termination_requests_and_rate_reviews_only_when_there_are_some(
+    client_for, customer_a, alice, admin, django_assert_num_queries, parts
+):
+    """Most agreements have neither: the page's read of the agreement says which it has, and
+    only those are read (one query each); those it has are shown as before."""
+    published_card(effective_date=dt.date(2026, 1, 1))
+    agreement = _agreement(
+        customer=customer_a, customer_user=alice, admin=admin, terms=1, invoices=2
+    )
+    if parts == "none":
+        agreement.rate_reviews.all().delete()
+    if parts.endswith("request"):
+        lifecycle.file_termination_request(
+            agreement,
+            by=alice,
+            received_at=NOW - dt.timedelta(days=1),
+            reason="We are moving to an in-house IT team.",
+            typed_name="Alice Moore",
+            channel="portal",
+            now=NOW,
+        )
+    client = client_for(admin)
+    with django_assert_num_queries({"none": 10, "a rate review": 11}.get(parts, 12)):
+        response = client.get(reverse("agreements:agreement_detail", args=[agreement.pk]))
+
+    page = response.content.decode()
+    assert ("Rates for the next term (finalized)" in page) is (parts != "none")
+    assert (response.context["next_review"] is not None) is (parts != "none")
+    requests = list(response.context["requests"])
+    assert len(requests) == (1 if parts.endswith("request") else 0)
+    assert ("Termination requests</h2>" in page) is bool(requests)
+    if requests:
+        assert response.context["standing_request"] == requests[0]
+        assert "Written termination request received November 14, 2027" in page
+        assert f"(recorded by {alice})" in page and "<strong>Standing</strong>" in page
 
 
 @time_machine.travel(NOW)
@@ -122,10 +162,10 @@ def test_draft_agreement_page_reads_the_rate_card_once(
     if lines == 1:
         version.lines.exclude(position=0).delete()  # the maintenance line only
     client = client_for(staff)
-    # session, user, agreement, versions, lines, signatures, terms, termination requests, rate
-    # reviews; the rate card in effect, its lines and the two discounts; Allora's details (a
-    # draft names them as they are now); the timeline
-    with django_assert_num_queries(15):
+    # session, user, agreement, versions, lines, signatures, terms (a draft has no termination
+    # request nor rate review: not read); the rate card in effect, its lines and the two
+    # discounts; Allora's details (a draft names them as they are now); the timeline
+    with django_assert_num_queries(13):
         response = client.get(reverse("agreements:agreement_detail", args=[version.agreement_id]))
     assert len(response.context["draft_lines"]) == lines
     assert response.context["commitment"] is None
