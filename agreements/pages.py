@@ -22,6 +22,7 @@ from billing.accounts import account_of, invoice_marks
 from billing.closing import account_commitment
 from billing.services import hosting_packages
 from scheduling.forms import ScheduleForm
+from scheduling.models import ScheduleChange
 
 from . import lifecycle, signing
 from .document import document_context
@@ -83,7 +84,11 @@ def _page_agreements():
             **{
                 f"has_{name}": Exists(rows.model.objects.filter(agreement=OuterRef("pk")))
                 for name, rows in _rare_parts().items()
-            }
+            },
+            # The commitment's schedule changes (`accounts.account_of`): most lines have none.
+            has_schedule_changes=Exists(
+                ScheduleChange.objects.filter(line__version__agreement=OuterRef("pk"))
+            ),
         )
     )
 

@@ -572,7 +572,8 @@ def account_of(agreement) -> Account | None:
     with `invoice_marks()`, its terms and its versions with their lines prefetched. Only the
     schedule changes are read, not the usage nor the billed lines (``entries`` and ``billed``
     stay empty): enough for the recurring charges and the commitment, not for an invoice (that
-    is `load_accounts`')."""
+    is `load_accounts`'). An agreement read with ``has_schedule_changes`` false (the page's
+    read, `agreements.pages`) has none, and they are not read either."""
     terms = {agreement.pk: sorted(agreement.terms.all(), key=lambda term: term.start)}
     signed = sorted(
         (v for v in agreement.versions.all() if v.status in SIGNED), key=lambda v: v.number
@@ -580,10 +581,14 @@ def account_of(agreement) -> Account | None:
     rows = [tuple(getattr(v, name) for name in VERSION_FIELDS) for v in signed]
     versions = _versions(rows, {agreement.pk: agreement.tz})
     all_lines = [Line.of(line) for version in signed for line in version.lines.all()]
-    return _accounts([agreement], terms, versions, all_lines, usage=False).get(agreement.pk)
+    read_changes = getattr(agreement, "has_schedule_changes", True)
+    accounts = _accounts(
+        [agreement], terms, versions, all_lines, usage=False, read_changes=read_changes
+    )
+    return accounts.get(agreement.pk)
 
 
-def _accounts(agreements, terms, versions, all_lines, *, usage=True) -> dict:
+def _accounts(agreements, terms, versions, all_lines, *, usage=True, read_changes=True) -> dict:
     lines = defaultdict(list)
     parent = {line.pk: line.replaces_id for line in all_lines}
     root = {}
@@ -602,9 +607,10 @@ def _accounts(agreements, terms, versions, all_lines, *, usage=True) -> dict:
                 tz_of_line[line.pk] = agreement.tz
     line_versions = {line.version_id for line in all_lines}
     known: Any  # a ScheduleChange that also carries `known_from`, the day invoices learn of it
-    for known in ScheduleChange.objects.filter(line__version_id__any=line_versions).order_by(
+    found = ScheduleChange.objects.filter(line__version_id__any=line_versions).order_by(
         "effective_from", "series"
-    ):
+    )
+    for known in found if read_changes else ():
         created = timezone.localdate(known.created_at, tz_of_line[known.line_id])
         known.known_from = created + dt.timedelta(days=1)
         changes[known.line_id].append(known)

@@ -10,12 +10,15 @@ from dateutil.relativedelta import relativedelta
 from django.urls import reverse
 
 from agreements import lifecycle, rules
-from agreements.models import RateReview, Term
+from agreements.models import RateReview, ServiceKind, Term
 from agreements.pages import get_agreement_page
 from agreements.tests.factories import agreement_for_2027, draft_with_all_services
+from billing import closing
 from billing.accounts import account_of, load_accounts
 from billing.models import Invoice
 from billing.tests.factories import make_invoice, published_card
+from scheduling.models import ScheduleChange
+from scheduling.planning import change_schedule
 
 NOW = dt.datetime(2027, 11, 15, 16, 0, tzinfo=dt.UTC)  # 11:00 in Raleigh
 
@@ -60,12 +63,12 @@ def agreement(request, customer_a, alice, admin):
 # Who asks, the page, its queries, what it must show. Staff: session, user; the agreement with
 # its customer, where billing stands (its invoices joined, one GROUP BY) and which of its rare
 # parts it has; its versions, their lines, their signatures; terms; rate reviews (it has one;
-# termination requests, none: not read); the commitment's schedule changes and sum billed; the
+# termination requests and schedule changes, none: not read); the commitment's sum billed; the
 # timeline. Portal: the same, plus alice's contact (may she sign, may she end it) and her
 # customer (the navigation bar).
 SIDES = {
-    "staff": ("admin", "agreements:agreement_detail", 11, "Rates for the next term (finalized)"),
-    "portal": ("alice", "portal:agreement_detail", 13, "Rates for your next term"),
+    "staff": ("admin", "agreements:agreement_detail", 10, "Rates for the next term (finalized)"),
+    "portal": ("alice", "portal:agreement_detail", 12, "Rates for your next term"),
 }
 
 
@@ -111,7 +114,7 @@ def test_the_staff_page_reads_termination_requests_and_rate_reviews_only_when_th
             now=NOW,
         )
     client = client_for(admin)
-    with django_assert_num_queries({"none": 10, "a rate review": 11}.get(parts, 12)):
+    with django_assert_num_queries({"none": 9, "a rate review": 10}.get(parts, 11)):
         response = client.get(reverse("agreements:agreement_detail", args=[agreement.pk]))
 
     page = response.content.decode()
@@ -124,6 +127,42 @@ def test_the_staff_page_reads_termination_requests_and_rate_reviews_only_when_th
         assert response.context["standing_request"] == requests[0]
         assert "Written termination request received November 14, 2027" in page
         assert f"(recorded by {alice})" in page and "<strong>Standing</strong>" in page
+
+
+@time_machine.travel(NOW)
+@pytest.mark.parametrize("changed", [False, True], ids=["no schedule change", "a change"])
+def test_the_pages_commitment_reads_schedule_changes_only_when_there_are_some(
+    client_for, customer_a, alice, admin, django_assert_num_queries, changed
+):
+    """The commitment counts a line's new schedule as the monthly run does (`load_accounts`);
+    without any, they are not read (the page's read of the agreement says so)."""
+    published_card(effective_date=dt.date(2026, 1, 1))
+    agreement = agreement_for_2027(customer=customer_a, customer_user=alice, admin=admin)
+    today = dt.date(2027, 11, 15)
+    before = closing.commitment(agreement, today=today)
+    if changed:
+        change_schedule(
+            agreement.versions.get().lines.get(kind=ServiceKind.MAINTENANCE),
+            effective_from=dt.date(2027, 12, 1),
+            rrule="FREQ=WEEKLY;BYDAY=MO",
+            start_time=dt.time(9, 0),
+            duration_minutes=60,
+            schedule_text="Every Monday at 09:00 for 1 hour",
+            by=admin,
+            today=today,
+        )
+        # Known to billing from the day after it was made: made two days ago.
+        ScheduleChange.objects.update(created_at=NOW - dt.timedelta(days=2))
+    # session, user, agreement, versions, lines, signatures, terms, [schedule changes], sum
+    # billed, timeline
+    client = client_for(admin)
+    with django_assert_num_queries(10 if changed else 9):
+        response = client.get(reverse("agreements:agreement_detail", args=[agreement.pk]))
+
+    shown = response.context["commitment"]
+    assert shown == closing.commitment(agreement, today=today)
+    assert (shown.remaining != before.remaining) is changed
+    assert f"{shown.remaining:,.2f}</div>" in response.content.decode()
 
 
 @time_machine.travel(NOW)
