@@ -71,7 +71,8 @@ def _page_agreements():
     Each page filters a copy (``for_user``, ``get``); this one is never evaluated."""
     versions = AgreementVersion.objects.select_related("terms_template", "signer").prefetch_related(
         Prefetch("lines", queryset=ServiceLine.objects.select_related("response_tier")),
-        Prefetch("signatures", queryset=Signature.objects.select_related("user", "contact")),
+        # Who signed is on the signed PDF's certificate (agreements.pdf), not on the pages.
+        Prefetch("signatures", queryset=Signature.objects.all()),
     )
     return (
         Agreement.objects.select_related("customer")
