@@ -5,6 +5,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from django import template
 from django.conf import settings
 from django.template.defaultfilters import floatformat
+from django.utils.formats import localize
+from django.utils.html import format_html_join
 from django.utils.translation import get_language
 
 from billing import timesheets
@@ -50,6 +52,18 @@ def decimals(value, arg=-1):
     rounded = amount.quantize(Decimal(1).scaleb(-abs(places)), ROUND_HALF_UP)
     rounded = rounded or abs(rounded)  # no "-0.00"
     return f"{rounded:,f}" if grouping else f"{rounded:f}"
+
+
+@register.filter
+def rate_items(rates):
+    """The ``<li>`` of each rate of a rates snapshot, "name: $price/unit", written at once: the
+    agreement page lists the locked rates of every term (issue 14). Each value is rendered as
+    ``{{ rate.name }}`` would render it (localized, escaped; a missing one is empty)."""
+    return format_html_join(
+        "",
+        "<li>{}: ${}/{}</li>",
+        ([localize(rate.get(key, "")) for key in ("name", "price", "unit")] for rate in rates),
+    )
 
 
 @register.filter

@@ -1,16 +1,18 @@
-"""The `decimals` filter writes what Django's ``floatformat`` writes (the agreement document, its
-PDF included, must not change by a character), only faster for the document's amounts."""
+"""The agreement pages' billing filters write what Django's own rendering wrote, only faster:
+`decimals` what ``floatformat`` writes (the agreement document, its PDF included, must not change
+by a character), `rate_items` what a template loop over the locked rates wrote."""
 
 import itertools
 from decimal import Decimal as D
 
 import pytest
+from django.template import Context, Template
 from django.template.defaultfilters import floatformat
 from django.utils import translation
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.templatetags.billing import decimals
+from billing.templatetags.billing import decimals, rate_items
 
 VALUES = [
     *(D(text) for text in ("0", "0.00", "-0.00", "-0.001", "0.005", "0.015", "0.125", "2.5")),
@@ -49,3 +51,19 @@ def test_another_language_is_left_to_floatformat():
 def test_decimals_is_floatformat_for_any_amount(value, arg):
     with translation.override("en-us"):
         assert decimals(value, arg) == floatformat(value, arg)
+
+
+def test_rate_items_are_the_list_the_template_loop_wrote():
+    rates = [
+        {"name": "On-site support", "unit": "hour", "price": "140.00"},
+        {"name": "Tom & Jerry's <b>", "unit": "month", "price": D("1234.50")},
+        {"name": "Old", "price": 6},
+        {"name": None, "unit": "hour", "price": 2.5},
+    ]
+    loop = Template(
+        "{% for rate in rates %}<li>{{ rate.name }}: ${{ rate.price }}/{{ rate.unit }}</li>"
+        "{% endfor %}"
+    )
+    assert rate_items(rates) == loop.render(Context({"rates": rates}))
+    assert "<li>Tom &amp; Jerry&#x27;s &lt;b&gt;: $1234.50/month</li>" in rate_items(rates)
+    assert rate_items([]) == ""
