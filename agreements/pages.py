@@ -35,6 +35,7 @@ from .models import (
     ServiceKind,
     ServiceLine,
     Signature,
+    Term,
     TerminationRequest,
 )
 
@@ -71,15 +72,18 @@ def _page_agreements():
     Each page filters a copy (``for_user``, ``get``); this one is never evaluated."""
     versions = AgreementVersion.objects.select_related("terms_template", "signer").prefetch_related(
         Prefetch("lines", queryset=ServiceLine.objects.select_related("response_tier")),
-        # Who signed is on the signed PDF's certificate (agreements.pdf), not on the pages.
-        Prefetch("signatures", queryset=Signature.objects.all()),
+        # Who signed is on the signed PDF's certificate (agreements.pdf), not on the pages; one
+        # signature a party, so in no order (ordering costs building the query).
+        Prefetch("signatures", queryset=Signature.objects.order_by()),
     )
     return (
         Agreement.objects.select_related("customer")
         .annotate(**invoice_marks())
         .prefetch_related(
             Prefetch("versions", queryset=versions),
-            "terms",
+            # In no order: what reads them picks the one it needs (`latest_term`, `current_term`)
+            # or sorts them (the page's list, `account_of`).
+            Prefetch("terms", queryset=Term.objects.order_by()),
         )
         .annotate(
             **{
