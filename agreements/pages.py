@@ -113,8 +113,9 @@ def _rare_parts() -> dict:
 def get_agreement_page(user, pk):
     """`get_agreement_for_user`, with everything an agreement's page shows read once (issue 14:
     the page read its terms five times, its versions three): the versions with their lines and
-    signatures, the terms, termination requests and rate reviews, and where billing stands
-    (`accounts.invoice_marks`). What the page calls uses these rows (`models.prefetched`)."""
+    signatures, the terms, termination requests and rate reviews (only when it has some), and
+    where billing stands (`accounts.invoice_marks`). What the page calls uses these rows
+    (`models.prefetched`)."""
     agreement = get_object_or_404(_page_agreements().for_user(user), pk=pk)
     prefetch_related_objects(
         [agreement],
