@@ -140,6 +140,7 @@ def test_the_pages_commitment_reads_schedule_changes_only_when_there_are_some(
     agreement = agreement_for_2027(customer=customer_a, customer_user=alice, admin=admin)
     today = dt.date(2027, 11, 15)
     before = closing.commitment(agreement, today=today)
+    assert before is not None
     if changed:
         change_schedule(
             agreement.versions.get().lines.get(kind=ServiceKind.MAINTENANCE),
