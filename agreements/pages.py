@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
 
+from allora.statements import Read, attach, customer_user, staff_user
 from allora.timeutils import local_today
 from allora.validation import query_id
 from billing.accounts import account_of, invoice_marks
@@ -65,26 +66,14 @@ def get_agreement_for_user(user, pk):
     return get_object_or_404(Agreement.objects.for_user(user).select_related("customer"), pk=pk)
 
 
-@functools.cache
-def _page_agreements():
-    """The agreements with what their page shows (`get_agreement_page`), built once: building
-    the `invoice_marks` aggregates and the prefetches cost more than running them (issue 14).
-    Each page filters a copy (``for_user``, ``get``); this one is never evaluated."""
-    versions = AgreementVersion.objects.select_related("terms_template", "signer").prefetch_related(
-        Prefetch("lines", queryset=ServiceLine.objects.select_related("response_tier")),
-        # Who signed is on the signed PDF's certificate (agreements.pdf), not on the pages; one
-        # signature a party, so in no order (ordering costs building the query).
-        Prefetch("signatures", queryset=Signature.objects.order_by()),
-    )
+def _page_agreements(user):
+    """The agreements ``user`` may see (a stand-in: `staff_user`, `customer_user`) with what
+    their page's read says besides their columns: where billing stands (`invoice_marks`) and
+    which parts most agreements have none of they have (``has_<relation>``)."""
     return (
-        Agreement.objects.select_related("customer")
+        Agreement.objects.for_user(user)
+        .select_related("customer")
         .annotate(**invoice_marks())
-        .prefetch_related(
-            Prefetch("versions", queryset=versions),
-            # In no order: what reads them picks the one it needs (`latest_term`, `current_term`)
-            # or sorts them (the page's list, `account_of`).
-            Prefetch("terms", queryset=Term.objects.order_by()),
-        )
         .annotate(
             **{
                 f"has_{name}": Exists(rows.model.objects.filter(agreement=OuterRef("pk")))
@@ -96,6 +85,40 @@ def _page_agreements():
             ),
         )
     )
+
+
+# An agreement's page reads (issue 14): the agreement, then each of its parts for all its
+# versions at once, each a `Read` compiled once (building the invoice aggregates and the
+# prefetches cost more than running them), put together as prefetch_related would (`attach`).
+_STAFF_PAGE = Read(lambda pk: _page_agreements(staff_user()).filter(pk=pk), pk=int)
+_CUSTOMER_PAGE = Read(
+    lambda customer, pk: _page_agreements(customer_user(customer)).filter(pk=pk),
+    customer=int,
+    pk=int,
+)
+_VERSIONS = Read(
+    lambda agreement: AgreementVersion.objects.filter(agreement_id=agreement).select_related(
+        "terms_template", "signer"
+    ),
+    agreement=int,
+)
+_LINES = Read(
+    lambda agreement: ServiceLine.objects.filter(version__agreement_id=agreement).select_related(
+        "response_tier"
+    ),
+    agreement=int,
+)
+# Who signed is on the signed PDF's certificate (agreements.pdf), not on the pages; one
+# signature a party, so in no order (ordering costs building the query).
+_SIGNATURES = Read(
+    lambda agreement: Signature.objects.filter(version__agreement_id=agreement).order_by(),
+    agreement=int,
+)
+# In no order: what reads them picks the one it needs (`latest_term`, `current_term`) or sorts
+# them (the page's list, `account_of`).
+_TERMS = Read(
+    lambda agreement: Term.objects.filter(agreement_id=agreement).order_by(), agreement=int
+)
 
 
 @functools.cache
@@ -116,14 +139,24 @@ def get_agreement_page(user, pk):
     signatures, the terms, termination requests and rate reviews (only when it has some), and
     where billing stands (`accounts.invoice_marks`). What the page calls uses these rows
     (`models.prefetched`)."""
-    agreement = get_object_or_404(_page_agreements().for_user(user), pk=pk)
-    prefetch_related_objects(
-        [agreement],
-        *(
-            Prefetch(name, queryset=rows if getattr(agreement, f"has_{name}") else rows.none())
-            for name, rows in _rare_parts().items()
-        ),
-    )
+    found = []
+    if user.is_allora_staff:
+        found = _STAFF_PAGE.run(pk=pk)
+    elif user.is_customer_user:
+        found = _CUSTOMER_PAGE.run(customer=user.customer_id, pk=pk)
+    if not found:
+        raise Http404("No agreement matches the given query.")
+    agreement = found[0]
+    versions = _VERSIONS.run(agreement=agreement.pk)
+    attach([agreement], "versions", versions)
+    attach(versions, "lines", _LINES.run(agreement=agreement.pk))
+    attach(versions, "signatures", _SIGNATURES.run(agreement=agreement.pk))
+    attach([agreement], "terms", _TERMS.run(agreement=agreement.pk))
+    for name, rows in _rare_parts().items():
+        if getattr(agreement, f"has_{name}"):
+            prefetch_related_objects([agreement], Prefetch(name, queryset=rows))
+        else:
+            attach([agreement], name, [])
     return agreement
 
 

@@ -194,3 +194,33 @@ def counted(queryset):
     """``queryset.count()`` as a read of one row of one column, what `count()` runs: a `Read`
     gives ``[(count,)]``."""
     return queryset.order_by().values_list(Func(template="COUNT(*)", output_field=IntegerField()))
+
+
+def attach(parents: list, relation: str, rows: list) -> None:
+    """What ``prefetch_related(relation)`` leaves on ``parents`` (a reverse foreign key), from
+    ``rows`` read by a `Read` of every parent's rows in the relation's order: each parent's
+    ``<relation>.all()`` gives its rows with no query (as `agreements.models.prefetched` reads
+    them too), and each row's foreign key its parent."""
+    if not parents:
+        return
+    field = getattr(type(parents[0]), relation).rel.field  # the rows' foreign key
+    by_parent: dict = {}
+    for row in rows:
+        by_parent.setdefault(getattr(row, field.attname), []).append(row)
+    for parent in parents:
+        found = by_parent.get(parent.pk, [])
+        queryset = getattr(parent, relation).get_queryset()
+        queryset._result_cache = found
+        queryset._prefetch_done = True
+        if not hasattr(parent, "_prefetched_objects_cache"):
+            parent._prefetched_objects_cache = {}
+        parent._prefetched_objects_cache[field.remote_field.cache_name] = queryset
+        for row in found:
+            field.set_cached_value(row, parent)
+
+
+def staff_user():
+    """An Allora staff user, unsaved, for a `Read` of what staff see (``for_user``)."""
+    from allora.models import Role, User
+
+    return User(role=Role.STAFF, is_active=True)

@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 from dateutil.relativedelta import relativedelta
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Max
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -103,7 +103,9 @@ def apply(op, n, agreements):
     elif op == "renumber":
         Term.objects.filter(agreement=agreement).update(number=F("number") + 10 + n % 5)
     elif op == "move" and term:
-        Term.objects.filter(pk=term.pk).update(agreement=other, number=1000 + n)
+        # Numbered past the other agreement's terms: a second move of the same n clashed.
+        top = Term.objects.filter(agreement=other).aggregate(top=Max("number"))["top"] or 0
+        Term.objects.filter(pk=term.pk).update(agreement=other, number=top + 1000 + n)
     elif op == "raw":
         with connection.cursor() as cursor:
             cursor.execute(

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agreements.models import Agreement, Contact, Term
+from agreements.models import Agreement, Contact, Customer, Term
 from agreements.tests.factories import (
     AgreementFactory,
     ContactFactory,
@@ -20,7 +20,7 @@ from agreements.tests.factories import (
     VersionFactory,
 )
 from allora.models import Role, User
-from allora.statements import Read, counted, customer_user
+from allora.statements import Read, attach, counted, customer_user
 
 pytestmark = pytest.mark.django_db
 
@@ -240,3 +240,24 @@ def test_each_shape_is_compiled_once_and_the_last_few_kept(agreements):
         assert found == sorted(numbers, reverse=order[0].startswith("-"))[start:stop]
         assert len(PAGE._compiled) <= 3
     assert PAGE.run(shape=(("number",), 0, 4), since=NOON + dt.timedelta(hours=2)) == numbers[2:6]
+
+
+def test_attach_leaves_what_prefetch_related_leaves(agreements):
+    customers, made = agreements
+    ContactFactory(customer=customers[0], name="Ana")
+    ContactFactory(customer=customers[0], name="Bo")
+    contacts = Read(
+        lambda: Contact.objects.filter(customer__legal_name__startswith="Customer")
+    ).run()
+    ours = list(Customer.objects.order_by("pk"))
+    attach(ours, "contacts", contacts)
+    theirs = list(Customer.objects.order_by("pk").prefetch_related("contacts"))
+    with CaptureQueriesContext(connection) as queries:
+        for mine, prefetched in zip(ours, theirs, strict=True):
+            assert [c.pk for c in mine.contacts.all()] == [c.pk for c in prefetched.contacts.all()]
+            assert all(contact.customer is mine for contact in mine.contacts.all())
+    assert len(queries) == 0
+    assert [c.name for c in ours[0].contacts.all()] == ["Ana", "Bo"]
+    assert list(ours[1].contacts.all()) == []
+    # The manager still queries what it is asked beyond its rows.
+    assert [c.name for c in ours[0].contacts.filter(name="Bo")] == ["Bo"]
