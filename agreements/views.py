@@ -44,6 +44,7 @@ from .forms import (
 )
 from .models import (
     Agreement,
+    AgreementEvent,
     AgreementVersion,
     Contact,
     Customer,
@@ -385,13 +386,22 @@ def agreement_detail(request, pk):
             "versions": versions,
             "pdf_pending": pdf_pending(versions),
             "agreement_terms": sorted(agreement.terms.all(), key=lambda term: term.number),
-            "events": agreement.events.select_related("actor")[:50],
+            "events": _EVENTS.run(agreement=agreement.pk),
             "kinds": ServiceKind.choices,
             "requests": agreement.termination_requests.all(),
             **lifecycle_context(agreement, agreement.latest_term, finalized_only=False),
             **commitment_context(agreement, today=today),
         },
     )
+
+
+# The page's latest 50 events, with who did what.
+_EVENTS = Read(
+    lambda agreement: AgreementEvent.objects.filter(agreement_id=agreement).select_related("actor")[
+        :50
+    ],
+    agreement=int,
+)
 
 
 @staff_required
