@@ -130,3 +130,22 @@ def test_names_with_markup_are_escaped_in_the_month_week_and_day(frozen, client_
         assert ROWS.findall(page) == [("10:00–10:30", "EST", ESCAPED)]
         assert "<td>&lt;b&gt;Eve&lt;/b&gt; O&#x27;Hara</td>" in page
         assert "<script>alert" not in page and "<b>Eve" not in page
+
+
+def test_the_visit_list_prints_each_row_with_names_escaped(frozen, client_for, staff):
+    """The list's rows (`VisitRow.html`) print what its template printed, names escaped."""
+    term = make_term(customer=CustomerFactory(legal_name=MARKUP))
+    eve = UserFactory(role="staff", first_name="<b>Eve</b>", last_name="O'Hara")
+    [visit] = visits_on(term, MARCH_9, 1, hour=10, technician=eve)
+    page = client_for(staff).get(reverse("scheduling:visit_list")).content.decode()
+    number = term.agreement.number
+    row = (
+        "\n    <tr>\n"
+        f'      <td><a href="/schedule/visits/{visit.pk}/">Tue Mar 9, 2027 10:00–10:30</a> '
+        '<span class="small text-muted">EST</span></td>\n'
+        f'      <td>{ESCAPED}<div class="small text-muted">{number}</div></td>\n'
+        '      <td class="d-none d-md-table-cell">'
+    )
+    assert row in page
+    assert '<td class="d-none d-sm-table-cell">&lt;b&gt;Eve&lt;/b&gt; O&#x27;Hara</td>' in page
+    assert "<script>alert" not in page and "<b>Eve" not in page
