@@ -173,6 +173,8 @@ class Read:
         # (instances with their related rows and annotations, or tuples) reads the rows.
         compiler = copy.copy(compiled.compiler)
         compiler.as_sql = lambda *args, **kwargs: (compiled.sql, params)
+        # This thread's connection: the compiling request's may be another thread's.
+        compiler.connection = connection
         stand_in = compiled.queryset
         queryset = stand_in.__class__(
             model=stand_in.model, query=_PreparedQuery(stand_in.query, compiler), using=alias

@@ -4,9 +4,10 @@ query, built and compiled once; a read whose SQL would not be the same for other
 refused before it runs."""
 
 import datetime as dt
+import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import Count, F, Q, Window
 from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
@@ -261,3 +262,22 @@ def test_attach_leaves_what_prefetch_related_leaves(agreements):
     assert list(ours[1].contacts.all()) == []
     # The manager still queries what it is asked beyond its rows.
     assert [c.name for c in ours[0].contacts.filter(name="Bo")] == ["Bo"]
+
+
+def test_a_read_compiled_by_another_thread_runs_on_this_threads_connection(agreements):
+    """A threaded server's first request may compile a read another thread then runs: each run
+    uses its own thread's connection (here: it sees the test's rows, not yet committed)."""
+    customers, _ = agreements
+    read = Read(lambda customer: Contact.objects.filter(customer_id=customer), customer=int)
+    contact = ContactFactory(customer=customers[2], name="Cy")
+
+    def compile_there():
+        read._model = Contact
+        read._compiled["default", ()] = read._compile("default", ())
+        connections.close_all()
+
+    there = threading.Thread(target=compile_there)
+    there.start()
+    there.join()
+    assert read._compiled["default", ()].compiler.connection is not connection
+    assert [c.pk for c in read.run(customer=customers[2].pk)] == [contact.pk]
