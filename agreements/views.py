@@ -18,6 +18,7 @@ from django.utils.timesince import timeuntil
 from django.views.decorators.http import require_GET, require_POST
 
 from allora.history import timeline
+from allora.pagination import page_slice
 from allora.sorting import Sorting
 from allora.spreadsheet import queryset_download
 from allora.statements import Read
@@ -710,7 +711,7 @@ def _renewal_window(today, last=None):
 
 _RENEWAL_PAGE = Read(
     lambda order, start, stop, today, last: _renewal_window(today, last).order_by(*order)[
-        max(start, 0) : stop
+        start:stop
     ],
     today=dt.date,
     last=dt.date,
@@ -845,7 +846,7 @@ def renewal_queue(request, export=False):
     page = paginator.get_page(request.GET.get("page"))
     # The page's rows: a read compiled once per order and page (its six subqueries cost more
     # to build than to run).
-    shape = (tuple(sort.order_by()), page.start_index() - 1, page.end_index())
+    shape = (tuple(sort.order_by()), *page_slice(page))
     page.object_list = _RENEWAL_PAGE.run(shape=shape, today=today, last=today + RENEWAL_WINDOW)
     form = BulkRateReviewForm(queryset=_in_renewal_window(today))
     return render(

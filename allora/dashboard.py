@@ -280,16 +280,13 @@ def _billing_problems(limit):
     )
 
 
-_BILLING_PROBLEMS = Read(lambda: _billing_problems(PROBLEMS_LIMIT))
+_BILLING_PROBLEMS = Read(_billing_problems)  # the shape: how many are listed
 
 
 def billing_problems(limit=PROBLEMS_LIMIT):
     """Agreements the monthly run could not price, the oldest problem first, and how many there
     are in all (1 query: the count rides along on each row as a window)."""
-    if limit == PROBLEMS_LIMIT:
-        agreements = _BILLING_PROBLEMS.run()
-    else:
-        agreements = list(_billing_problems(limit))
+    agreements = _BILLING_PROBLEMS.run(shape=(limit,))
     return {"agreements": agreements, "count": agreements[0].problems if agreements else 0}
 
 

@@ -1,5 +1,6 @@
 """A paginator for lists that grow without bound (the upcoming visits: 180,000 at 10,000
-agreements), which counts at most `cap` rows instead of all of them."""
+agreements), which counts at most `cap` rows instead of all of them; a page's slice of its list,
+for the lists that read their page's rows themselves (a `Read`'s shape)."""
 
 from functools import cached_property
 
@@ -25,3 +26,8 @@ class CappedPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         return min(self.found, self.cap)
+
+
+def page_slice(page) -> tuple[int, int]:
+    """The page's rows as a slice of the list, [first, last) (0, 0: an empty list)."""
+    return max(page.start_index() - 1, 0), page.end_index()

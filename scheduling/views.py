@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET
 
 from agreements.models import Agreement, ServiceLine
 from agreements.pages import customer_filter
-from allora.pagination import CappedPaginator
+from allora.pagination import CappedPaginator, page_slice
 from allora.sorting import Sorting
 from allora.spreadsheet import EXPORT_CHUNK, csv_download
 from allora.statements import Read
@@ -232,11 +232,6 @@ def _upcoming(technician, customer, attention, *, start, started_after):
     return visits.exclude(flag="") if attention else visits
 
 
-def _slice(page) -> tuple[int, int]:
-    """The page's rows as a slice of the list (none of an empty list)."""
-    return max(page.start_index() - 1, 0), page.end_index()
-
-
 _UPCOMING_PAGE = Read(
     lambda technician, customer, attention, order, first, last, start, started_after: (
         _upcoming(technician, customer, attention, start=start, started_after=started_after)
@@ -272,7 +267,7 @@ def visit_list(request, export=False):
     )
     # Counted without the joins (the count of the values' query kept them: 1.5 -> 37 ms); the
     # page's rows a read compiled once per filters, order and page.
-    shape = (technician, customer, attention, tuple(sort.order_by()), *_slice(page))
+    shape = (technician, customer, attention, tuple(sort.order_by()), *page_slice(page))
     page.object_list = list(listed_visits(_UPCOMING_PAGE.run(shape=shape, **window)))
     return render(
         request,
