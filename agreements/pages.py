@@ -20,7 +20,7 @@ from allora.statements import Read, attach, customer_user, staff_user
 from allora.timeutils import local_today
 from allora.validation import query_id
 from billing.accounts import account_of, invoice_marks
-from billing.closing import account_commitment
+from billing.closing import account_commitment, term_recurring_billed
 from billing.services import hosting_packages
 from scheduling.forms import ScheduleForm
 from scheduling.models import ScheduleChange
@@ -116,8 +116,14 @@ _SIGNATURES = Read(
 )
 # In no order: what reads them picks the one it needs (`latest_term`, `current_term`) or sorts
 # them (the page's list, `account_of`).
+# Each with what was billed of its recurring charges, for the commitment panel.
 _TERMS = Read(
-    lambda agreement: Term.objects.filter(agreement_id=agreement).order_by(), agreement=int
+    lambda agreement: (
+        Term.objects.filter(agreement_id=agreement)
+        .annotate(recurring_billed=term_recurring_billed())
+        .order_by()
+    ),
+    agreement=int,
 )
 
 

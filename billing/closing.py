@@ -13,7 +13,8 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 from django.core.exceptions import ValidationError
-from django.db.models import Sum
+from django.db.models import DecimalField, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from agreements import rules
@@ -133,18 +134,37 @@ def commitment(agreement, *, today: dt.date) -> Commitment | None:
     return None if account is None else account_commitment(account, today=today)
 
 
+def billed_recurring_lines(**terms):
+    """The recurring invoice lines billed for the terms that ``terms`` filters the lines by
+    (``term=…``, ``term__in=…``), void invoices left out: what a commitment counts as billed."""
+    return InvoiceLine.objects.filter(kind__in=InvoiceLine.RECURRING, **terms).exclude(
+        invoice__status=Invoice.Status.VOID
+    )
+
+
+def term_recurring_billed():
+    """An annotation of a term: the sum of its `billed_recurring_lines` (0 when none), for a
+    page that reads the terms anyway (`agreements.pages`) instead of a query of its own."""
+    lines = billed_recurring_lines(term=OuterRef("pk")).order_by().values("term")
+    total = lines.annotate(total=Sum("amount")).values("total")
+    return Coalesce(Subquery(total), Value(ZERO), output_field=DecimalField())
+
+
+def recurring_billed(terms) -> Decimal:
+    """What was billed of the recurring charges of ``terms``: from their `term_recurring_billed`
+    annotation when they were read with it, else read."""
+    if all(hasattr(term, "recurring_billed") for term in terms):
+        return sum((term.recurring_billed for term in terms), ZERO)
+    lines = billed_recurring_lines(term__in=[term.pk for term in terms])
+    return lines.aggregate(total=Sum("amount"))["total"] or ZERO
+
+
 def account_commitment(account, *, today: dt.date) -> Commitment:
     """The commitment of an account (from `load_accounts`, or `accounts.account_of` on a page
     that already read the agreement), from the term in force on ``today``."""
     term = _term_for(account.terms, today)
     live = account.agreement.is_live
-    term_ids = [t.pk for t in account.terms if t.start >= term.start]
-    billed = (
-        InvoiceLine.objects.filter(term_id__in=term_ids, kind__in=InvoiceLine.RECURRING)
-        .exclude(invoice__status=Invoice.Status.VOID)
-        .aggregate(total=Sum("amount"))["total"]
-        or ZERO
-    )
+    billed = recurring_billed([t for t in account.terms if t.start >= term.start])
     if not live:
         return Commitment(term=term, billed=billed, remaining=ZERO, is_live=False)
     bound = binding(account, today=today)

@@ -44,6 +44,22 @@ def test_commitment_is_the_term_total_billed_so_far_and_remaining(agreement):
     assert closing.early_termination_amount(agreement, today=dt.date(2027, 3, 10)) == D("10530.00")
 
 
+def test_the_sum_billed_read_with_the_terms_is_the_sum_read_alone(agreement):
+    """The agreement page reads each term with its recurring sum billed (`term_recurring_billed`)
+    instead of a query of its own: the same sum, void invoices and usage left out either way."""
+    invoicing.issue_invoices(today=dt.date(2027, 3, 10))
+    march = Invoice.objects.get(agreement=agreement, period=dt.date(2027, 3, 1))
+    Invoice.objects.filter(pk=march.pk).update(status=Invoice.Status.VOID)
+    plain = list(agreement.terms.all())
+    annotated = list(agreement.terms.annotate(recurring_billed=closing.term_recurring_billed()))
+    assert closing.recurring_billed(plain) == D("2340.00")  # January and February
+    assert closing.recurring_billed(annotated) == D("2340.00")
+    assert [t.recurring_billed for t in annotated] == [D("2340.00")]
+    unbilled = agreement.terms.annotate(recurring_billed=closing.term_recurring_billed())
+    Invoice.objects.filter(agreement=agreement).update(status=Invoice.Status.VOID)
+    assert closing.recurring_billed(list(unbilled)) == D("0.00")
+
+
 def test_usage_is_not_part_of_the_commitment(agreement, staff):
     invoicing.issue_invoices(today=dt.date(2027, 2, 1))
     log_hours(agreement, "emergency", dt.date(2027, 1, 20), "3", by=staff)
