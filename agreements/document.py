@@ -9,6 +9,10 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.cache import caches
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
+
 from allora.models import CompanyProfile
 from allora.validation import date_in_range
 from billing.pricing import agreement_rates, line_amount
@@ -128,6 +132,51 @@ def document_context(version: AgreementVersion, *, today: dt.date):
         "is_live_rates": version.rates_snapshot is None,
         "snapshot": snapshot,
     }
+
+
+DOCUMENT_TEMPLATE = "agreements/document/_document.html"
+
+
+def document_html(context: dict) -> SafeString:
+    """The agreement document (`DOCUMENT_TEMPLATE`) as ``context`` renders it: `document_context`
+    with, on the portal, the term in force as ``term``. A version that was sent never changes
+    what it says, so its document is rendered once for each state of what the page prints
+    around its content (its signatures, its term) and kept in this process's ``documents``
+    cache (issue 14: the template was 40% of the agreement page). A draft is rendered each
+    time: it changes with every edit, and its rates are today's."""
+    key = _document_key(context)
+    cache = caches["documents"]
+    html = cache.get(key) if key else None
+    if html is None:
+        html = render_to_string(DOCUMENT_TEMPLATE, context)
+        if key:
+            cache.set(key, html, timeout=None)
+    return mark_safe(html)  # noqa: S308 - the template's own output, escaped as it rendered
+
+
+def _document_key(context: dict) -> str | None:
+    """What a sent version's document is rendered from, as a cache key: what the parties
+    signed (`content_digest`, which the version's id alone would not prove unchanged), the
+    prices worked out from it, the title of its terms, its time zone, the signatures and the
+    term it prints. None for a draft."""
+    version = context["version"]
+    if version.is_draft or context["is_live_rates"]:
+        return None
+    lines = [line for line, _ in context["lines"]]
+    signatures = (context["customer_signature"], context["allora_signature"])
+    term = context["term"]
+    state = (
+        version.pk,
+        version.status,
+        content_digest(version, lines=lines),
+        [amount for _, amount in context["lines"]],
+        context["monthly_total"],
+        version.terms_template.title,
+        version.agreement.time_zone,
+        [(sig.pk, sig.signed_at) if sig else None for sig in signatures],
+        (term.pk, term.number, term.start, term.end) if term else None,
+    )
+    return "agreement-document:" + hashlib.sha256(repr(state).encode()).hexdigest()
 
 
 def content_digest(version: AgreementVersion, *, lines=None) -> str:

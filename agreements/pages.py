@@ -26,7 +26,7 @@ from scheduling.forms import ScheduleForm
 from scheduling.models import ScheduleChange
 
 from . import lifecycle, signing
-from .document import document_context
+from .document import document_context, document_html
 from .forms import ServiceLineForm, SignForm
 from .models import (
     Agreement,
@@ -278,7 +278,13 @@ def sign_view(request, version, sign, *, done_url, party):
     return render(
         request,
         "agreements/sign.html",
-        {**doc, "form": form, "party": party, "cancel_url": done_url},
+        {
+            **doc,
+            "document_html": document_html(doc),
+            "form": form,
+            "party": party,
+            "cancel_url": done_url,
+        },
     )
 
 

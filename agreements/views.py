@@ -31,7 +31,7 @@ from scheduling.models import CalendarFeed
 from scheduling.pages import regenerate_feed_view
 
 from . import lifecycle, services, signing
-from .document import document_context, version_parties
+from .document import document_context, document_html, version_parties
 from .forms import (
     AgreementCreateForm,
     BulkRateReviewForm,
@@ -374,6 +374,7 @@ def agreement_detail(request, pk):
         "agreements/agreement_detail.html",
         {
             **(document or {}),
+            "document_html": document_html(document) if document else "",
             "agreement": agreement,
             "version": version,
             "has_document": document is not None,

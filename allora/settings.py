@@ -127,7 +127,16 @@ else:
 
 # The throttles (password resets) count in the cache: a database table by default, so every
 # web worker sees the same counts without Redis; CACHE_URL may point at Redis instead.
-CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://allora_cache")}
+CACHES = {
+    "default": env.cache_url("CACHE_URL", default="dbcache://allora_cache"),
+    # Each process's rendered agreement documents of sent versions (agreements.document:
+    # document_html): emptied by a restart, so a new release never shows an old layout.
+    "documents": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "agreement-documents",
+        "OPTIONS": {"MAX_ENTRIES": 500},
+    },
+}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "allora.User"

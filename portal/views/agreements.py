@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agreements import lifecycle, signing
-from agreements.document import document_context
+from agreements.document import document_context, document_html
 from agreements.forms import TerminationRequestForm
 from agreements.models import Agreement, AgreementEvent, AgreementVersion, TerminationRequest
 from agreements.pages import (
@@ -68,16 +68,21 @@ def agreement_detail(request, pk):
     # One read of the user's contact for both rights (the signer is the customer's, whatever
     # the version).
     is_signer = signing.authorized_signer(version, request.user) is not None
+    # The document, and the page, print the term in force.
+    document = {
+        **document_context(version, today=today),
+        "term": agreement.current_term(today=today) or latest,
+    }
     return render(
         request,
         "portal/agreement_detail.html",
         {
-            **document_context(version, today=today),
+            **document,
+            "document_html": document_html(document),
             **lifecycle_context(agreement, latest, finalized_only=True),
             **commitment_context(agreement, today=today),
             "agreement": agreement,
             "version": version,
-            "term": agreement.current_term(today=today) or latest,
             "can_sign": signing.can_sign(version, request.user, is_signer=is_signer),
             "may_end": signing.may_request_termination(
                 agreement, request.user, is_signer=is_signer
