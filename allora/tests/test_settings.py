@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = {
     "DEBUG": "false",
@@ -77,6 +79,33 @@ def test_the_second_factor_is_enforced_in_production_and_off_while_developing():
     assert production.stdout.strip() == "True", production.stderr
     development = manage("shell", "--no-imports", "-c", code, DEBUG="true")
     assert development.stdout.strip() == "False", development.stderr
+
+
+@pytest.mark.parametrize(
+    "database, prepared",
+    [
+        ("postgres://allora@db.example:5432/allora", "True 5"),
+        ("sqlite:////tmp/allora-deploy-check.sqlite3", "None None"),
+    ],
+)
+def test_postgresql_plans_the_pages_statements_once_unless_told_not_to(database, prepared):
+    code = (
+        "from django.conf import settings; options = settings.DATABASES['default']['OPTIONS']; "
+        "print(options.get('server_side_binding'), options.get('prepare_threshold'))"
+    )
+    found = manage("shell", "--no-imports", "-c", code, **{**PRODUCTION, "DATABASE_URL": database})
+    assert found.stdout.strip() == prepared, found.stderr
+    off = {**PRODUCTION, "DATABASE_URL": database, "DATABASE_PREPARED_STATEMENTS": "false"}
+    assert manage("shell", "--no-imports", "-c", code, **off).stdout.strip() == "None None"
+
+
+def test_a_web_worker_loads_every_view_and_puts_it_out_of_the_collectors_reach():
+    code = (
+        "import gc, sys; import allora.wsgi; "
+        "print(gc.get_freeze_count() > 50_000, 'agreements.views' in sys.modules)"
+    )
+    found = manage("shell", "--no-imports", "-c", code, **PRODUCTION)
+    assert found.stdout.strip() == "True True", found.stderr
 
 
 def test_heartbeat_task_records_the_worker(db):
