@@ -201,7 +201,10 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "America/New_York"
-USE_I18N = True
+# English only: Django's translation machinery off (its documented switch for speed; issue 14:
+# every printed value asked for the active language, 0.5 ms of the staff home). Dates and numbers
+# are still printed by the en-us formats.
+USE_I18N = False
 USE_TZ = True
 DEFAULT_CUSTOMER_TIME_ZONE = "America/New_York"
 

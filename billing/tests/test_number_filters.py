@@ -12,6 +12,7 @@ from django.utils import translation
 from hypothesis import given
 from hypothesis import strategies as st
 
+from allora.tests.languages import translations_on
 from billing.templatetags.billing import decimals, rate_items
 
 VALUES = [
@@ -38,7 +39,7 @@ def test_other_values_are_left_to_floatformat(value):
 
 
 def test_another_language_is_left_to_floatformat():
-    with translation.override("de"):
+    with translations_on(), translation.override("de"):
         assert decimals(D("1234.5"), "2g") == floatformat(D("1234.5"), "2g") == "1.234,50"
 
 
