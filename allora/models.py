@@ -5,7 +5,9 @@ import secrets
 from contextvars import ContextVar
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
@@ -78,6 +80,27 @@ class User(AbstractUser):
     @property
     def is_customer_user(self):
         return self.is_active and self.role == Role.CUSTOMER
+
+
+class Session(AbstractBaseSession):
+    """A browser's session (allora.sessions.SessionStore), Django's database session with the
+    signed-in user beside its data: a page reads the session and its user in one query, and
+    deleting a user ends their sessions. The user is the session's ``_auth_user_id``, written
+    with the data on every save (None: nobody is signed in)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.CASCADE,
+        db_index=True,
+        related_name="sessions",
+    )
+
+    @classmethod
+    def get_session_store_class(cls):
+        from .sessions import SessionStore
+
+        return SessionStore
 
 
 class Heartbeat(models.Model):

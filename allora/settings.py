@@ -156,10 +156,10 @@ LOGOUT_REDIRECT_URL = "login"
 AUTHENTICATION_BACKENDS = [
     # First, so a locked-out pair is refused before any password hash is computed.
     "axes.backends.AxesStandaloneBackend",
-    # Django's ModelBackend, reading the signed-in user of each request with a fixed statement.
+    # Django's ModelBackend, taking the signed-in user read with the session (allora/sessions.py).
     "allora.sessions.UserBackend",
 ]
-# Django's database sessions, read with a fixed statement (allora/sessions.py).
+# Django's database sessions, each row with its signed-in user: one read of both per request.
 SESSION_ENGINE = "allora.sessions"
 # Staff and admins must confirm a TOTP code (or a recovery code) after their password.
 OTP_REQUIRED_FOR_STAFF = env_bool("OTP_REQUIRED_FOR_STAFF", default=not DEBUG)

@@ -64,7 +64,8 @@ def test_the_list_reads_no_terms_whatever_the_rows(
     for n in range(count):
         renewed(f"CA-LIST-{n:04d}")
     client = client_for(staff)
-    # session, user, count, the page of agreements with their customers and latest term start
-    with django_assert_num_queries(4):
+    # the session with its user, count, the page of agreements with their customers and latest
+    # term start
+    with django_assert_num_queries(3):
         response = client.get(reverse("agreements:agreement_list"))
     assert len(response.context["page"]) == count

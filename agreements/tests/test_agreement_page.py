@@ -60,15 +60,15 @@ def agreement(request, customer_a, alice, admin):
     )
 
 
-# Who asks, the page, its queries, what it must show. Staff: session, user; the agreement with
-# its customer, where billing stands (its invoices joined, one GROUP BY) and which of its rare
-# parts it has; its versions, their lines, their signatures; the terms with the sum billed of
-# each (the commitment's); rate reviews (it has one; termination requests and schedule changes,
-# none: not read); the timeline. Portal: the same, plus alice's contact (may she sign, may she
-# end it) and her customer (the navigation bar).
+# Who asks, the page, its queries, what it must show. Staff: the session with its user; the
+# agreement with its customer, where billing stands (its invoices joined, one GROUP BY) and which
+# of its rare parts it has; its versions, their lines, their signatures; the terms with the sum
+# billed of each (the commitment's); rate reviews (it has one; termination requests and schedule
+# changes, none: not read); the timeline. Portal: the same, plus alice's contact (may she sign,
+# may she end it) and her customer (the navigation bar).
 SIDES = {
-    "staff": ("admin", "agreements:agreement_detail", 9, "Rates for the next term (finalized)"),
-    "portal": ("alice", "portal:agreement_detail", 11, "Rates for your next term"),
+    "staff": ("admin", "agreements:agreement_detail", 8, "Rates for the next term (finalized)"),
+    "portal": ("alice", "portal:agreement_detail", 10, "Rates for your next term"),
 }
 
 
@@ -114,7 +114,7 @@ def test_the_staff_page_reads_termination_requests_and_rate_reviews_only_when_th
             now=NOW,
         )
     client = client_for(admin)
-    with django_assert_num_queries({"none": 8, "a rate review": 9}.get(parts, 10)):
+    with django_assert_num_queries({"none": 7, "a rate review": 8}.get(parts, 9)):
         response = client.get(reverse("agreements:agreement_detail", args=[agreement.pk]))
 
     page = response.content.decode()
@@ -154,10 +154,10 @@ def test_the_pages_commitment_reads_schedule_changes_only_when_there_are_some(
         )
         # Known to billing from the day after it was made: made two days ago.
         ScheduleChange.objects.update(created_at=NOW - dt.timedelta(days=2))
-    # session, user, agreement, versions, lines, signatures, terms with their sums billed,
-    # [schedule changes], timeline
+    # the session with its user, agreement, versions, lines, signatures, terms with their sums
+    # billed, [schedule changes], timeline
     client = client_for(admin)
-    with django_assert_num_queries(9 if changed else 8):
+    with django_assert_num_queries(8 if changed else 7):
         response = client.get(reverse("agreements:agreement_detail", args=[agreement.pk]))
 
     shown = response.context["commitment"]
@@ -202,10 +202,10 @@ def test_draft_agreement_page_reads_the_rate_card_once(
     if lines == 1:
         version.lines.exclude(position=0).delete()  # the maintenance line only
     client = client_for(staff)
-    # session, user, agreement, versions, lines, signatures, terms (a draft has no termination
-    # request nor rate review: not read); the rate card in effect, its lines and the two
+    # the session with its user, agreement, versions, lines, signatures, terms (a draft has no
+    # termination request nor rate review: not read); the rate card in effect, its lines and the two
     # discounts; Allora's details (a draft names them as they are now); the timeline
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(12):
         response = client.get(reverse("agreements:agreement_detail", args=[version.agreement_id]))
     assert len(response.context["draft_lines"]) == lines
     assert response.context["commitment"] is None

@@ -131,7 +131,7 @@ def test_a_cancelled_visit_is_neither_counted_nor_shown(term, client_for, staff)
 @pytest.fixture
 def rows_fetched(monkeypatch):
     """Counts the rows fetched: every SELECT through the query compiler, and the rows of a
-    statement run on a cursor (the first visits of each day on PostgreSQL; the session and the
+    statement run on a cursor (the first visits of each day on PostgreSQL; the session with its
     signed-in user, allora/sessions.py)."""
     fetched = {"rows": 0}
     original = compiler.SQLCompiler.execute_sql
@@ -170,10 +170,10 @@ def test_the_month_reads_the_same_queries_and_rows_with_10_or_100_visits_a_day(
 
     def read():
         rows_fetched["rows"] = 0
-        # session, user, the count per zone and local date (summed from the stored 15-minute
-        # counts), the first 3 visits of each date (their ids a subquery; customer, line and
-        # technician joined), technicians
-        with django_assert_num_queries(5):
+        # the session with its user, the count per zone and local date (summed from the stored
+        # 15-minute counts), the first 3 visits of each date (their ids a subquery; customer,
+        # line and technician joined), technicians
+        with django_assert_num_queries(4):
             assert client.get(url).status_code == 200
         return rows_fetched["rows"]
 
@@ -185,10 +185,10 @@ def test_the_month_reads_the_same_queries_and_rows_with_10_or_100_visits_a_day(
         visits_on(term, day, 45, hour=10)
         visits_on(west, day, 45, hour=16)
     assert read() == with_10
-    # session, user, 3 counts in each of the 2 zones, the first 3 visits of each date (of each
-    # date and zone on PostgreSQL, merged by local time in Python), the technician
+    # the session with its user, 3 counts in each of the 2 zones, the first 3 visits of each
+    # date (of each date and zone on PostgreSQL, merged by local time in Python), the technician
     candidates = 3 * 3 * (2 if connection.features.supports_slicing_ordering_in_compound else 1)
-    assert with_10 == 1 + 1 + 3 * 2 + candidates + 1
+    assert with_10 == 1 + 3 * 2 + candidates + 1
 
 
 # --- week and day ---------------------------------------------------------------------

@@ -91,17 +91,17 @@ def test_the_staff_calendar_uses_the_same_queries_whatever_the_number_of_visits(
 ):
     client = client_for(staff)
     url = reverse("scheduling:calendar") + "?month=2027-03"
-    # session, user, the count per day and zone summed from the stored counts (none: nothing
-    # more to read), technicians for the filter (the customer filter is a search box: no list
-    # of customers)
-    _queries(client, url, django_assert_num_queries, 4)
+    # the session with its user, the count per day and zone summed from the stored counts
+    # (none: nothing more to read), technicians for the filter (the customer filter is a search
+    # box: no list of customers)
+    _queries(client, url, django_assert_num_queries, 3)
     plan_term(make_term(lines=[{}, EVERY_TUESDAY]))
     # + the first 3 visits of each day (their ids a subquery; customer, line, technician
     # joined)
-    _queries(client, url, django_assert_num_queries, 5)
+    _queries(client, url, django_assert_num_queries, 4)
     for _ in range(4):
         plan_term(make_term(lines=[{}, EVERY_TUESDAY]))
-    page = _queries(client, url, django_assert_num_queries, 5).content.decode()
+    page = _queries(client, url, django_assert_num_queries, 4).content.decode()
     # Five Tuesdays and the third Wednesday, each with 5 visits: 3 shown, "+2 more".
     assert page.count('class="calendar-visit ') == 6 * 3
     assert page.count("+2 more") == 6
@@ -113,14 +113,15 @@ def test_the_visit_list_uses_the_same_queries_whatever_the_number_of_visits(
     client = client_for(staff)
     url = reverse("scheduling:visit_list")
     plan_term(make_term())
-    # session, user, count for the paginator, the page of visits (joined), technicians
-    _queries(client, url, django_assert_num_queries, 5)
+    # the session with its user, count for the paginator, the page of visits (joined),
+    # technicians
+    _queries(client, url, django_assert_num_queries, 4)
     for _ in range(3):
         plan_term(make_term(lines=[{}, EVERY_TUESDAY]))
-    _queries(client, url, django_assert_num_queries, 5)
+    _queries(client, url, django_assert_num_queries, 4)
 
 
-def test_the_visit_list_reads_each_row_it_shows_in_its_five_queries(
+def test_the_visit_list_reads_each_row_it_shows_in_its_four_queries(
     frozen, client_for, staff, django_assert_num_queries
 ):
     # The list reads only some columns as plain values (Visit.objects.listed): what a row
@@ -130,7 +131,7 @@ def test_the_visit_list_reads_each_row_it_shows_in_its_five_queries(
     Visit.objects.update(technician=technician, flag=Visit.Flag.CONFLICT)
     client = client_for(staff)
     url = reverse("scheduling:visit_list")
-    with django_assert_num_queries(5) as queries:
+    with django_assert_num_queries(4) as queries:
         page = client.get(url).content.decode()
     assert "Tess Ng" in page and "Needs a technician" in page
     # The paginator's capped count reads the visits alone, not the joins of the rows.
@@ -138,7 +139,7 @@ def test_the_visit_list_reads_each_row_it_shows_in_its_five_queries(
     assert "JOIN" not in count
     visit = Visit.objects.select_related("agreement__customer").latest("starts_at")
     assert visit.agreement.customer.legal_name in page and visit.agreement.number in page
-    with django_assert_num_queries(3):  # session, user, the visits
+    with django_assert_num_queries(2):  # the session with its user, the visits
         export = b"".join(client.get(reverse("scheduling:visit_export")).streaming_content)
     assert b"Tess Ng" in export and visit.agreement.number.encode() in export
 
@@ -156,13 +157,13 @@ def test_the_technicians_week_uses_the_same_queries_whatever_the_number_of_visit
 
     assign_one_more_term()
     client.get(url)
-    # session, user, the week's visits counted per zone and day, the first visits of each day
-    # (their ids a subquery), visits waiting for a report, the feed (get_or_create: a read once
-    # it exists; the first request also inserts it)
-    _queries(client, url, django_assert_num_queries, 6)
+    # the session with its user, the week's visits counted per zone and day, the first visits
+    # of each day (their ids a subquery), visits waiting for a report, the feed (get_or_create:
+    # a read once it exists; the first request also inserts it)
+    _queries(client, url, django_assert_num_queries, 5)
     for _ in range(2):
         assign_one_more_term()
-    response = _queries(client, url, django_assert_num_queries, 6)
+    response = _queries(client, url, django_assert_num_queries, 5)
     assert response.content.decode().count("technician-visit") == 3 * 2  # Tue 16 and Wed 17
 
 
@@ -173,15 +174,15 @@ def test_the_portal_pages_use_the_same_queries_whatever_the_number_of_visits(
     schedule = reverse("portal:schedule")
     calendar = reverse("portal:calendar") + "?month=2027-03"
     client.get(schedule)  # creates the feed's secret address once
-    # session, user, the customer (nav), upcoming visits, visit reports, the feed
-    _queries(client, schedule, django_assert_num_queries, 6)
-    # session, user, the customer (nav), the month's visits counted per zone and day, the first
-    # 3 visits of each day (their ids a subquery)
-    _queries(client, calendar, django_assert_num_queries, 5)
+    # the session with its user, the customer (nav), upcoming visits, visit reports, the feed
+    _queries(client, schedule, django_assert_num_queries, 5)
+    # the session with its user, the customer (nav), the month's visits counted per zone and
+    # day, the first 3 visits of each day (their ids a subquery)
+    _queries(client, calendar, django_assert_num_queries, 4)
     for _ in range(3):
         make_visit(oak.terms.get(), local(dt.date(2027, 3, 8), 9), local(dt.date(2027, 3, 8), 10))
-    _queries(client, schedule, django_assert_num_queries, 6)
-    _queries(client, calendar, django_assert_num_queries, 5)
+    _queries(client, schedule, django_assert_num_queries, 5)
+    _queries(client, calendar, django_assert_num_queries, 4)
 
 
 def test_a_bad_month_or_day_falls_back_to_today(frozen, client_for, staff):
