@@ -46,6 +46,7 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber, TruncDate, TruncTime
 
+from allora.statements import Read
 from allora.validation import date_in_range, query_date
 
 from .models import VisitCount, listed_visits
@@ -290,18 +291,33 @@ def _on_days(in_range, zones, days, *, single: bool):
     )
 
 
-def _stored_counts(counted: Counted, days, start, end) -> tuple[list[str], dict, set]:
-    """``_per_day`` summed from the stored 15-minute counts (a few rows per day and zone)
-    instead of counting the visits, each bucket on its zone's clock."""
+def _stored_count_rows(start, end, technician=None):
+    """(zone, local date, visits) of the stored 15-minute counts of [start, end), every
+    technician's or one's, each bucket on its zone's clock."""
     rows = VisitCount.objects.filter(bucket__gte=start, bucket__lt=end, visits__gt=0).order_by()
-    if counted.technician is not None:
-        rows = rows.filter(technician=counted.technician)
-    per_day = (
+    if technician is not None:
+        rows = rows.filter(technician=technician)
+    return (
         rows.annotate(on_date=LocalDate("bucket", "time_zone"))
         .values_list("time_zone", "on_date")
         .annotate(count=Sum("visits"))
     )
-    return _per_day(per_day, days)
+
+
+# Each calendar's first read, compiled once (allora/statements.py): every technician's counts,
+# or one technician's (0: the unassigned visits').
+_STORED_COUNTS = Read(_stored_count_rows, start=dt.datetime, end=dt.datetime)
+_STORED_COUNTS_OF = Read(_stored_count_rows, start=dt.datetime, end=dt.datetime, technician=int)
+
+
+def _stored_counts(counted: Counted, days, start, end) -> tuple[list[str], dict, set]:
+    """``_per_day`` summed from the stored 15-minute counts (a few rows per day and zone)
+    instead of counting the visits."""
+    if counted.technician is None:
+        rows = _STORED_COUNTS.run(start=start, end=end)
+    else:
+        rows = _STORED_COUNTS_OF.run(start=start, end=end, technician=counted.technician)
+    return _per_day(rows, days)
 
 
 def _per_day(rows, days) -> tuple[list[str], dict, set]:
