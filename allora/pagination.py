@@ -11,9 +11,11 @@ class CappedPaginator(Paginator):
     """Counts up to ``cap`` objects (one bounded COUNT over a LIMIT); past that the list says
     "Page 1 of 20+" and its filters narrow it."""
 
-    def __init__(self, object_list, per_page, *, cap, **kwargs):
+    def __init__(self, object_list, per_page, *, cap, found=None, **kwargs):
         super().__init__(object_list, per_page, **kwargs)
         self.cap = cap
+        if found is not None:  # counted up to cap + 1 already (a `statements.CountRead`)
+            self.found = found
 
     @cached_property
     def found(self) -> int:

@@ -97,6 +97,13 @@ class Read:
             for number, (name, kind) in enumerate(self.kinds.items())
         }
 
+    def _sql(self, queryset, alias):
+        """(sql, params, compiler) of the queryset as the ORM compiles it; EmptyResultSet when
+        it reads nothing whatever the values (a slice [0:0])."""
+        compiler = queryset.query.get_compiler(alias)
+        sql, params = compiler.as_sql()
+        return sql, params, compiler
+
     def _compile(self, alias: str, shape: tuple) -> _Compiled:
         connection = connections[alias]
         compiled = []
@@ -105,11 +112,10 @@ class Read:
             queryset = self.build(*shape, **values).using(alias)
             if queryset._prefetch_related_lookups or queryset._known_related_objects:
                 raise ValueError(f"{self} reads one query: no prefetch_related")
-            compiler = queryset.query.get_compiler(alias)
             try:
-                sql, params = compiler.as_sql()
-            except EmptyResultSet:  # nothing to read whatever the values (a slice [0:0])
-                return _Compiled(None, [], [], queryset, compiler)
+                sql, params, compiler = self._sql(queryset, alias)
+            except EmptyResultSet:
+                return _Compiled(None, [], [], queryset, None)
             adapted = {
                 name: _adapter(self.kinds[name], connection)(value)
                 for name, value in values.items()
@@ -163,12 +169,19 @@ class Read:
                     del self._compiled[next(iter(self._compiled))]
                 self._compiled[alias, shape] = compiled
         if compiled.sql is None:
-            return []
+            return self._nothing()
         connection = connections[alias]
         params = tuple(
             constant if slot is None else _adapter(self.kinds[slot], connection)(values[slot])
             for slot, constant in zip(compiled.slots, compiled.constants, strict=True)
         )
+        return self._rows(compiled, params, alias)
+
+    def _nothing(self) -> list:
+        return []
+
+    def _rows(self, compiled: _Compiled, params: tuple, alias: str) -> list:
+        connection = connections[alias]
         # The compiler as compiling left it, giving this run's SQL: the ORM's own iterable
         # (instances with their related rows and annotations, or tuples) reads the rows.
         compiler = copy.copy(compiled.compiler)
@@ -182,6 +195,47 @@ class Read:
         queryset._iterable_class = stand_in._iterable_class
         queryset._fields = stand_in._fields
         return list(queryset)
+
+
+class _Taken(Exception):
+    """A count's statement, taken before it runs (`CountRead`)."""
+
+
+class CountRead(Read):
+    """A `Read` of ``build(*shape, **values).count()``: ``run`` gives ``[(count,)]``. The
+    statement is the one Django would run for the count, taken from its cursor (and not run)
+    with each set of stand-ins: for a sliced queryset, a COUNT over the slice
+    (``list[:cap + 1].count()``, a count that stops at ``cap + 1``), which a queryset's own SQL
+    cannot say."""
+
+    def _sql(self, queryset, alias):
+        taken = []
+
+        def take(execute, sql, params, many, context):
+            taken.append((sql, params))
+            raise _Taken  # not run: the statement is all that is wanted
+
+        connection = connections[alias]
+        logged, connection.force_debug_cursor = connection.force_debug_cursor, False
+        try:
+            with connection.execute_wrapper(take):
+                queryset.count()
+        except _Taken:
+            pass
+        finally:
+            connection.force_debug_cursor = logged
+        if not taken:  # Django knew the count without a query: nothing to read
+            raise EmptyResultSet
+        [(sql, params)] = taken
+        return sql, params, None
+
+    def _nothing(self) -> list:
+        return [(0,)]
+
+    def _rows(self, compiled: _Compiled, params: tuple, alias: str) -> list:
+        with connections[alias].cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            return cursor.fetchall()
 
 
 def customer_user(customer_id: int):

@@ -21,7 +21,7 @@ from agreements.tests.factories import (
     VersionFactory,
 )
 from allora.models import Role, User
-from allora.statements import Read, attach, counted, customer_user
+from allora.statements import CountRead, Read, attach, counted, customer_user
 
 pytestmark = pytest.mark.django_db
 
@@ -128,6 +128,37 @@ def test_the_generated_values_find_rows(agreements):
 @given(status=st.sampled_from([*Agreement.Status.values, "no-such-status"]))
 def test_a_counted_read_gives_the_count(agreements, status):
     assert COUNT.run(status=status) == [(Agreement.objects.filter(status=status).count(),)]
+
+
+def _ending(cap=None, none=False, *, start, end):
+    """Agreements whose latest term ends between start and end; a shape: ``cap`` (a slice),
+    ``none`` (``.none()``)."""
+    found = Agreement.objects.filter(term_end__gte=start, term_end__lte=end)
+    found = found.none() if none else found.select_related("customer").order_by("term_end")
+    return found if cap is None else found[:cap]
+
+
+CAPPED = CountRead(_ending, start=dt.date, end=dt.date)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(start=days, end=days, cap=st.sampled_from([None, 0, 1, 3, 100]))
+def test_a_count_read_gives_the_count_django_gives_a_slice_or_not(agreements, start, end, cap):
+    """What a count is: a COUNT over the slice, where the slice has one (a capped count); one
+    query, the first run of a shape included (its statement is taken, not run)."""
+    with CaptureQueriesContext(connection) as queries:
+        ours = CAPPED.run(shape=(cap,), start=start, end=end)
+    assert ours == [(_ending(cap, start=start, end=end).count(),)]
+    assert len(queries) == (0 if cap == 0 else 1)  # [0:0] reads nothing, as Django's count
+
+
+def test_a_count_read_counts_rows_and_stops_at_the_cap(agreements):
+    wide = {"start": BASE - dt.timedelta(days=1), "end": BASE + dt.timedelta(days=90)}
+    assert CAPPED.run(shape=(None,), **wide) == [(8,)]  # nine agreements, one without a term
+    assert CAPPED.run(shape=(3,), **wide) == [(3,)]
+    assert CAPPED.run(shape=(None, True), **wide) == [(0,)]  # .none(): known without a query
 
 
 def test_a_customer_users_read_is_scoped_as_the_customer_user_is(agreements):
