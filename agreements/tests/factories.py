@@ -12,6 +12,7 @@ from agreements.models import (
     ResponseTier,
     ServiceKind,
     ServiceLine,
+    Term,
     TermsTemplate,
 )
 
@@ -228,3 +229,19 @@ def agreement_for_2027(*, customer, customer_user, admin):
         pdf=False,
     )
     return Agreement.objects.get(pk=version.agreement_id)
+
+
+def next_term(agreement, *, end=None):
+    """The term after the agreement's latest, at its locked rates, recorded as a renewal would
+    record it (``end``: another end than a year on)."""
+    from agreements import rules
+
+    latest = agreement.terms.order_by("-number").first()
+    return Term.objects.create(
+        agreement=agreement,
+        number=latest.number + 1,
+        start=latest.end,
+        end=end or rules.term_end(latest.end),
+        locked_rates=latest.locked_rates,
+        version=latest.version,
+    )

@@ -20,6 +20,7 @@ from agreements.tests.factories import (
     agreement_for_2027,
     draft_with_all_services,
     evidence,
+    next_term,
     sent_agreement,
 )
 from billing.tests.factories import published_card
@@ -99,15 +100,7 @@ def test_the_portal_prints_the_term_in_force_and_the_staff_page_the_first(
     client_for, customer_a, alice, admin
 ):
     agreement = agreement_for_2027(customer=customer_a, customer_user=alice, admin=admin)
-    first = agreement.terms.get()
-    Term.objects.create(
-        agreement=agreement,
-        number=2,
-        start=first.end,
-        end=dt.date(2029, 1, 1),
-        locked_rates=first.locked_rates,
-        version=first.version,
-    )
+    next_term(agreement)  # [2028-01-01, 2029-01-01)
     for _ in range(2):  # and again, from the cache
         staff = document_of(client_for(admin), "agreements:agreement_detail", agreement.pk)
         portal = document_of(client_for(alice), "portal:agreement_detail", agreement.pk)
