@@ -510,7 +510,10 @@ UPLIFT_ERRORS = {
 
 class RateReviewForm(forms.Form):
     method = forms.ChoiceField(
-        choices=RateReview.Method.choices, widget=forms.RadioSelect, initial="keep"
+        choices=RateReview.Method.choices,
+        # Bootstrap's radio beside its label (without the class, a phone put long labels below it).
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+        initial="keep",
     )
     uplift_percent = forms.DecimalField(
         label="Uplift (%)",
