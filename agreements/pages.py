@@ -115,8 +115,8 @@ _SIGNATURES = Read(
     agreement=int,
 )
 # In no order: what reads them picks the one it needs (`latest_term`, `current_term`) or sorts
-# them (the page's list, `account_of`).
-# Each with what was billed of its recurring charges, for the commitment panel.
+# them (the page's list, `account_of`). Each with what was billed of its recurring charges, for
+# the commitment panel.
 _TERMS = Read(
     lambda agreement: (
         Term.objects.filter(agreement_id=agreement)
