@@ -91,6 +91,14 @@ class AgreementQuerySet(CustomerScopedQuerySet):
         """Agreements in force: active, or ending at the term's end after a notice."""
         return self.filter(status__in=Agreement.LIVE)
 
+    def in_renewal_window(self, today, last=None):
+        """Live agreements whose latest term ends after ``today`` and at the latest on ``last``
+        (today + `rules.RENEWAL_WINDOW`; a `Read` passes it as a value of its own): the renewal
+        queue and the staff home's renewals. The latest end is stored on the agreement
+        (``term_end``, kept by triggers): one range of its index."""
+        last = today + rules.RENEWAL_WINDOW if last is None else last
+        return self.live().filter(term_end__gt=today, term_end__lte=last)
+
     def with_latest_term_dates(self):
         """Each agreement with its latest term's start beside that term's stored end
         (``term_end``), for ``Agreement.listed_term``: what a list row shows of the term,

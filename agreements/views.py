@@ -665,14 +665,6 @@ def signed_pdf(request, pk):
 RENEWALS_PAGE = 25
 
 
-def _in_renewal_window(today, last=None):
-    """Live agreements whose current term ends within 90 days (``last``: today + 90 days)."""
-    # The latest term's end is stored on the agreement (kept by triggers): the window and its
-    # order by end are a range of one index, a page read without the others (issue 14).
-    last = today + RENEWAL_WINDOW if last is None else last
-    return Agreement.objects.live().filter(term_end__gt=today, term_end__lte=last)
-
-
 def _queue_facts():
     """What a queue row shows of the latest term, the standing request and the next term's
     review, as subqueries of the page query (index probes for the page's rows only, not three
@@ -703,7 +695,7 @@ QUEUE_FACTS = _queue_facts()
 def _renewal_window(today, last=None):
     """The window with what the queue shows (a row's columns only)."""
     return (
-        _in_renewal_window(today, last)
+        Agreement.objects.in_renewal_window(today, last)
         .select_related("customer")
         .only("id", "number", "status", "term_end", "customer__id", "customer__legal_name")
         .annotate(**QUEUE_FACTS)
@@ -718,7 +710,9 @@ _RENEWAL_PAGE = Read(
     last=dt.date,
 )
 _RENEWAL_COUNT = Read(
-    lambda today, last: counted(_in_renewal_window(today, last)), today=dt.date, last=dt.date
+    lambda today, last: counted(Agreement.objects.in_renewal_window(today, last)),
+    today=dt.date,
+    last=dt.date,
 )
 RENEWAL_SORTING = Sorting(
     {
@@ -868,7 +862,7 @@ def renewal_queue(request, export=False):
 def renewal_bulk(request):
     today = local_today()
     form = BulkRateReviewForm(
-        request.POST, queryset=_in_renewal_window(today).select_related("customer")
+        request.POST, queryset=Agreement.objects.in_renewal_window(today).select_related("customer")
     )
     if not form.is_valid():
         for errors in form.errors.values():

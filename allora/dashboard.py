@@ -48,7 +48,7 @@ def _months_ending(today: dt.date, count=MONTHS) -> list[dt.date]:
 
 def _renewals(today, soon):
     return (
-        Agreement.objects.filter(status__in=Agreement.LIVE, term_end__gt=today, term_end__lte=soon)
+        Agreement.objects.in_renewal_window(today, soon)
         .select_related("customer")
         .only("id", "number", "term_end", "customer__legal_name")
         .order_by("term_end", "number")[:LIST_LIMIT]
