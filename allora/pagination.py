@@ -5,21 +5,23 @@ for the lists that read their page's rows themselves (a `Read`'s shape)."""
 from functools import cached_property
 
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 
 
 class CappedPaginator(Paginator):
     """Counts up to ``cap`` objects (one bounded COUNT over a LIMIT); past that the list says
     "Page 1 of 20+" and its filters narrow it."""
 
-    def __init__(self, object_list, per_page, *, cap, found=None, **kwargs):
+    def __init__(self, object_list, per_page, *, cap, **kwargs):
         super().__init__(object_list, per_page, **kwargs)
         self.cap = cap
-        if found is not None:  # counted up to cap + 1 already (a `statements.CountRead`)
-            self.found = found
 
     @cached_property
     def found(self) -> int:
-        return self.object_list[: self.cap + 1].count()
+        """How many there are, up to cap + 1: a queryset's bounded COUNT, or the length of a
+        list already counted (``range(n)``: the count a `statements.CountRead` gave)."""
+        head = self.object_list[: self.cap + 1]
+        return head.count() if isinstance(head, QuerySet) else len(head)
 
     @property
     def capped(self) -> bool:

@@ -274,8 +274,9 @@ def visit_list(request, export=False):
     # the page's rows: each a read compiled once per filters (and order and page).
     filters = (technician, customer, attention)
     [(found,)] = _UPCOMING_COUNT.run(shape=filters, **window)
-    paginator = CappedPaginator(range(found), UPCOMING_PAGE, cap=UPCOMING_CAP, found=found)
-    page = paginator.get_page(request.GET.get("page"))
+    page = CappedPaginator(range(found), UPCOMING_PAGE, cap=UPCOMING_CAP).get_page(
+        request.GET.get("page")
+    )
     shape = (*filters, tuple(sort.order_by()), *page_slice(page))
     page.object_list = list(listed_visits(_UPCOMING_PAGE.run(shape=shape, **window)))
     return render(
