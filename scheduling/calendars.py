@@ -352,7 +352,7 @@ _DAY_END = dt.datetime(1, 1, 2, 0, 0, 2, tzinfo=dt.UTC)
 
 
 def _firsts_per_local_day(
-    in_range, zones, days, *, shown: int, single: bool, busy: set | None = None
+    in_range, zones, days, *, shown: int, single: bool, busy: set
 ) -> RawSQL | list:
     """The ids of the first `shown` visits of each local date in each zone (a subquery): a
     UNION ALL of one small ``ORDER BY starts_at LIMIT shown`` per day and zone (PostgreSQL),
@@ -362,7 +362,7 @@ def _firsts_per_local_day(
 
     Each zone's part is compiled once, with stand-in bounds, and repeated with each day's bounds
     as its parameters: compiling the 42 parts of a month (a queryset ``union``) took longer than
-    running them. `busy`, when known, names the (zone, local date) that have visits: the
+    running them. `busy` names the (zone, local date) that have visits (`_per_day`): the
     others need no part."""
     parts, params = [], []
     for zone in zones:
@@ -377,7 +377,7 @@ def _firsts_per_local_day(
         sql, part_params = part.query.sql_with_params()
         for n in range((days[-1] - days[0]).days + 1):
             day = days[0] + n * ONE_DAY
-            if busy is not None and (zone, day) not in busy:
+            if (zone, day) not in busy:
                 continue
             bounds = {
                 _DAY_START: dt.datetime.combine(day, dt.time.min, tzinfo=tz),
